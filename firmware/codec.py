@@ -1,0 +1,152 @@
+# Cabinet link framing, shared by the firmware (MicroPython) and the edge agent (CPython).
+#
+# A frame on the wire is COBS(body) followed by one 0x00 delimiter, where
+#   body = seq:u8 kind:u8 len:u8 payload[len] crc:u16 (big-endian)
+# and crc is CRC-16/CCITT-FALSE over seq, kind, len and payload.
+# COBS keeps 0x00 out of every frame, so a receiver that lost its place resynchronises at the next 0x00;
+# the length byte and the CRC reject anything that was corrupted on the way (docs/decisions/0001).
+# Written in the subset of Python that MicroPython runs: no f-strings with '=', no dataclasses, no typing.
+
+MAX_PAYLOAD = 200
+HEADER = 3
+TRAILER = 2
+MAX_BODY = HEADER + MAX_PAYLOAD + TRAILER
+# COBS adds one byte per 254 and the delimiter one more.
+MAX_WIRE = MAX_BODY + MAX_BODY // 254 + 2
+
+
+def _make_table():
+    table = []
+    for byte in range(256):
+        crc = byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+        table.append(crc & 0xFFFF)
+    return tuple(table)
+
+
+_CRC_TABLE = _make_table()
+
+
+def crc16(data, crc=0xFFFF, start=0, end=None):
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, not reflected, no final xor; check 0x29B1)."""
+    table = _CRC_TABLE
+    if end is None:
+        end = len(data)
+    for i in range(start, end):
+        crc = ((crc << 8) & 0xFF00) ^ table[((crc >> 8) ^ data[i]) & 0xFF]
+    return crc
+
+
+def cobs_encode(data):
+    out = bytearray(len(data) + len(data) // 254 + 1)
+    code_at = 0
+    code = 1
+    o = 1
+    for b in data:
+        if b == 0:
+            out[code_at] = code
+            code_at = o
+            o += 1
+            code = 1
+        else:
+            out[o] = b
+            o += 1
+            code += 1
+            if code == 0xFF:
+                out[code_at] = code
+                code_at = o
+                o += 1
+                code = 1
+    out[code_at] = code
+    return bytes(out[:o])
+
+
+def cobs_decode(data, n=None):
+    """Decode data[:n] (no delimiter). Raises ValueError on a malformed block."""
+    if n is None:
+        n = len(data)
+    out = bytearray()
+    i = 0
+    while i < n:
+        code = data[i]
+        end = i + code
+        if code == 0 or end > n:
+            raise ValueError("malformed COBS block")
+        out += data[i + 1:end]
+        i = end
+        if code != 0xFF and i < n:
+            out.append(0)
+    return bytes(out)
+
+
+def encode_frame(seq, kind, payload=b""):
+    """Build one wire frame, delimiter included."""
+    n = len(payload)
+    if n > MAX_PAYLOAD:
+        raise ValueError("payload too long")
+    body = bytearray(HEADER + n + TRAILER)
+    body[0] = seq & 0xFF
+    body[1] = kind & 0xFF
+    body[2] = n
+    body[3:3 + n] = payload
+    crc = crc16(body, 0xFFFF, 0, HEADER + n)
+    body[HEADER + n] = crc >> 8
+    body[HEADER + n + 1] = crc & 0xFF
+    return cobs_encode(body) + b"\x00"
+
+
+def parse_body(body):
+    """Check a decoded body; return (seq, kind, payload) or None when it is damaged."""
+    n = len(body)
+    if n < HEADER + TRAILER or body[2] != n - HEADER - TRAILER:
+        return None
+    if crc16(body, 0xFFFF, 0, n - TRAILER) != (body[n - 2] << 8) | body[n - 1]:
+        return None
+    return body[0], body[1], body[HEADER:n - TRAILER]
+
+
+class FrameDecoder:
+    """Turns a byte stream into frames; calls on_frame(seq, kind, payload) for each intact one.
+
+    Damaged frames are dropped and counted; the decoder always resynchronises at the next 0x00.
+    The receive buffer is preallocated, so feeding bytes allocates nothing until a frame completes.
+    """
+
+    def __init__(self, on_frame):
+        self.on_frame = on_frame
+        self._buf = bytearray(MAX_WIRE)
+        self._n = 0
+        self._overrun = False
+        self.good = 0
+        self.bad = 0
+
+    def feed(self, data):
+        buf = self._buf
+        for b in data:
+            if b != 0:
+                if self._n < MAX_WIRE:
+                    buf[self._n] = b
+                    self._n += 1
+                else:
+                    self._overrun = True
+                continue
+            n = self._n
+            self._n = 0
+            if n == 0:
+                continue  # back-to-back delimiters: idle fill, not an error
+            if self._overrun:
+                self._overrun = False
+                self.bad += 1
+                continue
+            try:
+                body = cobs_decode(buf, n)
+            except ValueError:
+                self.bad += 1
+                continue
+            frame = parse_body(body)
+            if frame is None:
+                self.bad += 1
+                continue
+            self.good += 1
+            self.on_frame(frame[0], frame[1], frame[2])

@@ -1,0 +1,62 @@
+# HX711 load-cell ADCs sharing one clock line, each with its own data line, read together by bit-banging.
+# Channel A at gain 128: 25 clock pulses per reading. A clock held high past 60 us powers the chip down, so
+# interrupts are off around each pulse (never around the whole reading, which would stall the UART).
+# A chip whose DOUT stays high (not ready) for NOT_READY_MS is marked faulted and no longer waited for.
+from firmware.ticks import ticks_diff
+
+NOT_READY_MS = 500
+
+
+class HX711Bank:
+    def __init__(self, hal, sck, douts, now):
+        self._hal = hal
+        self._sck = hal.output(sck)
+        self._sck.value(0)
+        self._douts = [hal.input(d, False) for d in douts]
+        self.values = [0] * len(douts)       # last raw reading per chip, signed 24-bit
+        self.faulted = [False] * len(douts)
+        self._last_read = now
+
+    def poll(self, now):
+        """Read every chip when all working ones have a conversion ready; True when values were refreshed."""
+        douts = self._douts
+        faulted = self.faulted
+        waiting = False
+        for i in range(len(douts)):
+            if douts[i].value():
+                if not faulted[i]:
+                    waiting = True
+            elif faulted[i]:
+                faulted[i] = False           # it came back
+        if waiting:
+            if ticks_diff(now, self._last_read) >= NOT_READY_MS:
+                for i in range(len(douts)):
+                    if douts[i].value():
+                        faulted[i] = True
+            return False
+        self._read()
+        self._last_read = now
+        return True
+
+    def _read(self):
+        hal = self._hal
+        sck = self._sck
+        douts = self._douts
+        values = self.values
+        n = len(douts)
+        for i in range(n):
+            values[i] = 0
+        for _ in range(24):
+            state = hal.irq_off()
+            sck.value(1)
+            sck.value(0)
+            hal.irq_on(state)
+            for i in range(n):
+                values[i] = (values[i] << 1) | douts[i].value()
+        state = hal.irq_off()
+        sck.value(1)                         # 25th pulse: channel A, gain 128 for the next conversion
+        sck.value(0)
+        hal.irq_on(state)
+        for i in range(n):
+            if values[i] & 0x800000:
+                values[i] -= 0x1000000

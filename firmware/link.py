@@ -1,0 +1,75 @@
+# The firmware end of the cabinet link: reads frames from the UART, hands requests to the cabinet, sends
+# responses, and delivers events reliably: one at a time, oldest first, resent until the host acknowledges.
+# It also notices host silence, which the cabinet treats as link loss (every output off).
+import struct
+
+from firmware import messages as M
+from firmware.codec import FrameDecoder, encode_frame
+from firmware.ticks import ticks_diff
+
+
+class Link:
+    def __init__(self, uart, on_request):
+        self._uart = uart
+        self._on_request = on_request
+        self._rx = bytearray(64)
+        self._rx_view = memoryview(self._rx)
+        self._decoder = FrameDecoder(self._on_frame)
+        self._now = 0
+        self.last_rx = None           # ticks of the last intact frame from the host; None before the first
+        self._queue = []              # event payloads not yet acknowledged, oldest first
+        self._next_seq = 0
+        self._head = None             # the frame in flight: seq is given when an event is first sent, so
+        self._head_seq = 0            # events dropped on overflow never leave a gap the host would wait on
+        self._head_sent_at = None
+        self.events_lost = 0
+
+    @property
+    def bad_frames(self):
+        return self._decoder.bad
+
+    def poll(self, now):
+        self._now = now
+        uart = self._uart
+        while uart.any():
+            n = uart.readinto(self._rx)
+            if not n:
+                break
+            self._decoder.feed(self._rx_view[:n])
+
+    def _on_frame(self, seq, kind, payload):
+        self.last_rx = self._now
+        if kind == M.ACK_EVENT:
+            if len(payload) == 1 and self._head is not None and self._head_seq == payload[0]:
+                self._queue.pop(0)
+                self._head = None
+                self.step(self._now)        # the next event goes at once
+            return
+        self._on_request(seq, kind, payload)
+
+    def respond(self, seq, kind, status, body=b""):
+        self._uart.write(encode_frame(seq, kind | M.RESPONSE, bytes((status,)) + body))
+
+    def emit(self, ev_type, *fields):
+        if len(self._queue) >= M.EVENT_QUEUE:
+            self._queue.pop(1)               # keep the one in flight; lose the oldest waiting one
+            self.events_lost += 1
+        self._queue.append(bytes((ev_type,)) + struct.pack(M.EVENT_FMT[ev_type], *fields))
+        if len(self._queue) == 1:
+            self.step(self._now)
+
+    def step(self, now):
+        if not self._queue:
+            return
+        if self._head is None:
+            self._head_seq = self._next_seq
+            self._next_seq = (self._next_seq + 1) & 0xFF
+            self._head = encode_frame(self._head_seq, M.EVENT, self._queue[0])
+            self._head_sent_at = None
+        sent = self._head_sent_at
+        if sent is None or ticks_diff(now, sent) >= M.EVENT_RESEND_MS:
+            self._uart.write(self._head)
+            self._head_sent_at = now
+
+    def host_silent(self, now):
+        return self.last_rx is not None and ticks_diff(now, self.last_rx) >= M.LINK_TIMEOUT_MS

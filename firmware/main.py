@@ -1,0 +1,36 @@
+# Board entry point: /main.py on the board runs `from firmware.main import run; run()`.
+# Order matters for safety: the cabinet drives every actuator pin off before anything else runs; the
+# watchdog is fed only after a full loop pass; any exception turns every output off and resets the board.
+import json
+
+from firmware import messages as M
+from firmware.config import normalize
+from firmware.hal import WDT_MAX_MS
+
+CONFIG_PATH = "/cabinet.json"
+WDT_TIMEOUT_MS = 5000
+
+
+def run():
+    from firmware.board import Board
+    from firmware.cabinet import Cabinet
+
+    with open(CONFIG_PATH) as f:
+        config = normalize(json.load(f))
+    hal = Board(config["uart"])
+    cabinet = Cabinet(hal, config)
+    wdt = hal.watchdog(min(WDT_TIMEOUT_MS, WDT_MAX_MS))
+    ticks_ms = hal.ticks_ms
+    while True:
+        try:
+            alive = cabinet.step(ticks_ms())
+        except Exception as e:
+            cabinet.safe_off()
+            try:
+                cabinet.event(M.EV_FAULT, M.F_EXCEPTION, 0)
+                cabinet.link.step(ticks_ms())
+            finally:
+                hal.reset()
+        if alive:
+            wdt.feed()
+        hal.idle()

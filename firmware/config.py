@@ -55,9 +55,9 @@ class _Pins:
     def take(self, pin, owner, output=False):
         pin = _int(owner, "pin", pin, 0, 63)
         if pin not in self.board_map["usable"]:
-            raise ConfigError("%s: GPIO %d is not usable on a %s" % (owner, pin, self.board))
+            raise ConfigError("%s: GPIO %d is not usable on the %s" % (owner, pin, self.board))
         if output and pin in self.board_map["input_only"]:
-            raise ConfigError("%s: GPIO %d is input-only on a %s" % (owner, pin, self.board))
+            raise ConfigError("%s: GPIO %d is input-only on the %s" % (owner, pin, self.board))
         if pin in self.used:
             raise ConfigError("%s: GPIO %d is already used by %s" % (owner, pin, self.used[pin]))
         self.used[pin] = owner

@@ -140,8 +140,11 @@ class Lane:
                     self._done(cab, M.R_NO_DROP, self._turns)
                 else:
                     self._phase = WAIT_MOTOR
-        if self._phase == WAIT_MOTOR and self._start_turn(now, cab) != M.OK:
-            pass   # another actuator holds the supply: try again next pass
+        if self._phase == WAIT_MOTOR:
+            if bank.drop.count != self._drops_at_start:
+                self._done(cab, M.R_VENDED, self._turns)   # it fell late: never turn again for it
+            elif self._start_turn(now, cab) != M.OK:
+                pass   # another actuator holds the supply: try again next pass
 
     def _jam(self, cab, now):
         cab.outputs.release(self.motor, now)

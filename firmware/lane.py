@@ -133,9 +133,14 @@ class Lane:
                 else:
                     self._done(cab, M.R_FAILED, M.FAIL_NOT_HOME)
         elif phase == SETTLING:
-            if bank.drop.count != self._drops_at_start:
+            dropped = bank.drop.count != self._drops_at_start
+            settled = ticks_diff(now, self._settle_end) >= 0
+            if dropped and (not bank.drop.value() or settled):
+                # Done once the item has fallen past the beam, so the next vend starts with a clear beam.
                 self._done(cab, M.R_VENDED, self._turns)
-            elif ticks_diff(now, self._settle_end) >= 0:
+            elif dropped:
+                pass
+            elif settled:
                 if self._turns > bank.retry_turns:
                     self._done(cab, M.R_NO_DROP, self._turns)
                 else:

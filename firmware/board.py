@@ -80,6 +80,11 @@ class Board:
             json.dump(record, f)
         os.rename(path + ".new", path)
 
+    def flush(self):
+        if hasattr(self.uart, "flush"):
+            self.uart.flush()        # rp2 and esp32: returns when the TX FIFO is empty
+        time.sleep_ms(5)
+
     def reset(self):
         machine.reset()
 

@@ -48,7 +48,7 @@ class Cabinet:
         self.reset_cause = hal.reset_cause()
         self.booted_at = now
         self.now = now
-        self.link = Link(hal.uart, self._on_request)
+        self.link = Link(hal.uart, self._on_request, now)
         self._link_was_lost = False
         self._handlers = {
             M.HELLO: self._hello, M.PING: self._ping, M.STATUS: self._status,

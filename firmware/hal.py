@@ -13,6 +13,7 @@
 #   hal.reset_cause()          -> messages.RESET_*
 #   hal.random30()             -> random int below 2**30 (boot id)
 #   hal.load(name) -> dict or None, hal.save(name, dict)   small persistent records (calibration)
+#   hal.flush()                   wait until the UART has sent what was written (before a reset)
 #   hal.reset()                   hard reset of the microcontroller
 #   hal.idle()                    yield a moment to the port (sleep_ms(1) on a board, nothing in sim)
 

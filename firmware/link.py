@@ -9,13 +9,13 @@ from firmware.ticks import ticks_diff
 
 
 class Link:
-    def __init__(self, uart, on_request):
+    def __init__(self, uart, on_request, now):
         self._uart = uart
         self._on_request = on_request
         self._rx = bytearray(64)
         self._rx_view = memoryview(self._rx)
         self._decoder = FrameDecoder(self._on_frame)
-        self._now = 0
+        self._now = now
         self.last_rx = None           # ticks of the last intact frame from the host; None before the first
         self._queue = []              # event payloads not yet acknowledged, oldest first
         self._next_seq = 0

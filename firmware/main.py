@@ -29,6 +29,7 @@ def run():
             try:
                 cabinet.event(M.EV_FAULT, M.F_EXCEPTION, 0)
                 cabinet.link.step(ticks_ms())
+                hal.flush()          # let the fault event leave before the reset clears the UART
             finally:
                 hal.reset()
         if alive:

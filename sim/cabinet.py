@@ -1,0 +1,286 @@
+# The simulated cabinet process: the real firmware (firmware.cabinet.Cabinet) on simulated hardware, in
+# virtual time, behind a serial line with optional faults. CPython only (the pty bridge and CLI build on it).
+#
+# One tick, in this order: the line carries bytes (paced at the baud rate), physics advances over the
+# elapsed interval with the pins as the firmware left them, scheduled faults fire, the watchdog is checked,
+# then the firmware runs one main-loop pass exactly as firmware/main.py does (feed the watchdog only when
+# step() returns True; on an exception: safe_off, an F_EXCEPTION event, hal.reset()).
+import json
+import os
+import tomllib
+import traceback
+
+from firmware import messages as M
+from firmware.cabinet import Cabinet
+from firmware.config import ConfigError, normalize
+from firmware.hal import WDT_MAX_MS
+from firmware.main import WDT_TIMEOUT_MS
+from sim.hardware import Physics, Rng, SimClock, SimHAL, ppm, sim_settings
+
+RESET_NAMES = {
+    M.RESET_POWER_ON: "power-on", M.RESET_WATCHDOG: "watchdog", M.RESET_HARD: "hard",
+    M.RESET_SOFT: "soft", M.RESET_OTHER: "other",
+}
+
+
+def load_raw_config(path):
+    """Read a cabinet config file (TOML, or JSON by extension) into a dict; ConfigError names the problem."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ConfigError("cannot read %s: %s" % (path, e.strerror or e)) from None
+    try:
+        if str(path).endswith(".json"):
+            return json.loads(data)
+        return tomllib.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:  # TOMLDecodeError and JSONDecodeError are ValueErrors
+        raise ConfigError("%s is not valid %s: %s" % (path, "JSON" if str(path).endswith(".json") else "TOML",
+                                                      e)) from None
+
+
+class Faults:
+    """What goes wrong in a run. Rates are per byte (both directions); resets are virtual ms since start."""
+
+    def __init__(self, drop_rate=0.0, flip_rate=0.0, reset_every_ms=None, reset_at_ms=(), stuck_doors=(),
+                 jammed_lanes=(), seed=0, reset_cause=M.RESET_POWER_ON):
+        for name, rate in (("drop_rate", drop_rate), ("flip_rate", flip_rate)):
+            if not 0 <= rate <= 1:
+                raise ValueError("%s must be between 0 and 1, got %r" % (name, rate))
+        if reset_every_ms is not None and reset_every_ms <= 0:
+            raise ValueError("reset_every_ms must be positive")
+        self.drop_rate = drop_rate
+        self.flip_rate = flip_rate
+        self.reset_every_ms = reset_every_ms
+        self.reset_at_ms = sorted(reset_at_ms)
+        self.stuck_doors = list(stuck_doors)
+        self.jammed_lanes = list(jammed_lanes)
+        self.seed = seed
+        self.reset_cause = reset_cause
+
+
+class Line:
+    """The serial wire: bytes move at the baud rate (10 bits a byte); each byte may be lost or get one bit
+    flipped, with the fault seed, in both directions."""
+
+    def __init__(self, baud, faults, pace=True):
+        self.bytes_per_s = baud // 10
+        self.pace = pace
+        self._drop = ppm(faults.drop_rate)
+        self._flip = ppm(faults.flip_rate)
+        self._rng = Rng(faults.seed ^ 0x11E)
+        self._to_mcu = bytearray()
+        self._to_host = bytearray()
+        self._credit_in = 0
+        self._credit_out = 0
+        self.dropped = 0
+        self.flipped = 0
+        self.to_mcu_bytes = 0       # bytes put on the wire each way (before faults)
+        self.to_host_bytes = 0
+
+    def host_write(self, data):
+        self._to_mcu += data
+
+    def host_read(self):
+        out = bytes(self._to_host)
+        self._to_host = bytearray()
+        return out
+
+    def _budget(self, credit, dt, waiting):
+        if not self.pace:
+            return waiting, 0
+        credit += self.bytes_per_s * dt
+        n = min(waiting, credit // 1000)
+        credit -= n * 1000
+        if n == waiting:
+            credit = min(credit, 999)  # an idle line saves no bandwidth for later
+        return n, credit
+
+    def _corrupt(self, data):
+        if not (self._drop or self._flip):
+            return bytes(data)
+        out = bytearray()
+        rng = self._rng
+        for b in data:
+            if rng.chance(self._drop):
+                self.dropped += 1
+                continue
+            if rng.chance(self._flip):
+                b ^= 1 << rng.below(8)
+                self.flipped += 1
+            out.append(b)
+        return bytes(out)
+
+    def carry(self, dt, uart):
+        n, self._credit_in = self._budget(self._credit_in, dt, len(self._to_mcu))
+        if n:
+            chunk = self._to_mcu[:n]
+            self._to_mcu = self._to_mcu[n:]
+            uart.receive(self._corrupt(chunk))
+            self.to_mcu_bytes += n
+        n, self._credit_out = self._budget(self._credit_out, dt, len(uart.tx))
+        if n:
+            self._to_host += self._corrupt(uart.transmit(n))
+            self.to_host_bytes += n
+
+
+class SimCabinet:
+    """The real firmware on simulated hardware. config: a raw config dict (as read from TOML, with its
+    optional [sim] table) or a path. log(ms, text) hears physical happenings and MCU resets.
+    firmware_errors: "raise" (tests: a firmware exception propagates) or "reset" (as on a board).
+    store: the flash contents (name -> JSON text); pass one sim's hal.store to the next to power-cycle.
+    start_ms: where virtual time starts (near 2**30 to run the firmware across the ticks wrap).
+    pace: False moves line bytes instantly instead of at the baud rate."""
+
+    def __init__(self, config, seed=0, faults=None, log=None, start_ms=0, firmware_errors="raise", pace=True,
+                 store=None):
+        raw = config if isinstance(config, dict) else load_raw_config(config)
+        try:
+            self.config = normalize(raw)
+            sim_settings(self.config, raw.get("sim"))  # check [sim] here too, so errors name the file
+        except ConfigError as e:
+            if isinstance(config, dict):
+                raise
+            raise ConfigError("%s: %s" % (config, e)) from None
+        if firmware_errors not in ("raise", "reset"):
+            raise ValueError("firmware_errors must be 'raise' or 'reset'")
+        self.raw = raw
+        self.seed = seed
+        self.faults = faults or Faults()
+        self.firmware_errors = firmware_errors
+        self._log = log
+        self.clock = SimClock(start_ms)
+        self.start_ms = start_ms
+        self.hal = SimHAL(self.config, self.clock, store=store, seed=seed)
+        self.physics = Physics(self.config, raw.get("sim"), self.hal, seed=seed, log=log)
+        self._apply_unit_faults()
+        self.line = Line(self.config["uart"]["baud"], self.faults, pace)
+        self._resets_at = list(self.faults.reset_at_ms)
+        every = self.faults.reset_every_ms
+        self._next_periodic = None if every is None else start_ms + every
+        self.boots = []           # (virtual ms, reset cause) of every boot, the first included
+        self.firmware_exceptions = 0
+        self.cab = None
+        self._wdt = None
+        self._boot(M.RESET_POWER_ON)
+
+    def _apply_unit_faults(self):
+        doors = [d.number for d in self.physics.doors]
+        for n in self.faults.stuck_doors:
+            if n not in doors:
+                raise ConfigError("stuck door %r: the cabinet has doors %s" % (n, _listing(doors)))
+            self.physics.door(n).stuck = True
+        lanes = [] if self.physics.matrix is None else [l.number for l in self.physics.matrix.lanes]
+        for n in self.faults.jammed_lanes:
+            if n not in lanes:
+                raise ConfigError("jammed lane %r: the cabinet has lanes %s" % (n, _listing(lanes)))
+            self.physics.lane(n).jammed = True
+
+    def log(self, text):
+        if self._log is not None:
+            self._log(self.clock.ms, text)
+
+    @property
+    def now(self):
+        return self.clock.ms
+
+    # --- MCU lifecycle ---------------------------------------------------------------------------------
+    def _boot(self, cause):
+        if self.boots:
+            self.hal.mcu_reset(cause)  # every output pin drops to 0 before the new firmware runs
+        self.boots.append((self.clock.ms, cause))
+        self.cab = Cabinet(self.hal, self.config)
+        self._wdt = self.hal.watchdog(min(WDT_TIMEOUT_MS, WDT_MAX_MS))
+
+    def reset_mcu(self, cause=M.RESET_HARD):
+        """Reset the microcontroller now (fault injection, or the agent pulling RUN): a new Cabinet boots
+        from the same config and flash."""
+        self.log("MCU reset (%s)" % RESET_NAMES.get(cause, cause))
+        self._boot(cause)
+
+    # --- virtual time ----------------------------------------------------------------------------------
+    def advance(self, ms, step_ms=1):
+        """Run physics and firmware for ms of virtual time, one firmware pass every step_ms."""
+        end = self.clock.ms + ms
+        while self.clock.ms < end:
+            dt = min(step_ms, end - self.clock.ms)
+            self.clock.advance(dt)
+            self._tick(dt)
+
+    def run_until(self, predicate, timeout_ms, step_ms=1):
+        """Advance until predicate() is true (checked after every pass); False if timeout_ms ran out."""
+        end = self.clock.ms + timeout_ms
+        while self.clock.ms < end:
+            self.advance(min(step_ms, end - self.clock.ms), step_ms)
+            if predicate():
+                return True
+        return False
+
+    def _reset_due(self):
+        now = self.clock.ms
+        due = False
+        while self._resets_at and self._resets_at[0] <= now - self.start_ms:
+            self._resets_at.pop(0)
+            due = True
+        if self._next_periodic is not None and now >= self._next_periodic:
+            self._next_periodic += self.faults.reset_every_ms
+            due = True
+        return due
+
+    def _tick(self, dt):
+        hal = self.hal
+        self.line.carry(dt, hal.uart)
+        self.physics.step(self.clock.ms)
+        if self._reset_due():
+            self.reset_mcu(self.faults.reset_cause)
+            return
+        if hal.reset_requested:
+            if not (hal.flushing and hal.uart.tx):
+                self.reset_mcu(M.RESET_SOFT)   # held in hal.flush() until the UART drained, now reset
+            return
+        if hal.watchdog_expired():
+            self.reset_mcu(M.RESET_WATCHDOG)
+            return
+        cab = self.cab
+        now = hal.ticks_ms()
+        alive = False
+        try:
+            alive = cab.step(now)
+        except Exception:
+            if self.firmware_errors == "raise":
+                raise
+            self.firmware_exceptions += 1
+            self.log("firmware raised:\n" + traceback.format_exc().rstrip())
+            cab.safe_off()  # what firmware/main.py does
+            try:
+                cab.event(M.EV_FAULT, M.F_EXCEPTION, 0)
+                cab.link.step(now)
+                hal.flush()
+            finally:
+                hal.reset()
+        if alive:
+            self._wdt.feed()
+        hal.idle()
+        if hal.reset_requested and not (hal.flushing and hal.uart.tx):
+            self.reset_mcu(M.RESET_SOFT)
+
+    # --- the host's end of the serial line ------------------------------------------------------------
+    def uart_host_write(self, data):
+        self.line.host_write(data)
+
+    def uart_host_read(self):
+        return self.line.host_read()
+
+
+def _listing(numbers):
+    return ", ".join(str(n) for n in numbers) if numbers else "none"
+
+
+def serve_pty(sim, speed=1.0):
+    """Put sim behind a new pseudo-terminal, running in a background thread in step with real time (times
+    speed). Returns the slave's path for any serial client; sim.bridge.stop() ends it."""
+    from sim.ptybridge import PtyBridge
+    bridge = PtyBridge(sim, speed)
+    sim.bridge = bridge
+    bridge.start()
+    return bridge.path

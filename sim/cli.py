@@ -1,0 +1,147 @@
+# `locker-sim`: run a simulated cabinet (the real firmware on simulated hardware) behind a pseudo-terminal,
+# so the edge agent or any serial tool can talk to it like a cabinet on a real port.
+import argparse
+import os
+import signal
+import sys
+
+EXIT_USAGE = 2
+
+EPILOG_CABINET = """\
+The first line on stdout is "port: <path>"; open that path with any serial client. Physical happenings
+(door opened, item dropped, motor stalled, MCU reset) are logged to stderr with virtual time in seconds.
+What is in the lanes and bins, and how the hardware behaves, comes from the config's [sim] table
+(every key and its default: sim/hardware.py, DOOR_KEYS, LANE_KEYS, BIN_KEYS). Stop with Ctrl-C or SIGTERM.
+
+examples:
+  locker-sim cabinet --config examples/cabinet.toml --link /tmp/cabinet0
+  locker-sim cabinet --config examples/cabinet.toml --drop-rate 0.01 --flip-rate 0.001 --reset-every 60
+  locker-sim cabinet --config examples/cabinet.toml --speed 10 --stuck-door 2 --jam-lane 5
+"""
+
+
+def _rate(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number: %r" % text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("must be between 0 and 1, got %s" % text)
+    return value
+
+
+def _positive(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number: %r" % text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0, got %s" % text)
+    return value
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="locker-sim",
+        description="Simulated smart-locker cabinet: the real cabinet firmware running on simulated doors, "
+                    "spiral lanes and weigh bins, reachable over a serial port.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    cab = sub.add_parser(
+        "cabinet", help="run one simulated cabinet behind a pseudo-terminal",
+        description="Run one simulated cabinet behind a pseudo-terminal (a serial port).",
+        epilog=EPILOG_CABINET, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cab.add_argument("--config", required=True, metavar="FILE",
+                     help="cabinet config file (TOML, or .json), with an optional [sim] table")
+    cab.add_argument("--seed", type=int, default=0, metavar="N",
+                     help="seed for every random thing in the simulation (default 0): same seed, same run")
+    cab.add_argument("--speed", type=_positive, default=1.0, metavar="X",
+                     help="virtual time runs X times real time (default 1)")
+    cab.add_argument("--drop-rate", type=_rate, default=0.0, metavar="R",
+                     help="probability that a byte on the line is lost, both directions (default 0)")
+    cab.add_argument("--flip-rate", type=_rate, default=0.0, metavar="R",
+                     help="probability that a byte on the line gets one bit flipped (default 0)")
+    cab.add_argument("--reset-every", type=_positive, default=None, metavar="SECONDS",
+                     help="reset the microcontroller every SECONDS of virtual time (a power glitch)")
+    cab.add_argument("--stuck-door", type=int, action="append", default=[], metavar="N",
+                     help="door N unlatches but never opens (repeatable)")
+    cab.add_argument("--jam-lane", type=int, action="append", default=[], metavar="N",
+                     help="lane N's motor is jammed (repeatable)")
+    cab.add_argument("--link", metavar="PATH",
+                     help="also make a symlink at PATH pointing to the port (replaces an old symlink)")
+    cab.add_argument("--quiet", action="store_true", help="do not log physical happenings to stderr")
+    cab.set_defaults(run=run_cabinet)
+    return parser
+
+
+def _stderr_log(ms, text):
+    for line in text.splitlines() or [""]:
+        sys.stderr.write("[%10.3f] %s\n" % (ms / 1000.0, line))
+    sys.stderr.flush()
+
+
+def _fail(message):
+    sys.stderr.write("locker-sim: error: %s\n" % message)
+    return EXIT_USAGE
+
+
+def _make_link(link, target):
+    if os.path.islink(link):
+        os.unlink(link)
+    elif os.path.exists(link):
+        raise OSError("%s exists and is not a symlink; not replacing it" % link)
+    os.symlink(target, link)
+
+
+def run_cabinet(args):
+    from firmware.config import ConfigError
+    from sim.cabinet import Faults, SimCabinet
+    from sim.ptybridge import PtyBridge
+
+    log = None if args.quiet else _stderr_log
+    faults = Faults(drop_rate=args.drop_rate, flip_rate=args.flip_rate,
+                    reset_every_ms=None if args.reset_every is None else int(args.reset_every * 1000),
+                    stuck_doors=args.stuck_door, jammed_lanes=args.jam_lane, seed=args.seed)
+    try:
+        sim = SimCabinet(args.config, seed=args.seed, faults=faults, log=log, firmware_errors="reset")
+    except ConfigError as e:
+        return _fail(str(e))
+
+    bridge = PtyBridge(sim, args.speed, log=_stderr_log)
+    if args.link:
+        try:
+            _make_link(args.link, bridge.path)
+        except OSError as e:
+            bridge.stop()
+            return _fail("cannot make the link: %s" % (e.strerror or e))
+
+    def stop(signum, frame):
+        bridge.request_stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    sys.stdout.write("port: %s\n" % bridge.path)
+    sys.stdout.flush()
+    _stderr_log(sim.now, "cabinet %r running on %s (seed %d, speed x%g)"
+                % (sim.config["name"], bridge.path, args.seed, args.speed))
+    try:
+        bridge.run()
+    finally:
+        bridge.stop()
+        if args.link and os.path.islink(args.link) and os.readlink(args.link) == bridge.path:
+            os.unlink(args.link)
+        s = sim.physics.safety.summary()
+        _stderr_log(sim.now, "stopped: %d boots, line lost %d and flipped %d bytes; most actuators on at once %d, "
+                    "longest coil %d ms, longest motor %d ms"
+                    % (len(sim.boots), sim.line.dropped, sim.line.flipped, s["max_concurrent"],
+                       s["longest_solenoid_ms"], s["longest_motor_ms"]))
+    return 0
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+# A SimCabinet behind a pseudo-terminal: any serial client (pyserial, the edge agent) opens the slave's path
+# exactly like a real port. Virtual time follows real time (times speed); bytes go through the sim's line, so
+# its pacing and fault injection apply. While the bridge runs, only the bridge may touch the sim.
+import os
+import select
+import termios
+import threading
+import time
+import tty
+
+CHUNK_MS = 20          # most virtual time run between two looks at the pty, so I/O stays responsive
+MAX_LAG_MS = 1000      # further behind real time than this, the sim gives up catching up
+MAX_PENDING = 8192     # bytes for a client that is not reading; beyond this the oldest are lost
+
+
+class PtyBridge:
+    def __init__(self, sim, speed=1.0, log=None):
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.sim = sim
+        self.speed = speed
+        self._log = log
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)  # no echo, no line editing, no CR/LF translation: a plain 8-bit line
+        os.set_blocking(self.master, False)
+        self.path = os.ttyname(self.slave)
+        self._pending = bytearray()
+        self._stop = threading.Event()
+        self._thread = None
+        self.lost_to_host = 0
+
+    def start(self):
+        self._thread = threading.Thread(target=self.run, name="locker-sim pty", daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        self._close()
+
+    def request_stop(self):
+        """Safe from a signal handler: the loop ends within a few ms."""
+        self._stop.set()
+
+    def _close(self):
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.master = self.slave = -1
+
+    def run(self):
+        """The bridge loop: until stop(), keep virtual time in step with real time and move bytes."""
+        sim = self.sim
+        t0 = time.monotonic()
+        v0 = sim.clock.ms
+        lagging = False
+        while not self._stop.is_set():
+            target = v0 + int((time.monotonic() - t0) * 1000 * self.speed)
+            behind = target - sim.clock.ms
+            if behind > MAX_LAG_MS:
+                v0 -= behind - MAX_LAG_MS  # drop the backlog rather than spiral
+                if not lagging and self._log is not None:
+                    self._log(sim.clock.ms, "simulation slower than real time x%g; virtual time lags" % self.speed)
+                lagging = True
+                behind = MAX_LAG_MS
+            if behind > 0:
+                sim.advance(min(behind, CHUNK_MS))
+            self._pending += sim.uart_host_read()
+            want_write = [self.master] if self._pending else []
+            timeout = 0 if behind > CHUNK_MS else 0.001
+            try:
+                readable, writable, _ = select.select([self.master], want_write, [], timeout)
+            except (OSError, ValueError):
+                break  # closed under us
+            if readable:
+                self._read()
+            if self._pending:
+                self._write()
+
+    def _read(self):
+        try:
+            data = os.read(self.master, 4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            return  # EIO: no client has the port open right now
+        if data:
+            self.sim.uart_host_write(data)
+
+    def _write(self):
+        try:
+            n = os.write(self.master, self._pending)
+            del self._pending[:n]
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
+            self._pending.clear()
+        if len(self._pending) > MAX_PENDING:
+            # Nobody is reading: like a UART with no listener, bytes are lost. Flushing the client's side
+            # too keeps a client that opens the port later from reading minutes-old frames.
+            self.lost_to_host += len(self._pending)
+            self._pending.clear()
+            try:
+                termios.tcflush(self.slave, termios.TCIFLUSH)
+            except termios.error:
+                pass

@@ -1,0 +1,60 @@
+# The agent's real link core (edge_agent.link_core) wired to a SimCabinet in virtual time: no pty, no threads,
+# no sleeps. Each millisecond the core's bytes go onto the simulated line (with its faults), the cabinet
+# runs, and what the firmware sent comes back. Tests and the pilot simulation use it to run the whole
+# host <-> firmware exchange deterministically and far faster than real time.
+import struct
+
+from edge_agent.link_core import LinkCore
+from edge_agent.link_messages import decode_hello
+from firmware import messages as M
+
+
+class VirtualHost:
+    def __init__(self, sim, step_ms=1, **core_options):
+        self.sim = sim
+        self.step_ms = step_ms    # virtual ms per firmware pass (a board loops about every 1-5 ms)
+        self.core = LinkCore(now=sim.now, **core_options)
+        self.events = []          # every event delivered, in order
+
+    def tick(self, ms=None):
+        sim = self.sim
+        step = self.step_ms
+        for _ in range(max(1, (ms or step) // step)):
+            out = self.core.poll(sim.now)
+            if out:
+                sim.uart_host_write(out)
+            sim.advance(step, step)
+            data = sim.uart_host_read()
+            if data:
+                self.core.receive(data, sim.now)
+            self.events.extend(self.core.take_events())
+
+    def run(self, op, limit_ms=60000):
+        """Step until the operation finishes; return its result (or raise its error)."""
+        end = self.sim.now + limit_ms
+        while not op.done:
+            if self.sim.now >= end:
+                raise AssertionError("operation still running after %d ms of virtual time" % limit_ms)
+            self.tick()
+        return op.result()
+
+    def wait_for(self, predicate, limit_ms):
+        end = self.sim.now + limit_ms
+        while not predicate():
+            if self.sim.now >= end:
+                return False
+            self.tick()
+        return True
+
+    # Conveniences for the common requests.
+    def call(self, kind, payload=b""):
+        return self.run(self.core.call(kind, payload, self.sim.now))
+
+    def hello(self):
+        return self.call(M.HELLO)
+
+    def actuate(self, kind, cmd_id, *args, timeout_ms=30000):
+        return self.run(self.core.actuate(kind, cmd_id, args, self.sim.now, timeout_ms), timeout_ms + 5000)
+
+    def events_of(self, ev_type):
+        return [e for e in self.events if e.type == ev_type]

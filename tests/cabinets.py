@@ -1,0 +1,27 @@
+"""Simulated cabinets for tests: the example cabinet with [sim] physics overridden per test."""
+import copy
+import tomllib
+from pathlib import Path
+
+from sim.cabinet import Faults, SimCabinet
+from sim.virtual_host import VirtualHost
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples/cabinet.toml"
+_RAW = tomllib.loads(EXAMPLE.read_text())
+
+
+def example_config(sim=None, **units):
+    """The example cabinet's raw config; sim= updates [sim]; door=/lane=/bin= give [[sim.X]] tables."""
+    raw = copy.deepcopy(_RAW)
+    raw["sim"].update(sim or {})
+    for unit, tables in units.items():
+        raw["sim"][unit] = tables
+    return raw
+
+
+def cabinet(seed=0, faults=None, step_ms=1, firmware_errors="raise", **config):
+    """A simulated cabinet and a VirtualHost that has said HELLO to it."""
+    sim = SimCabinet(example_config(**config), seed=seed, faults=faults or Faults(), firmware_errors=firmware_errors)
+    host = VirtualHost(sim, step_ms=step_ms)
+    host.hello()
+    return sim, host

@@ -22,12 +22,17 @@ class HX711Bank:
         douts = self._douts
         faulted = self.faulted
         waiting = False
+        working = False
         for i in range(len(douts)):
             if douts[i].value():
                 if not faulted[i]:
                     waiting = True
             elif faulted[i]:
                 faulted[i] = False           # it came back
+            if not faulted[i]:
+                working = True
+        if not working:
+            return False                     # every chip is dead: nothing to read, nothing to wait for
         if waiting:
             if ticks_diff(now, self._last_read) >= NOT_READY_MS:
                 for i in range(len(douts)):

@@ -71,5 +71,18 @@ class Link:
             self._uart.write(self._head)
             self._head_sent_at = now
 
+    def send_all(self):
+        """Last words before a reset: every queued event once, in seq order, without waiting for acks (the
+        host delivers consecutive seqs in turn). Nothing is resent: the board is about to restart."""
+        if self._head is not None:
+            self._uart.write(self._head)
+            self._queue.pop(0)
+            self._head = None
+        for payload in self._queue:
+            seq = self._next_seq
+            self._next_seq = (seq + 1) & 0xFF
+            self._uart.write(encode_frame(seq, M.EVENT, payload))
+        self._queue = []
+
     def host_silent(self, now):
         return self.last_rx is not None and ticks_diff(now, self.last_rx) >= M.LINK_TIMEOUT_MS

@@ -28,7 +28,7 @@ def run():
             cabinet.safe_off()
             try:
                 cabinet.event(M.EV_FAULT, M.F_EXCEPTION, 0)
-                cabinet.link.step(ticks_ms())
+                cabinet.link.send_all()
                 hal.flush()          # let the fault event leave before the reset clears the UART
             finally:
                 hal.reset()

@@ -254,7 +254,7 @@ class SimCabinet:
             cab.safe_off()  # what firmware/main.py does
             try:
                 cab.event(M.EV_FAULT, M.F_EXCEPTION, 0)
-                cab.link.step(now)
+                cab.link.send_all()
                 hal.flush()
             finally:
                 hal.reset()

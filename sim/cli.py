@@ -55,7 +55,8 @@ def build_parser():
     cab.add_argument("--seed", type=int, default=0, metavar="N",
                      help="seed for every random thing in the simulation (default 0): same seed, same run")
     cab.add_argument("--speed", type=_positive, default=1.0, metavar="X",
-                     help="virtual time runs X times real time (default 1)")
+                     help="virtual time runs X times real time (default 1); keep it at 3 or below when a "
+                          "real-time agent is connected, or its 500 ms heartbeat looks like link loss")
     cab.add_argument("--drop-rate", type=_rate, default=0.0, metavar="R",
                      help="probability that a byte on the line is lost, both directions (default 0)")
     cab.add_argument("--flip-rate", type=_rate, default=0.0, metavar="R",
@@ -70,7 +71,25 @@ def build_parser():
                      help="also make a symlink at PATH pointing to the port (replaces an old symlink)")
     cab.add_argument("--quiet", action="store_true", help="do not log physical happenings to stderr")
     cab.set_defaults(run=run_cabinet)
+    demo = sub.add_parser(
+        "demo", help="a scripted session on a simulated cabinet: calibrate a bin, vend, open a door, take pieces",
+        description="Run a simulated cabinet behind a pty and drive a short scripted session over it with the "
+                    "agent's real link client (pyserial), printing what happened.")
+    demo.add_argument("--config", required=True, metavar="FILE", help="cabinet config file (TOML)")
+    demo.add_argument("--seed", type=int, default=0, metavar="N", help="simulation seed (default 0)")
+    demo.add_argument("--speed", type=_positive, default=1.0, metavar="X",
+                      help="virtual time runs X times real time, at most 3 (default 1: as a person would see it)")
+    demo.set_defaults(run=run_demo_command)
     return parser
+
+
+def run_demo_command(args):
+    from firmware.config import ConfigError
+    from sim.demo import run_demo
+    try:
+        return run_demo(args.config, speed=args.speed, seed=args.seed)
+    except (ConfigError, ValueError) as e:
+        return _fail(str(e))
 
 
 def _stderr_log(ms, text):

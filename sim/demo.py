@@ -11,6 +11,10 @@ from firmware import messages as M
 from sim.cabinet import SimCabinet, serve_pty
 
 CAL_WEIGHT_G = 500
+STOCK_PIECES = 40
+# The agent's heartbeat is every 500 ms of real time and the firmware cuts everything after 2000 ms of
+# (virtual) silence, so faster than 3x real time the simulated firmware would see a live agent as gone.
+MAX_SPEED = 3.0
 
 
 class Session:
@@ -42,6 +46,9 @@ class Session:
 
 
 def run_demo(config_path, speed=1.0, seed=0, out=print):
+    if speed > MAX_SPEED:
+        raise ValueError("--speed above %g would outrun the agent's 500 ms heartbeat (the firmware cuts all "
+                         "outputs after 2 s of silence)" % MAX_SPEED)
     sim = SimCabinet(config_path, seed=seed)
     port = serve_pty(sim, speed=speed)
     bin_no = sim.config["bins"]["units"][0]["number"] if sim.config["bins"]["units"] else None
@@ -81,17 +88,17 @@ def calibrate(s, bin_no):
     s.say("installer", "Bin %d: %d g reference weight placed, calibrating" % (bin_no, CAL_WEIGHT_G))
     s.physics(lambda p: p.bin(bin_no).place(CAL_WEIGHT_G))
     result = s.link.calibrate(bin_no, s.next_id(), CAL_WEIGHT_G * 1000)
-    s.say("installer", "Bin %d: calibrated, %.1f counts per gram (%s)" % (bin_no, result.detail / 1000,
+    s.say("installer", "Bin %d: calibrated, %d counts per gram (%s)" % (bin_no, result.detail,
                                                                          result.result_name))
     s.physics(lambda p: p.bin(bin_no).place(0))
-
-    def stock(p):
-        model = p.bin(bin_no)
-        model.put(40)
-    s.physics(stock)
-    event = s.wait_event(M.EV_BIN_CHANGED, 10, bin=bin_no)
-    if event:
-        s.say("installer", "Bin %d: stocked, reads %.1f g" % (bin_no, event["weight_mg"] / 1000))
+    lifted = s.wait_event(M.EV_BIN_CHANGED, 10, bin=bin_no)
+    if lifted:
+        s.say("installer", "Bin %d: reference weight lifted off, reads %.1f g" % (bin_no, lifted["weight_mg"] / 1000))
+    s.physics(lambda p: p.bin(bin_no).put(STOCK_PIECES))
+    stocked = s.wait_event(M.EV_BIN_CHANGED, 10, bin=bin_no)
+    if stocked:
+        s.say("installer", "Bin %d: stocked with %d pieces, reads %.1f g"
+              % (bin_no, STOCK_PIECES, stocked["weight_mg"] / 1000))
 
 
 def vend(s, lane):

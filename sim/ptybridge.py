@@ -2,6 +2,7 @@
 # exactly like a real port. Virtual time follows real time (times speed); bytes go through the sim's line, so
 # its pacing and fault injection apply. While the bridge runs, only the bridge may touch the sim.
 import os
+import queue
 import select
 import termios
 import threading
@@ -26,6 +27,7 @@ class PtyBridge:
         self.path = os.ttyname(self.slave)
         self._pending = bytearray()
         self._stop = threading.Event()
+        self._actions = queue.SimpleQueue()
         self._thread = None
         self.lost_to_host = 0
 
@@ -38,6 +40,11 @@ class PtyBridge:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
         self._close()
+
+    def do(self, fn):
+        """Run fn(sim) on the bridge thread between two steps: how another thread changes the physics
+        (a hand in a bin, a weight placed) without racing the simulation."""
+        self._actions.put(fn)
 
     def request_stop(self):
         """Safe from a signal handler: the loop ends within a few ms."""
@@ -66,6 +73,8 @@ class PtyBridge:
                     self._log(sim.clock.ms, "simulation slower than real time x%g; virtual time lags" % self.speed)
                 lagging = True
                 behind = MAX_LAG_MS
+            while not self._actions.empty():
+                self._actions.get()(sim)
             if behind > 0:
                 sim.advance(min(behind, CHUNK_MS))
             self._pending += sim.uart_host_read()

@@ -76,10 +76,15 @@ def test_an_exception_in_the_main_loop_turns_everything_off_and_resets_the_board
         raise RuntimeError("a bug")
     lane.step = broken_step
     host.tick(2)
-    assert sim.physics.safety.energised() == []
-    assert sim.firmware_exceptions == 1 and len(sim.boots) == 2
-    with pytest.raises(FirmwareRebooted):
-        host.run(op)
+    assert sim.physics.safety.energised() == []       # off at once, before the board resets
+    assert host.wait_for(lambda: len(sim.boots) == 2, 50)   # reset once the fault event has left the UART
+    assert sim.firmware_exceptions == 1
+    # Its last words reach the host: the vend was aborted mid-turn (nothing dropped), then the fault.
+    result = host.run(op)
+    assert (result.result, result.detail) == (M.R_ABORTED, 0)
+    host.tick(1000)
+    assert [e["code"] for e in host.events_of(M.EV_FAULT)] == [M.F_EXCEPTION]
+    assert host.events_of(M.EV_BOOT)[-1]["reset_cause"] == M.RESET_SOFT
     assert sim.physics.lane(2).turns == 0
 
 

@@ -190,3 +190,31 @@ def test_calibrate_needs_a_tare_first():
     with pytest.raises(CabinetError) as err:
         host.actuate(M.CALIBRATE, 1, 3, 500000)
     assert err.value.code == M.E_NOT_CALIBRATED
+
+
+def test_a_dead_load_cell_is_not_waited_for_and_the_other_bins_keep_weighing():
+    sim, host = cabinet()
+    dead = sim.physics.hx711(2)
+    pin = dead.dout
+    dead.step = lambda now: None                    # its data line floats high: never ready
+    sim.hal.drive(pin, 1)
+    host.tick(2000)
+    bank = sim.cab.hx711
+    assert bank.faulted == [False, True, False, False]
+    reads = sim.physics.hx711(1).reads
+    host.tick(2000)
+    assert sim.physics.hx711(1).reads >= reads + 15  # bin 1 still sampled at ~10/s
+    assert host.actuate(M.TARE, 1, 1).result == M.R_OK
+
+
+def test_when_every_load_cell_is_dead_none_is_clocked():
+    sim, host = cabinet()
+    cells = [sim.physics.hx711(n) for n in (1, 2, 3, 4)]
+    for cell in cells:
+        cell.step = lambda now: None
+        sim.hal.drive(cell.dout, 1)
+    host.tick(1000)
+    assert sim.cab.hx711.faulted == [True] * 4
+    stray = [c.stray_pulses for c in cells]
+    host.tick(2000)
+    assert [c.stray_pulses for c in cells] == stray  # no clocking of dead chips, pass after pass

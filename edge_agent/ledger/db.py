@@ -12,6 +12,7 @@ import sqlite3
 
 import sqlite_utils
 
+from edge_agent import minmax
 from edge_agent.ledger import chain
 from edge_agent.ledger.clock import SystemClock
 from edge_agent.ledger.errors import AppendRefused, LedgerError
@@ -202,6 +203,8 @@ class Ledger:
                             [effect * row["quantity"], row["location"]])
         self.db.execute("UPDATE cabinet SET next_seq = ?, head_hash = ? WHERE id = 1",
                         [row["seq"] + 1, row["hash"]])
+        if effect is not None:
+            minmax.evaluate(self, row["location"], row["seq"], wall_time)   # same SQLite transaction
         return row
 
     @staticmethod

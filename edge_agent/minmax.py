@@ -5,6 +5,7 @@ low-stock alert, however many transactions follow; the task's quantity follows t
 a stockout alert. Back at or above min (a refill, a return, a count): the task closes and the low-stock
 alert clears; above zero the stockout clears. The partial unique indexes in the schema make "one open" a
 rule of the database, not only of this code."""
+from edge_agent.alerts import clear_alert, raise_alert
 
 LOW_STOCK = "low_stock"
 STOCKOUT = "stockout"
@@ -34,23 +35,12 @@ def evaluate(ledger, location, seq, wall):
                        "VALUES (?, ?, ?, ?, ?)", [location, sku, quantity, seq, wall])
         else:
             db.execute("UPDATE refill_tasks SET quantity = ? WHERE id = ?", [quantity, task[0]])
-        _raise(db, location, LOW_STOCK, "%d on hand, min %d" % (on_hand, minimum), seq, wall)
+        raise_alert(db, location, LOW_STOCK, "%d on hand, min %d" % (on_hand, minimum), seq, wall)
     else:
         db.execute("UPDATE refill_tasks SET closed_seq = ?, closed_wall = ? WHERE location = ? AND closed_seq IS NULL",
                    [seq, wall, location])
-        _clear(db, location, LOW_STOCK, seq, wall)
+        clear_alert(db, location, LOW_STOCK, seq, wall)
     if on_hand <= 0:
-        _raise(db, location, STOCKOUT, "nothing on hand", seq, wall)
+        raise_alert(db, location, STOCKOUT, "nothing on hand", seq, wall)
     else:
-        _clear(db, location, STOCKOUT, seq, wall)
-
-
-def _raise(db, location, kind, detail, seq, wall):
-    db.execute("INSERT INTO alerts (location, kind, detail, raised_seq, raised_wall) SELECT ?, ?, ?, ?, ? "
-               "WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE location = ? AND kind = ? AND cleared_wall IS NULL)",
-               [location, kind, detail, seq, wall, location, kind])
-
-
-def _clear(db, location, kind, seq, wall):
-    db.execute("UPDATE alerts SET cleared_seq = ?, cleared_wall = ? "
-               "WHERE location = ? AND kind = ? AND cleared_wall IS NULL", [seq, wall, location, kind])
+        clear_alert(db, location, STOCKOUT, seq, wall)

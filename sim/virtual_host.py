@@ -58,3 +58,21 @@ class VirtualHost:
 
     def events_of(self, ev_type):
         return [e for e in self.events if e.type == ev_type]
+
+
+class VirtualCabinet:
+    """The agent-facing cabinet interface (vend, unlock, query), as CabinetLink offers it, over a VirtualHost:
+    lets the agent's flows run against the simulated cabinet in virtual time."""
+
+    def __init__(self, host, timeout_ms=30000):
+        self.host = host
+        self.timeout_ms = timeout_ms
+
+    def vend(self, lane, cmd_id):
+        return self.host.actuate(M.VEND, cmd_id, lane, timeout_ms=self.timeout_ms)
+
+    def unlock(self, door, cmd_id, pulse_ms=0):
+        return self.host.actuate(M.UNLOCK, cmd_id, door, pulse_ms, timeout_ms=self.timeout_ms)
+
+    def query(self, cmd_id):
+        return self.host.run(self.host.core.query(cmd_id, self.host.sim.now))

@@ -1,0 +1,120 @@
+"""Issuing from lanes and doors through the real ledger, the agent's link core and the simulated cabinet
+running the real firmware: intent before actuation, outcome after, nothing charged that did not come out,
+and start-up recovery that never pulses an actuator again on a guess."""
+import pytest
+
+from edge_agent.access import Person
+from edge_agent.alerts import open_alerts
+from edge_agent.ledger import ManualClock, open_ledger
+from edge_agent.ledger.csv_io import import_locations, import_skus
+from edge_agent.vending import Vending
+from firmware import messages as M
+from sim.virtual_host import VirtualCabinet
+from tests.cabinets import cabinet
+
+TECH = Person("tech-1", "Ana", "technician", "Maint", "CC-410", None)
+SUPERVISOR = Person("sup-1", "Dee", "supervisor", "Maint", "CC-410", None)
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    (tmp_path / "s.csv").write_text("part_number,description,category\nGLV,Gloves,ppe\nTRQ,Torque wrench,tools\n")
+    rows = ["L%d,lane,%d,GLV,2,8,1,6" % (n, n) for n in range(1, 13)] + ["D%d,door,%d,TRQ,0,1,1,1" % (n, n)
+                                                                         for n in range(1, 5)]
+    (tmp_path / "l.csv").write_text("id,kind,unit,sku,min,max,refill_pack,on_hand\n" + "\n".join(rows) + "\n")
+    led = open_ledger(tmp_path / "ledger.db", clock=ManualClock())
+    import_skus(led, tmp_path / "s.csv")
+    import_locations(led, tmp_path / "l.csv")
+    led.db["role_allows"].insert_all([{"role": "technician", "category": "ppe"},
+                                      {"role": "technician", "category": "tools"}])
+    yield led
+    led.close()
+
+
+def rows(led, kind):
+    return [r for r in led.transactions() if r["kind"] == kind]
+
+
+def test_issuing_two_from_a_lane_vends_twice_and_charges_two(ledger):
+    sim, host = cabinet()
+    result = Vending(ledger, VirtualCabinet(host)).issue(TECH, "L3", 2)
+    assert result.ok and result.outcomes == ["vended", "vended"]
+    assert sim.physics.lane(3).turns == 2 and sim.physics.lane(3).dropped == 2
+    assert ledger.on_hand("L3") == 4
+    intents, outcomes = rows(ledger, "intent"), rows(ledger, "outcome")
+    assert [o["intent_seq"] for o in outcomes] == [i["seq"] for i in intents]
+    assert all(i["seq"] < o["seq"] for i, o in zip(intents, outcomes))     # intent written first
+    assert ledger.verify().ok
+
+
+def test_a_vend_with_no_drop_is_not_charged(ledger):
+    sim, host = cabinet(lane=[{"number": 5, "items": 0}])
+    result = Vending(ledger, VirtualCabinet(host)).issue(TECH, "L5", 1)
+    assert (result.given, result.outcomes) == (0, ["no_drop"])
+    assert ledger.on_hand("L5") == 6
+
+
+def test_a_jammed_lane_raises_an_alert_and_later_issues_are_refused_by_the_cabinet(ledger):
+    sim, host = cabinet(lane=[{"number": 9, "jammed": True}])
+    vending = Vending(ledger, VirtualCabinet(host))
+    assert vending.issue(TECH, "L9", 2).outcomes == ["jammed"]               # stops at the jam
+    assert ("L9", "lane_jammed", "lane 9 jammed") in open_alerts(ledger.db)
+    assert vending.issue(TECH, "L9", 1).outcomes == ["refused_e_lane_disabled"]
+    assert ledger.on_hand("L9") == 6 and sim.physics.safety.times_on("lane 9") == 1
+
+
+def test_a_door_issue_charges_what_the_door_held(ledger):
+    sim, host = cabinet()
+    result = Vending(ledger, VirtualCabinet(host)).issue(TECH, "D2", 1)
+    assert result.ok and result.outcomes == ["opened"] and ledger.on_hand("D2") == 0
+
+
+def test_a_refused_issue_moves_nothing_and_is_on_record(ledger):
+    sim, host = cabinet()
+    result = Vending(ledger, VirtualCabinet(host)).issue(Person("drv-1", "Bo", "route_driver", None, None, "Acme"),
+                                                         "L1", 1)
+    assert result.refused.reason == "not_allowed"
+    assert [(r["reason"], r["location"]) for r in rows(ledger, "refusal")] == [("not_allowed", "L1")]
+    assert rows(ledger, "intent") == [] and sim.physics.lane(1).turns == 0
+
+
+def test_an_mcu_reset_mid_vend_leaves_the_intent_pending_and_recovery_records_unknown(ledger):
+    sim, host = cabinet()
+    port = VirtualCabinet(host)
+    vending = Vending(ledger, port)
+    original = port.vend
+
+    def vend_then_reset(lane, cmd_id):
+        op = host.core.actuate(M.VEND, cmd_id, (lane,), sim.now, 30000)
+        host.wait_for(lambda: "lane %d" % lane in sim.physics.safety.energised(), 1000)
+        host.tick(400)
+        sim.reset_mcu(M.RESET_HARD)
+        return host.run(op)
+    port.vend = vend_then_reset
+    result = vending.issue(TECH, "L4", 1)
+    assert result.unknown and result.given == 0
+    [pending] = ledger.pending_intents()
+    port.vend = original
+    host.hello()
+    assert vending.recover() == [(pending["seq"], "unknown")]
+    assert ledger.pending_intents() == []
+    assert ("L4", "unknown_outcome") in [(a[0], a[1]) for a in open_alerts(ledger.db)]
+    assert ledger.on_hand("L4") == 6                                     # not charged on a guess
+    assert sim.physics.safety.times_on("lane 4") == 1                   # and never pulsed again
+
+
+def test_recovery_settles_a_command_that_ran_while_the_agent_was_down(ledger):
+    sim, host = cabinet()
+    vending = Vending(ledger, VirtualCabinet(host))
+    # The agent wrote its intent and sent the vend, then died before writing the outcome.
+    seq, cmd_id = ledger.record_intent("issue", location="L2", quantity=1, user_id="tech-1")
+    host.actuate(M.VEND, cmd_id, 2)
+    assert vending.recover() == [(seq, "vended")]
+    assert ledger.on_hand("L2") == 5 and sim.physics.lane(2).turns == 1
+
+
+def test_recovery_of_an_intent_the_cabinet_never_saw_is_not_guessed(ledger):
+    sim, host = cabinet()
+    seq, _ = ledger.record_intent("issue", location="L6", quantity=1, user_id="tech-1")   # died before sending
+    assert Vending(ledger, VirtualCabinet(host)).recover() == [(seq, "unknown")]
+    assert sim.physics.lane(6).turns == 0 and ledger.on_hand("L6") == 6

@@ -95,11 +95,17 @@ class Vending:
         self._settle(seq, outcome, given, loc, result)
         return outcome in ("vended", "opened")
 
-    def _settle(self, seq, outcome, given, loc, result):
+    def _settle(self, seq, outcome, given, loc, result, reason=None):
+        """The outcome row, and the alert a supervisor needs for it, in one SQLite transaction."""
+        alert = None
+        if outcome == "jammed":
+            alert = ("lane_jammed", "lane %d jammed" % loc["unit"])
+        elif outcome == "unknown":
+            alert = ("unknown_outcome", "intent %d: outcome unknown, count the location" % seq)
         with self.ledger.transaction():
-            out_seq = self.ledger.record_outcome(seq, outcome, given)
-            if outcome == "jammed":
-                raise_alert(self.ledger.db, loc["id"], "lane_jammed", "lane %d jammed" % loc["unit"], out_seq,
+            out_seq = self.ledger.record_outcome(seq, outcome, given, reason=reason)
+            if alert:
+                raise_alert(self.ledger.db, loc["id"], alert[0], alert[1], out_seq,
                             self.ledger.transaction_row(out_seq)["wall_time"])
         result.outcomes.append(outcome)
         result.given += given
@@ -121,14 +127,10 @@ class Vending:
             if answer is not None and not answer.done:
                 continue                       # still running: settle on the next pass
             if answer is None:
-                with self.ledger.transaction():
-                    out_seq = self.ledger.record_outcome(intent["seq"], "unknown", 0, reason="not provable")
-                    raise_alert(self.ledger.db, intent["location"], "unknown_outcome",
-                                "intent %d: outcome unknown, count the location" % intent["seq"], out_seq,
-                                self.ledger.transaction_row(out_seq)["wall_time"])
-                settled.append((intent["seq"], "unknown"))
-                continue
-            outcome, given = outcome_of(answer, loc["kind"], intent["quantity"])
-            self._settle(intent["seq"], outcome, given, loc, IssueResult(loc["id"], intent["quantity"]))
+                outcome, given, reason = "unknown", 0, "not provable"
+            else:
+                outcome, given = outcome_of(answer, loc["kind"], intent["quantity"])
+                reason = None
+            self._settle(intent["seq"], outcome, given, loc, IssueResult(loc["id"], intent["quantity"]), reason)
             settled.append((intent["seq"], outcome))
         return settled

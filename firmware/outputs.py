@@ -24,7 +24,6 @@ class Outputs:
         self.active = None     # the one energised Actuator, or None
         self._on_at = 0
         self._deadline = 0
-        self.capped = 0        # times the hard cap had to cut an output
 
     def _pin(self, gpio):
         pin = self._pins.get(gpio)
@@ -71,6 +70,5 @@ class Outputs:
         act = self.active
         if act is not None and ticks_diff(now, self._deadline) >= 0:
             self.release(act, now)
-            self.capped += 1
             return act
         return None

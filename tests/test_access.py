@@ -4,7 +4,7 @@ import pytest
 
 from edge_agent.access import Access, NeedPin, Person, Refused
 from edge_agent.ledger import ManualClock, open_ledger
-from edge_agent.ledger.csv_io import import_users
+from tests.ledgers import ledger_from_csv, rows_of
 
 USERS = """id,name,role,department,cost_center,supplier,valid_from,valid_to,pin,badges
 tech-1,Ana Ruiz,technician,Maintenance,CC-410,,,,90817263,04A1B2C3
@@ -20,15 +20,13 @@ def clock():
 
 @pytest.fixture
 def ledger(tmp_path, clock):
-    (tmp_path / "users.csv").write_text(USERS)
-    led = open_ledger(tmp_path / "ledger.db", clock=clock)
-    import_users(led, tmp_path / "users.csv")
+    led = ledger_from_csv(tmp_path, users=USERS, clock=clock)
     yield led
     led.close()
 
 
 def refusals(led):
-    return [(r["reason"], r["user_id"]) for r in led.transactions() if r["kind"] == "refusal"]
+    return [(r["reason"], r["user_id"]) for r in rows_of(led, "refusal")]
 
 
 def test_a_known_badge_lets_its_person_in_whatever_way_the_number_is_written(ledger):
@@ -45,7 +43,7 @@ def test_unknown_and_malformed_badges_are_refused_and_recorded(ledger):
     assert "not registered" in refused.message
     assert access.by_badge("not a badge").reason == "unknown_badge"
     assert refusals(ledger) == [("unknown_badge", None), ("unknown_badge", None)]
-    assert [r["badge_id"] for r in ledger.transactions() if r["kind"] == "refusal"] == ["DEADBEEF", None]
+    assert [r["badge_id"] for r in rows_of(ledger, "refusal")] == ["DEADBEEF", None]
 
 
 def test_a_contractor_gets_in_only_inside_the_validity_window(ledger, clock):

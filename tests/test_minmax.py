@@ -2,19 +2,16 @@
 stockout at zero, and a refill that closes them, all in the ledger's own SQLite file."""
 import pytest
 
-from edge_agent.ledger import ManualClock, open_ledger
-from edge_agent.ledger.csv_io import import_locations, import_skus
+from edge_agent import alerts
 from edge_agent.minmax import refill_quantity
+from tests.ledgers import ledger_from_csv
 
 
 @pytest.fixture
 def ledger(tmp_path):
-    (tmp_path / "skus.csv").write_text("part_number,description\nGLV-NIT-L,Nitrile gloves L\n")
-    (tmp_path / "loc.csv").write_text("id,kind,unit,sku,min,max,refill_pack,on_hand\nL3,lane,3,GLV-NIT-L,2,8,1,5\n"
-                                      "B1,bin,1,GLV-NIT-L,20,100,25,60\n")
-    led = open_ledger(tmp_path / "ledger.db", clock=ManualClock())
-    import_skus(led, tmp_path / "skus.csv")
-    import_locations(led, tmp_path / "loc.csv")
+    led = ledger_from_csv(tmp_path, skus="part_number,description\nGLV-NIT-L,Nitrile gloves L\n",
+                          locations="id,kind,unit,sku,min,max,refill_pack,on_hand\n"
+                                    "L3,lane,3,GLV-NIT-L,2,8,1,5\nB1,bin,1,GLV-NIT-L,20,100,25,60\n")
     yield led
     led.close()
 
@@ -25,8 +22,7 @@ def open_tasks(led, location):
 
 
 def open_alerts(led, location):
-    return sorted(r["kind"] for r in led.db.query(
-        "SELECT kind FROM alerts WHERE location = ? AND cleared_wall IS NULL", [location]))
+    return sorted(kind for _, kind, _ in alerts.open_alerts(led.db, location))
 
 
 def issue(led, location, n=1):

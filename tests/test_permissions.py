@@ -2,9 +2,9 @@
 import pytest
 
 from edge_agent.access import Person
-from edge_agent.ledger import ManualClock, open_ledger
-from edge_agent.ledger.csv_io import import_locations, import_skus
+from edge_agent.ledger import ManualClock
 from edge_agent.permissions import may_issue, may_refill
+from tests.ledgers import ledger_from_csv
 
 SKUS = """part_number,description,category,supplier,needs_approval,needs_work_order,needs_machine_id
 GLV-NIT-L,Nitrile gloves L,ppe,Acme,no,no,no
@@ -27,12 +27,7 @@ CUSTOMER_ADMIN = Person("adm-1", "Flo", "customer_admin", None, None, None)
 
 @pytest.fixture
 def ledger(tmp_path):
-    (tmp_path / "s.csv").write_text(SKUS)
-    (tmp_path / "l.csv").write_text(LOCATIONS)
-    clock = ManualClock(start="2026-03-16T09:00:00+00:00")
-    led = open_ledger(tmp_path / "ledger.db", clock=clock)
-    import_skus(led, tmp_path / "s.csv")
-    import_locations(led, tmp_path / "l.csv")
+    led = ledger_from_csv(tmp_path, SKUS, LOCATIONS, clock=ManualClock(start="2026-03-16T09:00:00+00:00"))
     db = led.db
     for user in ("tech-1", "con-1", "sup-1"):
         db["users"].insert({"id": user, "role": {"t": "technician", "c": "contractor", "s": "supervisor"}[user[0]]})

@@ -5,9 +5,8 @@ import pytest
 
 from edge_agent.access import Person
 from edge_agent.alerts import open_alerts
-from edge_agent.ledger import ManualClock, open_ledger
-from edge_agent.ledger.csv_io import import_locations, import_skus
 from edge_agent.refill import PickLine, RefillDone, confirm_refill, pick_list
+from tests.ledgers import ledger_from_csv, rows_of
 
 ACME = Person("drv-1", "Bo", "route_driver", None, None, "Acme")
 BOLT = Person("drv-2", "Eli", "route_driver", None, None, "Bolt & Co")
@@ -16,12 +15,10 @@ SUPERVISOR = Person("sup-1", "Dee", "supervisor", None, None, None)
 
 @pytest.fixture
 def ledger(tmp_path):
-    (tmp_path / "s.csv").write_text("part_number,description,supplier\nGLV,Gloves L,Acme\nTRQ,Torque wrench,Bolt & Co\n")
-    (tmp_path / "l.csv").write_text("id,kind,unit,sku,min,max,refill_pack,on_hand\n"
+    led = ledger_from_csv(tmp_path,
+                          skus="part_number,description,supplier\nGLV,Gloves L,Acme\nTRQ,Torque wrench,Bolt & Co\n",
+                          locations="id,kind,unit,sku,min,max,refill_pack,on_hand\n"
                                     "L1,lane,1,GLV,4,20,5,10\nL2,lane,2,GLV,4,20,5,10\nD1,door,1,TRQ,1,2,1,2\n")
-    led = open_ledger(tmp_path / "ledger.db", clock=ManualClock())
-    import_skus(led, tmp_path / "s.csv")
-    import_locations(led, tmp_path / "l.csv")
     for location, n in (("L1", 8), ("L2", 10), ("D1", 2)):
         led.append("issue", location=location, quantity=n, user_id="tech-1")
     yield led
@@ -46,7 +43,7 @@ def test_a_refill_closes_the_task_and_clears_the_alerts(ledger):
 def test_a_count_that_differs_corrects_the_ledger(ledger):
     done = confirm_refill(ledger, ACME, "L1", 15, counted=16)   # 2 + 15 = 17 by the ledger; the driver counts 16
     assert done == RefillDone("L1", 15, 16, corrected_from=17)
-    counts = [r for r in ledger.transactions() if r["kind"] == "count" and r["reason"] == "count at refill"]
+    counts = [r for r in rows_of(ledger, "count") if r["reason"] == "count at refill"]
     assert [(r["location"], r["quantity"], r["user_id"]) for r in counts] == [("L1", 16, "drv-1")]
 
 
@@ -54,5 +51,5 @@ def test_another_suppliers_location_is_refused_and_on_record(ledger):
     refused = confirm_refill(ledger, ACME, "D1", 2)
     assert refused.reason == "other_supplier"
     assert ledger.on_hand("D1") == 0
-    assert [(r["reason"], r["location"]) for r in ledger.transactions() if r["kind"] == "refusal"] == [
+    assert [(r["reason"], r["location"]) for r in rows_of(ledger, "refusal")] == [
         ("other_supplier", "D1")]

@@ -5,12 +5,11 @@ import pytest
 
 from edge_agent.access import Person
 from edge_agent.alerts import open_alerts
-from edge_agent.ledger import ManualClock, open_ledger
-from edge_agent.ledger.csv_io import import_locations, import_skus
 from edge_agent.vending import Vending
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet
 from tests.cabinets import cabinet
+from tests.ledgers import ledger_from_csv, rows_of
 
 TECH = Person("tech-1", "Ana", "technician", "Maint", "CC-410", None)
 SUPERVISOR = Person("sup-1", "Dee", "supervisor", "Maint", "CC-410", None)
@@ -18,21 +17,14 @@ SUPERVISOR = Person("sup-1", "Dee", "supervisor", "Maint", "CC-410", None)
 
 @pytest.fixture
 def ledger(tmp_path):
-    (tmp_path / "s.csv").write_text("part_number,description,category\nGLV,Gloves,ppe\nTRQ,Torque wrench,tools\n")
-    rows = ["L%d,lane,%d,GLV,2,8,1,6" % (n, n) for n in range(1, 13)] + ["D%d,door,%d,TRQ,0,1,1,1" % (n, n)
-                                                                         for n in range(1, 5)]
-    (tmp_path / "l.csv").write_text("id,kind,unit,sku,min,max,refill_pack,on_hand\n" + "\n".join(rows) + "\n")
-    led = open_ledger(tmp_path / "ledger.db", clock=ManualClock())
-    import_skus(led, tmp_path / "s.csv")
-    import_locations(led, tmp_path / "l.csv")
+    locations = ["L%d,lane,%d,GLV,2,8,1,6" % (n, n) for n in range(1, 13)] + [
+        "D%d,door,%d,TRQ,0,1,1,1" % (n, n) for n in range(1, 5)]
+    led = ledger_from_csv(tmp_path, skus="part_number,description,category\nGLV,Gloves,ppe\nTRQ,Torque wrench,tools\n",
+                          locations="id,kind,unit,sku,min,max,refill_pack,on_hand\n" + "\n".join(locations) + "\n")
     led.db["role_allows"].insert_all([{"role": "technician", "category": "ppe"},
                                       {"role": "technician", "category": "tools"}])
     yield led
     led.close()
-
-
-def rows(led, kind):
-    return [r for r in led.transactions() if r["kind"] == kind]
 
 
 def test_issuing_two_from_a_lane_vends_twice_and_charges_two(ledger):
@@ -41,7 +33,7 @@ def test_issuing_two_from_a_lane_vends_twice_and_charges_two(ledger):
     assert result.ok and result.outcomes == ["vended", "vended"]
     assert sim.physics.lane(3).turns == 2 and sim.physics.lane(3).dropped == 2
     assert ledger.on_hand("L3") == 4
-    intents, outcomes = rows(ledger, "intent"), rows(ledger, "outcome")
+    intents, outcomes = rows_of(ledger, "intent"), rows_of(ledger, "outcome")
     assert [o["intent_seq"] for o in outcomes] == [i["seq"] for i in intents]
     assert all(i["seq"] < o["seq"] for i, o in zip(intents, outcomes))     # intent written first
     assert ledger.verify().ok
@@ -74,8 +66,8 @@ def test_a_refused_issue_moves_nothing_and_is_on_record(ledger):
     result = Vending(ledger, VirtualCabinet(host)).issue(Person("drv-1", "Bo", "route_driver", None, None, "Acme"),
                                                          "L1", 1)
     assert result.refused.reason == "not_allowed"
-    assert [(r["reason"], r["location"]) for r in rows(ledger, "refusal")] == [("not_allowed", "L1")]
-    assert rows(ledger, "intent") == [] and sim.physics.lane(1).turns == 0
+    assert [(r["reason"], r["location"]) for r in rows_of(ledger, "refusal")] == [("not_allowed", "L1")]
+    assert rows_of(ledger, "intent") == [] and sim.physics.lane(1).turns == 0
 
 
 def test_an_mcu_reset_mid_vend_leaves_the_intent_pending_and_recovery_records_unknown(ledger):

@@ -60,7 +60,7 @@ def snapshot(ledger):
 
 # -- opening and migrations -------------------------------------------------------------------------------
 def test_fresh_ledger_is_migrated_wal_and_durable(ledger, path):
-    assert schema_version(ledger.db) == MIGRATIONS[-1].version == 1
+    assert schema_version(ledger.db) == MIGRATIONS[-1].version == len(MIGRATIONS)
     for table in ("cabinet", "skus", "locations", "users", "badges", "role_allows", "user_limits",
                   "sku_requirements", "transactions", "refill_tasks", "alerts"):
         assert ledger.db[table].exists(), table
@@ -75,17 +75,20 @@ def test_fresh_ledger_is_migrated_wal_and_durable(ledger, path):
 def test_empty_existing_file_is_migrated(path, clock):
     raw(path).close()  # an empty SQLite file: version 0
     with open_ledger(path, clock) as ledger:
-        assert schema_version(ledger.db) == 1
+        assert schema_version(ledger.db) == len(MIGRATIONS)
+
+
+NEXT = len(MIGRATIONS) + 1  # a migration from the future, for the upgrade tests
 
 
 def test_older_ledger_is_upgraded_without_losing_data(path, clock):
     with open_ledger(path, clock) as ledger:
         stock(ledger)
         ledger.append("issue", location="L3", quantity=2, user_id="tech-1")
-    newer = MIGRATIONS + [Migration(2, "skus get a hazmat flag",
+    newer = MIGRATIONS + [Migration(NEXT, "skus get a hazmat flag",
                                     ["ALTER TABLE skus ADD COLUMN hazmat INTEGER NOT NULL DEFAULT 0"])]
     with open_ledger(path, clock, migrations=newer) as ledger:
-        assert schema_version(ledger.db) == 2
+        assert schema_version(ledger.db) == NEXT
         assert ledger.db["skus"].get("P-100")["hazmat"] == 0
         assert ledger.on_hand("L3") == 8
         assert [r["seq"] for r in ledger.transactions()] == [1, 2]
@@ -96,12 +99,12 @@ def test_older_ledger_is_upgraded_without_losing_data(path, clock):
 def test_failed_migration_leaves_the_last_good_version(path, clock):
     with open_ledger(path, clock) as ledger:
         stock(ledger)
-    broken = MIGRATIONS + [Migration(2, "half-done step", ["ALTER TABLE skus ADD COLUMN hazmat INTEGER",
-                                                           "ALTER TABLE no_such_table ADD COLUMN x"])]
-    with pytest.raises(MigrationError, match="migration 2 .* left at version 1"):
+    broken = MIGRATIONS + [Migration(NEXT, "half-done step", ["ALTER TABLE skus ADD COLUMN hazmat INTEGER",
+                                                              "ALTER TABLE no_such_table ADD COLUMN x"])]
+    with pytest.raises(MigrationError, match="migration %d .* left at version %d" % (NEXT, NEXT - 1)):
         open_ledger(path, clock, migrations=broken)
     with open_ledger(path, clock) as ledger:
-        assert schema_version(ledger.db) == 1
+        assert schema_version(ledger.db) == NEXT - 1
         assert "hazmat" not in ledger.db["skus"].columns_dict  # the first statement was rolled back too
         assert ledger.on_hand("L3") == 10
 
@@ -111,7 +114,7 @@ def test_newer_ledger_is_refused_clearly(path, clock):
     conn = raw(path)
     conn.execute("INSERT INTO schema_version (version, name) VALUES (7, 'from the future')")
     conn.close()
-    with pytest.raises(SchemaTooNew, match=r"version 7 but this agent knows only up to 1.*refusing"):
+    with pytest.raises(SchemaTooNew, match=r"version 7 but this agent knows only up to %d.*refusing" % (NEXT - 1)):
         open_ledger(path, clock)
 
 

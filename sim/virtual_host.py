@@ -61,18 +61,46 @@ class VirtualHost:
 
 
 class VirtualCabinet:
-    """The agent-facing cabinet interface (vend, unlock, query), as CabinetLink offers it, over a VirtualHost:
-    lets the agent's flows run against the simulated cabinet in virtual time."""
+    """The agent-facing cabinet interface, as CabinetLink offers it (same names, same results, same errors),
+    over a VirtualHost: lets the agent's flows run against the simulated cabinet in virtual time."""
 
     def __init__(self, host, timeout_ms=30000):
         self.host = host
         self.timeout_ms = timeout_ms
 
+    def _act(self, kind, cmd_id, *args):
+        return self.host.actuate(kind, cmd_id, *args, timeout_ms=self.timeout_ms)
+
+    def hello(self):
+        return self.host.hello()
+
+    def status(self):
+        return self.host.call(M.STATUS)
+
+    def read_bin(self, bin):
+        return self.host.call(M.READ_BIN, bytes((bin,)))
+
     def vend(self, lane, cmd_id):
-        return self.host.actuate(M.VEND, cmd_id, lane, timeout_ms=self.timeout_ms)
+        return self._act(M.VEND, cmd_id, lane)
 
     def unlock(self, door, cmd_id, pulse_ms=0):
-        return self.host.actuate(M.UNLOCK, cmd_id, door, pulse_ms, timeout_ms=self.timeout_ms)
+        return self._act(M.UNLOCK, cmd_id, door, pulse_ms)
+
+    def tare(self, bin, cmd_id):
+        return self._act(M.TARE, cmd_id, bin)
+
+    def calibrate(self, bin, cmd_id, known_mg):
+        return self._act(M.CALIBRATE, cmd_id, bin, known_mg)
+
+    def clear_lane(self, lane, cmd_id):
+        return self._act(M.CLEAR_LANE, cmd_id, lane)
+
+    def home_check(self, lane, cmd_id):
+        return self._act(M.HOME_CHECK, cmd_id, lane)
 
     def query(self, cmd_id):
         return self.host.run(self.host.core.query(cmd_id, self.host.sim.now))
+
+    def wait(self, ms):
+        """Let `ms` of virtual time pass (a person's hand in a bin, a door held open)."""
+        self.host.tick(ms)

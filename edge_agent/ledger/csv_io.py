@@ -105,7 +105,8 @@ SKU_COLUMNS = {"part_number": (True, text), "description": (False, text), "categ
 LOCATION_COLUMNS = {"id": (True, text), "kind": (False, one_of(tuple(LOCATION_KINDS))),
                     "unit": (False, whole(0)), "sku": (False, text), "min": (True, whole(0)),
                     "max": (True, whole(0)), "refill_pack": (False, whole(1)),
-                    "piece_weight_mg": (False, whole(1)), "on_hand": (False, whole(0))}
+                    "piece_weight_mg": (False, whole(1)), "on_hand": (False, whole(0)),
+                    "returnable": (False, yes_no), "loan_hours": (False, whole(1))}
 REQUIREMENT_COLUMNS = ("needs_approval", "needs_work_order", "needs_machine_id")
 
 

@@ -19,7 +19,7 @@ SUPPLIER_ROLES = ("route_driver", "supplier_admin")
 LOCATION_ID = re.compile(r"^[DLBS][1-9][0-9]*$")
 KIND_BY_LETTER = {letter: kind for kind, letter in LOCATION_KINDS.items()}
 TRANSACTION_INTEGER_COLUMNS = ("seq", "boot", "clock_synced", "monotonic_ms", "quantity", "unit_cost", "cmd_id",
-                               "intent_seq", "weight_mg")
+                               "intent_seq", "weight_mg", "fw_boot")
 
 
 # -- field parsers: each returns the value or raises ValueError with a sentence for the operator ----------

@@ -25,11 +25,11 @@ CMD_ID_MAX = 0xFFFFFFFF  # cmd_id is a u32 on the cabinet link
 # Fields a caller may give; seq, boot, times and hashes are the ledger's to assign.
 CALLER_FIELDS = ("action", "user_id", "badge_id", "sku", "location", "quantity", "unit_cost", "work_order",
                  "machine_id", "cost_center", "cmd_id", "intent_seq", "outcome", "reason", "approver_id",
-                 "condition", "weight_mg")
+                 "condition", "weight_mg", "fw_boot")
 # How each kind (or an outcome's action) moves on_hand: a signed delta per unit, or "set" for a count.
 STOCK_EFFECT = {"issue": -1, "return": +1, "refill": +1, "adjustment": +1, "count": "set"}
 MOVES_STOCK_ON_OUTCOME = ("issue", "return", "refill")
-INTEGER_FIELDS = ("quantity", "unit_cost", "cmd_id", "intent_seq", "weight_mg")
+INTEGER_FIELDS = ("quantity", "unit_cost", "cmd_id", "intent_seq", "weight_mg", "fw_boot")
 
 
 def open_ledger(path, clock=None, *, cabinet_id=None, count_boot=True, migrations=MIGRATIONS):

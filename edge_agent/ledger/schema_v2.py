@@ -10,6 +10,9 @@ STATEMENTS = [
     # Who approved an issue that needed a supervisor; the condition a tool came back in; for weigh bins the
     # stable weight change (mg) a row was counted from, so a count can be checked against the scale later.
     "ALTER TABLE transactions ADD COLUMN approver_id TEXT",
+    # The firmware boot an intent was sent to: if that boot is still running and never saw the command id,
+    # the command provably never arrived (recovery settles it as not sent instead of unknown).
+    "ALTER TABLE transactions ADD COLUMN fw_boot INTEGER CHECK (fw_boot IS NULL OR typeof(fw_boot) = 'integer')",
     "ALTER TABLE transactions ADD COLUMN condition TEXT CHECK (condition IS NULL OR condition IN ('good', 'damaged'))",
     "ALTER TABLE transactions ADD COLUMN weight_mg INTEGER CHECK (weight_mg IS NULL OR typeof(weight_mg) = 'integer')",
     # A locker door may hold returnable tools: checked out with a due time, checked back in.

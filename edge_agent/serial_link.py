@@ -146,6 +146,11 @@ class CabinetLink:
             return dataclasses.replace(self._core.stats)
 
     @property
+    def closed(self):
+        """True once close() was called or the serial port failed: every later request raises LinkClosed."""
+        return self._closed
+
+    @property
     def last_heard(self):
         """Monotonic seconds of the last intact frame from the firmware, or None."""
         with self._cond:

@@ -74,6 +74,10 @@ class VirtualCabinet:
     def hello(self):
         return self.host.hello()
 
+    @property
+    def boot_id(self):
+        return self.host.core.boot_id
+
     def status(self):
         return self.host.call(M.STATUS)
 

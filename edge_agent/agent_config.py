@@ -1,0 +1,115 @@
+"""The agent's config file (`locker-agent run --config FILE`): where the ledger and the cabinet are, how people
+log in, and where the local API listens. TOML; every key, its default and its meaning: docs/agent-config.md.
+
+A bad file is refused whole before anything starts, with the section and key named. Paths are relative to
+the config file's folder, so a site folder (config, ledger, CSVs) can be moved as one.
+"""
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Tuple
+
+from edge_agent.ledger.schema_v1 import ROLES
+
+
+class AgentConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    cabinet_id: str
+    ledger: Path
+    cabinet_port: str
+    baud: int = 115200
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080                 # 0: any free port (printed on stdout)
+    max_pin_tries: int = 5
+    lockout_s: int = 300
+    pin_roles: Tuple[str, ...] = ()      # roles that must type a PIN after their badge
+    session_idle_s: int = 60             # a session never outlives the person at the screen
+    pcsc_reader: Optional[str] = None    # None: no PC/SC reader; "" the first one pcscd has
+    serial_reader: Optional[str] = None  # a 125 kHz module's port
+    wedge_format: str = "hex"
+    wedge_reverse: bool = False
+    source: Path = field(default=None, compare=False)
+
+
+# (key, type, default) per section; a default of REQUIRED must be given.
+REQUIRED = object()
+SCHEMA = {
+    "agent": {"cabinet_id": (str, REQUIRED), "ledger": (str, REQUIRED), "cabinet_port": (str, REQUIRED),
+              "baud": (int, 115200)},
+    "api": {"host": (str, "127.0.0.1"), "port": (int, 8080)},
+    "access": {"max_pin_tries": (int, 5), "lockout_s": (int, 300), "pin_roles": (list, []),
+               "session_idle_s": (int, 60)},
+    "readers": {"pcsc": (bool, False), "pcsc_reader": (str, ""), "serial": (str, ""),
+                "wedge_format": (str, "hex"), "wedge_reverse": (bool, False)},
+}
+POSITIVE = {("agent", "baud"), ("access", "max_pin_tries"), ("access", "lockout_s"),
+            ("access", "session_idle_s")}
+
+
+def _read(path):
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise AgentConfigError("cannot read %s: %s" % (path, e.strerror or e)) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise AgentConfigError("%s is not valid TOML: %s" % (path, e)) from None
+
+
+def _values(raw, path):
+    """{(section, key): value} with defaults filled in; refuses unknown sections and keys and wrong types."""
+    unknown = sorted(set(raw) - set(SCHEMA))
+    if unknown:
+        raise AgentConfigError("%s: unknown section [%s] (known: %s)" % (path, unknown[0], ", ".join(SCHEMA)))
+    values = {}
+    for section, keys in SCHEMA.items():
+        table = raw.get(section, {})
+        if not isinstance(table, dict):
+            raise AgentConfigError("%s: %s must be a table ([%s])" % (path, section, section))
+        extra = sorted(set(table) - set(keys))
+        if extra:
+            raise AgentConfigError("%s: [%s] has no key %r (known: %s)" % (path, section, extra[0], ", ".join(keys)))
+        for key, (kind, default) in keys.items():
+            if key not in table:
+                if default is REQUIRED:
+                    raise AgentConfigError("%s: [%s] %s is required" % (path, section, key))
+                values[section, key] = default
+                continue
+            value = table[key]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise AgentConfigError("%s: [%s] %s must be %s, got %r" % (
+                    path, section, key, {str: "text", int: "a whole number", bool: "true or false",
+                                         list: "a list"}[kind], value))
+            if (section, key) in POSITIVE and value <= 0:
+                raise AgentConfigError("%s: [%s] %s must be more than 0, got %r" % (path, section, key, value))
+            values[section, key] = value
+    return values
+
+
+def load_agent_config(path):
+    path = Path(path)
+    v = _values(_read(path), path)
+    if not 0 <= v["api", "port"] <= 65535:
+        raise AgentConfigError("%s: [api] port must be 0 to 65535, got %d" % (path, v["api", "port"]))
+    bad_roles = [r for r in v["access", "pin_roles"] if r not in ROLES]
+    if bad_roles:
+        raise AgentConfigError("%s: [access] pin_roles: %r is not a role (roles: %s)" % (
+            path, bad_roles[0], ", ".join(ROLES)))
+    if v["readers", "wedge_format"] not in ("hex", "decimal"):
+        raise AgentConfigError("%s: [readers] wedge_format must be hex or decimal, got %r"
+                               % (path, v["readers", "wedge_format"]))
+    for key in ("cabinet_id", "ledger", "cabinet_port"):
+        if not v["agent", key].strip():
+            raise AgentConfigError("%s: [agent] %s must not be empty" % (path, key))
+    return AgentConfig(
+        cabinet_id=v["agent", "cabinet_id"], ledger=path.parent / v["agent", "ledger"],
+        cabinet_port=v["agent", "cabinet_port"], baud=v["agent", "baud"],
+        api_host=v["api", "host"], api_port=v["api", "port"],
+        max_pin_tries=v["access", "max_pin_tries"], lockout_s=v["access", "lockout_s"],
+        pin_roles=tuple(v["access", "pin_roles"]), session_idle_s=v["access", "session_idle_s"],
+        pcsc_reader=v["readers", "pcsc_reader"] if v["readers", "pcsc"] else None,
+        serial_reader=v["readers", "serial"] or None,
+        wedge_format=v["readers", "wedge_format"], wedge_reverse=v["readers", "wedge_reverse"], source=path)

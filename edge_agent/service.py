@@ -1,0 +1,97 @@
+"""`locker-agent run --config FILE`: the agent process on the Pi (or on a PC against `locker-sim cabinet`).
+
+It opens the ledger, opens the cabinet link, settles what the last run left pending (nobody is let in
+before that), starts the badge readers the config names and the local API, and runs until SIGTERM or
+Ctrl-C. The first line on stdout is "api: http://HOST:PORT" (useful with port = 0); logs go to stderr.
+
+Exit status: 0 stopped on request, 2 bad config or a port/ledger that cannot be opened, 3 the cabinet link
+failed while running (systemd restarts the agent; the ledger keeps everything).
+"""
+import logging
+import signal
+import sys
+import threading
+
+from edge_agent import api
+from edge_agent.agent import Agent, NotReady
+from edge_agent.agent_config import AgentConfigError, load_agent_config
+from edge_agent.badge import taps
+from edge_agent.ledger import LedgerError, SystemClock, open_ledger
+
+log = logging.getLogger("locker-agent")
+
+EXIT_USAGE = 2
+EXIT_LINK_FAILED = 3
+
+
+def _readers(config):
+    """The device readers the config names, opened now (a missing pyscard is a config error, said clearly)."""
+    readers = []
+    if config.pcsc_reader is not None:
+        try:
+            from edge_agent.badge.pcsc import PcscBadgeReader
+        except ImportError as e:
+            raise AgentConfigError("[readers] pcsc = true needs pyscard (pip install 'locker[pi]'): %s" % e)
+        readers.append(PcscBadgeReader(config.pcsc_reader or None))
+    if config.serial_reader:
+        from edge_agent.badge.serial_reader import SerialBadgeReader
+        readers.append(SerialBadgeReader(config.serial_reader))
+    return readers
+
+
+def _feed(agent, reader, stop):
+    """Hand every tap from one reader to the agent; a tap while the locker starts up is refused, not kept."""
+    for tap in taps(reader, stop):
+        log.info("tap: %s on %s", tap.badge_id, tap.reader)
+        try:
+            answer = agent.call(agent.tap, tap.badge_id)
+        except NotReady:
+            log.warning("tap ignored: the locker is still starting up")
+            continue
+        log.info("tap: %s -> %s", tap.badge_id, type(answer).__name__)
+
+
+def main(config_path):
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_agent_config(config_path)
+    except AgentConfigError as e:
+        sys.stderr.write("locker-agent: error: %s\n" % e)
+        return EXIT_USAGE
+    from edge_agent.serial_link import CabinetLink   # pyserial: only the running agent needs it
+    try:
+        link = CabinetLink(config.cabinet_port, config.baud)
+    except Exception as e:   # noqa: BLE001 - SerialException, OSError: say which port and why
+        sys.stderr.write("locker-agent: error: cannot open the cabinet port %s: %s\n" % (config.cabinet_port, e))
+        return EXIT_USAGE
+    stop = threading.Event()
+    agent = Agent(lambda: open_ledger(config.ledger, SystemClock(), cabinet_id=config.cabinet_id), link, config)
+    try:
+        agent.start()
+        readers = _readers(config)
+    except (LedgerError, AgentConfigError, OSError) as e:
+        sys.stderr.write("locker-agent: error: %s\n" % e)
+        link.close()
+        return EXIT_USAGE
+    server = api.serve(agent, config.api_host, config.api_port)
+    host, port = server.server_address[:2]
+    print("api: http://%s:%d" % (host, port), flush=True)
+    for reader in readers:
+        threading.Thread(target=_feed, args=(agent, reader, stop), name="reader", daemon=True).start()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    status = 0
+    while not stop.wait(0.5):
+        if link.closed:
+            log.error("the cabinet link failed; stopping so the service manager restarts the agent")
+            status = EXIT_LINK_FAILED
+            break
+    server.shutdown()
+    agent.stop()
+    for reader in readers:
+        reader.close()
+    link.close()
+    log.info("stopped")
+    return status

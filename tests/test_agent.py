@@ -1,0 +1,212 @@
+"""The agent process's core and its local API, in one process: the real ledger file, the real worker thread
+and HTTP server, the simulated cabinet in virtual time (VirtualCabinet) behind it."""
+import dataclasses
+import http.client
+import json
+import threading
+
+import pytest
+
+from edge_agent import api
+from edge_agent.access import NeedPin, Person, Refused
+from edge_agent.agent import Agent, NoSession, NotReady
+from edge_agent.agent_config import AgentConfig
+from edge_agent.alerts import open_alerts
+from edge_agent.ledger import ManualClock, open_ledger
+from firmware import messages as M
+from sim.virtual_host import VirtualCabinet
+from tests.cabinets import cabinet
+from tests.ledgers import ledger_from_csv, rows_of
+
+SKUS = "part_number,description,category\nGLV,Gloves,ppe\nDRL,Drill bit,cutting\n"
+LOCATIONS = "id,kind,unit,sku,on_hand,min,max\nL1,lane,1,GLV,8,2,8\nL2,lane,2,DRL,8,2,8\nD1,door,1,GLV,2,0,2\n"
+USERS = ("id,name,role,pin,badges\nT1,Ana,technician,2580,04A1B2C3\nS1,Dee,supervisor,1357,0A0B0C0D\n")
+
+
+class Ticks:
+    """The agent's monotonic clock, moved by the test."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def site(tmp_path):
+    ledger = ledger_from_csv(tmp_path, skus=SKUS, locations=LOCATIONS, users=USERS)
+    ledger.db["role_allows"].insert({"role": "technician", "category": "ppe"})
+    ledger.close()
+    return tmp_path / "ledger.db"
+
+
+def make_agent(path, cab, ticks=None, **options):
+    config = AgentConfig(cabinet_id="CAB-T", ledger=path, cabinet_port="virtual", **options)
+    clock = ManualClock()
+    agent = Agent(lambda: open_ledger(path, clock), cab, config, clock=ticks or Ticks())
+    agent.start()
+    return agent
+
+
+@pytest.fixture
+def running(site):
+    agents = []
+
+    def start(cab=None, **options):
+        if cab is None:
+            sim, host = cabinet()
+            cab = VirtualCabinet(host)
+        agent = make_agent(site, cab, **options)
+        agents.append(agent)
+        return agent
+
+    yield start
+    for agent in agents:
+        agent.stop()
+
+
+def ledger_at(path):
+    return open_ledger(path, ManualClock(), count_boot=False)
+
+
+def test_a_badge_tap_logs_in_and_an_issue_vends_and_is_recorded(running, site):
+    sim, host = cabinet()
+    agent = running(VirtualCabinet(host))
+    person = agent.call(agent.tap, "04a1b2c3")
+    assert isinstance(person, Person) and person.user_id == "T1"
+    result = agent.call(agent.issue, "L1", 2)
+    assert result.ok and result.given == 2 and sim.physics.lane(1).dropped == 2
+    agent.stop()
+    with ledger_at(site) as ledger:
+        assert ledger.on_hand("L1") == 6
+        assert [o["outcome"] for o in rows_of(ledger, "outcome")] == ["vended", "vended"]
+        assert {o["user_id"] for o in rows_of(ledger, "outcome")} == {"T1"}
+
+
+def test_nobody_can_act_without_a_session_and_refusals_come_back_in_plain_words(running):
+    agent = running()
+    with pytest.raises(NoSession):
+        agent.call(agent.issue, "L1", 1)
+    refused = agent.call(agent.tap, "FFFFFFFF")
+    assert isinstance(refused, Refused) and "not registered" in refused.message
+    agent.call(agent.tap, "04A1B2C3")
+    result = agent.call(agent.issue, "L2", 1)             # a technician may not take cutting tools here
+    assert result.refused.reason == "not_allowed"
+
+
+def test_roles_that_need_a_pin_get_in_only_with_badge_and_pin(running):
+    agent = running(pin_roles=("supervisor",))
+    answer = agent.call(agent.tap, "0A0B0C0D")
+    assert answer == NeedPin("S1") and agent.call(agent.state)["session"] is None
+    assert agent.call(agent.state)["need_pin_for"] == "S1"
+    assert isinstance(agent.call(agent.pin, "S1", "0000"), Refused)
+    person = agent.call(agent.pin, "S1", "1357")
+    assert person.role == "supervisor" and agent.session.via == "badge+pin"
+
+
+def test_an_idle_session_ends_by_itself(running):
+    ticks = Ticks()
+    agent = running(ticks=ticks, session_idle_s=30)
+    agent.call(agent.tap, "04A1B2C3")
+    ticks.now += 29
+    assert agent.call(agent.state)["session"]["user_id"] == "T1"
+    ticks.now += 31
+    agent.call(agent.state)                               # the worker checks the timer after each job
+    assert agent.call(agent.state)["session"] is None
+    with pytest.raises(NoSession):
+        agent.call(agent.issue, "L1", 1)
+
+
+def test_nobody_is_let_in_before_pending_intents_are_settled(site):
+    sim, host = cabinet()
+    cab = VirtualCabinet(host)
+    with ledger_at(site) as ledger:   # the last run wrote an intent, sent the vend and died
+        seq, cmd_id = ledger.record_intent("issue", location="L1", quantity=1, user_id="T1")
+    gate = threading.Event()
+    real_query = cab.query
+
+    def query_when_allowed(cmd_id):
+        if not gate.is_set():
+            from edge_agent.errors import LinkTimeout
+            raise LinkTimeout("cabinet not answering")
+        return real_query(cmd_id)
+
+    cab.query = query_when_allowed
+    host.actuate(M.VEND, cmd_id, 1)
+    ticks = Ticks()
+    agent = make_agent(site, cab, ticks)
+    try:
+        with pytest.raises(NotReady):
+            agent.call(agent.tap, "04A1B2C3")
+        gate.set()
+        ticks.now += 5                                     # the next recovery attempt is due
+        agent.call(agent.state)
+        assert agent.call(agent.state)["ready"] is True
+        assert isinstance(agent.call(agent.tap, "04A1B2C3"), Person)
+    finally:
+        agent.stop()
+    with ledger_at(site) as ledger:
+        assert [(o["intent_seq"], o["outcome"]) for o in rows_of(ledger, "outcome")] == [(seq, "vended")]
+        assert ledger.on_hand("L1") == 7 and sim.physics.lane(1).turns == 1
+
+
+def test_a_forced_door_raises_an_alert(running, site):
+    sim, host = cabinet()
+    cab = VirtualCabinet(host)
+    events = []
+    cab.next_event = lambda timeout: events.pop(0) if events else None
+    agent = running(cab)
+    sim.physics.door(1).force_open()
+    cab.wait(500)
+    events.extend(host.events_of(M.EV_DOOR_FORCED))
+    agent.call(agent.state)
+    agent.call(agent.state)
+    agent.stop()
+    with ledger_at(site) as ledger:
+        assert [(a[0], a[1]) for a in open_alerts(ledger.db)] == [("D1", "door_forced")]
+
+
+# -- the local HTTP API ---------------------------------------------------------------------------------
+@pytest.fixture
+def api_client(running):
+    agent = running()
+    server = api.serve(agent, "127.0.0.1", 0)
+
+    def request(method, path, body=None, raw=None):
+        conn = http.client.HTTPConnection(*server.server_address[:2], timeout=30)
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        answer = json.loads(response.read())
+        conn.close()
+        return response.status, answer
+
+    yield request
+    server.shutdown()
+
+
+def test_api_login_issue_and_logout(api_client):
+    http = api_client
+    status, state = http("GET", "/api/state")
+    assert status == 200 and state["ready"] and state["session"] is None
+    assert http("POST", "/api/badge", {"badge": "04A1B2C3"})[1]["person"]["user_id"] == "T1"
+    status, result = http("POST", "/api/issue", {"location": "L1", "quantity": 1})
+    assert status == 200 and result["given"] == 1 and result["outcomes"] == ["vended"]
+    assert http("POST", "/api/logout")[0] == 200
+    status, answer = http("POST", "/api/issue", {"location": "L1"})
+    assert status == 401 and "Tap your badge" in answer["message"]
+
+
+def test_api_refusals_and_bad_requests_say_what_is_wrong(api_client):
+    http = api_client
+    status, answer = http("POST", "/api/badge", {"badge": "12345678"})
+    assert status == 403 and answer["reason"] == "unknown_badge"
+    http("POST", "/api/badge", {"badge": "04A1B2C3"})
+    status, answer = http("POST", "/api/issue", {"location": "L2"})
+    assert status == 403 and answer["reason"] == "not_allowed" and "Drill bit" in answer["message"]
+    assert http("POST", "/api/issue", {"location": "L1", "quantity": "two"}) == (
+        400, {"ok": False, "message": "quantity must be a whole number"})
+    assert http("POST", "/api/issue", {"quantity": 1})[1]["message"] == "location is required"
+    assert http("POST", "/api/issue", raw=b"{not json")[0] == 400
+    assert http("GET", "/api/nothing")[0] == 404

@@ -1,0 +1,282 @@
+"""Weigh bins and scan-only bins: counting what a person took from the scale, honestly.
+
+A weigh bin has no actuator: the person reaches in. `WeighBins.begin` checks permission and reads a stable
+weight before they touch anything; `Take.finish` reads a stable weight after and records the difference.
+The rules:
+
+- Only stable, calibrated readings count. `stable_reading` polls until two stable readings a poll apart
+  agree (a lone stable flag may predate a change the load cell has not sampled yet); an uncalibrated bin is
+  refused, and a bin that will not settle raises NotStable (finish can be called again, nothing is written).
+- A change counts as n pieces only when it is within the tolerance (a fraction of the piece weight, at
+  least an absolute floor in mg) of n whole pieces; n = 0 is "nothing taken". Anything else is not counted:
+  an `adjustment` row of quantity 0, outcome "flagged", saying grams and pieces, and a bin_weight_mismatch
+  alert (a mis-stocked item, a wrong-bin return, drift): a supervisor counts, nobody is charged on a guess.
+- Whole pieces down in a take is an `issue` row, up is a `return` row; in a refill, up is a `refill` row
+  (weigh bins count the refill by themselves), down is an `adjustment` by the driver plus an alert.
+- The baseline (locations.weight_mg) is the last stable weight the ledger has a row for. Every row written
+  here moves it to the reading the row was counted from, in the same SQLite transaction as the stock
+  change, so the next person's count starts from what is really in the bin, even after a flagged change.
+  A change that wrote no row (nothing taken) leaves it alone, so slow drift adds up and gets flagged.
+- Permission comes first: may_issue with the quantity the person announces (1 at least) before the take,
+  may_refill before a refill. The scale may then show more than was allowed: what was taken is still
+  recorded (it happened) with outcome "over_allowed" and a bin_over_allowed alert.
+- A bin that differs from its baseline before anyone touches it (at begin, or at start-up in `recover`) is
+  an unexplained change: recorded with no user (whole pieces correct on-hand, anything else does not), a
+  bin_unexplained_change alert, and a new baseline, so it is never charged to the person at the bin. A
+  take cut short by an agent crash shows up this way too: not charged, flagged.
+
+Scan-only bins (kind 'scan': no actuator, no sensor) record the quantity the person states, after the same
+may_issue check (`issue_scanned`). Refusals are `refusal` rows and come back as the Decision the screen shows.
+
+`cabinet` is anything with read_bin(bin) -> BinReading; `wait(ms)` defaults to cabinet.wait (virtual time in
+sim.virtual_host.VirtualCabinet) or a real sleep. See docs/decisions/0008-weigh-bin-counting.md."""
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from edge_agent.alerts import raise_alert
+from edge_agent.permissions import Decision, may_issue, may_refill
+
+TOLERANCE = 0.25          # of a piece weight: 3.2 pieces by weight is 3, 3.3 is flagged
+FLOOR_MG = 500            # tolerance never below this: the scale's own noise after averaging
+POLL_MS = 250             # between reads: more than two HX711 samples (10/s), so a change shows as unstable
+TRIES = 40                # 10 s for a hand to leave the bin and the reading to settle
+
+MISMATCH = "bin_weight_mismatch"
+OVER_ALLOWED = "bin_over_allowed"
+UNEXPLAINED = "bin_unexplained_change"
+REMOVED_AT_REFILL = "bin_removed_at_refill"
+
+
+class NotStable(Exception):
+    """The bin gave no stable reading within the tries; nothing was recorded."""
+
+
+@dataclass(frozen=True)
+class Counted:
+    location: str
+    action: str                     # issue, return, refill, adjustment, flagged, baseline, none
+    quantity: int = 0               # pieces recorded (0 when flagged or nothing moved)
+    weight_mg: Optional[int] = None  # the stable change it was counted from (None for scan-only)
+    seq: Optional[int] = None       # the ledger row, None when nothing was written
+    alert: Optional[str] = None     # the alert kind raised, if any
+
+
+def whole_pieces(delta_mg, piece_mg, tolerance=TOLERANCE, floor_mg=FLOOR_MG):
+    """The signed whole number of pieces a weight change is, or None when it is not close to one."""
+    n = round(delta_mg / piece_mg)
+    return n if abs(delta_mg - n * piece_mg) <= max(tolerance * piece_mg, floor_mg) else None
+
+
+def stable_reading(cabinet, bin, *, tries=TRIES, poll_ms=POLL_MS, agree_mg=FLOOR_MG, wait=None):
+    """A stable reading confirmed by the next one; an uncalibrated reading at once (waiting cannot help)."""
+    wait = wait or getattr(cabinet, "wait", None) or (lambda ms: time.sleep(ms / 1000))
+    last = None
+    for _ in range(tries):
+        reading = cabinet.read_bin(bin)
+        if not reading.calibrated:
+            return reading
+        if reading.stable and last is not None and abs(reading.weight_mg - last.weight_mg) <= agree_mg:
+            return reading
+        last = reading if reading.stable else None
+        wait(poll_ms)
+    raise NotStable("bin %d: no stable reading after %d reads" % (bin, tries))
+
+
+def _grams(mg):
+    return "%+.1f g" % (mg / 1000)
+
+
+class WeighBins:
+    def __init__(self, ledger, cabinet, *, tolerance=TOLERANCE, floor_mg=FLOOR_MG, tries=TRIES,
+                 poll_ms=POLL_MS, wait=None):
+        self.ledger = ledger
+        self.cabinet = cabinet
+        self.tolerance = tolerance
+        self.floor_mg = floor_mg
+        self.tries = tries
+        self.poll_ms = poll_ms
+        self.wait = wait
+
+    def read(self, unit):
+        return stable_reading(self.cabinet, unit, tries=self.tries, poll_ms=self.poll_ms, agree_mg=self.floor_mg,
+                              wait=self.wait)
+
+    def pieces(self, delta_mg, piece_mg):
+        return whole_pieces(delta_mg, piece_mg, self.tolerance, self.floor_mg)
+
+    def _location(self, location_id):
+        rows = list(self.ledger.db.query("SELECT id, kind, unit, piece_weight_mg, weight_mg FROM locations "
+                                         "WHERE id = ?", [location_id]))
+        if not rows or rows[0]["kind"] != "bin":
+            raise ValueError("%s is not a weigh bin" % location_id)
+        return rows[0]
+
+    # -- sessions ----------------------------------------------------------------------------------------
+    def begin(self, person, location_id, quantity=1, *, work_order=None, machine_id=None, approver=None):
+        """Check the person may take `quantity` (what they announce) and read the weight before; returns a
+        Take to finish() once they are done, or the refusing Decision (on record)."""
+        decision = may_issue(self.ledger, person, location_id, max(1, quantity), work_order=work_order,
+                             machine_id=machine_id, approver=approver)
+        who = dict(user_id=person.user_id, cost_center=person.cost_center, work_order=work_order,
+                   machine_id=machine_id, approver_id=approver.user_id if approver else None)
+        return self._open("issue", person, location_id, quantity, decision, who,
+                          dict(work_order=work_order, machine_id=machine_id, approver=approver))
+
+    def refill_bin(self, person, location_id):
+        """Check the person may refill the bin (drivers only their supplier's) and read the weight before."""
+        decision = may_refill(self.ledger, person, location_id)
+        return self._open("refill", person, location_id, None, decision, dict(user_id=person.user_id), {})
+
+    def _open(self, purpose, person, location_id, quantity, decision, who, terms):
+        loc = self._location(location_id)
+        reading = None
+        if decision.allowed:
+            decision, reading = self._ready(loc)
+        if not decision.allowed:
+            self.ledger.append("refusal", location=location_id, quantity=quantity, reason=decision.reason, **who)
+            return decision
+        unexplained = self._reconcile(loc, reading)
+        return Take(self, purpose, person, loc, reading, who, terms, unexplained)
+
+    def _ready(self, loc):
+        """(Decision, stable reading): may this bin count at all right now?"""
+        piece = loc["piece_weight_mg"]
+        if not piece or 2 * max(self.tolerance * piece, self.floor_mg) >= piece:
+            return Decision.no("no_piece_weight", "Bin %s cannot count by weight (no usable piece weight). "
+                                                  "Ask your supervisor." % loc["id"]), None
+        try:
+            reading = self.read(loc["unit"])
+        except NotStable:
+            return Decision.no("not_stable", "Bin %s is still moving. Take your hand out and try again."
+                               % loc["id"]), None
+        if not reading.calibrated:
+            return Decision.no("not_calibrated", "Bin %s is not calibrated and cannot count. Ask your "
+                                                 "supervisor." % loc["id"]), None
+        return Decision.yes(), reading
+
+    # -- recording ---------------------------------------------------------------------------------------
+    def _record(self, loc, kind, weight_mg, new_baseline, alert=None, **fields):
+        """One row, its stock change, the new baseline and the alert: all of it lands, or none of it."""
+        with self.ledger.transaction():
+            row = self.ledger.append(kind, location=loc["id"], weight_mg=weight_mg, **fields)
+            self.ledger.db.execute("UPDATE locations SET weight_mg = ? WHERE id = ?", [new_baseline, loc["id"]])
+            if alert:
+                raise_alert(self.ledger.db, loc["id"], alert[0], alert[1], row["seq"], row["wall_time"])
+        return row
+
+    def _flag_mismatch(self, loc, delta, reading, **who):
+        piece = loc["piece_weight_mg"]
+        why = "%s is %.2f pieces of %.1f g: not a whole number, not counted" % (_grams(delta), delta / piece,
+                                                                                piece / 1000)
+        row = self._record(loc, "adjustment", delta, reading.weight_mg, (MISMATCH, why + "; count the bin"),
+                           quantity=0, outcome="flagged", reason=why, **who)
+        return Counted(loc["id"], "flagged", 0, delta, row["seq"], MISMATCH)
+
+    def _reconcile(self, loc, reading):
+        """Compare the scale with the baseline before anyone touches the bin; None when they agree."""
+        if loc["weight_mg"] is None:          # first weighing: adopt it, there is nothing to compare with
+            row = self._record(loc, "adjustment", None, reading.weight_mg, quantity=0, outcome="baseline",
+                               reason="first stable weight %s" % _grams(reading.weight_mg))
+            loc["weight_mg"] = reading.weight_mg
+            return Counted(loc["id"], "baseline", 0, None, row["seq"])
+        delta = reading.weight_mg - loc["weight_mg"]
+        n = self.pieces(delta, loc["piece_weight_mg"])
+        if n == 0:
+            return None
+        if n is None:
+            counted = self._flag_mismatch(loc, delta, reading)
+        else:                                 # the scale is sure of the pieces, not of who: no user on it
+            why = "%d pieces by weight (%s) with nobody at the bin" % (n, _grams(delta))
+            row = self._record(loc, "adjustment", delta, reading.weight_mg, (UNEXPLAINED, why + "; check it"),
+                               quantity=n, outcome="unexplained", reason=why)
+            counted = Counted(loc["id"], "adjustment", n, delta, row["seq"], UNEXPLAINED)
+        loc["weight_mg"] = reading.weight_mg
+        return counted
+
+    def recover(self):
+        """At start-up, before anyone is let in: every weigh bin's scale against its baseline. Returns
+        {location: Counted (None when it agrees) or the Decision saying why it could not be checked}."""
+        checked = {}
+        for row in self.ledger.db.query("SELECT id FROM locations WHERE kind = 'bin' ORDER BY id"):
+            loc = self._location(row["id"])
+            decision, reading = self._ready(loc)
+            checked[loc["id"]] = self._reconcile(loc, reading) if decision.allowed else decision
+        return checked
+
+
+class Take:
+    """A person at one weigh bin, between begin (weight before) and finish (weight after)."""
+
+    def __init__(self, bins, purpose, person, loc, before, who, terms, unexplained):
+        self.bins = bins
+        self.purpose = purpose              # "issue" or "refill"
+        self.person = person
+        self.location = loc
+        self.before = before
+        self.who = who
+        self.terms = terms
+        self.unexplained = unexplained      # what begin found and recorded before the person's turn
+        self.result = None
+
+    def finish(self):
+        """Read the weight after and record what it says. Raises NotStable (nothing recorded, call again)."""
+        if self.result is not None:
+            return self.result
+        bins, loc = self.bins, self.location
+        after = bins.read(loc["unit"])
+        if not after.calibrated:
+            raise NotStable("bin %s lost its calibration during the take" % loc["id"])
+        delta = after.weight_mg - self.before.weight_mg
+        n = bins.pieces(delta, loc["piece_weight_mg"])
+        if n == 0:
+            self.result = Counted(loc["id"], "none", 0, delta)
+        elif n is None:
+            self.result = bins._flag_mismatch(loc, delta, after, **self.who)
+        elif self.purpose == "refill":
+            self.result = self._refill(n, delta, after)
+        else:
+            self.result = self._take(n, delta, after)
+        return self.result
+
+    def _take(self, n, delta, after):
+        bins, loc = self.bins, self.location
+        if n > 0:                             # weight went up: put back
+            row = bins._record(loc, "return", delta, after.weight_mg, quantity=n, **self.who)
+            return Counted(loc["id"], "return", n, delta, row["seq"])
+        taken = -n
+        # Checked again with what the scale says was taken: it happened either way, so it is recorded.
+        decision = may_issue(bins.ledger, self.person, loc["id"], taken, **self.terms)
+        alert = None
+        if not decision.allowed:
+            alert = (OVER_ALLOWED, "%s took %d: %s" % (self.person.user_id, taken, decision.message))
+        row = bins._record(loc, "issue", delta, after.weight_mg, alert, quantity=taken,
+                           outcome=None if decision.allowed else "over_allowed", reason=decision.reason, **self.who)
+        return Counted(loc["id"], "issue", taken, delta, row["seq"], alert and alert[0])
+
+    def _refill(self, n, delta, after):
+        bins, loc = self.bins, self.location
+        if n > 0:
+            row = bins._record(loc, "refill", delta, after.weight_mg, quantity=n, **self.who)
+            return Counted(loc["id"], "refill", n, delta, row["seq"])
+        why = "%d pieces taken out during a refill (%s)" % (-n, _grams(delta))
+        row = bins._record(loc, "adjustment", delta, after.weight_mg, (REMOVED_AT_REFILL, why), quantity=n,
+                           outcome="removed_at_refill", reason=why, **self.who)
+        return Counted(loc["id"], "adjustment", n, delta, row["seq"], REMOVED_AT_REFILL)
+
+
+def issue_scanned(ledger, person, location_id, quantity, *, work_order=None, machine_id=None, approver=None):
+    """A scan-only bin: record the quantity the person states, after may_issue. Returns Counted, or the
+    refusing Decision (on record)."""
+    rows = list(ledger.db.query("SELECT kind FROM locations WHERE id = ?", [location_id]))
+    if not rows or rows[0]["kind"] != "scan":
+        raise ValueError("%s is not a scan-only bin" % location_id)
+    decision = may_issue(ledger, person, location_id, quantity, work_order=work_order, machine_id=machine_id,
+                         approver=approver)
+    who = dict(user_id=person.user_id, cost_center=person.cost_center, work_order=work_order,
+               machine_id=machine_id, approver_id=approver.user_id if approver else None)
+    if not decision.allowed:
+        ledger.append("refusal", location=location_id, quantity=quantity, reason=decision.reason, **who)
+        return decision
+    row = ledger.append("issue", location=location_id, quantity=quantity, outcome="stated", **who)
+    return Counted(location_id, "issue", quantity, None, row["seq"])

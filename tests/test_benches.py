@@ -1,0 +1,45 @@
+"""The benchmarks still run: each one at a tiny size, as a subprocess, finishing with its JSON line.
+No timing is asserted here: speed targets belong to the benches, run on demand, never to unit tests."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_bench(tmp_path, script, *args):
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args, "--dir", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) > 1, "the bench prints its figures before the JSON line"
+    return json.loads(lines[-1])
+
+
+def test_issue_rate_runs_the_whole_flow_on_both_cabinets(tmp_path):
+    out = run_bench(tmp_path, "issue_rate.py", "--count", "20")
+    assert out["bench"] == "issue_rate"
+    for run in ("sim", "instant"):
+        assert out[run]["issues"] == 20 and out[run]["commits"] == 40      # intent + outcome, each committed
+    for key in ("issues_per_s", "sim_cpu_s", "agent_issues_per_s", "per_issue", "per_issue_agent_only", "virtual_s"):
+        assert key in out["sim"]
+    for key in ("transactions_per_s", "commits_per_s", "p50_ms", "p99_ms"):
+        assert out["instant"][key] > 0
+    assert {"p50_ms", "p99_ms"} <= set(out["fsync"])
+    assert list(tmp_path.iterdir()) == []                                   # its temp dir is gone
+
+
+def test_minmax_million_builds_a_ledger_that_verifies_and_times_it(tmp_path):
+    out = run_bench(tmp_path, "minmax_million.py", "--rows", "2000", "--reps", "5")
+    assert out["bench"] == "minmax_million"
+    assert out["verify_ok"] is True and out["rows_built"] >= 2000
+    assert out["verify_checked"] >= out["rows_built"]
+    assert {"intent", "outcome", "issue", "refusal"} <= set(out["kinds"])
+    for key in ("append_issue", "evaluate"):
+        assert out[key]["n"] == 5 and "p50_ms" in out[key] and "p99_ms" in out[key]
+    assert set(out["may_issue"]) == {"typical_user", "heaviest_user"}
+    for key in ("build_s", "db_bytes", "wal_bytes", "bytes_per_row", "verify_s", "pending_intents_s", "plans"):
+        assert key in out
+    assert out["db_bytes"] > 0
+    assert list(tmp_path.iterdir()) == []

@@ -1,22 +1,60 @@
-"""locker-agent: the edge agent's command line. So far the ledger administration that an installer or a
-supplier admin runs at the cabinet or on a copy of its database: check the chain, import the catalog,
-layout and people from CSV, export transactions. (`locker-agent run`, the agent itself, is still to come.)
+"""locker-agent: the edge agent and its administration. `run` is the agent itself; every other command is
+ledger administration that an installer or a supplier admin runs at the cabinet or on a copy of its
+database (`--db FILE`, before or after the command): imports from CSV, users and PINs, stock, transactions,
+refill tasks, alerts, export and chain verification. See docs/admin.md for the CSV formats.
 
-Exit status: 0 done, 1 the ledger failed verification, 2 bad input (the message names file, row and field;
-nothing was changed)."""
+Exit status: 0 done, 1 the ledger failed verification, 2 bad input (a bad file is named with its row and
+field; nothing was changed)."""
 import argparse
+import getpass
 import os
 import sys
+import textwrap
 
-from edge_agent.ledger import LedgerError, open_ledger
-from edge_agent.ledger.csv_io import export_transactions, import_locations, import_skus, import_users
+from edge_agent import admin, pins
+from edge_agent.ledger import LedgerError, csv_io, open_ledger
+from edge_agent.ledger.csv_io import (export_transactions, import_locations, import_role_allows, import_skus,
+                                      import_user_limits, import_users)
+from edge_agent.ledger.schema_v1 import ROLES
 
 EXIT_TAMPERED = 1
 EXIT_USAGE = 2
 
-IMPORTERS = {"users": import_users, "skus": import_skus, "locations": import_locations}
+IMPORTERS = {"users": import_users, "skus": import_skus, "locations": import_locations,
+             "allows": import_role_allows, "limits": import_user_limits}
+COLUMNS = {"users": csv_io.USER_COLUMNS, "skus": csv_io.SKU_COLUMNS, "locations": csv_io.LOCATION_COLUMNS,
+           "allows": csv_io.ROLE_ALLOW_COLUMNS, "limits": csv_io.USER_LIMIT_COLUMNS}
+IMPORT_RULES = """users, skus and locations are created or updated: rows not in the file stay as they are.
+allows (which SKUs or categories technicians and contractors may take) and limits (how many a user may
+take per shift or day) REPLACE the whole rule set: a rule not in the file is removed, a file with only
+its header removes them all. The file is the site's complete rule spreadsheet.
+A rule names a sku or a category, not both. A file with any bad row is refused whole, every problem
+named by row and field. Details: docs/admin.md."""
 
 
+def _import_help():
+    """The columns of each file, from the importers' own column specs (required first, [optional])."""
+    lines = ["columns of each file (header row first):"]
+    for what, columns in COLUMNS.items():
+        required = [name for name, (needed, _) in columns.items() if needed]
+        optional = [name for name, (needed, _) in columns.items() if not needed]
+        lines.append(textwrap.fill("%-10s %s [, %s]" % (what, ", ".join(required), ", ".join(optional)),
+                                   width=100, initial_indent="  ", subsequent_indent=" " * 13))
+    return "\n".join(lines) + "\n\n" + IMPORT_RULES
+
+
+class UsageError(Exception):
+    """Bad input that is not a file (an unknown user, a bad PIN): exit 2, nothing changed."""
+
+
+# -- the agent --------------------------------------------------------------------------------------------
+def _run(args, out):
+    # Imported here so the admin commands work on an install (or a checkout) without the agent service.
+    from edge_agent import service
+    return service.main(args.config)
+
+
+# -- ledger administration: each gets an open ledger and returns the exit status -------------------------
 def _verify(ledger, args, out):
     result = ledger.verify()
     out(str(result))
@@ -25,7 +63,8 @@ def _verify(ledger, args, out):
 
 def _import(ledger, args, out):
     count = IMPORTERS[args.what](ledger, args.file)
-    out("imported %d %s from %s" % (count, args.what, args.file))
+    replaced = " (the previous %s were replaced)" % args.what if args.what in ("allows", "limits") else ""
+    out("imported %d %s from %s%s" % (count, args.what, args.file, replaced))
     return 0
 
 
@@ -35,40 +74,141 @@ def _export(ledger, args, out):
     return 0
 
 
+def _user(ledger, user_id):
+    row = ledger.db.execute("SELECT failed_pins, locked_until FROM users WHERE id = ?", [user_id]).fetchone()
+    if row is None:
+        raise UsageError("no user %r" % user_id)
+    return row
+
+
+def _read_pin():
+    """The new PIN from stdin: typed twice without echo at a terminal, else the first line (a pipe).
+    Never from the command line, where it would sit in the shell history and the process list."""
+    if sys.stdin.isatty():
+        pin = getpass.getpass("New PIN: ")
+        if getpass.getpass("Same PIN again: ") != pin:
+            raise UsageError("the two PINs differ; nothing changed")
+    else:
+        pin = sys.stdin.readline().strip()
+    if not pin:
+        raise UsageError("no PIN on stdin; nothing changed")
+    problem = pins.check_pin_format(pin)
+    if problem:
+        raise UsageError(problem + "; nothing changed")
+    return pin
+
+
+def _set_pin(ledger, args, out):
+    _user(ledger, args.user)
+    pin_hash = pins.hash_pin(_read_pin())
+    # A new PIN starts with a clean slate: old wrong tries and a lockout were about the old one.
+    ledger.db.execute("UPDATE users SET pin_hash = ?, failed_pins = 0, locked_until = NULL WHERE id = ?",
+                      [pin_hash, args.user])
+    out("PIN set for %s" % args.user)
+    return 0
+
+
+def _unlock_user(ledger, args, out):
+    failed, locked_until = _user(ledger, args.user)
+    ledger.db.execute("UPDATE users SET failed_pins = 0, locked_until = NULL WHERE id = ?", [args.user])
+    out("unlocked %s (%s, %d wrong PINs cleared)" % (
+        args.user, "was locked until " + locked_until if locked_until else "was not locked", failed))
+    return 0
+
+
+def _listing(fetch, empty):
+    def handler(ledger, args, out):
+        out(admin.render(fetch(ledger, args), args.json, empty))
+        return 0
+    return handler
+
+
+def _at_least_one(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("%r is not a whole number of at least 1" % text)
+    return int(text)
+
+
+# -- the parser -------------------------------------------------------------------------------------------
 def build_parser():
-    parser = argparse.ArgumentParser(prog="locker-agent", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n")[1])
-    parser.add_argument("--db", required=True, metavar="FILE",
-                        help="the ledger database (on a Pi: /var/lib/locker/ledger.db)")
+    doc = __doc__.split("\n\n")
+    parser = argparse.ArgumentParser(prog="locker-agent", description=doc[0], epilog=doc[1])
+    db_help = "the ledger database (on a Pi: /var/lib/locker/ledger.db)"
+    parser.add_argument("--db", metavar="FILE", help=db_help + "; for every command but run")
+    # The same option after the command; SUPPRESS keeps it from overwriting a --db given before it.
+    with_db = argparse.ArgumentParser(add_help=False)
+    with_db.add_argument("--db", metavar="FILE", default=argparse.SUPPRESS, help=db_help)
+    listing = argparse.ArgumentParser(add_help=False, parents=[with_db])
+    listing.add_argument("--json", action="store_true", help="print one JSON document (for scripts)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    v = sub.add_parser("verify", help="check that no transaction was edited, deleted or reordered")
-    v.set_defaults(run=_verify)
-    i = sub.add_parser("import", help="import users, SKUs or locations (with min/max) from a CSV file; a file "
-                                      "with any bad row is refused whole")
-    i.add_argument("what", choices=sorted(IMPORTERS), help="what the file holds")
+
+    def command(name, summary, handler, parents=(with_db,), **kw):
+        p = sub.add_parser(name, help=summary, description=summary, parents=list(parents), **kw)
+        p.set_defaults(handler=handler)
+        return p
+
+    r = command("run", "run the agent against the cabinet port named in the config file (the ledger path "
+                       "comes from the config file too)", _run, parents=())
+    r.add_argument("--config", required=True, metavar="FILE", help="the agent's config file (docs/agent-config.md)")
+    command("verify", "check that no transaction was edited, deleted or reordered (exit 1 if one was)", _verify)
+    i = command("import", "import users, SKUs, locations (with min/max) or the access rules from a CSV file",
+                _import, epilog=_import_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    i.add_argument("what", choices=list(IMPORTERS), help="users, skus, locations, allows or limits (below)")
     i.add_argument("file", help="the CSV file (header row first)")
-    i.set_defaults(run=_import)
-    e = sub.add_parser("export", help="export transactions to a CSV file (for billing and ERP import)")
+    e = command("export", "export transactions to a CSV file (for billing and ERP import)", _export)
     e.add_argument("what", choices=["transactions"])
     e.add_argument("file", help="the CSV file to write")
     e.add_argument("--since", type=int, default=0, metavar="SEQ", help="only transactions after this seq")
-    e.set_defaults(run=_export)
+    u = command("users", "list users: role, department, cost center, supplier, valid to, badges, PIN, and "
+                         "whether they can sign in now (locked out, expired)",
+                _listing(lambda led, a: admin.users(led, a.role), "no users"), parents=[listing])
+    u.add_argument("--role", choices=ROLES, help="only users with this role")
+    p = command("set-pin", "set a user's PIN, read from stdin (typed twice without echo at a terminal, the "
+                           "first line from a pipe); also clears a lockout", _set_pin)
+    p.add_argument("user", help="the user id")
+    k = command("unlock-user", "clear a user's PIN lockout and wrong-PIN count", _unlock_user)
+    k.add_argument("user", help="the user id")
+    s = command("stock", "list every location: SKU, on hand, min, max, quarantine, state (OK, LOW below min, "
+                         "OUT at zero) and what a refill would bring",
+                _listing(lambda led, a: admin.stock(led, a.below_min), "no locations"), parents=[listing])
+    s.add_argument("--below-min", action="store_true", help="only locations below their min")
+    t = command("transactions", "list transactions, oldest first, one a line (times in UTC; a ? after "
+                                "the time: the cabinet's clock was not synchronised)",
+                _listing(lambda led, a: admin.transactions(led, a.last, a.since), "no transactions"),
+                parents=[listing])
+    which = t.add_mutually_exclusive_group()
+    which.add_argument("--last", type=_at_least_one, default=20, metavar="N", help="the last N (default 20)")
+    which.add_argument("--since", type=int, metavar="SEQ", help="every transaction after this seq")
+    f = command("refill-tasks", "list open refill tasks: location, SKU, quantity to bring, when opened",
+                _listing(lambda led, a: admin.refill_tasks(led, a.all), "no refill tasks"), parents=[listing])
+    f.add_argument("--all", action="store_true", help="include closed tasks")
+    command("alerts", "list open alerts (low stock, stockouts...)",
+            _listing(lambda led, a: admin.alerts(led), "no open alerts"), parents=[listing])
     return parser
 
 
 def main(argv=None, out=print):
     args = build_parser().parse_args(argv)
+    if args.command == "run":
+        if args.db:
+            return _error("run takes the ledger path from the config file, not --db")
+        return args.handler(args, out)
+    if not args.db:
+        return _error("%s needs --db FILE (the ledger database)" % args.command)
     if args.command != "import" and not os.path.exists(args.db):
-        # Opening creates a ledger; checking or exporting one that is not there must not.
-        sys.stderr.write("locker-agent: error: no ledger at %s\n" % args.db)
-        return EXIT_USAGE
+        # Opening creates a ledger; looking at one that is not there must not.
+        return _error("no ledger at %s" % args.db)
     try:
         # Administration is not a boot of the agent: it must not advance the boot counter.
         with open_ledger(args.db, count_boot=False) as ledger:
-            return args.run(ledger, args, out)
-    except (LedgerError, OSError) as e:
-        sys.stderr.write("locker-agent: error: %s\n" % e)
-        return EXIT_USAGE
+            return args.handler(ledger, args, out)
+    except (LedgerError, OSError, UsageError) as e:
+        return _error(str(e))
+
+
+def _error(message):
+    sys.stderr.write("locker-agent: error: %s\n" % message)
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

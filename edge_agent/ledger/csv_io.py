@@ -1,9 +1,13 @@
-"""CSV import of users, SKUs and locations (with min/max), and CSV export of transactions.
+"""CSV import of users, SKUs, locations (with min/max) and the access rules, and CSV export of transactions.
 
 An import reads and checks the whole file first and refuses it with every problem listed (file, row,
 field) if anything is wrong; only a clean file is written, in one SQLite transaction. Row numbers are as a
-spreadsheet shows them: the header is row 1. Columns left out of a file are left unchanged in the ledger;
-a blank cell clears an optional field.
+spreadsheet shows them: the header is row 1.
+
+Users, SKUs and locations are upserted: rows not in the file stay, columns left out of a file are left
+unchanged, a blank cell clears an optional field. The rules (role allows, user limits) are a site's
+spreadsheet of the whole rule set, so their import replaces the table's content: a rule not in the file is
+removed (a header-only file removes them all).
 """
 import csv
 import datetime
@@ -14,10 +18,15 @@ from edge_agent import pins
 from edge_agent.badge.ids import BadBadgeId, normalize_badge_id
 from edge_agent.ledger.errors import ImportRefused
 from edge_agent.ledger.schema_v1 import LOCATION_KINDS, OWNERSHIP, ROLES
+from edge_agent.permissions import TAKERS, UNRESTRICTED
 
 SUPPLIER_ROLES = ("route_driver", "supplier_admin")
 LOCATION_ID = re.compile(r"^[DLBS][1-9][0-9]*$")
 KIND_BY_LETTER = {letter: kind for kind, letter in LOCATION_KINDS.items()}
+PERIODS = ("shift", "day")   # the CHECK on user_limits.period
+# Allow lists and limits bind only these roles (permissions.may_issue); a rule for another role would never
+# apply, so it is refused rather than silently kept.
+RULE_ROLES = tuple(role for role in TAKERS if role not in UNRESTRICTED)
 TRANSACTION_INTEGER_COLUMNS = ("seq", "boot", "clock_synced", "monotonic_ms", "quantity", "unit_cost", "cmd_id",
                                "intent_seq", "weight_mg", "fw_boot")
 
@@ -108,6 +117,9 @@ LOCATION_COLUMNS = {"id": (True, text), "kind": (False, one_of(tuple(LOCATION_KI
                     "piece_weight_mg": (False, whole(1)), "on_hand": (False, whole(0)),
                     "returnable": (False, yes_no), "loan_hours": (False, whole(1))}
 REQUIREMENT_COLUMNS = ("needs_approval", "needs_work_order", "needs_machine_id")
+ROLE_ALLOW_COLUMNS = {"role": (True, one_of(ROLES)), "sku": (False, text), "category": (False, text)}
+USER_LIMIT_COLUMNS = {"user_id": (True, text), "sku": (False, text), "category": (False, text),
+                      "period": (True, one_of(PERIODS)), "max_quantity": (True, whole(0))}
 
 
 def read_rows(path, columns):
@@ -115,6 +127,15 @@ def read_rows(path, columns):
 
     rows are (row_number, {column: value}) with empty cells as None and only the file's columns present.
     """
+    try:
+        return _read_rows(path, columns)
+    except UnicodeDecodeError:
+        return [], [(1, None, "is not UTF-8 text: save the spreadsheet as \"CSV UTF-8\"")]
+    except csv.Error as exc:
+        return [], [(1, None, "is not a readable CSV file (%s)" % exc)]
+
+
+def _read_rows(path, columns):
     problems, rows = [], []
     with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: spreadsheets write a BOM
         reader = csv.reader(handle)
@@ -153,13 +174,19 @@ def read_rows(path, columns):
 
 
 def duplicates(rows, key, problems):
+    """Report rows repeating an earlier row's key: one column, or a tuple of columns (then the problem is
+    reported on the last of them the row fills)."""
+    names = (key,) if isinstance(key, str) else tuple(key)
     seen = {}
     for row_number, record in rows:
-        value = record.get(key)
-        if value is None:
+        value = tuple(record.get(name) for name in names)
+        filled = [name for name, v in zip(names, value) if v is not None]
+        if not filled:
             continue
         if value in seen:
-            problems.append((row_number, key, "%r already on row %d" % (value, seen[value])))
+            said = "%r already on row %d" % (value[0], seen[value]) if len(names) == 1 else \
+                "the same rule is already on row %d" % seen[value]
+            problems.append((row_number, filled[-1], said))
         else:
             seen[value] = row_number
 
@@ -256,6 +283,68 @@ def import_users(ledger, path):
         for user_id, badges in badge_changes.items():
             ledger.db["badges"].insert_all([{"badge_id": b, "user_id": user_id} for b in badges])
     return len(rows)
+
+
+def import_role_allows(ledger, path):
+    """Replace the role allow list: which roles (technician, contractor) may take which SKU or category.
+
+    Each row names a role and exactly one of sku / category. Returns the number of rules now in force."""
+    rows, problems = read_rows(path, ROLE_ALLOW_COLUMNS)
+    for row_number, record in rows:
+        role = record.get("role")
+        if role is not None and role not in RULE_ROLES:
+            problems.append((row_number, "role", "a %s is not bound by an allow list (it applies to %s)"
+                             % (role, ", ".join(RULE_ROLES))))
+    _check_rule_targets(ledger, rows, problems)
+    duplicates(rows, ("role", "sku", "category"), problems)
+    refuse_if(path, problems)
+    return _replace_rules(ledger, "role_allows", [r for _, r in rows], ROLE_ALLOW_COLUMNS)
+
+
+def import_user_limits(ledger, path):
+    """Replace the per-user limits: at most max_quantity of an SKU (or of a category) per shift or day.
+
+    Returns the number of limits now in force."""
+    rows, problems = read_rows(path, USER_LIMIT_COLUMNS)
+    roles = dict(ledger.db.execute("SELECT id, role FROM users").fetchall())
+    for row_number, record in rows:
+        user_id = record.get("user_id")
+        if user_id is None:
+            continue
+        if user_id not in roles:
+            problems.append((row_number, "user_id", "%r is not a known user (import users first)" % user_id))
+        elif roles[user_id] not in RULE_ROLES:
+            problems.append((row_number, "user_id", "%r is a %s, who has no limits (limits apply to %s)"
+                             % (user_id, roles[user_id], ", ".join(RULE_ROLES))))
+    _check_rule_targets(ledger, rows, problems)
+    duplicates(rows, ("user_id", "period", "sku", "category"), problems)
+    refuse_if(path, problems)
+    return _replace_rules(ledger, "user_limits", [r for _, r in rows], USER_LIMIT_COLUMNS)
+
+
+def _check_rule_targets(ledger, rows, problems):
+    """A rule names exactly one of a known SKU or a category some SKU has: permissions match categories
+    exactly, so a misspelt one would silently match nothing."""
+    skus = {r[0] for r in ledger.db.execute("SELECT part_number FROM skus")}
+    categories = {r[0] for r in ledger.db.execute("SELECT DISTINCT category FROM skus WHERE category IS NOT NULL")}
+    for row_number, record in rows:
+        sku, category = record.get("sku"), record.get("category")
+        if sku is None and category is None:
+            problems.append((row_number, "sku", "a rule names a sku or a category; this row has neither"))
+        elif sku is not None and category is not None:
+            problems.append((row_number, "category", "a rule names a sku or a category, not both"))
+        elif sku is not None and sku not in skus:
+            problems.append((row_number, "sku", "%r is not a known part number (import SKUs first)" % sku))
+        elif category is not None and category not in categories:
+            problems.append((row_number, "category", "%r is the category of no SKU (known: %s)"
+                             % (category, ", ".join(sorted(categories)) or "none")))
+
+
+def _replace_rules(ledger, table, records, columns):
+    with ledger.transaction():
+        ledger.db.execute("DELETE FROM %s" % table)
+        ledger.db[table].insert_all([{name: record.get(name) for name in columns} for record in records])
+    return len(records)
 
 
 def _without_null_defaults(ledger, table, record):

@@ -55,3 +55,11 @@ def test_a_missing_required_key_or_file_or_bad_toml_is_said_plainly(tmp_path):
         load_agent_config(tmp_path / "nope.toml")
     with pytest.raises(AgentConfigError, match="not valid TOML"):
         load_agent_config(write(tmp_path, "[agent\n"))
+
+
+def test_every_key_is_documented():
+    from edge_agent.agent_config import SCHEMA
+    doc = (EXAMPLE.parent.parent.parent / "docs/agent-config.md").read_text()
+    for section, keys in SCHEMA.items():
+        for key in keys:
+            assert "| %s | %s |" % (section, key) in doc, (section, key)

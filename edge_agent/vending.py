@@ -7,18 +7,26 @@ the intent stays pending and nothing is retried: `recover()` settles pending int
 replay table, and what cannot be proven is recorded as unknown, uncharged, with an alert for a supervisor.
 An actuator is never pulsed again on a guess.
 
-`cabinet` is anything with vend(lane, cmd_id), unlock(door, cmd_id) and query(cmd_id) returning a
-CommandResult: the agent's CabinetLink, or sim.virtual_host.VirtualCabinet in virtual time."""
+The same machinery runs tool check-out and check-in (edge_agent/tools.py, actions 'issue' and 'return' at a
+returnable door) and a supervisor's lane clear (edge_agent/supervisor.py, action 'clear_lane'). Settling an
+outcome asks tools.settle first, so a tool loan opens or closes in the outcome's SQLite transaction whether
+the answer came at once or through recover(). An issue approved by a supervisor carries approver_id on its
+intent and outcome rows.
+
+`cabinet` is anything with vend(lane, cmd_id), unlock(door, cmd_id), clear_lane(lane, cmd_id) and query(cmd_id)
+returning a CommandResult: the agent's CabinetLink, or sim.virtual_host.VirtualCabinet in virtual time."""
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from edge_agent.alerts import raise_alert
+from edge_agent.alerts import clear_alert, raise_alert
 from edge_agent.errors import CabinetError, LinkError
-from edge_agent.permissions import Decision, may_issue
+from edge_agent.permissions import UNRESTRICTED, Decision, may_issue
 from firmware import messages as M
 
 # What a finished command means for the ledger: (outcome text, units given).
-LANE_OUTCOMES = {M.R_VENDED: ("vended", 1), M.R_NO_DROP: ("no_drop", 0), M.R_JAMMED: ("jammed", 0)}
+# R_OK on a lane answers CLEAR_LANE (the only other lane command the agent logs, HOME_CHECK, is not sent).
+LANE_OUTCOMES = {M.R_VENDED: ("vended", 1), M.R_NO_DROP: ("no_drop", 0), M.R_JAMMED: ("jammed", 0),
+                 M.R_OK: ("cleared", 0)}
 DOOR_OUTCOMES = {M.R_OPENED: ("opened", None), M.R_NOT_OPENED: ("not_opened", 0)}
 
 
@@ -34,6 +42,14 @@ class IssueResult:
     @property
     def ok(self):
         return self.refused is None and not self.unknown and self.given == self.asked
+
+
+def approver_id(person, approver):
+    """The approver's user id for the record, or None: only someone who may approve (permissions.UNRESTRICTED,
+    not the taker) is written as approver, whoever else badged."""
+    if approver is not None and approver.role in UNRESTRICTED and approver.user_id != person.user_id:
+        return approver.user_id
+    return None
 
 
 def outcome_of(result, kind, quantity):
@@ -65,6 +81,7 @@ class Vending:
             self.ledger.append("refusal", location=location_id, quantity=quantity, reason=decision.reason, **who)
             result.refused = decision
             return result
+        who["approver_id"] = approver_id(person, approver)     # after the check: a refusal names no approver
         loc = self._location(location_id)
         if loc["kind"] == "lane":
             for _ in range(quantity):          # one vend, one intent, one outcome per unit
@@ -76,11 +93,14 @@ class Vending:
             raise ValueError("issuing from a %s location is not built yet" % loc["kind"])
         return result
 
-    def _actuate(self, loc, quantity, result, who):
-        """One intent, one command, one outcome. False when issuing should stop here."""
-        seq, cmd_id = self.ledger.record_intent("issue", location=loc["id"], quantity=quantity, **who)
+    def _actuate(self, loc, quantity, result, who, action="issue"):
+        """One intent, one command, one outcome. False when issuing should stop here.
+        who: the intent's other fields (user, cost center, approver, condition, reason)."""
+        seq, cmd_id = self.ledger.record_intent(action, location=loc["id"], quantity=quantity, **who)
         try:
-            if loc["kind"] == "lane":
+            if action == "clear_lane":
+                answer = self.cabinet.clear_lane(loc["unit"], cmd_id)
+            elif loc["kind"] == "lane":
                 answer = self.cabinet.vend(loc["unit"], cmd_id)
             else:
                 answer = self.cabinet.unlock(loc["unit"], cmd_id)
@@ -93,20 +113,31 @@ class Vending:
             return False
         outcome, given = outcome_of(answer, loc["kind"], quantity)
         self._settle(seq, outcome, given, loc, result)
-        return outcome in ("vended", "opened")
+        return outcome in ("vended", "opened", "cleared")
 
     def _settle(self, seq, outcome, given, loc, result, reason=None):
-        """The outcome row, and the alert a supervisor needs for it, in one SQLite transaction."""
+        """The outcome row, the tool loan it opens or closes, and the alert a supervisor needs for it (or the
+        jam alert a clear ends), in one SQLite transaction."""
+        from edge_agent import tools       # tools.py builds on Vending: imported here to avoid an import cycle
         alert = None
         if outcome == "jammed":
             alert = ("lane_jammed", "lane %d jammed" % loc["unit"])
         elif outcome == "unknown":
             alert = ("unknown_outcome", "intent %d: outcome unknown, count the location" % seq)
         with self.ledger.transaction():
-            out_seq = self.ledger.record_outcome(seq, outcome, given, reason=reason)
+            intent = self.ledger.transaction_row(seq)
+            # record_outcome copies who and what from the intent; approver and condition are passed on here.
+            fields = dict(reason=reason, approver_id=intent["approver_id"], condition=intent["condition"])
+            settled = tools.settle(self.ledger, intent, outcome, given, fields)
+            if settled is None:
+                out_seq = self.ledger.record_outcome(seq, outcome, given, **fields)
+            else:
+                out_seq, given = settled        # a damaged tool goes to quarantine, not back on hand
+            wall = self.ledger.transaction_row(out_seq)["wall_time"]
             if alert:
-                raise_alert(self.ledger.db, loc["id"], alert[0], alert[1], out_seq,
-                            self.ledger.transaction_row(out_seq)["wall_time"])
+                raise_alert(self.ledger.db, loc["id"], alert[0], alert[1], out_seq, wall)
+            if outcome == "cleared":
+                clear_alert(self.ledger.db, loc["id"], "lane_jammed", out_seq, wall)
         result.outcomes.append(outcome)
         result.given += given
 

@@ -110,3 +110,20 @@ def test_recovery_of_an_intent_the_cabinet_never_saw_is_not_guessed(ledger):
     seq, _ = ledger.record_intent("issue", location="L6", quantity=1, user_id="tech-1")   # died before sending
     assert Vending(ledger, VirtualCabinet(host)).recover() == [(seq, "unknown")]
     assert sim.physics.lane(6).turns == 0 and ledger.on_hand("L6") == 6
+
+
+def test_a_restricted_item_issued_with_a_supervisors_approval_records_the_approver(ledger):
+    ledger.db["sku_requirements"].insert({"sku": "TRQ", "needs_approval": 1})
+    sim, host = cabinet()
+    vending = Vending(ledger, VirtualCabinet(host))
+    other_tech = Person("tech-2", "Raj", "technician", "Maint", "CC-410", None)
+    refused = vending.issue(TECH, "D2", 1, approver=other_tech)          # a technician cannot approve
+    assert refused.refused.reason == "needs_approval" and sim.physics.door(2).opens == 0
+    assert [r["approver_id"] for r in rows_of(ledger, "refusal")] == [None]
+    result = vending.issue(TECH, "D2", 1, approver=SUPERVISOR)
+    assert result.ok and sim.physics.door(2).opens == 1 and ledger.on_hand("D2") == 0
+    [intent], [outcome] = rows_of(ledger, "intent"), rows_of(ledger, "outcome")
+    assert (intent["user_id"], intent["approver_id"]) == ("tech-1", "sup-1")
+    assert (outcome["user_id"], outcome["approver_id"], outcome["quantity"]) == ("tech-1", "sup-1", 1)
+    assert ledger.verify().ok
+

@@ -6,6 +6,8 @@ idle timer hand the worker jobs (`Agent.call`) and wait for the answer.
 
 Nobody is let in until start-up recovery has settled every intent left without an outcome (`ready`); a
 cabinet that cannot be asked keeps the locker closed and recovery is tried again every `RECOVER_RETRY_S`.
+An issue whose outcome could not be known (the link failed, the firmware rebooted mid-vend) closes the
+locker again the same way until it is settled.
 A session ends on logout, after `session_idle_s` with nothing done, or when a new badge is tapped.
 """
 import concurrent.futures
@@ -20,6 +22,7 @@ from edge_agent.alerts import clear_alert, raise_alert
 from edge_agent.badge.ids import BadBadgeId
 from edge_agent.badge.wedge import normalize_wedge_entry
 from edge_agent.errors import LinkError
+from edge_agent.refill import confirm_refill, pick_list
 from edge_agent.vending import Vending
 from firmware import messages as M
 
@@ -145,7 +148,7 @@ class Agent:
 
     def _require_ready(self):
         if not self.ready:
-            raise NotReady("The locker is starting up. Please wait a moment.")
+            raise NotReady("The locker is checking with the cabinet. Please wait a moment.")
 
     def _person(self):
         if self.session is None:
@@ -193,8 +196,20 @@ class Agent:
         self._require_ready()
         person = self._person()
         result = self.vending.issue(person, location, quantity, work_order=work_order, machine_id=machine_id)
+        if result.unknown:
+            self.ready = False      # reconcile with the cabinet before anyone goes on (the worker retries it)
         self.session.last_active = self.clock()
         return result
+
+    def pick_list(self):
+        """A route driver's open refill tasks (only their supplier's)."""
+        self._require_ready()
+        return pick_list(self.ledger, self._person())
+
+    def refill(self, location, added, counted=None):
+        """What the driver put in, and their count after it when they made one (it corrects the ledger)."""
+        self._require_ready()
+        return confirm_refill(self.ledger, self._person(), location, added, counted)
 
     def state(self):
         """What the screen shows: readiness, who is here, the cabinet link."""

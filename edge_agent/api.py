@@ -7,6 +7,8 @@ uses to act at the cabinet. JSON in and out, standard library only, loopback by 
     POST /api/pin     {"user_id", "pin"}  PIN login, or the PIN after a badge that needs one
     POST /api/logout
     POST /api/issue   {"location", "quantity", "work_order", "machine_id"}
+    GET  /api/refill                      a route driver's pick list
+    POST /api/refill  {"location", "added", "counted"}   units put in, and the count after (optional)
 
 Every answer is a JSON object. Errors: 400 bad request (the message names the field), 401 nobody logged in,
 403 refused (the reason code and the words to show), 503 the locker is starting up. The agent, not the page,
@@ -20,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from edge_agent.access import NeedPin, Person, Refused
 from edge_agent.agent import NoSession, NotReady
+from edge_agent.permissions import Decision
 
 log = logging.getLogger(__name__)
 MAX_BODY = 16 * 1024
@@ -82,8 +85,22 @@ def routes(agent):
                                         _field(body, "work_order", str, required=False),
                                         _field(body, "machine_id", str, required=False)))
 
+    def picks(_):
+        return 200, {"ok": True, "pick_list": [dataclasses.asdict(line) for line in agent.call(agent.pick_list)]}
+
+    def refill(body):
+        added = _field(body, "added", int)
+        counted = _field(body, "counted", int, required=False)
+        if added < 0 or (counted is not None and counted < 0):
+            raise BadRequest("added and counted must not be negative")
+        done = agent.call(agent.refill, _field(body, "location", str), added, counted)
+        if isinstance(done, Decision):
+            return 403, {"ok": False, "reason": done.reason, "message": done.message}
+        return 200, dict(dataclasses.asdict(done), ok=True)
+
     return {("GET", "/api/state"): state, ("POST", "/api/badge"): badge, ("POST", "/api/pin"): pin,
-            ("POST", "/api/logout"): logout, ("POST", "/api/issue"): issue}
+            ("POST", "/api/logout"): logout, ("POST", "/api/issue"): issue,
+            ("GET", "/api/refill"): picks, ("POST", "/api/refill"): refill}
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -96,7 +96,15 @@ class Vending:
     def _actuate(self, loc, quantity, result, who, action="issue"):
         """One intent, one command, one outcome. False when issuing should stop here.
         who: the intent's other fields (user, cost center, approver, condition, reason)."""
-        seq, cmd_id = self.ledger.record_intent(action, location=loc["id"], quantity=quantity, **who)
+        try:
+            boot = self._firmware_boot()
+        except LinkError:
+            # Nothing written, nothing sent: the person is told, and may try again.
+            result.refused = Decision.no("cabinet_offline", "The cabinet is not answering. Try again, or call "
+                                                            "your supervisor if it goes on.")
+            return False
+        seq, cmd_id = self.ledger.record_intent(action, location=loc["id"], quantity=quantity, fw_boot=boot,
+                                                **who)
         try:
             if action == "clear_lane":
                 answer = self.cabinet.clear_lane(loc["unit"], cmd_id)
@@ -114,6 +122,12 @@ class Vending:
         outcome, given = outcome_of(answer, loc["kind"], quantity)
         self._settle(seq, outcome, given, loc, result)
         return outcome in ("vended", "opened", "cleared")
+
+    def _firmware_boot(self):
+        """The firmware boot the next command goes to (saying HELLO when the link does not know it yet)."""
+        if self.cabinet.boot_id is None:
+            self.cabinet.hello()
+        return self.cabinet.boot_id
 
     def _settle(self, seq, outcome, given, loc, result, reason=None):
         """The outcome row, the tool loan it opens or closes, and the alert a supervisor needs for it (or the
@@ -145,7 +159,14 @@ class Vending:
         """Settle every pending intent before the locker accepts anyone. Returns [(intent seq, outcome)];
         intents the cabinet cannot be asked about right now stay pending (the locker stays closed)."""
         settled = []
-        for intent in self.ledger.pending_intents():
+        pending = self.ledger.pending_intents()
+        if not pending:
+            return settled
+        try:
+            boot = self.cabinet.hello().boot_id     # which boot is running now, not what the link last knew
+        except LinkError:
+            return settled
+        for intent in pending:
             loc = self._location(intent["location"])
             try:
                 answer = self.cabinet.query(intent["cmd_id"])
@@ -153,11 +174,16 @@ class Vending:
                 if e.code not in (M.E_UNKNOWN_ID, M.E_STALE_ID):
                     continue
                 answer = None                  # this boot of the firmware cannot say
+                # Commands carry their boot id and a firmware runs only its own boot's: if the boot the intent
+                # was for is still running and never saw the id, the command never arrived.
+                never_arrived = e.code == M.E_UNKNOWN_ID and intent["fw_boot"] == boot
             except LinkError:
                 continue
             if answer is not None and not answer.done:
                 continue                       # still running: settle on the next pass
-            if answer is None:
+            if answer is None and never_arrived:
+                outcome, given, reason = "not_sent", 0, "boot %d never received it" % boot
+            elif answer is None:
                 outcome, given, reason = "unknown", 0, "not provable"
             else:
                 outcome, given = outcome_of(answer, loc["kind"], intent["quantity"])

@@ -127,3 +127,19 @@ def test_a_restricted_item_issued_with_a_supervisors_approval_records_the_approv
     assert (outcome["user_id"], outcome["approver_id"], outcome["quantity"]) == ("tech-1", "sup-1", 1)
     assert ledger.verify().ok
 
+
+
+def test_recovery_proves_a_command_never_arrived_when_its_firmware_boot_is_still_running(ledger):
+    sim, host = cabinet()
+    port = VirtualCabinet(host)
+    # The agent wrote its intent for the running boot, then died before sending: provably nothing moved.
+    seq, _ = ledger.record_intent("issue", location="L6", quantity=1, user_id="tech-1", fw_boot=port.boot_id)
+    assert Vending(ledger, port).recover() == [(seq, "not_sent")]
+    assert open_alerts(ledger.db) == [] and ledger.on_hand("L6") == 6 and sim.physics.lane(6).turns == 0
+
+
+def test_an_intent_records_the_firmware_boot_it_was_sent_to(ledger):
+    sim, host = cabinet()
+    Vending(ledger, VirtualCabinet(host)).issue(TECH, "L1", 1)
+    [intent] = rows_of(ledger, "intent")
+    assert intent["fw_boot"] == host.core.boot_id != None   # noqa: E711

@@ -46,6 +46,26 @@ class PtyBridge:
         (a hand in a bin, a weight placed) without racing the simulation."""
         self._actions.put(fn)
 
+    def call(self, fn, timeout=5.0):
+        """Run fn(sim) on the bridge thread and return what it returns: a consistent look at the physics."""
+        done = threading.Event()
+        box = {}
+
+        def run(sim):
+            try:
+                box["value"] = fn(sim)
+            except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread
+                box["error"] = e
+            finally:
+                done.set()
+
+        self.do(run)
+        if not done.wait(timeout):
+            raise TimeoutError("the simulation did not run a step within %.1f s" % timeout)
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
     def request_stop(self):
         """Safe from a signal handler: the loop ends within a few ms."""
         self._stop.set()

@@ -41,13 +41,13 @@ def test_tap_vend_ledger_min_max_and_a_refill_that_closes_the_task(site, virtual
         card.remove()
         status, result = agent.request("POST", "/api/issue", {"location": "L1", "quantity": 2})
         assert status == 200 and result["outcomes"] == ["vended", "vended"]
-        assert sim.bridge.do(lambda: sim.physics.lane(1).dropped) == 2
+        assert sim.bridge.call(lambda _sim: sim.physics.lane(1).dropped) == 2
 
         card.tap(DRIVER_UID)                                   # the route driver comes by
         agent.wait_for_state(lambda s: s["session"] and s["session"]["user_id"] == "R300")
         [line] = agent.request("GET", "/api/refill")[1]["pick_list"]
         assert (line["location"], line["on_hand"], line["quantity"]) == ("L1", 4, 4)   # up to max, packs of 2
-        sim.bridge.do(lambda: setattr(sim.physics.lane(1), "items", sim.physics.lane(1).items + 4))
+        sim.bridge.do(lambda _sim: setattr(sim.physics.lane(1), "items", sim.physics.lane(1).items + 4))
         status, done = agent.request("POST", "/api/refill", {"location": "L1", "added": 4, "counted": 8})
         assert status == 200 and done["on_hand"] == 8 and done["corrected_from"] is None
         assert agent.request("GET", "/api/refill")[1]["pick_list"] == []

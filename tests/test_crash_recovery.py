@@ -67,6 +67,8 @@ def run_issues(sim, agent, count, rng, disrupt, disrupt_rate):
         if agent.proc.poll() is not None:
             agent.start().wait_ready()
             agent.login(BADGE)
+        else:
+            agent.wait_ready()      # after an MCU reset the agent settles the cut vend before going on
     agent.kill()
     agent.start().wait_ready()                      # the last recovery settles whatever the last kill left
     assert agent.stop() == 0
@@ -121,7 +123,8 @@ def test_mcu_resets_mid_vend_are_recorded_unknown_and_never_guessed(site):
         assert ledger.verify().ok and ledger.pending_intents() == []
         intents, outcomes = rows_of(ledger, "intent"), rows_of(ledger, "outcome")
         unknown = per_lane(outcomes, lambda o: o["outcome"] == "unknown")
-        assert sum(unknown.values()) >= 1                # some resets did land mid-vend
+        assert sum(unknown.values()) >= 3                # resets did land mid-vend
+        assert len(intents) >= 50                         # and the locker went on serving after each
         alerted = {a[0] for a in open_alerts(ledger.db) if a[1] == "unknown_outcome"}
         for lane in range(1, LANES + 1):
             gap = ledger.on_hand("L%d" % lane) - (ITEMS - dropped[lane])

@@ -16,21 +16,25 @@ import logging
 import queue
 import threading
 import time
+from typing import Optional
 
+from edge_agent import supervisor, tools
 from edge_agent.access import Access, NeedPin, Person, Refused
-from edge_agent.alerts import clear_alert, raise_alert
 from edge_agent.badge.ids import BadBadgeId
 from edge_agent.badge.wedge import normalize_wedge_entry
+from edge_agent.cabinet_events import take_events
 from edge_agent.errors import LinkError
+from edge_agent.permissions import UNRESTRICTED, Decision, may_refill
 from edge_agent.refill import confirm_refill, pick_list
-from edge_agent.vending import Vending
-from firmware import messages as M
+from edge_agent.vending import IssueResult, Vending
+from edge_agent.weighing import NotStable, WeighBins, issue_scanned
 
 log = logging.getLogger(__name__)
 
 RECOVER_RETRY_S = 1.0
 WAKE_S = 0.1          # how often the worker looks at the idle timer and the cabinet's events
 CALL_TIMEOUT_S = 120  # longest a caller waits for one job (a multi-unit vend)
+OVERDUE_CHECK_S = 60  # how often lent tools are checked against their due time
 
 
 class NotReady(Exception):
@@ -46,6 +50,8 @@ class Session:
     person: Person
     via: str                  # "badge", "pin" or "badge+pin"
     last_active: float
+    approver: Optional[Person] = None   # a supervisor who badged to approve the next issue
+    take: Optional[object] = None       # an open weigh-bin take (weighing.Take)
 
 
 class Agent:
@@ -88,6 +94,7 @@ class Agent:
         try:
             self.ledger = self._open_ledger()
             self.vending = Vending(self.ledger, self.cabinet)
+            self.bins = WeighBins(self.ledger, self.cabinet)
             self.access = Access(self.ledger, self.config.max_pin_tries, self.config.lockout_s,
                                  self.config.pin_roles)
         except BaseException as e:       # noqa: BLE001 - reported to start()'s caller
@@ -95,7 +102,7 @@ class Agent:
             self._started.set()
             return
         self._started.set()
-        next_recovery = 0.0
+        next_recovery = next_overdue_check = 0.0
         try:
             while not self._stop.is_set():
                 if not self.ready and self.clock() >= next_recovery:
@@ -112,7 +119,10 @@ class Agent:
                         except BaseException as e:  # noqa: BLE001 - handed to the caller
                             future.set_exception(e)
                 self._expire_idle_session()
-                self._take_cabinet_events()
+                take_events(self.ledger, self.cabinet)
+                if self.clock() >= next_overdue_check:
+                    tools.raise_overdue_alerts(self.ledger)
+                    next_overdue_check = self.clock() + OVERDUE_CHECK_S
         finally:
             self.ledger.close()
 
@@ -129,6 +139,12 @@ class Agent:
         if pending:
             log.warning("recovery: %d intents still pending; the locker stays closed", len(pending))
             return
+        try:
+            for location, found in self.bins.recover().items():
+                if found is not None:
+                    log.warning("recovery: bin %s: %s", location, getattr(found, "message", found))
+        except (LinkError, NotStable) as e:
+            log.warning("recovery: weigh bins not checked (%s); each is checked again when next opened", e)
         self.ready = True
         log.info("ready: ledger and cabinet agree, accepting people")
 
@@ -191,25 +207,127 @@ class Agent:
         self.session = None
         self.pending_pin = None
 
-    # -- flows -------------------------------------------------------------------------------------------
-    def issue(self, location, quantity=1, work_order=None, machine_id=None):
-        self._require_ready()
-        person = self._person()
-        result = self.vending.issue(person, location, quantity, work_order=work_order, machine_id=machine_id)
-        if result.unknown:
-            self.ready = False      # reconcile with the cabinet before anyone goes on (the worker retries it)
+    # -- flows: each checks readiness and the session, then hands over to the module that owns the rules --
+    def _settled(self, result):
+        """After an actuation: an outcome that could not be known closes the locker until recovery settles
+        it (the worker retries); the session's clock restarts."""
+        if getattr(result, "unknown", False):
+            self.ready = False
         self.session.last_active = self.clock()
         return result
+
+    def _location_kind(self, location):
+        row = self.ledger.db.execute("SELECT kind, returnable FROM locations WHERE id = ?", [location]).fetchone()
+        return row if row else (None, 0)
+
+    def approve(self, badge=None, user_id=None, pin=None):
+        """A supervisor badges (or types their PIN) on the same screen to approve the next issue."""
+        self._require_ready()
+        person = self._person()
+        answer = self.access.by_pin(user_id, pin) if badge is None else self.access.by_badge(badge)
+        if isinstance(answer, (Refused, NeedPin)):
+            return answer
+        if answer.role not in UNRESTRICTED or answer.user_id == person.user_id:
+            return Decision.no("not_an_approver", "%s cannot approve this." % answer.name)
+        self.session.approver = answer
+        return answer
+
+    def issue(self, location, quantity=1, work_order=None, machine_id=None):
+        """Take from a lane, a locker door (a returnable tool is lent) or a scan-only bin. Weigh bins count
+        what was taken by themselves: take_begin / take_finish."""
+        self._require_ready()
+        person = self._person()
+        approver, self.session.approver = self.session.approver, None     # an approval is for one issue
+        kind, returnable = self._location_kind(location)
+        terms = dict(work_order=work_order, machine_id=machine_id, approver=approver)
+        if kind == "scan":
+            return self._settled(issue_scanned(self.ledger, person, location, quantity, **terms))
+        if kind == "bin":
+            return Decision.no("weigh_bin", "Bin %s weighs what you take: open it with take_begin." % location)
+        if kind == "door" and returnable:
+            return self._settled(tools.check_out(self.ledger, self.cabinet, person, location, quantity, **terms))
+        return self._settled(self.vending.issue(person, location, quantity, **terms))
+
+    def take_begin(self, location, quantity=1, work_order=None, machine_id=None):
+        """Open a weigh-bin take: permission for what the person says they take, the weight before."""
+        self._require_ready()
+        person = self._person()
+        approver, self.session.approver = self.session.approver, None
+        answer = self.bins.begin(person, location, quantity, work_order=work_order, machine_id=machine_id,
+                                 approver=approver)
+        if not isinstance(answer, Decision):
+            self.session.take = answer
+        return self._settled(answer)
+
+    def refill_begin(self, location):
+        """A driver at a weigh bin: the weight before; take_finish counts what went in."""
+        self._require_ready()
+        answer = self.bins.refill_bin(self._person(), location)
+        if not isinstance(answer, Decision):
+            self.session.take = answer
+        return self._settled(answer)
+
+    def take_finish(self):
+        """The weight after: records what the bin says was taken (or put in). NotStable: nothing recorded."""
+        self._require_ready()
+        self._person()
+        take = self.session.take
+        if take is None:
+            return Decision.no("no_take", "No bin is open. Choose a bin first.")
+        counted = take.finish()
+        self.session.take = None
+        return self._settled(counted)
+
+    def give_back(self, location, condition="good"):
+        """Return a lent tool to its door, in the condition the person says (damaged goes to quarantine)."""
+        self._require_ready()
+        return self._settled(tools.check_in(self.ledger, self.cabinet, self._person(), location, condition))
+
+    def loans(self):
+        self._require_ready()
+        return tools.loans_of(self.ledger, self._person().user_id)
 
     def pick_list(self):
         """A route driver's open refill tasks (only their supplier's)."""
         self._require_ready()
         return pick_list(self.ledger, self._person())
 
+    def open_for_refill(self, location):
+        """Unlock a locker door for the driver to refill (an intent like any actuation, nothing charged).
+        Lanes and bins sit behind the cabinet's service door, opened with the driver's key."""
+        self._require_ready()
+        person = self._person()
+        decision = may_refill(self.ledger, person, location)
+        if not decision.allowed:
+            self.ledger.append("refusal", user_id=person.user_id, location=location, reason=decision.reason)
+            return decision
+        kind, _ = self._location_kind(location)
+        result = IssueResult(location, 0)
+        if kind == "door":
+            loc = self.vending._location(location)
+            self.vending._actuate(loc, 0, result, dict(user_id=person.user_id), action="refill")
+        return self._settled(result)
+
     def refill(self, location, added, counted=None):
         """What the driver put in, and their count after it when they made one (it corrects the ledger)."""
         self._require_ready()
-        return confirm_refill(self.ledger, self._person(), location, added, counted)
+        return self._settled(confirm_refill(self.ledger, self._person(), location, added, counted))
+
+    def cycle_count(self, location, counted, reason=None):
+        self._require_ready()
+        return supervisor.cycle_count(self.ledger, self._person(), location, counted, reason)
+
+    def adjust(self, location, delta, reason):
+        self._require_ready()
+        return supervisor.adjust(self.ledger, self._person(), location, delta, reason)
+
+    def release_quarantine(self, location, quantity, disposition):
+        self._require_ready()
+        return supervisor.release_quarantine(self.ledger, self._person(), location, quantity, disposition)
+
+    def clear_lane(self, location):
+        self._require_ready()
+        return self._settled(supervisor.clear_lane(self.ledger, self._person(), self.cabinet, location))
 
     def state(self):
         """What the screen shows: readiness, who is here, the cabinet link."""
@@ -221,35 +339,3 @@ class Agent:
             "need_pin_for": self.pending_pin[0] if self.pending_pin else None,
             "firmware_boot": getattr(self.cabinet, "boot_id", None),
         }
-
-    # -- what the cabinet reports by itself ------------------------------------------------------------------
-    def _take_cabinet_events(self):
-        take = getattr(self.cabinet, "next_event", None)
-        if take is None:
-            return
-        while True:
-            event = take(0)
-            if event is None:
-                return
-            self._on_event(event)
-
-    def _on_event(self, event):
-        """Alerts a supervisor must see from what the firmware reports on its own (forced or left-open
-        doors, faults). Stock is never changed here: only the flows move stock."""
-        f = event.fields
-        door = "D%d" % f["door"] if "door" in f else None
-        if door and not self.ledger.db.execute("SELECT 1 FROM locations WHERE id = ?", [door]).fetchone():
-            door = None        # a door the layout does not list: the alert's detail still names it
-        wall = self.ledger.clock.wall()[0]
-        with self.ledger.transaction():
-            if event.type == M.EV_DOOR_FORCED:
-                raise_alert(self.ledger.db, door, "door_forced", "door %d opened without an unlock" % f["door"],
-                            None, wall)
-            elif event.type == M.EV_DOOR_LEFT_OPEN:
-                raise_alert(self.ledger.db, door, "door_left_open", "door %d open %d s" % (f["door"], f["open_s"]),
-                            None, wall)
-            elif event.type == M.EV_DOOR_CLOSED:
-                clear_alert(self.ledger.db, door, "door_left_open", None, wall)
-            elif event.type == M.EV_FAULT:
-                raise_alert(self.ledger.db, None, "cabinet_fault", "fault %d detail %d" % (f["code"], f["detail"]),
-                            None, wall)

@@ -2,13 +2,25 @@
 uses to act at the cabinet. JSON in and out, standard library only, loopback by default.
 
     GET  /api/state                       readiness, who is logged in, whether a PIN is awaited
-    POST /api/badge   {"badge": "..."}    what a keyboard-wedge reader typed (PC/SC and serial readers tap
-                                          by themselves)
-    POST /api/pin     {"user_id", "pin"}  PIN login, or the PIN after a badge that needs one
+    POST /api/badge    {"badge"}           what a keyboard-wedge reader typed (PC/SC and serial readers tap
+                                           by themselves)
+    POST /api/pin      {"user_id", "pin"}  PIN login, or the PIN after a badge that needs one
     POST /api/logout
-    POST /api/issue   {"location", "quantity", "work_order", "machine_id"}
-    GET  /api/refill                      a route driver's pick list
-    POST /api/refill  {"location", "added", "counted"}   units put in, and the count after (optional)
+    POST /api/approve  {"badge"} or {"user_id", "pin"}   a supervisor approves the next issue
+    POST /api/issue    {"location", "quantity", "work_order", "machine_id"}   lane, door (a returnable
+                                           tool is lent) or scan-only bin
+    POST /api/take/begin  (as issue)       a weigh bin: the weight before the person reaches in
+    POST /api/take/finish                  the weight after: what was taken (409 while it still moves)
+    POST /api/return   {"location", "condition"}   a lent tool back, good or damaged
+    GET  /api/loans                        the person's tools out
+    GET  /api/refill                       a route driver's pick list
+    POST /api/refill/open {"location"}     unlock a locker door for refilling
+    POST /api/refill/bin  {"location"}     a weigh bin before refilling (take/finish counts it)
+    POST /api/refill   {"location", "added", "counted"}   units put in, and the count after (optional)
+    POST /api/count    {"location", "counted", "reason"}  supervisor: cycle count
+    POST /api/adjust   {"location", "delta", "reason"}    supervisor: adjustment with a reason
+    POST /api/quarantine {"location", "quantity", "disposition"}  supervisor: restock or scrap
+    POST /api/lane/clear {"location"}      supervisor: a jammed lane back in service
 
 Every answer is a JSON object. Errors: 400 bad request (the message names the field), 401 nobody logged in,
 403 refused (the reason code and the words to show), 503 the locker is starting up. The agent, not the page,
@@ -23,6 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from edge_agent.access import NeedPin, Person, Refused
 from edge_agent.agent import NoSession, NotReady
 from edge_agent.permissions import Decision
+from edge_agent.weighing import NotStable, Take
 
 log = logging.getLogger(__name__)
 MAX_BODY = 16 * 1024
@@ -43,64 +56,109 @@ def _field(body, name, kind, required=True, default=None):
     return value
 
 
-def _login_answer(answer):
-    if isinstance(answer, Person):
-        return 200, {"ok": True, "person": dataclasses.asdict(answer)}
-    if isinstance(answer, NeedPin):
-        return 200, {"ok": True, "need_pin_for": answer.user_id}
-    if isinstance(answer, Refused):
-        return 403, {"ok": False, "reason": answer.reason, "message": answer.message}
-    raise TypeError(answer)
-
-
-def _issue_answer(result):
-    body = {"ok": result.ok, "location": result.location, "asked": result.asked, "given": result.given,
-            "outcomes": result.outcomes, "unknown": result.unknown}
-    if result.refused is not None:
-        body.update(reason=result.refused.reason, message=result.refused.message)
+def _answer(value, **extra):
+    """(status, JSON) for whatever a flow returned: a refusal is 403 with its reason and plain words."""
+    if isinstance(value, Person):
+        return 200, {"ok": True, "person": dataclasses.asdict(value)}
+    if isinstance(value, NeedPin):
+        return 200, {"ok": True, "need_pin_for": value.user_id}
+    if isinstance(value, (Refused, Decision)):
+        return 403, {"ok": False, "reason": value.reason, "message": value.message}
+    if isinstance(value, Take):
+        return 200, {"ok": True, "location": value.location["id"], "weight_before_mg": value.before.weight_mg,
+                     "unexplained": dataclasses.asdict(value.unexplained) if value.unexplained else None}
+    body = dataclasses.asdict(value)
+    refused = getattr(value, "refused", None)
+    if refused is not None:
+        body.update(ok=False, reason=refused.reason, message=refused.message)
         return 403, body
+    body["ok"] = getattr(value, "ok", True)
+    body.update(extra)
     return 200, body
+
+
+def _listing(name, rows):
+    return 200, {"ok": True, name: [dataclasses.asdict(row) for row in rows]}
+
+
+def _not_negative(body, *names):
+    for name in names:
+        if body.get(name) is not None and isinstance(body[name], int) and body[name] < 0:
+            raise BadRequest("%s must not be negative" % name)
 
 
 def routes(agent):
     """{(method, path): handler(body) -> (status, json)}: each handler runs its job on the agent's worker."""
-    def state(_):
-        return 200, agent.call(agent.state)
+    def text(body, name, required=True):
+        return _field(body, name, str, required)
 
-    def badge(body):
-        return _login_answer(agent.call(agent.wedge, _field(body, "badge", str)))
+    def number(body, name, required=True, default=None):
+        return _field(body, name, int, required, default)
 
-    def pin(body):
-        return _login_answer(agent.call(agent.pin, _field(body, "user_id", str), _field(body, "pin", str)))
+    def issue_terms(body):
+        quantity = number(body, "quantity", required=False, default=1)
+        if quantity < 1:
+            raise BadRequest("quantity must be 1 or more")
+        return (text(body, "location"), quantity, text(body, "work_order", False), text(body, "machine_id", False))
 
     def logout(_):
         agent.call(agent.logout)
         return 200, {"ok": True}
 
-    def issue(body):
-        quantity = _field(body, "quantity", int, required=False, default=1)
-        if quantity < 1:
-            raise BadRequest("quantity must be 1 or more")
-        return _issue_answer(agent.call(agent.issue, _field(body, "location", str), quantity,
-                                        _field(body, "work_order", str, required=False),
-                                        _field(body, "machine_id", str, required=False)))
+    def approve(body):
+        if body.get("badge") is not None:
+            return _answer(agent.call(agent.approve, badge=text(body, "badge")))
+        return _answer(agent.call(agent.approve, user_id=text(body, "user_id"), pin=text(body, "pin")))
 
-    def picks(_):
-        return 200, {"ok": True, "pick_list": [dataclasses.asdict(line) for line in agent.call(agent.pick_list)]}
+    def take_finish(_):
+        try:
+            return _answer(agent.call(agent.take_finish))
+        except NotStable as e:
+            return 409, {"ok": False, "reason": "not_stable", "message": "The bin is still moving. Take your "
+                                                                         "hand out and press done again. (%s)" % e}
 
     def refill(body):
-        added = _field(body, "added", int)
-        counted = _field(body, "counted", int, required=False)
-        if added < 0 or (counted is not None and counted < 0):
-            raise BadRequest("added and counted must not be negative")
-        done = agent.call(agent.refill, _field(body, "location", str), added, counted)
-        if isinstance(done, Decision):
-            return 403, {"ok": False, "reason": done.reason, "message": done.message}
-        return 200, dict(dataclasses.asdict(done), ok=True)
+        _not_negative(body, "added", "counted")
+        return _answer(agent.call(agent.refill, text(body, "location"), number(body, "added"),
+                                  number(body, "counted", required=False)))
 
-    return {("GET", "/api/state"): state, ("POST", "/api/badge"): badge, ("POST", "/api/pin"): pin,
-            ("POST", "/api/logout"): logout, ("POST", "/api/issue"): issue,
-            ("GET", "/api/refill"): picks, ("POST", "/api/refill"): refill}
+    def count(body):
+        _not_negative(body, "counted")
+        found = agent.call(agent.cycle_count, text(body, "location"), number(body, "counted"),
+                           text(body, "reason", False))
+        return _answer(found) if isinstance(found, Decision) else (200, {"ok": True, "difference": found})
+
+    def adjust(body):
+        found = agent.call(agent.adjust, text(body, "location"), number(body, "delta"), text(body, "reason", False))
+        return _answer(found) if isinstance(found, Decision) else (200, {"ok": True, "on_hand": found})
+
+    def quarantine(body):
+        _not_negative(body, "quantity")
+        found = agent.call(agent.release_quarantine, text(body, "location"), number(body, "quantity"),
+                           text(body, "disposition"))
+        return _answer(found) if isinstance(found, Decision) else (200, {"ok": True, "quarantine": found})
+
+    return {
+        ("GET", "/api/state"): lambda _: (200, agent.call(agent.state)),
+        ("POST", "/api/badge"): lambda b: _answer(agent.call(agent.wedge, text(b, "badge"))),
+        ("POST", "/api/pin"): lambda b: _answer(agent.call(agent.pin, text(b, "user_id"), text(b, "pin"))),
+        ("POST", "/api/logout"): logout,
+        ("POST", "/api/approve"): approve,
+        ("POST", "/api/issue"): lambda b: _answer(agent.call(agent.issue, *issue_terms(b))),
+        ("POST", "/api/take/begin"): lambda b: _answer(agent.call(agent.take_begin, *issue_terms(b))),
+        ("POST", "/api/take/finish"): take_finish,
+        ("POST", "/api/return"): lambda b: _answer(agent.call(agent.give_back, text(b, "location"),
+                                                              text(b, "condition", False) or "good")),
+        ("GET", "/api/loans"): lambda _: _listing("loans", agent.call(agent.loans)),
+        ("GET", "/api/refill"): lambda _: _listing("pick_list", agent.call(agent.pick_list)),
+        ("POST", "/api/refill/open"): lambda b: _answer(agent.call(agent.open_for_refill, text(b, "location"))),
+        ("POST", "/api/refill/bin"): lambda b: _answer(agent.call(agent.refill_begin, text(b, "location"))),
+        ("POST", "/api/refill"): refill,
+        ("POST", "/api/count"): count,
+        ("POST", "/api/adjust"): adjust,
+        ("POST", "/api/quarantine"): quarantine,
+        ("POST", "/api/lane/clear"): lambda b: _answer(agent.call(agent.clear_lane, text(b, "location"))),
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -134,7 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if not isinstance(body, dict):
                     raise BadRequest("the body must be a JSON object")
             status, answer = handler(body)
-        except BadRequest as e:
+        except (BadRequest, ValueError) as e:     # ValueError: a flow refused a value (a condition, hours)
             status, answer = 400, {"ok": False, "message": str(e)}
         except NoSession as e:
             status, answer = 401, {"ok": False, "message": str(e)}

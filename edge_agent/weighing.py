@@ -36,6 +36,7 @@ from typing import Optional
 
 from edge_agent.alerts import raise_alert
 from edge_agent.permissions import Decision, may_issue, may_refill
+from edge_agent.vending import approver_id
 
 TOLERANCE = 0.25          # of a piece weight: 3.2 pieces by weight is 3, 3.3 is flagged
 FLOOR_MG = 500            # tolerance never below this: the scale's own noise after averaging
@@ -119,7 +120,7 @@ class WeighBins:
         decision = may_issue(self.ledger, person, location_id, max(1, quantity), work_order=work_order,
                              machine_id=machine_id, approver=approver)
         who = dict(user_id=person.user_id, cost_center=person.cost_center, work_order=work_order,
-                   machine_id=machine_id, approver_id=approver.user_id if approver else None)
+                   machine_id=machine_id, approver_id=approver_id(person, approver))
         return self._open("issue", person, location_id, quantity, decision, who,
                           dict(work_order=work_order, machine_id=machine_id, approver=approver))
 
@@ -274,7 +275,7 @@ def issue_scanned(ledger, person, location_id, quantity, *, work_order=None, mac
     decision = may_issue(ledger, person, location_id, quantity, work_order=work_order, machine_id=machine_id,
                          approver=approver)
     who = dict(user_id=person.user_id, cost_center=person.cost_center, work_order=work_order,
-               machine_id=machine_id, approver_id=approver.user_id if approver else None)
+               machine_id=machine_id, approver_id=approver_id(person, approver))
     if not decision.allowed:
         ledger.append("refusal", location=location_id, quantity=quantity, reason=decision.reason, **who)
         return decision

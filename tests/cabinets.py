@@ -3,6 +3,7 @@ import copy
 import tomllib
 from pathlib import Path
 
+from firmware import messages as M
 from sim.cabinet import Faults, SimCabinet
 from sim.virtual_host import VirtualHost
 
@@ -25,3 +26,17 @@ def cabinet(seed=0, faults=None, step_ms=1, firmware_errors="raise", **config):
     host = VirtualHost(sim, step_ms=step_ms)
     host.hello()
     return sim, host
+
+
+CAL_MG = 500000   # the installer's reference weight (500 g)
+
+
+def calibrate_bin(sim, host, number, cmd_id):
+    """As an installer does (sim/demo.py): empty bin, tare, a known weight, calibrate, lift it, restock."""
+    bin_ = sim.physics.bin(number)
+    pieces, bin_.pieces = bin_.pieces, 0
+    assert host.actuate(M.TARE, cmd_id, number).result == M.R_OK
+    bin_.place(CAL_MG / 1000)
+    assert host.actuate(M.CALIBRATE, cmd_id + 1, number, CAL_MG).result == M.R_OK
+    bin_.place(0)
+    bin_.put(pieces)

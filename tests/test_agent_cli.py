@@ -165,11 +165,12 @@ def test_transactions_are_one_readable_line_each(site):
     issue = next(line for line in lines if " outcome " in line)
     for shown in ("2026-03-16 09:00:00?", "issue", "tech-1", "L1", "GLV-NIT-L", "done", "work order WO-77"):
         assert shown in issue
-    assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3", "4", "5"]
-    assert [line.split()[0] for line in admin(site, "transactions", "--last", "2")[1].splitlines()[1:]] == ["4", "5"]
-    since = json.loads(admin(site, "transactions", "--since", "3", "--json")[1])
-    assert [(t["seq"], t["kind"], t["user"], t["qty"]) for t in since] == [(4, "outcome", "tech-1", 4),
-                                                                         (5, "refill", "drv-1", 10)]
+    # 1-3: the imported locations' counts (L3 is new, at 0: its min/max goes on record too), 4-5 the issue
+    assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3", "4", "5", "6"]
+    assert [line.split()[0] for line in admin(site, "transactions", "--last", "2")[1].splitlines()[1:]] == ["5", "6"]
+    since = json.loads(admin(site, "transactions", "--since", "4", "--json")[1])
+    assert [(t["seq"], t["kind"], t["user"], t["qty"]) for t in since] == [(5, "outcome", "tech-1", 4),
+                                                                         (6, "refill", "drv-1", 10)]
     assert since[0]["time"] == "2026-03-16T09:00:00.000+00:00" and since[0]["clock_synced"] is False
 
 
@@ -180,8 +181,11 @@ def test_refill_tasks_and_alerts(site):
     closed = {t["location"]: t for t in json.loads(admin(site, "refill-tasks", "--all", "--json")[1])}
     assert closed["L2"]["closed"] and closed["L1"]["closed"] is None and closed["L1"]["quantity"] == 7
     status, said = admin(site, "alerts")
-    assert status == 0 and said.splitlines()[1:] == ["L1        low_stock  1 on hand, min 2"]
+    # L3 was imported empty: out of stock from the start, not only after the next take
+    assert status == 0 and said.splitlines()[1:] == ["L3        stockout   nothing on hand",
+                                                     "L1        low_stock  1 on hand, min 2"]
     assert json.loads(admin(site, "alerts", "--json")[1]) == [
+        {"location": "L3", "kind": "stockout", "detail": "nothing on hand"},
         {"location": "L1", "kind": "low_stock", "detail": "1 on hand, min 2"}]
 
 

@@ -382,7 +382,9 @@ def test_csv_import_happy_path(ledger, tmp_path, path):
     assert ledger.db["locations"].get("S1")["kind"] == "scan"
     assert (ledger.on_hand("L3"), ledger.on_hand("B1"), ledger.on_hand("S1")) == (5, 300, 0)
     counts = [r for r in ledger.transactions() if r["kind"] == "count"]
-    assert [(r["location"], r["quantity"]) for r in counts] == [("L3", 5), ("B1", 300)]
+    # S1 is new and empty: its min/max still goes on record, and min/max sees it is out of stock at once
+    assert [(r["location"], r["quantity"]) for r in counts] == [("L3", 5), ("B1", 300), ("S1", 0)]
+    assert [(a["location"], a["kind"]) for a in ledger.db["alerts"].rows] == [("S1", "stockout")]
     assert {b["badge_id"]: b["user_id"] for b in ledger.db["badges"].rows} == {
         "04A1B2C3": "tech-1", "04A1B2C4": "tech-1", "000455AA": "drv-1"}   # as a reader reports it
     tech = ledger.db["users"].get("tech-1")

@@ -14,7 +14,7 @@ from edge_agent.weighing import (MISMATCH, OVER_ALLOWED, UNEXPLAINED, Counted, N
                                  issue_scanned, stable_reading, whole_pieces)
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet
-from tests.cabinets import cabinet
+from tests.cabinets import cabinet, calibrate_bin as calibrate
 from tests.ledgers import ledger_from_csv, rows_of
 
 TECH = Person("tech-1", "Ana", "technician", "Maint", "CC-410", None)
@@ -22,7 +22,6 @@ CONTRACTOR = Person("con-1", "Cy", "contractor", None, "CC-900", None)
 ACME = Person("drv-1", "Bo", "route_driver", None, None, "Acme")
 BOLT = Person("drv-2", "Eli", "route_driver", None, None, "Bolt & Co")
 PIECE_MG = 12500
-CAL_MG = 500000
 
 LOCATIONS = """id,kind,unit,sku,min,max,refill_pack,piece_weight_mg,on_hand
 B1,bin,1,WSH,10,60,1,12500,40
@@ -31,17 +30,6 @@ B3,bin,3,WSH,0,60,1,12500,40
 B4,bin,4,WSH,0,60,1,12500,40
 S1,scan,,TAPE,0,20,1,,10
 """
-
-
-def calibrate(sim, host, number, cmd_id):
-    """As an installer does (sim/demo.py): empty bin, tare, a known weight, calibrate, lift it, restock."""
-    bin_ = sim.physics.bin(number)
-    pieces, bin_.pieces = bin_.pieces, 0
-    assert host.actuate(M.TARE, cmd_id, number).result == M.R_OK
-    bin_.place(CAL_MG / 1000)
-    assert host.actuate(M.CALIBRATE, cmd_id + 1, number, CAL_MG).result == M.R_OK
-    bin_.place(0)
-    bin_.put(pieces)
 
 
 @pytest.fixture

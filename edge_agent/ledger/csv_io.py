@@ -240,10 +240,21 @@ def import_locations(ledger, path):
     with ledger.transaction():
         for _, record in rows:
             counted = record.pop("on_hand", None)
+            before = _min_max(ledger, record["id"])
             ledger.db["locations"].upsert(_without_null_defaults(ledger, "locations", record), pk="id")
-            if counted is not None and counted != ledger.on_hand(record["id"]):
+            on_hand = ledger.on_hand(record["id"])
+            if counted is not None and counted != on_hand:
                 ledger.append("count", location=record["id"], quantity=counted, reason="imported from %s" % path)
+            elif before != _min_max(ledger, record["id"]):
+                # A new location, or new min/max: a count of what is there (no stock moves) puts the change
+                # on record and lets min/max open or close the refill task right away, not at the next take.
+                ledger.append("count", location=record["id"], quantity=on_hand,
+                              reason="min/max set by %s" % path)
     return len(rows)
+
+
+def _min_max(ledger, location_id):
+    return ledger.db.execute("SELECT min, max FROM locations WHERE id = ?", [location_id]).fetchone()
 
 
 def import_users(ledger, path):

@@ -81,8 +81,18 @@ class Vending:
             self.ledger.append("refusal", location=location_id, quantity=quantity, reason=decision.reason, **who)
             result.refused = decision
             return result
-        who["approver_id"] = approver_id(person, approver)     # after the check: a refusal names no approver
         loc = self._location(location_id)
+        if loc["kind"] == "lane" and self.ledger.db.execute(
+                "SELECT 1 FROM alerts WHERE location = ? AND kind = 'lane_jammed' AND cleared_wall IS NULL",
+                [location_id]).fetchone():
+            # The ledger remembers a jam the firmware may have forgotten (a reset re-enables its lanes):
+            # no motor runs until a supervisor has freed the spiral and cleared the lane.
+            decision = Decision.no("lane_jammed", "Lane %d is jammed. A supervisor must clear it first."
+                                   % loc["unit"])
+            self.ledger.append("refusal", location=location_id, quantity=quantity, reason=decision.reason, **who)
+            result.refused = decision
+            return result
+        who["approver_id"] = approver_id(person, approver)     # after the check: a refusal names no approver
         if loc["kind"] == "lane":
             for _ in range(quantity):          # one vend, one intent, one outcome per unit
                 if not self._actuate(loc, 1, result, who):

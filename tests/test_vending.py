@@ -51,8 +51,19 @@ def test_a_jammed_lane_raises_an_alert_and_later_issues_are_refused_by_the_cabin
     vending = Vending(ledger, VirtualCabinet(host))
     assert vending.issue(TECH, "L9", 2).outcomes == ["jammed"]               # stops at the jam
     assert ("L9", "lane_jammed", "lane 9 jammed") in open_alerts(ledger.db)
-    assert vending.issue(TECH, "L9", 1).outcomes == ["refused_e_lane_disabled"]
+    refused = vending.issue(TECH, "L9", 1)
+    assert refused.refused.reason == "lane_jammed" and "supervisor" in refused.refused.message
     assert ledger.on_hand("L9") == 6 and sim.physics.safety.times_on("lane 9") == 1
+
+
+def test_a_jam_stays_refused_after_an_mcu_reset_forgot_it(ledger):
+    sim, host = cabinet(lane=[{"number": 9, "jammed": True}])
+    vending = Vending(ledger, VirtualCabinet(host))
+    vending.issue(TECH, "L9", 1)
+    sim.reset_mcu(M.RESET_HARD)                       # the firmware's lane-disabled flag is gone
+    host.hello()
+    assert vending.issue(TECH, "L9", 1).refused.reason == "lane_jammed"
+    assert sim.physics.safety.times_on("lane 9") == 1   # the jammed motor was not run again
 
 
 def test_a_door_issue_charges_what_the_door_held(ledger):

@@ -6,3 +6,7 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+# The real pcscd rig's fixtures, registered once for the whole session (a session fixture imported into
+# several test modules would be several rigs).
+from tests.pcsc_rig import pcsc_rig, virtual_cards  # noqa: E402,F401

@@ -1,6 +1,6 @@
 """A real pcscd with vpcd's virtual readers, private to the test run, and virtual cards to tap on them.
 
-    from tests.pcsc_rig import pcsc_rig, virtual_cards   # noqa: F401  (pytest fixtures)
+    pcsc_rig, virtual_cards: pytest fixtures, registered for every test in tests/conftest.py
 
 Isolation from a system pcscd (docs/decisions/0007-badge-ids.md, "Testing"):
 - Socket: pcscd 1.9 has no option for its socket, but accepts one from systemd-style socket activation

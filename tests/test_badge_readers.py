@@ -13,7 +13,6 @@ from edge_agent.badge.ids import normalize_badge_id
 from edge_agent.badge.pcsc import PcscBadgeReader
 from edge_agent.badge.serial_reader import Rdm6300Parser, SerialBadgeReader
 from edge_agent.badge.wedge import normalize_wedge_entry, wedge_tap
-from tests.pcsc_rig import pcsc_rig, virtual_cards  # noqa: F401  (fixtures)
 
 UID_A = bytes.fromhex("04A1B2C3D4E5F6")     # a 7-byte UID (MIFARE DESFire / Ultralight style)
 UID_B = bytes.fromhex("DEADBEEF")           # a 4-byte UID (MIFARE Classic style)

@@ -6,7 +6,6 @@ import pytest
 from edge_agent.alerts import open_alerts
 from tests.agent_process import AgentProcess, ledger_of, simulated_cabinet, write_agent_config
 from tests.ledgers import ledger_from_csv, rows_of
-from tests.pcsc_rig import pcsc_rig, virtual_cards  # noqa: F401  (fixtures)
 
 FAST_LANES = {"turn_ms": 300, "settle_ms": 250, "debounce_ms": 5}   # a short turn needs a short debounce
 FAST_DROPS = {"drop_delay_min_ms": 50, "drop_delay_max_ms": 120}

@@ -176,11 +176,15 @@ class WeighBins:
 
     def _reconcile(self, loc, reading):
         """Compare the scale with the baseline before anyone touches the bin; None when they agree."""
-        if loc["weight_mg"] is None:          # first weighing: adopt it, there is nothing to compare with
-            row = self._record(loc, "adjustment", None, reading.weight_mg, quantity=0, outcome="baseline",
+        if loc["weight_mg"] is None:          # first weighing: adopt it, and say if it is not what the ledger holds
+            on_hand = self.ledger.on_hand(loc["id"])
+            differs = self.pieces(reading.weight_mg - on_hand * loc["piece_weight_mg"], loc["piece_weight_mg"]) != 0
+            alert = (MISMATCH, "first weighing %s is not the %d pieces on record; count the bin"
+                     % (_grams(reading.weight_mg), on_hand)) if differs else None
+            row = self._record(loc, "adjustment", None, reading.weight_mg, alert, quantity=0, outcome="baseline",
                                reason="first stable weight %s" % _grams(reading.weight_mg))
             loc["weight_mg"] = reading.weight_mg
-            return Counted(loc["id"], "baseline", 0, None, row["seq"])
+            return Counted(loc["id"], "baseline", 0, None, row["seq"], alert and alert[0])
         delta = reading.weight_mg - loc["weight_mg"]
         n = self.pieces(delta, loc["piece_weight_mg"])
         if n == 0:

@@ -231,3 +231,18 @@ def test_a_scan_only_issue_records_the_stated_quantity_and_needs_permission(rig)
     assert [(r["user_id"], r["reason"]) for r in rows_of(rig.ledger, "refusal")] == \
         [("con-1", "not_allowed"), ("drv-1", "not_allowed")]
     assert rig.ledger.on_hand("S1") == 7
+
+
+def test_a_first_weighing_that_is_not_the_stock_on_record_is_flagged(tmp_path):
+    ledger = ledger_from_csv(tmp_path, skus="part_number,description\nWSH,Washer M8\n",
+                             locations="id,kind,unit,sku,min,max,piece_weight_mg,on_hand\nB1,bin,1,WSH,0,60,12500,30\n")
+    sim, host = cabinet(sim={"piece_weight_g": PIECE_MG / 1000, "bin_pieces": 40})   # 40 in the bin, 30 on record
+    calibrate(sim, host, 1, 10)
+    cab = VirtualCabinet(host)
+    cab.wait(3000)
+    first = WeighBins(ledger, cab).recover()["B1"]
+    assert (first.action, first.alert) == ("baseline", MISMATCH)
+    assert ledger.on_hand("B1") == 30                            # not guessed: a supervisor counts
+    assert "not the 30 pieces on record" in open_alerts(ledger.db, "B1")[0][2]
+    ledger.close()
+

@@ -65,6 +65,7 @@ class Agent:
         self.vending = None
         self.access = None
         self.ready = False
+        self.hello = None         # the cabinet's last HELLO answer
         self.session = None
         self.pending_pin = None   # user id whose badge was good and whose role must add a PIN
         self._jobs = queue.Queue()
@@ -129,6 +130,7 @@ class Agent:
     # -- start-up recovery ---------------------------------------------------------------------------------
     def _recover(self):
         try:
+            self.hello = self.cabinet.hello()       # which firmware, which boot: for recovery and the cloud
             settled = self.vending.recover()
         except LinkError as e:
             log.warning("recovery: cabinet not answering (%s); the locker stays closed", e)
@@ -329,6 +331,29 @@ class Agent:
         self._require_ready()
         return self._settled(supervisor.clear_lane(self.ledger, self._person(), self.cabinet, location))
 
+    # -- what the cloud asks (commands.py has checked signature, expiry and replay) --------------------------
+    def remote_unlock(self, door, command_id, reason=None):
+        """Unlock a door for a signed cloud command: an intent and outcome like any actuation, nothing
+        charged (who takes what is unknown: a supervisor counts), recorded as user cloud:<command id>."""
+        self._require_ready()
+        location = "D%d" % door
+        loc = self.vending._location(location)
+        if loc is None:
+            return IssueResult(location, 0, refused=Decision.no("no_such_door", "There is no door %d." % door))
+        result = IssueResult(location, 0)
+        self.vending._actuate(loc, 0, result, dict(user_id="cloud:%s" % command_id,
+                                                   reason="remote unlock: %s" % (reason or "no reason given")))
+        if result.unknown:
+            self.ready = False
+        return result
+
+    def apply_settings(self, **values):
+        """Settings pushed by the cloud (already persisted in the ledger by the sync side)."""
+        self.config = dataclasses.replace(self.config, **values)
+        self.access.max_tries = self.config.max_pin_tries
+        self.access.lockout_s = self.config.lockout_s
+        return self.config
+
     def state(self):
         """What the screen shows: readiness, who is here, the cabinet link."""
         person = self.session.person if self.session else None
@@ -338,4 +363,5 @@ class Agent:
             "session": dataclasses.asdict(person) if person else None,
             "need_pin_for": self.pending_pin[0] if self.pending_pin else None,
             "firmware_boot": getattr(self.cabinet, "boot_id", None),
+            "firmware_version": self.hello.firmware if self.hello else None,
         }

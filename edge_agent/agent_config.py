@@ -22,6 +22,7 @@ class AgentConfig:
     ledger: Path
     cabinet_port: str
     baud: int = 115200
+    timesync_flag: Path = Path("/run/systemd/timesync/synchronized")   # exists once the clock is synced
     api_host: str = "127.0.0.1"
     api_port: int = 8080                 # 0: any free port (printed on stdout)
     max_pin_tries: int = 5
@@ -32,22 +33,52 @@ class AgentConfig:
     serial_reader: Optional[str] = None  # a 125 kHz module's port
     wedge_format: str = "hex"
     wedge_reverse: bool = False
+    cloud: Optional["CloudConfig"] = None   # None: no [cloud] section, the locker runs offline only
     source: Path = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class CloudConfig:
+    """[cloud]: the MQTT broker and this cabinet's place in the topic tree (docs/mqtt.md)."""
+    host: str
+    tenant: str
+    site: str
+    key_file: Path                       # the per-cabinet command key (hex), checks signed down-messages
+    port: int = 1883
+    keepalive_s: int = 30
+    username: Optional[str] = None
+    password_file: Optional[Path] = None
+    tls_ca: Optional[Path] = None        # TLS on when a CA is given
+    tls_cert: Optional[Path] = None      # the cabinet's client certificate and key
+    tls_key: Optional[Path] = None
+    batch_rows: int = 200
+    batch_bytes: int = 65536
+    backlog_batches_per_s: int = 20
+    inventory_every_s: int = 3600
+    publish_timeout_s: int = 10
 
 
 # (key, type, default) per section; a default of REQUIRED must be given.
 REQUIRED = object()
 SCHEMA = {
     "agent": {"cabinet_id": (str, REQUIRED), "ledger": (str, REQUIRED), "cabinet_port": (str, REQUIRED),
-              "baud": (int, 115200)},
+              "baud": (int, 115200), "timesync_flag": (str, "/run/systemd/timesync/synchronized")},
     "api": {"host": (str, "127.0.0.1"), "port": (int, 8080)},
     "access": {"max_pin_tries": (int, 5), "lockout_s": (int, 300), "pin_roles": (list, []),
                "session_idle_s": (int, 60)},
     "readers": {"pcsc": (bool, False), "pcsc_reader": (str, ""), "serial": (str, ""),
                 "wedge_format": (str, "hex"), "wedge_reverse": (bool, False)},
+    "cloud": {"host": (str, REQUIRED), "tenant": (str, REQUIRED), "site": (str, REQUIRED),
+              "key_file": (str, REQUIRED), "port": (int, 1883), "keepalive_s": (int, 30), "username": (str, ""),
+              "password_file": (str, ""), "tls_ca": (str, ""), "tls_cert": (str, ""), "tls_key": (str, ""),
+              "batch_rows": (int, 200), "batch_bytes": (int, 65536), "backlog_batches_per_s": (int, 20),
+              "inventory_every_s": (int, 3600), "publish_timeout_s": (int, 10)},
 }
+OPTIONAL_SECTIONS = ("cloud",)          # absent: that part is off (values then None)
 POSITIVE = {("agent", "baud"), ("access", "max_pin_tries"), ("access", "lockout_s"),
-            ("access", "session_idle_s")}
+            ("access", "session_idle_s"), ("cloud", "keepalive_s"), ("cloud", "batch_rows"),
+            ("cloud", "batch_bytes"), ("cloud", "backlog_batches_per_s"), ("cloud", "inventory_every_s"),
+            ("cloud", "publish_timeout_s")}
 
 
 def _read(path):
@@ -66,6 +97,8 @@ def _values(raw, path):
         raise AgentConfigError("%s: unknown section [%s] (known: %s)" % (path, unknown[0], ", ".join(SCHEMA)))
     values = {}
     for section, keys in SCHEMA.items():
+        if section in OPTIONAL_SECTIONS and section not in raw:
+            continue
         table = raw.get(section, {})
         if not isinstance(table, dict):
             raise AgentConfigError("%s: %s must be a table ([%s])" % (path, section, section))
@@ -107,9 +140,41 @@ def load_agent_config(path):
     return AgentConfig(
         cabinet_id=v["agent", "cabinet_id"], ledger=path.parent / v["agent", "ledger"],
         cabinet_port=v["agent", "cabinet_port"], baud=v["agent", "baud"],
+        timesync_flag=path.parent / v["agent", "timesync_flag"],
         api_host=v["api", "host"], api_port=v["api", "port"],
         max_pin_tries=v["access", "max_pin_tries"], lockout_s=v["access", "lockout_s"],
         pin_roles=tuple(v["access", "pin_roles"]), session_idle_s=v["access", "session_idle_s"],
         pcsc_reader=v["readers", "pcsc_reader"] if v["readers", "pcsc"] else None,
         serial_reader=v["readers", "serial"] or None,
-        wedge_format=v["readers", "wedge_format"], wedge_reverse=v["readers", "wedge_reverse"], source=path)
+        wedge_format=v["readers", "wedge_format"], wedge_reverse=v["readers", "wedge_reverse"],
+        cloud=_cloud(v, path), source=path)
+
+
+def _cloud(v, path):
+    if ("cloud", "host") not in v:
+        return None
+    from edge_agent.cloud.topics import ID
+
+    for key in ("tenant", "site"):
+        if not ID.match(v["cloud", key]):
+            raise AgentConfigError("%s: [cloud] %s %r: use 1 to 64 letters, digits, _ or -" % (path, key, v["cloud", key]))
+    if not ID.match(v["agent", "cabinet_id"]):
+        raise AgentConfigError("%s: [agent] cabinet_id %r must be 1 to 64 letters, digits, _ or - for the cloud"
+                               % (path, v["agent", "cabinet_id"]))
+    if not 1 <= v["cloud", "port"] <= 65535:
+        raise AgentConfigError("%s: [cloud] port must be 1 to 65535, got %d" % (path, v["cloud", "port"]))
+    if bool(v["cloud", "tls_cert"]) != bool(v["cloud", "tls_key"]):
+        raise AgentConfigError("%s: [cloud] tls_cert and tls_key go together" % path)
+    if v["cloud", "tls_cert"] and not v["cloud", "tls_ca"]:
+        raise AgentConfigError("%s: [cloud] a client certificate needs tls_ca (TLS is on only with a CA)" % path)
+
+    def file(key):
+        return path.parent / v["cloud", key] if v["cloud", key] else None
+
+    return CloudConfig(
+        host=v["cloud", "host"], tenant=v["cloud", "tenant"], site=v["cloud", "site"], key_file=file("key_file"),
+        port=v["cloud", "port"], keepalive_s=v["cloud", "keepalive_s"], username=v["cloud", "username"] or None,
+        password_file=file("password_file"), tls_ca=file("tls_ca"), tls_cert=file("tls_cert"),
+        tls_key=file("tls_key"), batch_rows=v["cloud", "batch_rows"], batch_bytes=v["cloud", "batch_bytes"],
+        backlog_batches_per_s=v["cloud", "backlog_batches_per_s"], inventory_every_s=v["cloud", "inventory_every_s"],
+        publish_timeout_s=v["cloud", "publish_timeout_s"])

@@ -1,8 +1,8 @@
 """`locker-agent run --config FILE`: the agent process on the Pi (or on a PC against `locker-sim cabinet`).
 
 It opens the ledger, opens the cabinet link, settles what the last run left pending (nobody is let in
-before that), starts the badge readers the config names and the local API, and runs until SIGTERM or
-Ctrl-C. The first line on stdout is "api: http://HOST:PORT" (useful with port = 0); logs go to stderr.
+before that), starts the badge readers the config names, the cloud sync when there is a [cloud] section,
+and the local API, and runs until SIGTERM or Ctrl-C. The first line on stdout is "api: http://HOST:PORT" (useful with port = 0); logs go to stderr.
 
 Exit status: 0 stopped on request, 2 bad config or a port/ledger that cannot be opened, 3 the cabinet link
 failed while running (systemd restarts the agent; the ledger keeps everything).
@@ -66,7 +66,8 @@ def main(config_path):
         sys.stderr.write("locker-agent: error: cannot open the cabinet port %s: %s\n" % (config.cabinet_port, e))
         return EXIT_USAGE
     stop = threading.Event()
-    agent = Agent(lambda: open_ledger(config.ledger, SystemClock(), cabinet_id=config.cabinet_id), link, config)
+    clock = SystemClock(config.timesync_flag)
+    agent = Agent(lambda: open_ledger(config.ledger, clock, cabinet_id=config.cabinet_id), link, config)
     try:
         agent.start()
         readers = _readers(config)
@@ -74,6 +75,18 @@ def main(config_path):
         sys.stderr.write("locker-agent: error: %s\n" % e)
         link.close()
         return EXIT_USAGE
+    sync = None
+    if config.cloud is not None:
+        from edge_agent.cloud.sync import CloudSync
+        sync = CloudSync(lambda: open_ledger(config.ledger, clock, cabinet_id=config.cabinet_id, count_boot=False),
+                         config, config.cloud, agent)
+        try:
+            sync.start()
+        except (OSError, ValueError) as e:
+            sys.stderr.write("locker-agent: error: [cloud] key_file: %s\n" % e)
+            agent.stop()
+            link.close()
+            return EXIT_USAGE
     server = api.serve(agent, config.api_host, config.api_port)
     host, port = server.server_address[:2]
     print("api: http://%s:%d" % (host, port), flush=True)
@@ -89,6 +102,8 @@ def main(config_path):
             status = EXIT_LINK_FAILED
             break
     server.shutdown()
+    if sync is not None:
+        sync.stop()        # says "offline" (retained) before the broker's last will would
     agent.stop()
     for reader in readers:
         reader.close()

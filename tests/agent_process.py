@@ -26,10 +26,13 @@ def simulated_cabinet(speed=3.0, seed=0, lane_matrix=None, **config):
     return sim, serve_pty(sim, speed)
 
 
-def write_agent_config(folder, port, access=None, readers=None):
-    lines = ['[agent]', 'cabinet_id = "CAB-E2E"', 'ledger = "ledger.db"', 'cabinet_port = "%s"' % port,
-             '[api]', 'port = 0']
-    for section, values in (("access", access), ("readers", readers)):
+def write_agent_config(folder, port, access=None, readers=None, cloud=None, cabinet_id="CAB-E2E", agent=None):
+    lines = ['[agent]', 'cabinet_id = "%s"' % cabinet_id, 'ledger = "ledger.db"', 'cabinet_port = "%s"' % port]
+    lines += ["%s = %s" % (k, json.dumps(v)) for k, v in (agent or {}).items()]
+    lines += ['[api]', 'port = 0']
+    for section, values in (("access", access), ("readers", readers), ("cloud", cloud)):
+        if section == "cloud" and values is None:
+            continue
         lines += ["[%s]" % section] + ["%s = %s" % (k, json.dumps(v)) for k, v in (values or {}).items()]
     path = Path(folder) / "agent.toml"
     path.write_text("\n".join(lines) + "\n")
@@ -39,9 +42,11 @@ def write_agent_config(folder, port, access=None, readers=None):
 class AgentProcess:
     """One run of the agent; start() again after kill() is the next boot on the same ledger."""
 
-    def __init__(self, config_path, extra_args=(), env=None):
+    def __init__(self, config_path, extra_args=(), env=None, prefix=()):
+        """prefix: a command to run the agent under (faketime, for a Pi clock weeks behind)."""
         self.config_path = Path(config_path)
         self.extra_args = list(extra_args)
+        self.prefix = list(prefix)
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
         self.url = None
@@ -53,7 +58,8 @@ class AgentProcess:
         log = open(self.log_path, "a")
         log.write("---- run %d\n" % self.runs)
         log.flush()
-        self.proc = subprocess.Popen([LOCKER_AGENT, "run", "--config", str(self.config_path)] + self.extra_args,
+        self.proc = subprocess.Popen(self.prefix + [LOCKER_AGENT, "run", "--config", str(self.config_path)]
+                                     + self.extra_args,
                                      stdout=subprocess.PIPE, stderr=log, text=True, env=self.env)
         log.close()
         first = {}

@@ -6,6 +6,7 @@ import pytest
 from edge_agent.agent_config import AgentConfigError, load_agent_config
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples/site/agent.toml"
+CLOUD = '[cloud]\nhost = "broker"\ntenant = "acme"\nsite = "plant1"\nkey_file = "cabinet.key"\n'
 MINIMAL = '[agent]\ncabinet_id = "C1"\nledger = "l.db"\ncabinet_port = "/dev/serial0"\n'
 
 
@@ -41,7 +42,12 @@ def test_pcsc_on_with_an_empty_name_means_the_first_reader(tmp_path):
     ("[access]\nmax_pin_tries = true\n", r"max_pin_tries must be a whole number"),
     ("[readers]\nwedge_format = \"octal\"\n", r"wedge_format must be hex or decimal"),
     ("[readers]\npcsc_name = \"x\"\n", r"\[readers\] has no key 'pcsc_name'"),
-    ("[cloud]\nhost = \"x\"\n", r"unknown section \[cloud\]"),
+    ("[mqtt]\nhost = \"x\"\n", r"unknown section \[mqtt\]"),
+    ("[cloud]\nhost = \"x\"\n", r"\[cloud\] tenant is required"),
+    (CLOUD + "port = 0\n", r"\[cloud\] port must be 1 to 65535"),
+    (CLOUD.replace("acme", "ac me"), r"\[cloud\] tenant 'ac me'"),
+    (CLOUD + "tls_cert = \"c.pem\"\n", r"tls_cert and tls_key go together"),
+    (CLOUD + "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n", r"needs tls_ca"),
 ])
 def test_mistakes_are_refused_naming_section_and_key(tmp_path, extra, message):
     with pytest.raises(AgentConfigError, match=message):
@@ -63,3 +69,10 @@ def test_every_key_is_documented():
     for section, keys in SCHEMA.items():
         for key in keys:
             assert "| %s | %s |" % (section, key) in doc, (section, key)
+
+
+def test_no_cloud_section_means_offline_only_and_a_cloud_section_fills_defaults(tmp_path):
+    assert load_agent_config(write(tmp_path, MINIMAL)).cloud is None
+    cloud = load_agent_config(write(tmp_path, MINIMAL + CLOUD)).cloud
+    assert (cloud.host, cloud.port, cloud.tenant, cloud.site) == ("broker", 1883, "acme", "plant1")
+    assert cloud.key_file == tmp_path / "cabinet.key" and cloud.tls_ca is None and cloud.keepalive_s == 30

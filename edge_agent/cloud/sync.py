@@ -1,0 +1,313 @@
+"""The agent's MQTT side (docs/mqtt.md): publish the ledger's outbox, apply what the cloud sends down.
+
+One thread does it all: it runs paho's network loop itself (`client.loop`), so paho's callbacks, the
+publishing and the ledger writes happen on it, in order, with no locks. It opens its own connection to the
+ledger (SQLite WAL lets it read while the agent's worker writes).
+
+Rules it keeps:
+- Rows leave in seq order, one batch in flight per stream; a batch is done when its PUBACK comes back
+  without an error reason code, within `publish_timeout_s`; otherwise it is sent again. Nothing counts as
+  synced until the cloud's signed `ack` (outbox.set_acked); after any reconnect both streams start again
+  from the last ack, so paho's in-memory queue is never relied on. Duplicates are allowed, loss never.
+- The events stream goes first; the transaction stream drains a backlog at `backlog_batches_per_s`, and
+  stops `MAX_UNACKED` rows ahead of the cloud's ack (a cloud that is down is not flooded).
+- Reconnects back off from 1 s to 60 s with full jitter; the session is persistent (clean start off);
+  every connection raises the persisted session counter, which the last will and the status carry.
+- Down messages are checked (signature, cabinet, expiry, replay) before anything else, and each gets a
+  command_result event (acks excepted); see commands.py and desired.py.
+"""
+import datetime
+import hashlib
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+import edge_agent
+from edge_agent.cloud import outbox
+from edge_agent.cloud.commands import Commands
+from edge_agent.cloud.topics import Topics
+
+log = logging.getLogger(__name__)
+
+BACKOFF_MIN_S = 1.0
+BACKOFF_MAX_S = 60.0
+SESSION_EXPIRY_S = 86400
+MAX_UNACKED = 5000      # rows ahead of the cloud's ack, per stream
+LOOP_S = 0.02
+
+
+@dataclass
+class Inflight:
+    batch: outbox.Batch
+    mid: int
+    sent_at: float
+
+
+@dataclass
+class StreamState:
+    name: str
+    sent: int = 0                  # highest seq PUBACKed on this connection
+    inflight: Inflight = None
+    head_at_connect: int = 0       # rows up to here were written before this connection: backlog
+    resent_from: int = None        # a resend asked for: rows from here on are marked backlog
+    tokens: float = 0.0            # backlog rate limit (token bucket, batches)
+    last_token: float = None
+
+
+@dataclass
+class SyncStats:
+    connects: int = 0
+    batches_sent: int = 0
+    republished: int = 0
+    acks: int = 0
+    refused: dict = field(default_factory=dict)
+
+
+class CloudSync:
+    def __init__(self, open_ledger, config, cloud, agent=None, clock=time.monotonic):
+        """open_ledger: opens this thread's own ledger connection; config: AgentConfig; cloud: CloudConfig;
+        agent: the Agent whose worker runs commands that act on the cabinet (None: those are refused)."""
+        self._open_ledger = open_ledger
+        self.config = config
+        self.cloud = cloud
+        self.agent = agent
+        self.clock = clock
+        self.topics = Topics(cloud.tenant, cloud.site, config.cabinet_id)
+        self.key = None
+        self.ledger = None
+        self.commands = None
+        self.client = None
+        self.connected = False
+        self.session = None
+        self.streams = {name: StreamState(name) for name in outbox.STREAMS}
+        self.stats = SyncStats()
+        self._backoff = BACKOFF_MIN_S
+        self._next_attempt = 0.0
+        self._next_inventory = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cloud-sync", daemon=True)
+        self._config_hash = _file_hash(config.source)
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    def start(self):
+        from edge_agent.cloud.envelope import load_key
+        self.key = load_key(self.cloud.key_file)     # a bad key file stops the start, said clearly
+        self._thread.start()
+
+    def stop(self, timeout=10):
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self):
+        self.ledger = self._open_ledger()
+        self.commands = Commands(self)
+        try:
+            while not self._stop.is_set():
+                if not self.connected and self.clock() >= self._next_attempt:
+                    self._connect()
+                if self.client is not None:
+                    self.client.loop(LOOP_S)        # network I/O and callbacks, on this thread
+                else:
+                    self._stop.wait(LOOP_S)
+                if self.connected:
+                    self._pump()
+        except Exception:    # noqa: BLE001 - a bug here must not take the locker down: log, and stop syncing
+            log.exception("cloud sync stopped by an error; the ledger keeps everything for the next start")
+        finally:
+            self._goodbye()
+            self.ledger.close()
+
+    def _goodbye(self):
+        """A clean stop says offline itself (retained), so the cloud need not wait for the last will."""
+        client = self.client
+        if client is None or not self.connected:
+            return
+        info = client.publish(self.topics.status, self._status("offline"), qos=1, retain=True)
+        deadline = self.clock() + 2
+        while not info.is_published() and self.clock() < deadline and self.connected:
+            client.loop(LOOP_S)
+        client.disconnect()
+        client.loop(LOOP_S)
+
+    # -- connecting ----------------------------------------------------------------------------------------
+    def _new_client(self):
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.config.cabinet_id,
+                             protocol=mqtt.MQTTv5)
+        cloud = self.cloud
+        if cloud.username:
+            password = cloud.password_file.read_text().strip() if cloud.password_file else None
+            client.username_pw_set(cloud.username, password)
+        if cloud.tls_ca:
+            client.tls_set(ca_certs=str(cloud.tls_ca), certfile=cloud.tls_cert and str(cloud.tls_cert),
+                           keyfile=cloud.tls_key and str(cloud.tls_key))
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    def _connect(self):
+        self.session = outbox.next_session(self.ledger)
+        self.client = self._new_client()
+        self.client.will_set(self.topics.status, self._status("offline"), qos=1, retain=True)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        try:
+            self.client.connect(self.cloud.host, self.cloud.port, self.cloud.keepalive_s, clean_start=False,
+                                properties=props)
+        except (OSError, ValueError) as e:
+            self._retry_later("cannot reach %s:%d: %s" % (self.cloud.host, self.cloud.port, e))
+            self.client = None
+
+    def _retry_later(self, why):
+        delay = random.uniform(0, self._backoff)          # full jitter: a fleet does not come back in step
+        self._next_attempt = self.clock() + delay
+        self._backoff = min(BACKOFF_MAX_S, self._backoff * 2)
+        log.warning("cloud: %s; next try in %.1f s", why, delay)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            self._retry_later("broker refused the connection: %s" % reason_code)
+            client.disconnect()
+            return
+        self.connected = True
+        self._backoff = BACKOFF_MIN_S
+        self.stats.connects += 1
+        for topic in self.topics.subscriptions():
+            client.subscribe(topic, qos=1)
+        client.publish(self.topics.status, self._status("online"), qos=1, retain=True)
+        for stream in self.streams.values():      # start again from the cloud's ack: nothing kept in memory
+            stream.sent = outbox.acked(self.ledger, stream.name)
+            stream.inflight = None
+            stream.head_at_connect = outbox.head(self.ledger, stream.name)
+            stream.resent_from = None
+            stream.tokens = 1.0
+        client.publish(self.topics.birth, json.dumps(self._birth()), qos=1)
+        self._next_inventory = 0.0
+        log.info("cloud: connected to %s:%d as %s, session %d", self.cloud.host, self.cloud.port,
+                 self.config.cabinet_id, self.session)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        if self.connected:
+            log.warning("cloud: disconnected (%s)", reason_code)
+        self.connected = False
+        self.client = None
+        if not self._stop.is_set():
+            self._retry_later("connection lost")
+
+    # -- publishing ----------------------------------------------------------------------------------------
+    def _envelope(self):
+        wall, synced = self.ledger.clock.wall()
+        return {"v": 1, "cabinet": self.config.cabinet_id, "session": self.session, "sent_wall": wall,
+                "clock_synced": bool(synced)}
+
+    def _status(self, state):
+        return json.dumps(dict(self._envelope(), state=state))
+
+    def _birth(self):
+        state = self.agent.call(self.agent.state) if self.agent else {}
+        return dict(self._envelope(), agent_version=edge_agent.__version__,
+                    firmware_version=state.get("firmware_version"), firmware_boot=state.get("firmware_boot"),
+                    agent_boot=self.ledger.cabinet()["boot"], config_hash=self._config_hash,
+                    applied=outbox.applied_versions(self.ledger),
+                    streams={s: {"head": outbox.head(self.ledger, s), "acked": outbox.acked(self.ledger, s)}
+                             for s in outbox.STREAMS})
+
+    def _pump(self):
+        now = self.clock()
+        for name in ("events", "tx"):                     # events first: alerts never wait behind a backlog
+            self._pump_stream(self.streams[name], now)
+        if now >= self._next_inventory:
+            self.client.publish(self.topics.inventory, json.dumps(self._inventory()), qos=1)
+            self._next_inventory = now + self.cloud.inventory_every_s
+
+    def _pump_stream(self, stream, now):
+        if stream.inflight is not None:
+            if now - stream.inflight.sent_at > self.cloud.publish_timeout_s:
+                log.warning("cloud: no PUBACK for %s %d-%d in %d s; sending again", stream.name,
+                            stream.inflight.batch.first_seq, stream.inflight.batch.last_seq,
+                            self.cloud.publish_timeout_s)
+                stream.inflight = None
+                self.stats.republished += 1
+            else:
+                return
+        if stream.sent - outbox.acked(self.ledger, stream.name) >= MAX_UNACKED:
+            return                                        # wait for the cloud to catch up
+        batch = outbox.read_batch(self.ledger, stream.name, stream.sent, self.cloud.batch_rows,
+                                  self.cloud.batch_bytes)
+        if batch is None:
+            return
+        backlog = batch.last_seq <= stream.head_at_connect or (
+            stream.resent_from is not None and batch.first_seq >= stream.resent_from)
+        if backlog and stream.name == "tx":
+            since = now - (stream.last_token if stream.last_token is not None else now)
+            stream.tokens = min(1.0, stream.tokens + since * self.cloud.backlog_batches_per_s)
+            stream.last_token = now
+            if stream.tokens < 1.0:
+                return
+            stream.tokens -= 1.0
+        key = "rows" if stream.name == "tx" else "events"
+        payload = dict(self._envelope(), stream=stream.name, first_seq=batch.first_seq, last_seq=batch.last_seq,
+                       backlog=bool(backlog), **{key: batch.items})
+        info = self.client.publish(getattr(self.topics, stream.name), json.dumps(payload), qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            log.warning("cloud: publish of %s %d-%d failed locally (%s)", stream.name, batch.first_seq,
+                        batch.last_seq, mqtt.error_string(info.rc))
+            return
+        stream.inflight = Inflight(batch, info.mid, now)
+        self.stats.batches_sent += 1
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        for stream in self.streams.values():
+            inflight = stream.inflight
+            if inflight is None or inflight.mid != mid:
+                continue
+            stream.inflight = None
+            if reason_code.is_failure:
+                # The broker did not take it (quota, not authorised...): not sent, try again later.
+                log.warning("cloud: PUBACK %s for %s %d-%d: not sent", reason_code, stream.name,
+                            inflight.batch.first_seq, inflight.batch.last_seq)
+                self.stats.republished += 1
+            else:
+                stream.sent = max(stream.sent, inflight.batch.last_seq)
+
+    def _inventory(self):
+        rows = self.ledger.db.execute("SELECT id, kind, sku, on_hand, min, max, quarantine FROM locations "
+                                      "ORDER BY id").fetchall()
+        return dict(self._envelope(), as_of_seq=outbox.head(self.ledger, "tx"),
+                    locations=[dict(zip(("id", "kind", "sku", "on_hand", "min", "max", "quarantine"), r))
+                               for r in rows])
+
+    def rewind(self, stream_name, from_seq):
+        """A resend asked for by the cloud: send again from from_seq (never below 1)."""
+        stream = self.streams[stream_name]
+        stream.sent = max(0, from_seq - 1)
+        stream.inflight = None
+        stream.resent_from = from_seq
+
+    # -- receiving -----------------------------------------------------------------------------------------
+    def _on_message(self, client, userdata, message):
+        self.commands.handle(message.topic, message.payload)
+
+
+def _file_hash(path):
+    if path is None:
+        return None
+    try:
+        return hashlib.sha256(open(path, "rb").read()).hexdigest()
+    except OSError:
+        return None
+
+
+def now_utc(ledger):
+    """The ledger clock's wall time as an aware datetime, and whether it is synchronised."""
+    wall, synced = ledger.clock.wall()
+    value = datetime.datetime.fromisoformat(wall)
+    return (value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)), bool(synced)

@@ -67,10 +67,17 @@ def test_an_ack_moves_the_synced_mark_and_never_back(down):
     (dict(now=NOW - datetime.timedelta(hours=2)), "expired"),
     (dict(lifetime_s=3 * 86400), "expired"),
 ])
-def test_forged_foreign_or_stale_messages_are_refused_and_change_nothing(down, tamper, reason):
-    down("ack", "ack", {"stream": "tx", "upto_seq": 3}, **tamper)
-    assert outbox.acked(down.ledger, "tx") == 0
+def test_forged_foreign_or_stale_commands_are_refused_and_change_nothing(down, tamper, reason):
+    down("cmd", "config", {"lockout_s": 900}, **tamper)
+    assert outbox.settings(down.ledger) == {}
     assert results(down.ledger) == [("refused", reason)]
+
+
+def test_a_forged_ack_is_refused_and_an_old_one_still_counts(down):
+    down("ack", "ack", {"stream": "tx", "upto_seq": 1}, key=bytes(32))
+    assert outbox.acked(down.ledger, "tx") == 0 and results(down.ledger) == [("refused", "bad_signature")]
+    down("ack", "ack", {"stream": "tx", "upto_seq": 1}, now=NOW - datetime.timedelta(days=3))   # idempotent
+    assert outbox.acked(down.ledger, "tx") == 1
 
 
 def test_unsigned_and_garbage_messages_are_refused(down):

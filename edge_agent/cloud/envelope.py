@@ -12,7 +12,7 @@ import uuid
 VERSION = 1
 MAX_LIFETIME = datetime.timedelta(hours=24)
 KEY_BYTES = 32
-NEEDS_CLOCK = ("unlock", "config")   # commands whose freshness matters, not only their id
+NEEDS_CLOCK = ("unlock", "config")   # the commands whose freshness matters (expiry checked), not only their id
 
 
 class Refused(Exception):
@@ -92,10 +92,13 @@ def check(raw, key, cabinet, now, clock_synced=True):
         raise Refused("malformed", "issued or expires is not an ISO 8601 time") from None
     if expires < issued or expires - issued > MAX_LIFETIME:
         raise Refused("expired", "a lifetime over %s" % MAX_LIFETIME)
-    if clock_synced and now >= expires:
-        raise Refused("expired", "expired %s" % envelope["expires"])
-    if not clock_synced and envelope["type"] in NEEDS_CLOCK:
-        # A Pi whose clock is not synchronised (it may be weeks behind) cannot tell a fresh unlock from an
-        # old one replayed: those wait for the clock. Acks, resends and versioned desired state are safe.
-        raise Refused("expired", "this cabinet's clock is not synchronised; %s needs it" % envelope["type"])
+    if envelope["type"] in NEEDS_CLOCK:
+        # Only commands whose effect depends on when they run are judged by the clock; acks, resends and
+        # versioned desired state are idempotent at any age (retained desired state may be days old when an
+        # offline cabinet comes back). A Pi whose clock is not synchronised (it may be weeks behind) cannot
+        # tell a fresh unlock from an old one replayed: those wait for the clock.
+        if not clock_synced:
+            raise Refused("expired", "this cabinet's clock is not synchronised; %s needs it" % envelope["type"])
+        if now >= expires:
+            raise Refused("expired", "expired %s" % envelope["expires"])
     return envelope

@@ -1,0 +1,258 @@
+"""Cloud sync end to end, every piece real: the agent process (`locker-agent run`) with its ledger, the
+simulated cabinet on a pty, a Mosquitto broker started by the test, and the reference cloud receiver
+(sim/cloud_receiver.py). The failures are real too: the broker down, killed, frozen; the agent SIGKILLed;
+the cloud away; a batch lost; a Pi clock weeks behind. Duplicates are allowed; loss never."""
+import glob
+import os
+import random
+import signal
+import socket
+
+import pytest
+
+from edge_agent.cloud import envelope, outbox
+from sim.cloud_receiver import CloudReceiver
+from tests.agent_process import AgentProcess, ledger_of, simulated_cabinet, write_agent_config
+from tests.ledgers import ledger_from_csv
+from tests.mqtt_broker import Broker
+
+CABINET = "CAB-7"
+LANES = 6
+FAST_LANES = {"turn_ms": 300, "settle_ms": 250, "debounce_ms": 5}
+FAST_DROPS = {"drop_delay_min_ms": 50, "drop_delay_max_ms": 120}
+BADGE = "04A1B2C3"
+WAIT_S = 30
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Site:
+    """One cabinet's folder: ledger, key, config; its simulated cabinet; its agent; the broker and cloud."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.sim, self.port = simulated_cabinet(lane_matrix=FAST_LANES, sim=dict(FAST_DROPS, lane_items=40))
+        lanes = "\n".join("L%d,lane,%d,GLV,40,38,40" % (n, n) for n in range(1, LANES + 1))   # soon below min
+        ledger = ledger_from_csv(folder, skus="part_number,description,category\nGLV,Gloves,ppe\n",
+                                 locations="id,kind,unit,sku,on_hand,min,max\n" + lanes + "\nD1,door,1,GLV,1,0,1\n",
+                                 users="id,name,role,badges\nT1,Ana,technician,%s\n" % BADGE)
+        ledger.db["role_allows"].insert({"role": "technician", "category": "ppe"})
+        ledger.close()
+        self.key = bytes(range(32))
+        (folder / "cabinet.key").write_text(self.key.hex())
+        (folder / "timesync").write_text("")              # this Pi's clock is synchronised
+        self.broker = Broker(folder / "broker", persistence=True, port=free_port())
+        self.cloud = None
+        self.agent = None
+
+    def start_agent(self, days_behind=0, synced=True, **cloud_options):
+        cloud = {"host": "127.0.0.1", "port": self.broker.port, "tenant": "acme", "site": "plant1",
+                 "key_file": "cabinet.key", "publish_timeout_s": 2, "batch_rows": 8, **cloud_options}
+        config = write_agent_config(self.folder, self.port, access={"session_idle_s": 3600}, cloud=cloud,
+                                    cabinet_id=CABINET,
+                                    agent={"timesync_flag": "timesync" if synced else "no-such-file"})
+        env = {}
+        if days_behind:     # libfaketime in the agent process itself (the faketime wrapper would eat SIGTERM)
+            env = {"LD_PRELOAD": glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1")[0],
+                   "FAKETIME": "-%dd" % days_behind, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+        self.agent = AgentProcess(config, env=env).start()
+        self.agent.wait_ready()
+        self.agent.login(BADGE)
+        return self.agent
+
+    def start_cloud(self):
+        self.cloud = CloudReceiver("127.0.0.1", self.broker.port, self.folder / "cloud.db", {CABINET: self.key},
+                                   grace_s=1.0, sites={CABINET: ("acme", "plant1")})
+        self.cloud.start()
+        return self.cloud
+
+    def issue(self, count, rng=random.Random(3)):
+        for _ in range(count):
+            status, result = self.agent.request("POST", "/api/issue", {"location": "L%d" % rng.randrange(1, LANES + 1)})
+            assert status == 200 and result["outcomes"] == ["vended"], result
+
+    def heads(self):
+        with ledger_of(self.folder) as ledger:
+            return {s: outbox.head(ledger, s) for s in outbox.STREAMS}
+
+    def wait_delivered(self):
+        """Until the cloud has every transaction and event the ledger holds, with nothing missing (asked again
+        until the ledger stops growing: the cloud's own resend commands add command_result events)."""
+        while True:
+            heads = self.heads()
+            assert self.cloud.wait_for(lambda: all(self.cloud.watermark(CABINET, s) >= heads[s] for s in heads),
+                                       WAIT_S), (heads, {s: self.cloud.watermark(CABINET, s) for s in heads},
+                                                 self.agent.log()[-3000:])
+            if self.heads() == heads:
+                return heads
+
+    def check_complete(self):
+        """The cloud's copy is the ledger's, row for row, in seq order; and the agent saw the acks."""
+        heads = self.wait_delivered()
+        with ledger_of(self.folder) as ledger:
+            mine = [(r["seq"], r["hash"]) for r in ledger.transactions()]
+        theirs = [(r["seq"], r["hash"]) for r in self.cloud.rows(CABINET)]
+        assert theirs[:len(mine)] == mine
+        events = [e["seq"] for e in self.cloud.events(CABINET)]
+        assert events == list(range(1, len(events) + 1)) and len(events) >= heads["events"]
+        end = self.agent.stop()
+        assert end == 0
+        with ledger_of(self.folder) as ledger:   # synced only by the cloud's ack, and all of it was
+            assert all(outbox.acked(ledger, s) >= heads[s] for s in outbox.STREAMS)
+        return heads
+
+    def close(self):
+        if self.agent:
+            self.agent.kill()
+        if self.cloud:
+            self.cloud.stop()
+        self.broker.stop()
+        self.sim.bridge.stop()
+
+
+@pytest.fixture
+def site(tmp_path):
+    site = Site(tmp_path)
+    yield site
+    site.close()
+
+
+def test_broker_down_for_the_whole_session_then_up_delivers_everything_in_order(site):
+    site.start_agent()
+    site.issue(12)                                    # the locker works with no broker at all
+    site.agent.kill()                                 # and a restart while offline loses nothing either
+    site.start_agent()
+    site.issue(4)
+    site.broker.start()
+    site.start_cloud()
+    heads = site.check_complete()
+    assert heads["tx"] >= 2 * 16 and heads["events"] >= 1
+    assert site.cloud.stats.duplicates >= 0
+
+
+def test_broker_killed_and_restarted_mid_stream(site):
+    site.broker.start()
+    site.start_cloud()
+    site.start_agent()
+    site.issue(5)
+    site.broker.kill()
+    site.issue(5)
+    site.broker.start()
+    site.issue(3)
+    site.check_complete()
+
+
+def test_agent_killed_between_publish_and_puback(site):
+    site.broker.start()
+    site.start_cloud()
+    site.start_agent()
+    site.issue(2)
+    site.wait_delivered()
+    os.kill(site.broker.proc.pid, signal.SIGSTOP)     # the broker takes bytes into its socket, answers nothing
+    try:
+        site.issue(4)
+        site.agent.kill()
+    finally:
+        os.kill(site.broker.proc.pid, signal.SIGCONT)
+    site.start_agent()
+    site.check_complete()
+
+
+def test_agent_killed_between_puback_and_the_clouds_ack(site):
+    site.broker.start()                               # the broker takes everything; the cloud is away
+    site.start_agent()
+    site.issue(6)
+    site.agent.kill()
+    site.start_cloud()
+    site.start_agent()
+    site.check_complete()
+
+
+def test_a_withheld_batch_is_asked_for_again_and_filled(site, monkeypatch):
+    site.broker.start()
+    cloud = site.start_cloud()
+    withheld = []
+    original = cloud._on_message
+
+    def lose_one_batch(client, userdata, message):
+        if message.topic.endswith("/tx") and not withheld and b'"first_seq": 1,' not in message.payload:
+            withheld.append(message.payload)          # lost on the way: never stored
+            return
+        original(client, userdata, message)
+
+    monkeypatch.setattr(cloud, "_on_message", lose_one_batch)
+    cloud.client.on_message = lose_one_batch
+    site.start_agent()
+    site.issue(10)
+    site.check_complete()
+    assert withheld and cloud.stats.resends >= 1
+
+
+def test_a_pi_weeks_behind_keeps_seq_order_and_says_its_clock_was_not_synchronised(site):
+    site.broker.start()
+    site.start_cloud()
+    site.start_agent()
+    site.issue(2)
+    site.agent.stop()
+    site.start_agent(days_behind=21, synced=False)                       # a Pi with no RTC, weeks behind
+    site.issue(2)
+    site.check_complete()
+    rows = site.cloud.rows(CABINET)
+    assert [r["seq"] for r in rows] == sorted(r["seq"] for r in rows)
+    before = [r for r in rows if r["clock_synced"]]
+    after = [r for r in rows if not r["clock_synced"] and r["kind"] == "outcome"]
+    assert before and after and after[0]["wall_time"] < before[-1]["wall_time"]   # time went back, seq did not
+
+
+def test_commands_are_applied_once_and_bad_ones_are_refused_and_change_nothing(site):
+    site.broker.start()
+    cloud = site.start_cloud()
+    site.start_agent()
+    site.wait_delivered()
+    command_id = cloud.send_command(CABINET, "unlock", {"door": 1, "reason": "driver lost badge"})
+    assert cloud.wait_for(lambda: any(r["command_id"] == command_id for r in cloud.command_results(CABINET)), WAIT_S)
+    cloud.send_command(CABINET, "unlock", {"door": 1, "reason": "again"}, id_=command_id)   # delivered twice
+    forged = envelope.sign(bytes(32), CABINET, "unlock", {"door": 1, "reason": "forged"}, envelope.instant(
+        "2026-11-23T00:00:00Z"))
+    cloud.publish_raw(CABINET, "cmd", forged)
+    cloud.send_command(CABINET, "unlock", {"door": "one"})
+    assert cloud.wait_for(lambda: len(cloud.command_results(CABINET)) >= 4, WAIT_S)
+    results = {(r["command_id"], r["status"], r["reason"]) for r in cloud.command_results(CABINET)}
+    assert (command_id, "applied", None) in results and (command_id, "duplicate", None) in results
+    assert any(r[1:] == ("refused", "bad_signature") for r in results)
+    assert any(r[1:] == ("refused", "malformed") for r in results)
+    assert site.sim.bridge.call(lambda s: s.physics.door(1).opens) == 1       # opened once, for one command
+
+
+def test_a_long_backlog_drains_at_a_bounded_rate_and_live_alerts_do_not_wait_behind_it(site):
+    with ledger_of(site.folder) as ledger:            # weeks offline: hundreds of rows never sent
+        for _ in range(400):
+            ledger.append("count", location="D1", quantity=1, reason="backlog")
+    site.broker.start()
+    cloud = site.start_cloud()
+    site.start_agent(backlog_batches_per_s=4)          # 8 rows a batch: 400 rows take about 12 s
+    for _ in range(3):                                 # live takes: L1 goes below min, an alert now
+        assert site.agent.request("POST", "/api/issue", {"location": "L1"})[0] == 200
+    assert cloud.wait_for(lambda: any(e["type"] == "alert_raised" for e in cloud.events(CABINET)), 5)
+    assert cloud.watermark(CABINET, "tx") < 300        # the alert did not wait for the backlog
+    site.check_complete()                              # and the backlog still all arrived
+
+
+def test_desired_users_reach_the_cabinet_and_it_reports_the_version_applied(site):
+    site.broker.start()
+    cloud = site.start_cloud()
+    cloud.publish_desired(CABINET, "users", 3, {"version": 3, "users": [
+        {"id": "T1", "name": "Ana", "role": "technician", "badges": [BADGE]},
+        {"id": "T2", "name": "Bo", "role": "technician", "badges": ["0A0B0C0D"]}]})
+    site.start_agent()                                 # the retained set is waiting when it connects
+    assert cloud.wait_for(lambda: any(e["type"] == "desired_applied" and e["version"] == 3
+                                      for e in cloud.events(CABINET)), WAIT_S)
+    assert site.agent.login("0A0B0C0D")["person"]["user_id"] == "T2"
+    site.agent.stop()
+    site.start_agent()                                 # the next birth says which version is in force
+    assert cloud.wait_for(lambda: (cloud.birth(CABINET) or {}).get("applied", {}).get("users") == 3, WAIT_S)
+    assert [e["version"] for e in cloud.events(CABINET) if e["type"] == "desired_applied"] == [3]   # once

@@ -41,6 +41,7 @@ BACKOFF_MAX_S = 60.0
 SESSION_EXPIRY_S = 86400
 MAX_UNACKED = 5000      # rows ahead of the cloud's ack, per stream
 LOOP_S = 0.02
+CONNECT_TIMEOUT_S = 10  # from CONNECT to CONNACK, TLS handshake included
 
 
 @dataclass
@@ -111,7 +112,12 @@ class CloudSync:
         try:
             while not self._stop.is_set():
                 if not self.connected and self.clock() >= self._next_attempt:
-                    self._connect()
+                    if self.client is not None:       # connected at TCP level, but no CONNACK in time
+                        self.client.disconnect()
+                        self.client = None
+                        self._retry_later("no answer to CONNECT within %d s" % CONNECT_TIMEOUT_S)
+                    else:
+                        self._connect()
                 if self.client is not None:
                     self.client.loop(LOOP_S)        # network I/O and callbacks, on this thread
                 else:
@@ -165,6 +171,8 @@ class CloudSync:
         except (OSError, ValueError) as e:
             self._retry_later("cannot reach %s:%d: %s" % (self.cloud.host, self.cloud.port, e))
             self.client = None
+            return
+        self._next_attempt = self.clock() + CONNECT_TIMEOUT_S   # the CONNACK (after TLS) has this long
 
     def _retry_later(self, why):
         delay = random.uniform(0, self._backoff)          # full jitter: a fleet does not come back in step

@@ -235,6 +235,10 @@ class CloudSync:
         if now >= self._next_inventory:
             self.client.publish(self.topics.inventory, json.dumps(self._inventory()), qos=1)
             self._next_inventory = now + self.cloud.inventory_every_s
+            # Housekeeping at the same pace: acknowledged events beyond the newest ones, and command ids
+            # long expired, need not be kept (transactions are never pruned: they are the chain).
+            outbox.prune_synced_events(self.ledger)
+            outbox.prune_commands(self.ledger, self.ledger.clock.wall()[0])
 
     def _pump_stream(self, stream, now):
         if stream.inflight is not None:

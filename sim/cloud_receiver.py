@@ -53,21 +53,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from jsonschema.exceptions import SchemaError, best_match
-from jsonschema.validators import validator_for
+from jsonschema.exceptions import ValidationError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from referencing import Registry, Resource
-from referencing.exceptions import Unresolvable
 
 from edge_agent.cloud import envelope
 from edge_agent.cloud.topics import PREFIX, UP, Topics, parse
 from edge_agent.ledger.chain import GENESIS_HASH, row_hash
+from sim.mqtt_contract import SCHEMA_DIR as SCHEMAS_DIR
+from sim.mqtt_contract import BadBatch, Contract, ContractError, check_batch, describe
 
 log = logging.getLogger(__name__)
 
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "docs" / "mqtt" / "schemas"
 SCHEMA_OF = {"status": "status", "birth": "birth", "tx": "tx_batch", "events": "event_batch",
              "inventory": "inventory"}
 STREAMS = ("tx", "events")
@@ -133,53 +131,6 @@ def utc_now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def load_schemas(schemas_dir):
-    """{leaf: validator} for the five up payloads. Every *.json of the folder goes into one registry under
-    its $id, so references such as common.json#/$defs/seq resolve locally and nothing is ever fetched."""
-    folder = Path(schemas_dir)
-    missing = [name for name in SCHEMA_OF.values() if not (folder / (name + ".json")).is_file()]
-    if missing:
-        raise ConfigError("%s: schema file(s) missing: %s" % (folder, ", ".join(n + ".json" for n in missing)))
-    documents, resources = {}, []
-    for path in sorted(folder.glob("*.json")):
-        try:
-            documents[path.stem] = json.loads(path.read_text())
-        except ValueError as e:
-            raise ConfigError("%s: not JSON: %s" % (path, e)) from None
-        if "$id" in documents[path.stem]:
-            resources.append((documents[path.stem]["$id"], Resource.from_contents(documents[path.stem])))
-    registry = Registry().with_resources(resources)
-    validators = {}
-    for leaf, name in SCHEMA_OF.items():
-        cls = validator_for(documents[name])
-        try:
-            cls.check_schema(documents[name])
-        except SchemaError as e:
-            raise ConfigError("%s/%s.json is not a valid schema: %s" % (folder, name, e.message)) from None
-        validators[leaf] = cls(documents[name], registry=registry)
-    # Resolve every reference now: a missing common.json must stop the start, not fail each message.
-    for name, document in documents.items():
-        resolver = registry.resolver(base_uri=document.get("$id", ""))
-        for ref in _refs(document):
-            try:
-                resolver.lookup(ref)
-            except Unresolvable:
-                raise ConfigError("%s/%s.json: $ref %s cannot be resolved (a schema file missing?)"
-                                  % (folder, name, ref)) from None
-    return validators
-
-
-def _refs(node):
-    if isinstance(node, dict):
-        if isinstance(node.get("$ref"), str):
-            yield node["$ref"]
-        for value in node.values():
-            yield from _refs(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _refs(value)
-
-
 class CloudReceiver:
     def __init__(self, host, port, db_path, keys, schemas_dir=SCHEMAS_DIR, grace_s=2.0, clock=time.monotonic,
                  client_id="locker-cloud-receiver", sites=None, report=None):
@@ -198,7 +149,7 @@ class CloudReceiver:
         self.client_id = client_id
         self.report = report or (lambda line: log.info("%s", line))
         self.stats = Stats()
-        self.validators = None
+        self.contract = None
         self.db = None
         self.client = None
         self._sites = dict(sites or {})
@@ -212,10 +163,13 @@ class CloudReceiver:
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self, timeout=10.0):
-        """Load the schemas (ConfigError if one is missing), open the database, connect and subscribe.
+        """Load the schemas (ConfigError if one is missing or broken), open the database, connect and subscribe.
         Returns once subscribed (TimeoutError after `timeout` s); timeout=None returns at once and lets
         paho keep trying to reach the broker."""
-        self.validators = load_schemas(self.schemas_dir)
+        try:
+            self.contract = Contract(self.schemas_dir, needs=SCHEMA_OF.values())
+        except ContractError as e:
+            raise ConfigError(str(e)) from None
         self._open_db()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
                                   protocol=mqtt.MQTTv5)
@@ -315,22 +269,20 @@ class CloudReceiver:
             payload = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise Rejected("not JSON") from None
-        error = best_match(self.validators[leaf].iter_errors(payload))
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path) or "(top)"
-            raise Rejected("schema %s: %s: %s" % (SCHEMA_OF[leaf], where, error.message))
+        try:
+            self.contract.validate(SCHEMA_OF[leaf], payload)
+        except ValidationError as e:
+            raise Rejected("schema %s: %s" % (SCHEMA_OF[leaf], describe(e))) from None
         if payload["cabinet"] != topics.cabinet:
             raise Rejected("cabinet %r in the payload, %r in the topic" % (payload["cabinet"], topics.cabinet))
         if topics.cabinet not in self.keys:
             # We could store it, but never ack it (acks are signed with the cabinet's key).
             raise Rejected("unknown cabinet %r: no key for it" % topics.cabinet)
         if leaf in STREAMS:
-            # What JSON Schema cannot compare: the items' seqs are exactly first_seq..last_seq.
-            items = payload["rows"] if leaf == "tx" else payload["events"]
-            seqs = [item["seq"] for item in items]
-            if seqs != list(range(payload["first_seq"], payload["last_seq"] + 1)):
-                raise Rejected("%s seqs %s are not contiguous from first_seq %d to last_seq %d"
-                               % (leaf, _span(seqs), payload["first_seq"], payload["last_seq"]))
+            try:
+                check_batch(payload)
+            except BadBatch as e:
+                raise Rejected(str(e)) from None
         return payload
 
     def _reject(self, topic, cabinet, reason, raw):
@@ -665,7 +617,3 @@ class CloudReceiver:
 
 def _wall():
     return envelope.iso(utc_now())
-
-
-def _span(seqs):
-    return "%s..%s" % (seqs[0], seqs[-1]) if len(seqs) > 3 else str(seqs)

@@ -5,6 +5,12 @@ payloads against them, as the reference cloud receiver and the tests do.
     validate("tx_batch", payload)        # jsonschema.ValidationError if it does not match
     check_batch(payload)                 # what a schema cannot say: seqs contiguous from first to last
 
+The module-level functions use docs/mqtt/schemas of this checkout; Contract(folder) loads another folder
+(the receiver's schemas_dir) and has the same functions as methods. Loading checks every schema at once,
+so a problem stops the start rather than failing each message: ContractError for a file missing (of those
+`needs` names) or not JSON, a wrong $id, a document that is not a valid schema, or a $ref that does not
+resolve.
+
 The schemas name each other by $id (https://locker.example/mqtt/v1/NAME.json) and refer to the shared
 definitions as common.json#/$defs/...; they are all loaded into one `referencing` registry, so nothing is
 ever fetched. Needs jsonschema (a development dependency, like the rest of sim/).
@@ -14,51 +20,106 @@ import json
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, best_match
 from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
 
 ROOT = Path(__file__).resolve().parent.parent / "docs" / "mqtt"
 SCHEMA_DIR = ROOT / "schemas"
 BASE_URI = "https://locker.example/mqtt/v1/"
 
 
+class ContractError(ValueError):
+    """The schemas of a folder cannot be used; the text names the file and the problem."""
+
+
+class Contract:
+    def __init__(self, folder=SCHEMA_DIR, needs=()):
+        """Load and check every *.json of `folder`; `needs`: names of schemas that must be there."""
+        folder = Path(folder)
+        missing = [name for name in needs if not (folder / (name + ".json")).is_file()]
+        if missing:
+            raise ContractError("%s: schema file(s) missing: %s" % (folder, ", ".join(n + ".json" for n in missing)))
+        self.documents = {}
+        for path in sorted(folder.glob("*.json")):
+            try:
+                self.documents[path.stem] = json.loads(path.read_text())
+            except ValueError as e:
+                raise ContractError("%s: not JSON: %s" % (path, e)) from None
+            if self.documents[path.stem].get("$id") != BASE_URI + path.name:
+                raise ContractError("%s: $id must be %s%s" % (path, BASE_URI, path.name))
+        self.registry = Registry().with_resources(
+            (document["$id"], Resource.from_contents(document)) for document in self.documents.values())
+        self._validators = {}
+        for name, document in self.documents.items():
+            try:
+                Draft202012Validator.check_schema(document)
+            except SchemaError as e:
+                raise ContractError("%s/%s.json is not a valid schema: %s" % (folder, name, e.message)) from None
+            self._validators[name] = Draft202012Validator(document, registry=self.registry)
+            resolver = self.registry.resolver(base_uri=document["$id"])
+            for ref in _refs(document):
+                try:
+                    resolver.lookup(ref)
+                except Unresolvable:
+                    raise ContractError("%s/%s.json: $ref %s cannot be resolved (a schema file missing?)"
+                                        % (folder, name, ref)) from None
+
+    def schema_names(self):
+        """Every schema's name (its file name without .json), common included."""
+        return sorted(self.documents)
+
+    def schema(self, name):
+        return self.documents[name]
+
+    def validator(self, name):
+        """A Draft 2020-12 validator for one payload schema ("status", "tx_batch", "envelope", "body_unlock"...)."""
+        return self._validators[name]
+
+    def validate(self, name, instance):
+        """Raise jsonschema.ValidationError (the most relevant error) if instance does not match schema `name`."""
+        error = best_match(self._validators[name].iter_errors(instance))
+        if error is not None:
+            raise error
+
+    def errors(self, name, instance):
+        """Every error, as "path: message" texts (empty when it matches)."""
+        return [describe(e) for e in self._validators[name].iter_errors(instance)]
+
+
+@functools.lru_cache(maxsize=None)
+def default():
+    """The Contract of docs/mqtt/schemas, loaded once."""
+    return Contract(SCHEMA_DIR)
+
+
 def schema_names():
-    """Every schema's name (its file name without .json), common included."""
-    return sorted(p.stem for p in SCHEMA_DIR.glob("*.json"))
+    return default().schema_names()
 
 
-@functools.lru_cache(maxsize=None)
 def schema(name):
-    return json.loads((SCHEMA_DIR / (name + ".json")).read_text())
+    return default().schema(name)
 
 
-@functools.lru_cache(maxsize=None)
 def registry():
-    resources = []
-    for name in schema_names():
-        document = schema(name)
-        if document.get("$id") != BASE_URI + name + ".json":
-            raise ValueError("%s.json: $id must be %s%s.json" % (name, BASE_URI, name))
-        resources.append((document["$id"], Resource.from_contents(document)))
-    return Registry().with_resources(resources)
+    return default().registry
 
 
-@functools.lru_cache(maxsize=None)
 def validator(name):
-    """A Draft 2020-12 validator for one payload schema ("status", "tx_batch", "envelope", "body_unlock"...)."""
-    document = schema(name)
-    Draft202012Validator.check_schema(document)
-    return Draft202012Validator(document, registry=registry())
+    return default().validator(name)
 
 
 def validate(name, instance):
-    """Raise jsonschema.ValidationError (the most relevant error) if instance does not match schema `name`."""
-    validator(name).validate(instance)
+    default().validate(name, instance)
 
 
 def errors(name, instance):
-    """Every error, as "path: message" texts (empty when it matches)."""
-    return ["%s: %s" % ("/".join(str(p) for p in e.absolute_path) or "(top)", e.message)
-            for e in validator(name).iter_errors(instance)]
+    return default().errors(name, instance)
+
+
+def describe(error):
+    """A jsonschema.ValidationError as "path: message", the path "(top)" for the payload itself."""
+    return "%s: %s" % ("/".join(str(p) for p in error.absolute_path) or "(top)", error.message)
 
 
 def body_schema(type_):
@@ -79,4 +140,21 @@ def check_batch(payload):
         raise BadBatch("first_seq %d is after last_seq %d" % (first, last))
     seqs = [item["seq"] for item in items]
     if seqs != list(range(first, last + 1)):
-        raise BadBatch("%s seqs are not contiguous from %d to %d" % (payload["stream"], first, last))
+        raise BadBatch("%s seqs %s are not contiguous from first_seq %d to last_seq %d"
+                       % (payload["stream"], _span(seqs), first, last))
+
+
+def _span(seqs):
+    return "%s..%s" % (seqs[0], seqs[-1]) if len(seqs) > 3 else str(seqs)
+
+
+def _refs(node):
+    """Every $ref string in a schema document, however deep."""
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)

@@ -24,7 +24,7 @@ from edge_agent.badge.ids import BadBadgeId
 from edge_agent.badge.wedge import normalize_wedge_entry
 from edge_agent.cabinet_events import take_events
 from edge_agent.errors import LinkError
-from edge_agent.permissions import UNRESTRICTED, Decision, may_refill
+from edge_agent.permissions import UNRESTRICTED, Decision, may_issue, may_refill
 from edge_agent.refill import confirm_refill, pick_list
 from edge_agent.vending import IssueResult, Vending
 from edge_agent.weighing import NotStable, WeighBins, issue_scanned
@@ -284,6 +284,18 @@ class Agent:
         """Return a lent tool to its door, in the condition the person says (damaged goes to quarantine)."""
         self._require_ready()
         return self._settled(tools.check_in(self.ledger, self.cabinet, self._person(), location, condition))
+
+    def items(self):
+        """What the screen offers the person: lane, door and scan-only locations with stock whose SKU their
+        role may take (may_issue decides; approvals, work orders and limits are still checked on issue)."""
+        self._require_ready()
+        person = self._person()
+        rows = self.ledger.db.query(
+            "SELECT l.id AS location, l.kind, l.unit, l.sku, s.description, l.on_hand FROM locations l "
+            "JOIN skus s ON s.part_number = l.sku WHERE l.kind IN ('lane', 'door', 'scan') AND l.on_hand > 0 "
+            "ORDER BY CASE l.kind WHEN 'lane' THEN 0 WHEN 'door' THEN 1 ELSE 2 END, l.unit, l.id")
+        return [row for row in rows
+                if may_issue(self.ledger, person, row["location"], 1).reason not in ("not_allowed", "no_such_item")]
 
     def loans(self):
         self._require_ready()

@@ -21,6 +21,10 @@ uses to act at the cabinet. JSON in and out, standard library only, loopback by 
     POST /api/adjust   {"location", "delta", "reason"}    supervisor: adjustment with a reason
     POST /api/quarantine {"location", "quantity", "disposition"}  supervisor: restock or scrap
     POST /api/lane/clear {"location"}      supervisor: a jammed lane back in service
+    GET  /api/items                        what the person may choose: lane, door and scan-only locations
+                                           with stock whose SKU their role may take
+    GET  /api/events                       Server-Sent Events: the state (as /api/state) each time it changes
+    GET  /  and  /screen/<file>            the touchscreen's web app (edge_agent/screen), nothing else
 
 Every answer is a JSON object. Errors: 400 bad request (the message names the field), 401 nobody logged in,
 403 refused (the reason code and the words to show), 503 the locker is starting up. The agent, not the page,
@@ -29,8 +33,12 @@ decides every permission.
 import dataclasses
 import json
 import logging
+import re
 import threading
+import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from edge_agent.access import NeedPin, Person, Refused
 from edge_agent.agent import NoSession, NotReady
@@ -39,6 +47,12 @@ from edge_agent.weighing import NotStable, Take
 
 log = logging.getLogger(__name__)
 MAX_BODY = 16 * 1024
+SCREEN_DIR = Path(__file__).resolve().parent / "screen"
+SCREEN_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
+                ".js": "text/javascript; charset=utf-8", ".png": "image/png", ".svg": "image/svg+xml"}
+SCREEN_NAME = re.compile(r"^[A-Za-z0-9_-]+(\.[a-z]+)$")     # one plain file name: no dots, no slashes
+EVENTS_POLL_S = 0.2        # how often an event stream looks at the agent's state
+EVENTS_KEEPALIVE_S = 10    # a comment line this often: a page that went away is noticed
 
 
 class BadRequest(Exception):
@@ -158,6 +172,7 @@ def routes(agent):
         ("POST", "/api/adjust"): adjust,
         ("POST", "/api/quarantine"): quarantine,
         ("POST", "/api/lane/clear"): lambda b: _answer(agent.call(agent.clear_lane, text(b, "location"))),
+        ("GET", "/api/items"): lambda _: (200, {"ok": True, "items": agent.call(agent.items)}),
     }
 
 
@@ -204,7 +219,59 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(status, answer)
 
     def do_GET(self):
+        path = self.path.split("?")[0]
+        if path == "/" or path.startswith("/screen/"):
+            return self._static(path)
+        if path == "/api/events":
+            return self._events()
         self._dispatch("GET")
+
+    def _static(self, path):
+        """A file of the web app: only a plain name directly inside edge_agent/screen, of a known type."""
+        name = "index.html" if path == "/" else urllib.parse.unquote(path[len("/screen/"):])
+        match = SCREEN_NAME.match(name)
+        file = SCREEN_DIR / name
+        if not match or match.group(1) not in SCREEN_TYPES or file.resolve().parent != SCREEN_DIR \
+                or not file.is_file():
+            return self._answer(404, {"ok": False, "message": "no such file: %s" % path})
+        data = file.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", SCREEN_TYPES[match.group(1)])
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Content-Security-Policy", "default-src 'self'")   # nothing from any other host
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _events(self):
+        """Server-Sent Events: the agent's state now, then again each time it changes, until the page goes
+        away or the server stops. The stream polls the worker; the page is pushed to, never reloads."""
+        agent, stopping = self.server.agent, self.server.stopping
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        last, quiet_since = None, time.monotonic()
+        try:
+            while not stopping.is_set():
+                try:
+                    state = agent.call(agent.state, timeout=5)
+                except Exception:  # noqa: BLE001 - the agent stopped or is stuck: the page reconnects
+                    return
+                if state != last:
+                    self.wfile.write(b"data: " + json.dumps(state).encode("utf-8") + b"\n\n")
+                    self.wfile.flush()
+                    last, quiet_since = state, time.monotonic()
+                elif time.monotonic() - quiet_since > EVENTS_KEEPALIVE_S:
+                    self.wfile.write(b": still here\n\n")
+                    self.wfile.flush()
+                    quiet_since = time.monotonic()
+                stopping.wait(EVENTS_POLL_S)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            return
 
     def do_POST(self):
         self._dispatch("POST")
@@ -213,10 +280,24 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("api: " + fmt, *args)
 
 
+class _Server(ThreadingHTTPServer):
+    """One thread per connection (daemon: a page's event stream never holds the process); shutdown() also
+    ends the event streams."""
+    daemon_threads = True
+
+    def __init__(self, address, agent):
+        super().__init__(address, _Handler)
+        self.agent = agent
+        self.stopping = threading.Event()
+        self.routes = routes(agent)
+
+    def shutdown(self):
+        self.stopping.set()
+        super().shutdown()
+
+
 def serve(agent, host="127.0.0.1", port=8080):
     """Start the API in a background thread; returns the server (server.server_address has the port)."""
-    server = ThreadingHTTPServer((host, port), _Handler)
-    server.daemon_threads = True
-    server.routes = routes(agent)
+    server = _Server((host, port), agent)
     threading.Thread(target=server.serve_forever, name="api", daemon=True).start()
     return server

@@ -1,0 +1,300 @@
+"""The touchscreen web app (edge_agent/screen) in a real Chromium (Debian's /usr/bin/chromium, driven by
+Playwright at the screen's 800x480) against the real agent and its API in-process: the real ledger file, the
+agent's worker and HTTP server, the simulated cabinet in virtual time. Waits are on page conditions only.
+
+Screenshots of every screen for docs/screens/*.png:
+
+    .venv/bin/python -m tests.test_screen --screenshots
+"""
+import contextlib
+import http.client
+import shutil
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from edge_agent import api
+from edge_agent.agent import Agent
+from edge_agent.agent_config import AgentConfig
+from edge_agent.ledger import ManualClock, open_ledger
+from sim.virtual_host import VirtualCabinet
+from tests.cabinets import cabinet
+from tests.ledgers import ledger_from_csv, rows_of
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run"]
+SCREEN = {"width": 800, "height": 480}
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screens"
+
+SKUS = """part_number,description,category,supplier,needs_approval
+GLV,Nitrile gloves (pair),ppe,Acme,no
+INS,Carbide insert,cutting,Acme,yes
+TAPE,Duct tape,consumables,Acme,no
+DRL,Cobalt drill bit,drilling,Acme,no
+"""
+LOCATIONS = """id,kind,unit,sku,on_hand,min,max
+L3,lane,3,GLV,8,2,8
+L1,lane,1,INS,6,2,8
+L2,lane,2,DRL,5,2,8
+S1,scan,,TAPE,10,2,20
+D2,door,2,GLV,0,2,6
+"""
+USERS = """id,name,role,supplier,pin,badges
+T1,Ana,technician,,2580,04A1B2C3
+S1,Dee,supervisor,,1357,0A0B0C0D
+"""
+BADGE = "04A1B2C3"
+
+
+@contextlib.contextmanager
+def screen_rig(tmp_path):
+    """The agent and its API on a free loopback port over a simulated cabinet: yields the rig (its .url)."""
+    ledger = ledger_from_csv(tmp_path, skus=SKUS, locations=LOCATIONS, users=USERS)
+    ledger.db["role_allows"].insert_all([{"role": "technician", "category": c}
+                                         for c in ("ppe", "cutting", "consumables")])    # not drilling
+    ledger.close()
+    sim, host = cabinet()
+    cab = VirtualCabinet(host)
+    path = tmp_path / "ledger.db"
+    agent = Agent(lambda: open_ledger(path, ManualClock()), cab,
+                  AgentConfig(cabinet_id="CAB-T", ledger=path, cabinet_port="virtual"))
+    agent.start()
+    server = api.serve(agent, "127.0.0.1", 0)
+    rig = type("Rig", (), {})()
+    rig.sim, rig.agent, rig.path, rig.server = sim, agent, path, server
+    rig.host, rig.port = server.server_address[:2]
+    rig.url = "http://%s:%d/" % (rig.host, rig.port)
+    try:
+        yield rig
+    finally:
+        server.shutdown()
+        server.server_close()
+        agent.stop()
+
+
+@contextlib.contextmanager
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def open_screen(chromium, rig):
+    """A page at 800x480 on the agent's screen, recording every URL it asks for (page.requested)."""
+    page = chromium.new_page(viewport=SCREEN, has_touch=True)
+    page.requested = []
+    page.on("request", lambda request: page.requested.append(request.url))
+    page.goto(rig.url)
+    page.locator("#status", has_text="Ready").wait_for()
+    return page
+
+
+def badge_in(page, badge=BADGE):
+    """What a keyboard-wedge reader does: types the number and Enter into the focused page."""
+    page.keyboard.type(badge)
+    page.keyboard.press("Enter")
+    page.locator("#items").wait_for()
+
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
+                                                                     "(scripts/setup installs it)")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    pytest.importorskip("playwright")
+    with browser() as b:
+        yield b
+
+
+@pytest.fixture
+def rig(tmp_path):
+    with screen_rig(tmp_path) as r:
+        yield r
+
+
+@pytest.fixture
+def page(chromium, rig):
+    page = open_screen(chromium, rig)
+    yield page
+    page.close()
+
+
+def test_idle_screen_asks_for_a_badge_and_loads_nothing_from_elsewhere(page, rig):
+    from playwright.sync_api import expect
+    expect(page.locator("#idle h1")).to_have_text("Tap your badge")
+    expect(page.locator("#cabinet")).to_have_text("CAB-T")
+    expect(page.locator("#use-pin")).to_be_visible()
+    expect(page.locator("#wedge")).to_be_focused()
+    hosts = {urllib.parse.urlsplit(url).hostname for url in page.requested}
+    assert hosts == {"127.0.0.1"}, page.requested
+    assert any(url.endswith("/api/events") for url in page.requested)
+    assert any(url.endswith("/screen/screen.js") for url in page.requested)
+
+
+def test_a_wedge_badge_logs_the_technician_in_and_lists_what_they_may_take(page):
+    from playwright.sync_api import expect
+    badge_in(page)
+    expect(page.locator("#who")).to_have_text("Ana")
+    names = page.locator("#item-list .name")
+    # Lanes first, then scan-only bins; the drill bit (role not allowed) and the empty door are not offered.
+    expect(names).to_have_text(["Carbide insert", "Nitrile gloves (pair)", "Duct tape"])
+    expect(page.locator("#item-list .where").nth(1)).to_have_text("Lane 3 · 8 on hand")
+
+
+def test_choosing_a_lane_item_and_take_dispenses_it(page, rig):
+    from playwright.sync_api import expect
+    badge_in(page)
+    page.locator("#item-list button", has_text="Nitrile gloves").click()
+    expect(page.locator("#chosen-name")).to_have_text("Nitrile gloves (pair)")
+    expect(page.locator("#minus")).to_be_disabled()
+    page.locator("#plus").click()
+    expect(page.locator("#qty")).to_have_text("2")
+    page.locator("#take").click()
+    expect(page.locator("#result-title")).to_have_text("Take your item")
+    expect(page.locator("#result-text")).to_contain_text("2 × Nitrile gloves (pair) dropped into the tray")
+    assert rig.sim.physics.lane(3).dropped == 2
+    with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
+        outcomes = [(o["location"], o["outcome"], o["user_id"]) for o in rows_of(ledger, "outcome")]
+        assert outcomes == [("L3", "vended", "T1")] * 2
+        assert ledger.on_hand("L3") == 6
+    page.locator("#result-more").click()
+    expect(page.locator("#item-list .where").nth(1)).to_have_text("Lane 3 · 6 on hand")
+
+
+def test_the_quantity_stays_within_what_is_on_hand(page):
+    from playwright.sync_api import expect
+    badge_in(page)
+    page.locator("#item-list button", has_text="Carbide insert").click()
+    for _ in range(8):
+        page.locator("#plus").click(force=True)
+    expect(page.locator("#qty")).to_have_text("6")
+    expect(page.locator("#plus")).to_be_disabled()
+
+
+def test_a_refused_item_shows_the_agents_words(page, rig):
+    from playwright.sync_api import expect
+    badge_in(page)
+    page.locator("#item-list button", has_text="Carbide insert").click()
+    page.locator("#take").click()
+    expect(page.locator("#result-title")).to_have_text("You cannot take this")
+    expect(page.locator("#result-text")).to_have_text(
+        "Carbide insert needs a supervisor's approval: a supervisor can badge now.")
+    assert rig.sim.physics.lane(1).dropped == 0
+
+
+def test_logout_returns_to_idle(page, rig):
+    from playwright.sync_api import expect
+    badge_in(page)
+    page.locator("#logout").click()
+    expect(page.locator("#idle h1")).to_be_visible()
+    expect(page.locator("#wedge")).to_be_focused()
+    assert rig.agent.call(rig.agent.state)["session"] is None
+
+
+def test_a_session_ended_by_the_agent_is_pushed_to_the_page(page, rig):
+    from playwright.sync_api import expect
+    badge_in(page)
+    page.locator("body[data-session=T1]").wait_for(state="attached")     # the stream has told the page
+    rig.agent.call(rig.agent.logout)              # as the idle timer does: no click, no reload
+    expect(page.locator("#idle h1")).to_be_visible()
+    assert sum(url.endswith("/screen/index.html") or url == rig.url for url in page.requested) == 1
+
+
+def test_a_pin_on_the_keypad_logs_in(page):
+    from playwright.sync_api import expect
+    page.locator("#use-pin").click()
+    for key in ("T", "1", "Next", "2", "5", "8", "0"):
+        page.locator("#keypad button", has_text=key).first.click()
+    expect(page.locator("#f-pin .value")).to_have_text("●●●●")
+    page.locator("#pin-ok").click()
+    expect(page.locator("#who")).to_have_text("Ana")
+    expect(page.locator("#item-list .name")).to_have_count(3)
+
+
+def get(rig, path):
+    conn = http.client.HTTPConnection(rig.host, rig.port, timeout=10)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return response.status, response.getheader("Content-Type"), response.getheader("Cache-Control"), body
+
+
+def test_static_files_are_served_with_their_types_and_nothing_outside_the_screen_folder(rig):
+    assert get(rig, "/")[:3] == (200, "text/html; charset=utf-8", "no-store")
+    assert get(rig, "/screen/screen.css")[:3] == (200, "text/css; charset=utf-8", "no-store")
+    assert get(rig, "/screen/screen.js")[:2] == (200, "text/javascript; charset=utf-8")
+    for path in ("/screen/../api.py", "/screen/%2e%2e/api.py", "/screen/..%2fapi.py", "/screen/../../README.md",
+                 "/screen/", "/screen/nothing.js", "/screen//etc/passwd", "/screen/screen.js/x"):
+        status, _, _, body = get(rig, path)
+        assert status == 404 and b"import" not in body, path
+
+
+def test_the_event_stream_does_not_hold_up_the_server(rig):
+    conn = http.client.HTTPConnection(rig.host, rig.port, timeout=10)
+    conn.request("GET", "/api/events")
+    response = conn.getresponse()
+    assert response.getheader("Content-Type") == "text/event-stream"
+    assert response.fp.readline().startswith(b"data: {")
+    assert get(rig, "/api/state")[0] == 200          # another request while the stream is open
+    started = time.monotonic()
+    rig.server.shutdown()                            # stopping does not wait for the page to go away
+    assert response.read().strip() == b"" and time.monotonic() - started < 2     # the stream ended
+    conn.close()
+
+
+# -- screenshots -------------------------------------------------------------------------------------------
+def screenshots(out=SHOTS):
+    """Every screen to out/*.png, as the person sees it at 800x480."""
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        with screen_rig(tmp) as rig, browser() as chromium:
+            page = open_screen(chromium, rig)
+            page.screenshot(path=out / "idle.png")
+            page.locator("#use-pin").click()
+            for key in ("T", "1"):
+                page.locator("#keypad button", has_text=key).first.click()
+            page.screenshot(path=out / "pin-user.png")
+            page.locator("#keypad button", has_text="Next").click()
+            for key in "25":
+                page.locator("#keypad button", has_text=key).first.click()
+            page.screenshot(path=out / "pin.png")
+            page.locator("#pin-cancel").click()
+            badge_in(page)
+            page.locator("#item-list button", has_text="Nitrile gloves").click()
+            page.locator("#plus").click()
+            page.screenshot(path=out / "items.png")
+            # The vend is instant in virtual time: show the progress screen as the page does before it.
+            page.evaluate("() => { document.getElementById('busy-text').textContent = "
+                          "'Dispensing from lane 3…'; show('busy'); }")
+            page.screenshot(path=out / "dispensing.png", animations="disabled")
+            page.evaluate("() => show('items')")
+            page.locator("#take").click()
+            page.locator("#result-title", has_text="Take your item").wait_for()
+            page.screenshot(path=out / "result.png")
+            page.locator("#result-more").click()
+            page.locator("#item-list button", has_text="Carbide insert").click()
+            page.locator("#take").click()
+            page.locator("#result-title", has_text="You cannot take this").wait_for()
+            page.screenshot(path=out / "refused.png")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return sorted(out.glob("*.png"))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--screenshots"]:
+        sys.exit("usage: python -m tests.test_screen --screenshots   (writes %s/*.png)" % SHOTS)
+    for shot in screenshots():
+        print(shot)

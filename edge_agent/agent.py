@@ -286,20 +286,26 @@ class Agent:
         return self._settled(tools.check_in(self.ledger, self.cabinet, self._person(), location, condition))
 
     def items(self):
-        """What the screen offers the person: lane, door and scan-only locations with stock whose SKU their
-        role may take (may_issue decides; approvals, work orders and limits are still checked on issue)."""
+        """What the screen offers the person: lane, door, weigh-bin and scan-only locations with stock whose SKU
+        their role may take (may_issue decides; approvals, work orders and limits are still checked on issue)."""
         self._require_ready()
         person = self._person()
         rows = self.ledger.db.query(
             "SELECT l.id AS location, l.kind, l.unit, l.sku, s.description, l.on_hand FROM locations l "
-            "JOIN skus s ON s.part_number = l.sku WHERE l.kind IN ('lane', 'door', 'scan') AND l.on_hand > 0 "
-            "ORDER BY CASE l.kind WHEN 'lane' THEN 0 WHEN 'door' THEN 1 ELSE 2 END, l.unit, l.id")
+            "JOIN skus s ON s.part_number = l.sku WHERE l.kind IN ('lane', 'door', 'bin', 'scan') "
+            "AND l.on_hand > 0 ORDER BY CASE l.kind WHEN 'lane' THEN 0 WHEN 'door' THEN 1 WHEN 'bin' THEN 2 ELSE 3 END, "
+            "l.unit, l.id")
         return [row for row in rows
                 if may_issue(self.ledger, person, row["location"], 1).reason not in ("not_allowed", "no_such_item")]
 
     def loans(self):
+        """The person's tools out, each with its SKU's description for the screen."""
         self._require_ready()
-        return tools.loans_of(self.ledger, self._person().user_id)
+        described = []
+        for loan in tools.loans_of(self.ledger, self._person().user_id):
+            row = self.ledger.db.execute("SELECT description FROM skus WHERE part_number = ?", [loan.sku]).fetchone()
+            described.append(dict(dataclasses.asdict(loan), description=row[0] if row else None))
+        return described
 
     def pick_list(self):
         """A route driver's open refill tasks (only their supplier's)."""

@@ -12,7 +12,7 @@ uses to act at the cabinet. JSON in and out, standard library only, loopback by 
     POST /api/take/begin  (as issue)       a weigh bin: the weight before the person reaches in
     POST /api/take/finish                  the weight after: what was taken (409 while it still moves)
     POST /api/return   {"location", "condition"}   a lent tool back, good or damaged
-    GET  /api/loans                        the person's tools out
+    GET  /api/loans                        the person's tools out (with each SKU's description)
     GET  /api/refill                       a route driver's pick list
     POST /api/refill/open {"location"}     unlock a locker door for refilling
     POST /api/refill/bin  {"location"}     a weigh bin before refilling (take/finish counts it)
@@ -21,8 +21,8 @@ uses to act at the cabinet. JSON in and out, standard library only, loopback by 
     POST /api/adjust   {"location", "delta", "reason"}    supervisor: adjustment with a reason
     POST /api/quarantine {"location", "quantity", "disposition"}  supervisor: restock or scrap
     POST /api/lane/clear {"location"}      supervisor: a jammed lane back in service
-    GET  /api/items                        what the person may choose: lane, door and scan-only locations
-                                           with stock whose SKU their role may take
+    GET  /api/items                        what the person may choose: lane, door, weigh-bin and scan-only
+                                           locations with stock whose SKU their role may take
     GET  /api/events                       Server-Sent Events: the state (as /api/state) each time it changes
     GET  /  and  /screen/<file>            the touchscreen's web app (edge_agent/screen), nothing else
 
@@ -163,7 +163,7 @@ def routes(agent):
         ("POST", "/api/take/finish"): take_finish,
         ("POST", "/api/return"): lambda b: _answer(agent.call(agent.give_back, text(b, "location"),
                                                               text(b, "condition", False) or "good")),
-        ("GET", "/api/loans"): lambda _: _listing("loans", agent.call(agent.loans)),
+        ("GET", "/api/loans"): lambda _: (200, {"ok": True, "loans": agent.call(agent.loans)}),
         ("GET", "/api/refill"): lambda _: _listing("pick_list", agent.call(agent.pick_list)),
         ("POST", "/api/refill/open"): lambda b: _answer(agent.call(agent.open_for_refill, text(b, "location"))),
         ("POST", "/api/refill/bin"): lambda b: _answer(agent.call(agent.refill_begin, text(b, "location"))),

@@ -3,7 +3,7 @@ and the count the driver confirms. A driver sees and touches only their own supp
 agent enforces it here, whatever the screen shows). Min/max closes a location's task and clears its alerts
 by itself once the stock is back at or above min (edge_agent/minmax.py). Opening the door or lane for the
 refill is the vending side's job; this records what was put in."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from edge_agent.permissions import SUPPLIER_BOUND, may_refill
@@ -17,6 +17,7 @@ class PickLine:
     on_hand: int
     maximum: int
     quantity: int          # to bring: up to max in whole refill packs
+    kind: Optional[str] = field(default=None, compare=False)   # lane, door, bin or scan: how the screen opens it
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class RefillDone:
 def pick_list(ledger, person):
     """Open refill tasks this person may work, in location order."""
     query = ("SELECT t.location, t.sku, coalesce(s.description, t.sku) AS description, l.on_hand, l.max, "
-             "t.quantity FROM refill_tasks t JOIN locations l ON l.id = t.location "
+             "t.quantity, l.kind FROM refill_tasks t JOIN locations l ON l.id = t.location "
              "LEFT JOIN skus s ON s.part_number = t.sku WHERE t.closed_seq IS NULL")
     args = []
     if person.role in SUPPLIER_BOUND:

@@ -22,7 +22,7 @@ from edge_agent.agent import Agent
 from edge_agent.agent_config import AgentConfig
 from edge_agent.ledger import ManualClock, open_ledger
 from sim.virtual_host import VirtualCabinet
-from tests.cabinets import cabinet
+from tests.cabinets import cabinet, calibrate_bin
 from tests.ledgers import ledger_from_csv, rows_of
 
 CHROMIUM = "/usr/bin/chromium"
@@ -36,19 +36,29 @@ GLV,Nitrile gloves (pair),ppe,Acme,no
 INS,Carbide insert,cutting,Acme,yes
 TAPE,Duct tape,consumables,Acme,no
 DRL,Cobalt drill bit,drilling,Acme,no
+WSH,Washer M8,hardware,Acme,no
+TRQ,Torque wrench,tools,Acme,no
+OIL,Cutting oil,fluids,Other,no
 """
-LOCATIONS = """id,kind,unit,sku,on_hand,min,max
-L3,lane,3,GLV,8,2,8
-L1,lane,1,INS,6,2,8
-L2,lane,2,DRL,5,2,8
-S1,scan,,TAPE,10,2,20
-D2,door,2,GLV,0,2,6
+LOCATIONS = """id,kind,unit,sku,on_hand,min,max,piece_weight_mg,returnable,loan_hours
+L3,lane,3,GLV,8,2,8,,,
+L1,lane,1,INS,6,2,8,,,
+L2,lane,2,DRL,1,2,8,,,
+L4,lane,4,OIL,0,2,8,,,
+S1,scan,,TAPE,10,2,20,,,
+D1,door,1,TRQ,1,0,1,,yes,8
+D2,door,2,GLV,0,2,6,,,
+B1,bin,1,WSH,40,10,60,12500,,
 """
 USERS = """id,name,role,supplier,pin,badges
 T1,Ana,technician,,2580,04A1B2C3
 S1,Dee,supervisor,,1357,0A0B0C0D
+R1,Ray,route_driver,Acme,,CAFEF00D
 """
 BADGE = "04A1B2C3"
+SUPERVISOR = "0A0B0C0D"
+DRIVER = "CAFEF00D"
+OFFERED = ["Carbide insert", "Nitrile gloves (pair)", "Torque wrench", "Washer M8", "Duct tape"]
 
 
 @contextlib.contextmanager
@@ -56,17 +66,19 @@ def screen_rig(tmp_path):
     """The agent and its API on a free loopback port over a simulated cabinet: yields the rig (its .url)."""
     ledger = ledger_from_csv(tmp_path, skus=SKUS, locations=LOCATIONS, users=USERS)
     ledger.db["role_allows"].insert_all([{"role": "technician", "category": c}
-                                         for c in ("ppe", "cutting", "consumables")])    # not drilling
-    ledger.close()
+                                         for c in ("ppe", "cutting", "consumables", "hardware", "tools")])
+    ledger.close()                                                                       # not drilling
     sim, host = cabinet()
+    calibrate_bin(sim, host, 1, 900)
     cab = VirtualCabinet(host)
+    cab.wait(3000)
     path = tmp_path / "ledger.db"
     agent = Agent(lambda: open_ledger(path, ManualClock()), cab,
                   AgentConfig(cabinet_id="CAB-T", ledger=path, cabinet_port="virtual"))
     agent.start()
     server = api.serve(agent, "127.0.0.1", 0)
     rig = type("Rig", (), {})()
-    rig.sim, rig.agent, rig.path, rig.server = sim, agent, path, server
+    rig.sim, rig.cab, rig.agent, rig.path, rig.server = sim, cab, agent, path, server
     rig.host, rig.port = server.server_address[:2]
     rig.url = "http://%s:%d/" % (rig.host, rig.port)
     try:
@@ -98,11 +110,11 @@ def open_screen(chromium, rig):
     return page
 
 
-def badge_in(page, badge=BADGE):
+def badge_in(page, badge=BADGE, lands_on="#items"):
     """What a keyboard-wedge reader does: types the number and Enter into the focused page."""
     page.keyboard.type(badge)
     page.keyboard.press("Enter")
-    page.locator("#items").wait_for()
+    page.locator(lands_on).wait_for()
 
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
@@ -146,8 +158,10 @@ def test_a_wedge_badge_logs_the_technician_in_and_lists_what_they_may_take(page)
     badge_in(page)
     expect(page.locator("#who")).to_have_text("Ana")
     names = page.locator("#item-list .name")
-    # Lanes first, then scan-only bins; the drill bit (role not allowed) and the empty door are not offered.
-    expect(names).to_have_text(["Carbide insert", "Nitrile gloves (pair)", "Duct tape"])
+    # Lanes, doors, weigh bins, then scan-only bins; the drill bit (role not allowed), the empty door and the
+    # empty lane are not offered.
+    expect(names).to_have_text(OFFERED)
+    expect(page.locator("#item-list .where").nth(3)).to_have_text("Bin 1 · 40 on hand")
     expect(page.locator("#item-list .where").nth(1)).to_have_text("Lane 3 · 8 on hand")
 
 
@@ -218,7 +232,111 @@ def test_a_pin_on_the_keypad_logs_in(page):
     expect(page.locator("#f-pin .value")).to_have_text("●●●●")
     page.locator("#pin-ok").click()
     expect(page.locator("#who")).to_have_text("Ana")
-    expect(page.locator("#item-list .name")).to_have_count(3)
+    expect(page.locator("#item-list .name")).to_have_count(len(OFFERED))
+
+
+def test_a_supervisor_badges_on_the_refusal_and_the_item_goes_out(page, rig):
+    from playwright.sync_api import expect
+    badge_in(page)
+    page.locator("#item-list button", has_text="Carbide insert").click()
+    page.locator("#take").click()
+    expect(page.locator("#result-title")).to_have_text("You cannot take this")
+    expect(page.locator("#approve-box")).to_contain_text("Supervisor: tap your badge to approve")
+    expect(page.locator("#approve-wedge")).to_be_focused()
+    page.keyboard.type(BADGE)                      # the taker cannot approve their own issue
+    page.keyboard.press("Enter")
+    expect(page.locator("#approve-message")).to_have_text("Ana cannot approve this.")
+    page.keyboard.type(SUPERVISOR)
+    page.keyboard.press("Enter")
+    expect(page.locator("#result-title")).to_have_text("Take your item")
+    expect(page.locator("#approve-box")).to_be_hidden()
+    expect(page.locator("#who")).to_have_text("Ana")                     # still the technician's session
+    assert rig.sim.physics.lane(1).dropped == 1
+    with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
+        outcomes = [(o["location"], o["outcome"], o["user_id"], o["approver_id"]) for o in rows_of(ledger, "outcome")]
+        assert outcomes == [("L1", "vended", "T1", "S1")]
+
+
+def test_a_weigh_bin_take_counts_what_the_scale_saw(page, rig):
+    from playwright.sync_api import expect
+    badge_in(page)
+    page.locator("#item-list button", has_text="Washer M8").click()
+    expect(page.locator("#take")).to_have_text("Open bin · 1")
+    page.locator("#plus").click()
+    page.locator("#take").click()
+    expect(page.locator("#weigh-title")).to_have_text("Bin 1 is open: take what you need, then press Done")
+    rig.sim.physics.bin(1).take(3)                 # one more than said: allowed, and what is charged
+    rig.cab.wait(3000)
+    answered = []
+
+    def still_moving_once(route):                  # the scale is still settling the first time
+        if answered:
+            return route.continue_()
+        answered.append(1)
+        route.fulfill(status=409, content_type="application/json",
+                      body='{"ok": false, "reason": "not_stable", "message": "moving"}')
+    page.route("**/api/take/finish", still_moving_once)
+    page.locator("#weigh-done").click()
+    expect(page.locator("#weigh-message")).to_have_text("Take your hand out and press Done again")
+    page.locator("#weigh-done").click()
+    expect(page.locator("#result-title")).to_have_text("Bin 1: you took 3")
+    with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
+        assert ledger.on_hand("B1") == 37
+        issue = rows_of(ledger, "issue")[-1]
+        assert (issue["location"], issue["quantity"], issue["user_id"]) == ("B1", 3, "T1")
+
+
+def test_a_lent_tool_is_returned_damaged_from_the_items_screen(page, rig):
+    from playwright.sync_api import expect
+    from edge_agent import tools
+    badge_in(page)
+    expect(page.locator("#return-tool")).to_be_hidden()                  # nothing out yet
+    page.locator("#item-list button", has_text="Torque wrench").click()
+    page.locator("#take").click()
+    expect(page.locator("#result-text")).to_contain_text("Door 1 is open")
+    page.locator("#result-more").click()
+    page.locator("#return-tool").click()
+    expect(page.locator("#loan-list .name")).to_have_text(["Torque wrench"])
+    expect(page.locator("#loan-name")).to_have_text("Torque wrench")     # the only loan is chosen already
+    page.locator("#return-damaged").click()
+    expect(page.locator("#result-title")).to_have_text("Put the tool back")
+    expect(page.locator("#result-text")).to_contain_text("It goes to a supervisor to check.")
+    with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
+        assert tools.loans_of(ledger, "T1") == []
+        assert ledger.db["locations"].get("D1")["quarantine"] == 1
+    page.locator("#result-more").click()
+    expect(page.locator("#item-list .name")).to_have_count(len(OFFERED) - 1)   # the wrench is in quarantine
+    expect(page.locator("#return-tool")).to_be_hidden()
+
+
+def test_a_route_driver_refills_their_pick_list_line_by_line(page, rig):
+    from playwright.sync_api import expect
+    badge_in(page, DRIVER, lands_on="#refill")
+    expect(page.locator("#item-list")).to_be_hidden()
+    # Acme's door and lane; the empty lane of another supplier's oil is not on this driver's list.
+    expect(page.locator("#refill-progress")).to_have_text("Line 1 of 2 · D2")
+    expect(page.locator("#refill-name")).to_have_text("Nitrile gloves (pair)")
+    expect(page.locator("#refill-where")).to_have_text("Bring 6 · 0 of 6 there now")
+    expect(page.locator("#refill-count .value")).to_have_text("6")
+    page.locator("#refill-open").click()
+    expect(page.locator("#refill-key")).to_have_text("Door 2 is open. Close it when done.")
+    assert rig.sim.physics.door(2).opens == 1
+    page.locator('#refill-keypad [data-key="5"]').click()                 # only 5 in the van
+    page.locator("#refill-confirm").click()
+    expect(page.locator("#refill-progress")).to_have_text("Line 2 of 2 · L2")
+    expect(page.locator("#refill-open")).to_be_hidden()
+    expect(page.locator("#refill-key")).to_have_text("Open the front with your key.")
+    for key in ("1", "⌫", "7"):
+        page.locator('#refill-keypad [data-key="%s"]' % key).click()
+    expect(page.locator("#refill-confirm")).to_have_text("Confirm 7")
+    page.locator("#refill-confirm").click()
+    expect(page.locator("#result-title")).to_have_text("Refill done")
+    expect(page.locator("#result-text")).to_have_text("2 of 2 lines refilled, 12 units.")
+    expect(page.locator("#result-more")).to_be_hidden()
+    with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
+        refills = [(r["location"], r["quantity"], r["user_id"]) for r in rows_of(ledger, "refill")]
+        assert refills == [("D2", 5, "R1"), ("L2", 7, "R1")]
+        assert (ledger.on_hand("D2"), ledger.on_hand("L2"), ledger.on_hand("L4")) == (5, 8, 0)
 
 
 def get(rig, path):
@@ -287,7 +405,50 @@ def screenshots(out=SHOTS):
             page.locator("#item-list button", has_text="Carbide insert").click()
             page.locator("#take").click()
             page.locator("#result-title", has_text="You cannot take this").wait_for()
-            page.screenshot(path=out / "refused.png")
+            page.screenshot(path=out / "refused.png")            # with the supervisor's approval asked for
+            page.keyboard.type(BADGE)
+            page.keyboard.press("Enter")
+            page.locator("#approve-message", has_text="cannot approve").wait_for()
+            page.screenshot(path=out / "approve-refused.png")
+            page.locator("#result-more").click()
+            page.locator("#item-list button", has_text="Washer M8").click()
+            page.locator("#take").click()
+            page.locator("#weigh").wait_for()
+            page.screenshot(path=out / "weigh.png")
+            page.evaluate("() => { document.getElementById('weigh-message').textContent = "
+                          "'Take your hand out and press Done again'; }")
+            page.screenshot(path=out / "weigh-not-stable.png")
+            rig.sim.physics.bin(1).take(2)
+            rig.cab.wait(3000)
+            page.locator("#weigh-done").click()
+            page.locator("#result-title", has_text="you took").wait_for()
+            page.screenshot(path=out / "weigh-result.png")
+            page.locator("#result-more").click()
+            page.locator("#item-list button", has_text="Torque wrench").click()
+            page.locator("#take").click()
+            page.locator("#result-title", has_text="Take your item").wait_for()
+            page.locator("#result-more").click()
+            page.locator("#return-tool").wait_for()
+            page.screenshot(path=out / "items-with-loan.png")
+            page.locator("#return-tool").click()
+            page.locator("#loans").wait_for()
+            page.screenshot(path=out / "return.png")
+            page.locator("#return-good").click()
+            page.locator("#result-title", has_text="Put the tool back").wait_for()
+            page.screenshot(path=out / "returned.png")
+            page.locator("#result-done").click()
+            page.locator("#idle").wait_for()
+            badge_in(page, DRIVER, lands_on="#refill")
+            page.screenshot(path=out / "refill-door.png")
+            page.locator("#refill-open").click()
+            page.locator("#refill-key", has_text="is open").wait_for()
+            page.screenshot(path=out / "refill-door-open.png")
+            page.locator("#refill-confirm").click()
+            page.locator("#refill-progress", has_text="Line 2").wait_for()
+            page.screenshot(path=out / "refill-lane.png")
+            page.locator("#refill-confirm").click()
+            page.locator("#result-title", has_text="Refill done").wait_for()
+            page.screenshot(path=out / "refill-done.png")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return sorted(out.glob("*.png"))

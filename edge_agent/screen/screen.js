@@ -3,8 +3,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const SCREENS = ["idle", "pin", "items", "busy", "result"];
-const KINDS = { lane: "Lane", door: "Door", scan: "Bin" };
+const SCREENS = ["idle", "pin", "items", "weigh", "loans", "refill", "busy", "result"];
+const KINDS = { lane: "Lane", door: "Door", bin: "Bin", scan: "Bin" };
 
 let state = null;          // the agent's last state (GET /api/state, pushed by /api/events)
 let screen = "idle";
@@ -14,6 +14,14 @@ let quantity = 1;
 let pinFor = null;         // user id whose badge needs a PIN too
 let fields = { user: "", pin: "" };
 let activeField = "user";
+let last = null;           // the last issue tried ({item, n}): retried once a supervisor approves
+let loans = [];
+let loan = null;           // the loan being returned
+let pickList = [];         // a route driver's refill lines, the one at hand, and what was done
+let line = 0;
+let added = "";
+let addedFresh = true;
+let refilled = [];
 
 async function api(method, path, body) {
   try {
@@ -33,7 +41,7 @@ function show(name) {
   screen = name;
   for (const s of SCREENS) $(s).hidden = s !== name;
   $("logout").hidden = !(state && state.session) || name === "busy";
-  if (name === "idle") focusWedge();
+  focusWedge();
 }
 
 function where(item) {
@@ -51,10 +59,10 @@ function applyState(next) {
   $("who").textContent = next.session ? next.session.name : "";
   if (!next.session) {
     if (next.need_pin_for && screen !== "pin") return openPin(next.need_pin_for);
-    if (screen === "items" || screen === "result" || screen === "busy") return show("idle");  // session ended
+    if (screen !== "idle" && screen !== "pin") return show("idle");  // session ended
     show(screen);
   } else if (screen === "idle" || screen === "pin") {
-    loadItems();
+    home();
   } else {
     show(screen);
   }
@@ -73,6 +81,7 @@ function listen() {
 // -- idle: the badge --------------------------------------------------------------------------------------
 function focusWedge() {
   if (screen === "idle") $("wedge").focus({ preventScroll: true });
+  else if (screen === "result" && !$("approve-box").hidden) $("approve-wedge").focus({ preventScroll: true });
 }
 
 let idleTimer = null;
@@ -91,7 +100,7 @@ function signedIn(answer, say) {
   if (answer.status === 200 && answer.person) {
     state = { ...(state || {}), session: answer.person, need_pin_for: null };
     $("who").textContent = answer.person.name;
-    return loadItems();
+    return home();
   }
   if (answer.status === 200 && answer.need_pin_for) return openPin(answer.need_pin_for);
   say(answer.message || "Not recognised. Please try again.");
@@ -155,6 +164,11 @@ async function submitPin() {
 }
 
 // -- items ----------------------------------------------------------------------------------------------------
+function home() {
+  const person = state && state.session;
+  return person && person.role === "route_driver" ? loadRefill() : loadItems();
+}
+
 async function loadItems() {
   const answer = await api("GET", "/api/items");
   if (answer.status === 401) return show("idle");
@@ -183,6 +197,9 @@ async function loadItems() {
     list.appendChild(li);
   }
   pick(items.find((i) => chosen && i.location === chosen.location) || null);
+  const out = await api("GET", "/api/loans");
+  loans = out.loans || [];
+  $("return-tool").hidden = !loans.length;
   show("items");
 }
 
@@ -205,7 +222,7 @@ function renderQuantity() {
   $("qty").textContent = String(quantity);
   $("minus").disabled = !chosen || quantity <= 1;
   $("plus").disabled = !chosen || quantity >= chosen.on_hand;
-  $("take").textContent = "Take " + quantity;
+  $("take").textContent = (chosen && chosen.kind === "bin" ? "Open bin · " : "Take ") + quantity;
 }
 
 function step(by) {
@@ -217,8 +234,12 @@ function step(by) {
 // -- take, progress, result -----------------------------------------------------------------------------------
 async function take() {
   if (!chosen) return;
-  const item = chosen;
-  const n = quantity;
+  issue(chosen, quantity);
+}
+
+async function issue(item, n) {
+  last = { item, n };
+  if (item.kind === "bin") return beginTake(item, n);
   $("busy-text").textContent = item.kind === "lane" ? "Dispensing from lane " + item.unit + "…"
     : item.kind === "door" ? "Opening door " + item.unit + "…" : "Recording…";
   show("busy");
@@ -248,10 +269,206 @@ function result(item, n, answer) {
     heading = answer.status === 403 ? "You cannot take this" : "Something went wrong";
     text = answer.message || "Please try again.";
   }
+  showResult(heading, text, good, answer.reason === "needs_approval");
+}
+
+function showResult(heading, text, good, askApproval) {
+  const title = $("result-title");
   title.textContent = heading;
   title.className = good ? "ok" : "bad";
   $("result-text").textContent = text;
+  $("approve-box").hidden = !askApproval;
+  $("approve-message").textContent = "";
+  $("result-more").hidden = !!(state && state.session && state.session.role === "route_driver");
+  $("result-more").textContent = "Take something else";
   show("result");
+}
+
+// -- a supervisor approves on the same screen ----------------------------------------------------------------
+async function approve(typed) {
+  const answer = await api("POST", "/api/approve", { badge: typed });
+  if (answer.status === 401) return show("idle");
+  if (answer.status === 200 && answer.person && last) return issue(last.item, last.n);
+  $("approve-message").textContent = answer.message || "Not an approver. Please try again.";
+}
+
+// -- a weigh bin: the weight before, the person takes, the weight after ---------------------------------------
+let takeItem = null;
+
+async function beginTake(item, n) {
+  $("busy-text").textContent = "Weighing bin " + item.unit + "…";
+  show("busy");
+  const answer = await api("POST", "/api/take/begin", { location: item.location, quantity: n });
+  if (answer.status === 401) return show("idle");
+  if (answer.status !== 200) return result(item, n, answer);
+  takeItem = item;
+  $("weigh-title").textContent = "Bin " + item.unit + " is open: take what you need, then press Done";
+  $("weigh-message").textContent = "";
+  show("weigh");
+}
+
+async function finishTake() {
+  const item = takeItem;
+  $("weigh-done").disabled = true;
+  const answer = await api("POST", "/api/take/finish");
+  $("weigh-done").disabled = false;
+  if (answer.status === 401) return show("idle");
+  if (answer.status === 409) {
+    $("weigh-message").textContent = "Take your hand out and press Done again";
+    return;
+  }
+  if (answer.status !== 200) return result(item, 0, answer);
+  const bin = "Bin " + item.unit + ": ";
+  const k = answer.quantity;
+  if (answer.action === "issue" && !answer.alert) showResult(bin + "you took " + k, "Recorded. Thank you.", true);
+  else if (answer.action === "issue") showResult(bin + "you took " + k, "That is more than you may take: " +
+                                                 "a supervisor has been told.", false);
+  else if (answer.action === "return") showResult(bin + "you put back " + k, "Recorded. Thank you.", true);
+  else if (answer.action === "none") showResult(bin + "you took nothing", "Nothing was recorded.", true);
+  else showResult(bin + "the weight did not make sense", "It was recorded for a supervisor to check.", false);
+}
+
+// -- a lent tool back --------------------------------------------------------------------------------------------
+function loanName(l) {
+  return l.description || l.sku || l.location;
+}
+
+function openLoans() {
+  loan = null;
+  const list = $("loan-list");
+  list.textContent = "";
+  for (const l of loans) {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.dataset.location = l.location;
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = loanName(l);
+    const at = document.createElement("span");
+    at.className = "where";
+    at.textContent = "Door " + l.location.replace(/^D/, "") + " · due " + l.due_wall.slice(0, 16).replace("T", " ");
+    b.append(name, at);
+    b.addEventListener("click", () => chooseLoan(l));
+    li.appendChild(b);
+    list.appendChild(li);
+  }
+  chooseLoan(loans.length === 1 ? loans[0] : null);
+  show("loans");
+}
+
+function chooseLoan(l) {
+  loan = l;
+  for (const b of $("loan-list").querySelectorAll("button")) {
+    b.classList.toggle("chosen", !!l && b.dataset.location === l.location);
+  }
+  $("loan-name").textContent = l ? loanName(l) : "Which tool are you returning?";
+  $("loan-where").textContent = l ? "Is it good, or damaged?" : "Choose it on the left.";
+  $("loan-condition").hidden = !l;
+}
+
+async function giveBack(condition) {
+  if (!loan) return;
+  const l = loan;
+  $("busy-text").textContent = "Opening " + l.location.replace(/^D/, "door ") + "…";
+  show("busy");
+  const answer = await api("POST", "/api/return", { location: l.location, condition });
+  if (answer.status === 401) return show("idle");
+  if (answer.status === 200 && answer.ok) {
+    showResult("Put the tool back", "Door " + l.location.replace(/^D/, "") + " is open. Put the " + loanName(l) +
+               " in and close the door." + (condition === "damaged" ? " It goes to a supervisor to check." : ""),
+               true);
+    $("result-more").textContent = "Back to items";
+  } else {
+    showResult(answer.status === 403 ? "You cannot return this" : "Something went wrong",
+               answer.message || "Please tell a supervisor.", false);
+  }
+}
+
+// -- a route driver's refill ------------------------------------------------------------------------------------
+async function loadRefill() {
+  const answer = await api("GET", "/api/refill");
+  if (answer.status === 401) return show("idle");
+  pickList = answer.pick_list || [];
+  refilled = [];
+  line = 0;
+  const pad = $("refill-keypad");
+  if (!pad.children.length) {
+    for (const key of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "Clear", "0", "⌫"]) {
+      const b = document.createElement("button");
+      b.textContent = key;
+      b.dataset.key = key;
+      pad.appendChild(b);
+    }
+  }
+  if (!pickList.length) return showResult("Nothing to refill", "There are no refill lines for you here.", true);
+  showLine();
+}
+
+function showLine() {
+  const l = pickList[line];
+  const kind = l.kind;
+  $("refill-progress").textContent = "Line " + (line + 1) + " of " + pickList.length + " · " + l.location;
+  $("refill-name").textContent = l.description;
+  $("refill-where").textContent = "Bring " + l.quantity + " · " + l.on_hand + " of " + l.maximum + " there now";
+  $("refill-open").hidden = kind !== "door";
+  $("refill-open").disabled = false;
+  $("refill-key").hidden = kind === "door";
+  $("refill-key").textContent = "Open the front with your key.";
+  $("refill-message").textContent = "";
+  added = String(l.quantity);
+  addedFresh = true;
+  renderAdded();
+  show("refill");
+}
+
+function renderAdded() {
+  $("refill-count").querySelector(".value").textContent = added;
+  $("refill-confirm").disabled = added === "";
+  $("refill-confirm").textContent = "Confirm " + (added || "");
+}
+
+function pressAdded(key) {
+  if (addedFresh && key !== "⌫") added = "";
+  addedFresh = false;
+  if (key === "⌫") added = added.slice(0, -1);
+  else if (key === "Clear") added = "";
+  else if (added.length < 4) added = String(Number(added + key));
+  renderAdded();
+}
+
+async function openForRefill() {
+  const l = pickList[line];
+  $("refill-open").disabled = true;
+  const answer = await api("POST", "/api/refill/open", { location: l.location });
+  if (answer.status === 401) return show("idle");
+  $("refill-message").textContent = answer.status === 200 && answer.ok !== false
+    ? "" : answer.message || "The door did not open. Please try again.";
+  $("refill-open").disabled = false;
+  if (answer.status === 200 && answer.ok !== false) {
+    $("refill-key").textContent = "Door " + l.location.replace(/^D/, "") + " is open. Close it when done.";
+    $("refill-key").hidden = false;
+  }
+}
+
+async function confirmRefill() {
+  const l = pickList[line];
+  const n = Number(added);
+  const answer = await api("POST", "/api/refill", { location: l.location, added: n });
+  if (answer.status === 401) return show("idle");
+  if (answer.status !== 200) {
+    $("refill-message").textContent = answer.message || "Not recorded. Please try again.";
+    return;
+  }
+  refilled.push({ location: l.location, added: n });
+  nextLine();
+}
+
+function nextLine() {
+  line += 1;
+  if (line < pickList.length) return showLine();
+  const units = refilled.reduce((sum, r) => sum + r.added, 0);
+  showResult("Refill done", refilled.length + " of " + pickList.length + " lines refilled, " + units + " units.",
+             true);
 }
 
 async function logout() {
@@ -286,7 +503,25 @@ function wire() {
   $("minus").addEventListener("click", () => step(-1));
   $("plus").addEventListener("click", () => step(1));
   $("take").addEventListener("click", take);
-  $("result-more").addEventListener("click", loadItems);
+  $("result-more").addEventListener("click", home);
+  const approveWedge = $("approve-wedge");
+  approveWedge.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    const typed = approveWedge.value.trim();
+    approveWedge.value = "";
+    if (typed) approve(typed);
+  });
+  approveWedge.addEventListener("blur", () => setTimeout(focusWedge, 0));
+  $("weigh-done").addEventListener("click", finishTake);
+  $("return-tool").addEventListener("click", openLoans);
+  $("loans-back").addEventListener("click", loadItems);
+  $("return-good").addEventListener("click", () => giveBack("good"));
+  $("return-damaged").addEventListener("click", () => giveBack("damaged"));
+  $("refill-open").addEventListener("click", openForRefill);
+  $("refill-keypad").addEventListener("click", (e) => { if (e.target.dataset.key) pressAdded(e.target.dataset.key); });
+  $("refill-confirm").addEventListener("click", confirmRefill);
+  $("refill-skip").addEventListener("click", nextLine);
   $("result-done").addEventListener("click", logout);
   $("logout").addEventListener("click", logout);
   document.addEventListener("contextmenu", (e) => e.preventDefault());

@@ -5,6 +5,7 @@ from firmware.pinmap import BOARDS
 
 SOLENOID_CAP_MS = 1000   # hard cap on one unlock pulse, whatever the config or the host asks
 MOTOR_CAP_MS = 10000     # hard cap on one motor run, whatever the config says
+HOME_WINDOW_PARTS = 24   # the home cam's switch is closed for 1/24 of a turn (15 deg)
 
 
 class ConfigError(ValueError):
@@ -132,6 +133,13 @@ def normalize(raw):
         lanes["retry_turns"] = _get(m, s, "retry_turns", 1, 0, 3)
         lanes["settle_ms"] = _get(m, s, "settle_ms", 600, 0, 5000)
         lanes["debounce_ms"] = _get(m, s, "debounce_ms", 20, 1, 500)
+        # The home cam closes the switch for about 1/24 of a turn (+-7.5 deg): a debounce longer than half
+        # of that never sees home, and every vend would end as a jam.
+        if lanes["debounce_ms"] * HOME_WINDOW_PARTS * 2 > turn_ms:
+            raise ConfigError("%s: debounce_ms %d is too long for turn_ms %d: the home switch is closed for "
+                              "about %d ms a turn; use at most %d" % (s, lanes["debounce_ms"], turn_ms,
+                                                                     turn_ms // HOME_WINDOW_PARTS,
+                                                                     turn_ms // (2 * HOME_WINDOW_PARTS)))
         taken = {}
         for i, (u, number) in enumerate(zip(lane_units, _numbers(lane_units, "lane"))):
             ls = "lane %d" % number

@@ -32,6 +32,8 @@ def test_example_cabinet_uses_the_pico_default_pins():
     (lambda c: c["lane"][0].update(row=9), "lane 1: row must be between 1 and 3, got 9"),
     (lambda c: c["bin"][0].update(dout=23), "bin 1 dout: GPIO 23 is not usable on the pico"),
     (lambda c: c["lane_matrix"].update(turn_ms=9000), "[lane_matrix]: turn_ms must be between 200 and 5000"),
+    (lambda c: c["lane_matrix"].update(turn_ms=500), "debounce_ms 20 is too long for turn_ms 500: the home switch "
+                                                     "is closed for about 20 ms a turn; use at most 10"),
 ])
 def test_mistakes_are_refused_with_the_unit_and_field_named(change, message):
     raw = load_example()

@@ -19,6 +19,7 @@ import time
 from typing import Optional
 
 from edge_agent import supervisor, tools
+from edge_agent.alerts import open_alerts
 from edge_agent.access import Access, NeedPin, Person, Refused
 from edge_agent.badge.ids import BadBadgeId
 from edge_agent.badge.wedge import normalize_wedge_entry
@@ -348,6 +349,32 @@ class Agent:
     def clear_lane(self, location):
         self._require_ready()
         return self._settled(supervisor.clear_lane(self.ledger, self._person(), self.cabinet, location))
+
+    def _supervisor(self):
+        """A refusal unless a supervisor (or customer_admin) is logged in; None when they are."""
+        self._require_ready()
+        if self._person().role not in supervisor.SUPERVISORS:
+            return Decision.no("not_allowed", "Only a supervisor can do this.")
+        return None
+
+    def open_alerts(self):
+        """Supervisor: the open alerts, oldest first, as dicts (location, kind, detail)."""
+        refused = self._supervisor()
+        if refused:
+            return refused
+        return [dict(location=a[0], kind=a[1], detail=a[2]) for a in open_alerts(self.ledger.db)]
+
+    def stock(self):
+        """Supervisor: every stock location (empty ones too) with on_hand and quarantine, for counts,
+        adjustments and quarantine releases."""
+        refused = self._supervisor()
+        if refused:
+            return refused
+        return list(self.ledger.db.query(
+            "SELECT l.id AS location, l.kind, l.unit, l.sku, s.description, l.on_hand, l.quarantine "
+            "FROM locations l LEFT JOIN skus s ON s.part_number = l.sku "
+            "WHERE l.kind IN ('lane', 'door', 'bin', 'scan') "
+            "ORDER BY CASE l.kind WHEN 'lane' THEN 0 WHEN 'door' THEN 1 WHEN 'bin' THEN 2 ELSE 3 END, l.unit, l.id"))
 
     # -- what the cloud asks (commands.py has checked signature, expiry and replay) --------------------------
     def remote_unlock(self, door, command_id, reason=None):

@@ -21,6 +21,8 @@ uses to act at the cabinet. JSON in and out, standard library only, loopback by 
     POST /api/adjust   {"location", "delta", "reason"}    supervisor: adjustment with a reason
     POST /api/quarantine {"location", "quantity", "disposition"}  supervisor: restock or scrap
     POST /api/lane/clear {"location"}      supervisor: a jammed lane back in service
+    GET  /api/alerts                       supervisor: the open alerts (location, kind, detail), oldest first
+    GET  /api/stock                        supervisor: every stock location with on_hand and quarantine
     GET  /api/items                        what the person may choose: lane, door, weigh-bin and scan-only
                                            locations with stock whose SKU their role may take
     GET  /api/events                       Server-Sent Events: the state (as /api/state) each time it changes
@@ -152,6 +154,12 @@ def routes(agent):
                            text(body, "disposition"))
         return _answer(found) if isinstance(found, Decision) else (200, {"ok": True, "quarantine": found})
 
+    def supervisor_listing(name, fn):
+        def handler(_):
+            found = agent.call(fn)
+            return _answer(found) if isinstance(found, Decision) else (200, {"ok": True, name: list(found)})
+        return handler
+
     return {
         ("GET", "/api/state"): lambda _: (200, agent.call(agent.state)),
         ("POST", "/api/badge"): lambda b: _answer(agent.call(agent.wedge, text(b, "badge"))),
@@ -172,6 +180,8 @@ def routes(agent):
         ("POST", "/api/adjust"): adjust,
         ("POST", "/api/quarantine"): quarantine,
         ("POST", "/api/lane/clear"): lambda b: _answer(agent.call(agent.clear_lane, text(b, "location"))),
+        ("GET", "/api/alerts"): supervisor_listing("alerts", agent.open_alerts),
+        ("GET", "/api/stock"): supervisor_listing("stock", agent.stock),
         ("GET", "/api/items"): lambda _: (200, {"ok": True, "items": agent.call(agent.items)}),
     }
 

@@ -43,3 +43,18 @@ def test_minmax_million_builds_a_ledger_that_verifies_and_times_it(tmp_path):
         assert key in out
     assert out["db_bytes"] > 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_screen_latency_times_a_badge_to_the_items_screen_and_weighs_the_first_screen(tmp_path):
+    import pytest
+    from tests.test_screen import CHROMIUM
+    pytest.importorskip("playwright")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (scripts/setup installs it)")
+    out = run_bench(tmp_path, "screen_latency.py", "--count", "2")
+    assert out["bench"] == "screen_latency" and out["rounds"] == 2
+    for run in ("wedge_to_items", "tap_to_items"):
+        assert out[run]["n"] == 2 and {"p50_ms", "p99_ms", "max_ms"} <= set(out[run])
+    assert out["first_screen"]["bytes_body"] > 0
+    assert {"/", "/screen/screen.js", "/screen/screen.css"} <= {f["name"] for f in out["first_screen"]["files"]}
+    assert list(tmp_path.iterdir()) == []

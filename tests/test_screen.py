@@ -62,13 +62,14 @@ OFFERED = ["Carbide insert", "Nitrile gloves (pair)", "Torque wrench", "Washer M
 
 
 @contextlib.contextmanager
-def screen_rig(tmp_path):
-    """The agent and its API on a free loopback port over a simulated cabinet: yields the rig (its .url)."""
+def screen_rig(tmp_path, **cabinet_config):
+    """The agent and its API on a free loopback port over a simulated cabinet (tests.cabinets.cabinet's
+    config, e.g. lane=[{"number": 3, "jammed": True}]): yields the rig (its .url)."""
     ledger = ledger_from_csv(tmp_path, skus=SKUS, locations=LOCATIONS, users=USERS)
     ledger.db["role_allows"].insert_all([{"role": "technician", "category": c}
                                          for c in ("ppe", "cutting", "consumables", "hardware", "tools")])
     ledger.close()                                                                       # not drilling
-    sim, host = cabinet()
+    sim, host = cabinet(**cabinet_config)
     calibrate_bin(sim, host, 1, 900)
     cab = VirtualCabinet(host)
     cab.wait(3000)
@@ -339,6 +340,108 @@ def test_a_route_driver_refills_their_pick_list_line_by_line(page, rig):
         assert (ledger.on_hand("D2"), ledger.on_hand("L2"), ledger.on_hand("L4")) == (5, 8, 0)
 
 
+def supervisor_mode(page, mode):
+    page.locator("#supervise").click()
+    page.locator(".sup-menu button", has_text=mode).click()
+    page.locator("#supwork").wait_for()
+
+
+def test_a_supervisor_counts_a_location_and_sees_the_difference(page, rig):
+    from playwright.sync_api import expect
+    badge_in(page, SUPERVISOR)
+    expect(page.locator("#who")).to_have_text("Dee")
+    supervisor_mode(page, "Cycle count")
+    expect(page.locator("#sup-list .where").first).to_have_text("Lane 1 · 6 on hand")
+    expect(page.locator("#sup-list .name")).to_contain_text(["Cutting oil"])      # empty locations too
+    page.locator("#sup-list button[data-location=L3]").click()
+    expect(page.locator("#count-ok")).to_be_disabled()
+    for key in ("1", "0"):
+        page.locator('#sup-keypad [data-key="%s"]' % key).click()
+    expect(page.locator("#count-ok")).to_have_text("Confirm count 10")
+    page.locator("#count-ok").click()
+    expect(page.locator("#result-title")).to_have_text("Lane 3: counted 10")
+    expect(page.locator("#result-text")).to_have_text("2 more than the ledger said (8). The ledger now says 10.")
+    with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
+        assert ledger.on_hand("L3") == 10
+        last = rows_of(ledger, "count")[-1]
+        assert (last["location"], last["quantity"], last["user_id"]) == ("L3", 10, "S1")
+    page.locator("#result-more", has_text="Back to the list").click()
+    expect(page.locator("#sup-list .where").nth(1)).to_have_text("Lane 2 · 1 on hand")
+
+
+def test_a_supervisor_adjusts_with_a_reason(page, rig):
+    from playwright.sync_api import expect
+    badge_in(page, SUPERVISOR)
+    supervisor_mode(page, "Adjust")
+    page.locator("#sup-list button", has_text="Carbide insert").click()
+    page.locator("#adj-minus").click()                    # +1 -> -1: never 0
+    page.locator("#adj-minus").click()
+    expect(page.locator("#adj-delta")).to_have_text("−2")
+    expect(page.locator("#adj-ok")).to_be_disabled()     # a reason first
+    page.locator("#adj-reasons button", has_text="Damaged").click()
+    page.locator("#adj-ok").click()
+    expect(page.locator("#result-text")).to_have_text("Reason: Damaged. Carbide insert: 4 on hand now.")
+    with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
+        adj = rows_of(ledger, "adjustment")[-1]
+        assert (adj["location"], adj["quantity"], adj["reason"], adj["user_id"]) == ("L1", -2, "Damaged", "S1")
+
+
+def test_a_supervisor_clears_a_jammed_lane_from_the_screen(chromium, tmp_path):
+    from playwright.sync_api import expect
+    from edge_agent.alerts import open_alerts
+    with screen_rig(tmp_path, lane=[{"number": 3, "jammed": True}]) as rig:
+        page = open_screen(chromium, rig)
+        badge_in(page, SUPERVISOR)
+        jammed = rig.agent.call(rig.agent.issue, "L3", 1)          # the spiral jams on the way out
+        assert not jammed.ok
+        rig.sim.physics.lane(3).jammed = False                      # the supervisor frees the spiral
+        supervisor_mode(page, "Clear a jammed lane")
+        expect(page.locator("#sup-list .where")).to_have_text(["Lane 3 · jammed"])
+        page.locator("#lane-clear", has_text="Clear lane 3").click()
+        expect(page.locator("#result-title")).to_have_text("Lane 3 is back in service")
+        with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
+            last = rows_of(ledger, "outcome")[-1]
+            assert (last["location"], last["outcome"], last["user_id"]) == ("L3", "cleared", "S1")
+            assert [a for a in open_alerts(ledger.db) if a[1] == "lane_jammed"] == []
+        page.locator("#result-more").click()
+        expect(page.locator("#sup-list li")).to_have_text(["No lane is jammed."])
+        page.close()
+
+
+def test_a_supervisor_restocks_a_returned_tool_from_quarantine(page, rig):
+    from playwright.sync_api import expect
+    from edge_agent import tools
+    rig.agent.call(rig.agent.tap, BADGE)
+    rig.agent.call(rig.agent.issue, "D1", 1)
+    rig.agent.call(rig.agent.give_back, "D1", "damaged")
+    badge_in(page, SUPERVISOR)
+    supervisor_mode(page, "Quarantine")
+    expect(page.locator("#sup-list .where")).to_have_text(["Door 1 · 1 in quarantine"])
+    page.locator("#quar-restock", has_text="Restock 1").click()
+    expect(page.locator("#result-title")).to_have_text("Restocked 1 × Torque wrench")
+    with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
+        assert ledger.db["locations"].get("D1")["quarantine"] == 0 and ledger.on_hand("D1") == 1
+        assert tools.loans_of(ledger, "T1") == []
+
+
+def test_a_technician_sees_no_supervisor_button_and_the_api_refuses_them(page, rig):
+    from playwright.sync_api import expect
+    badge_in(page)
+    expect(page.locator("#item-list .name")).to_have_count(len(OFFERED))
+    expect(page.locator("#supervise")).to_be_hidden()
+    statuses = page.evaluate("""async () => {
+        const post = (path, body) => fetch(path, {method: "POST", headers: {"Content-Type": "application/json"},
+                                                  body: JSON.stringify(body)}).then((r) => r.status);
+        return [await post("/api/count", {location: "L3", counted: 1}),
+                await post("/api/adjust", {location: "L3", delta: 1, reason: "Found"}),
+                await post("/api/lane/clear", {location: "L3"}),
+                (await fetch("/api/alerts")).status, (await fetch("/api/stock")).status];
+    }""")
+    assert statuses == [403] * 5
+    with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
+        assert ledger.on_hand("L3") == 8
+
+
 def get(rig, path):
     conn = http.client.HTTPConnection(rig.host, rig.port, timeout=10)
     conn.request("GET", path)
@@ -449,6 +552,40 @@ def screenshots(out=SHOTS):
             page.locator("#refill-confirm").click()
             page.locator("#result-title", has_text="Refill done").wait_for()
             page.screenshot(path=out / "refill-done.png")
+            page.locator("#result-done").click()
+            page.locator("#idle").wait_for()
+            rig.agent.call(rig.agent.tap, BADGE)                  # a damaged return, for the quarantine screen
+            rig.agent.call(rig.agent.issue, "D1", 1)
+            rig.agent.call(rig.agent.give_back, "D1", "damaged")
+            rig.agent.call(rig.agent.logout)
+            page.locator("#idle").wait_for()
+            badge_in(page, SUPERVISOR)
+            page.screenshot(path=out / "items-supervisor.png")
+            page.locator("#supervise").click()
+            page.screenshot(path=out / "supervisor.png")
+            page.locator(".sup-menu button", has_text="Cycle count").click()
+            page.locator("#sup-list button[data-location=L3]").click()
+            for key in "10":
+                page.locator('#sup-keypad [data-key="%s"]' % key).click()
+            page.screenshot(path=out / "supervisor-count.png")
+            page.locator("#count-ok").click()
+            page.locator("#result-title", has_text="counted").wait_for()
+            page.screenshot(path=out / "supervisor-counted.png")
+            page.locator("#result-more").click()
+            page.locator("#sup-home").click()
+            page.locator(".sup-menu button", has_text="Adjust").click()
+            page.locator("#sup-list button[data-location=L1]").click()
+            page.locator("#adj-minus").click()
+            page.locator("#adj-reasons button", has_text="Damaged").click()
+            page.screenshot(path=out / "supervisor-adjust.png")
+            page.locator("#sup-home").click()
+            page.locator(".sup-menu button", has_text="Clear a jammed lane").click()
+            page.locator("#sup-list li").first.wait_for()
+            page.screenshot(path=out / "supervisor-lanes-none.png")
+            page.locator("#sup-home").click()
+            page.locator(".sup-menu button", has_text="Quarantine").click()
+            page.locator("#quar-restock").wait_for()
+            page.screenshot(path=out / "supervisor-quarantine.png")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return sorted(out.glob("*.png"))

@@ -3,7 +3,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const SCREENS = ["idle", "pin", "items", "weigh", "loans", "refill", "busy", "result"];
+const SCREENS = ["idle", "pin", "items", "weigh", "loans", "refill", "sup", "supwork", "busy", "result"];
+const SUPERVISORS = ["supervisor", "customer_admin"];
 const KINDS = { lane: "Lane", door: "Door", bin: "Bin", scan: "Bin" };
 
 let state = null;          // the agent's last state (GET /api/state, pushed by /api/events)
@@ -22,6 +23,13 @@ let line = 0;
 let added = "";
 let addedFresh = true;
 let refilled = [];
+let resultMore = null;     // what "result-more" does (home unless a supervisor action set it)
+let supMode = null;        // supervisor: "count", "adjust", "lanes" or "quarantine"; the location at hand
+let supRow = null;
+let counted = "";
+let delta = 1;
+let reason = null;
+let quarN = 1;
 
 async function api(method, path, body) {
   try {
@@ -200,6 +208,7 @@ async function loadItems() {
   const out = await api("GET", "/api/loans");
   loans = out.loans || [];
   $("return-tool").hidden = !loans.length;
+  $("supervise").hidden = !isSupervisor();
   show("items");
 }
 
@@ -281,6 +290,7 @@ function showResult(heading, text, good, askApproval) {
   $("approve-message").textContent = "";
   $("result-more").hidden = !!(state && state.session && state.session.role === "route_driver");
   $("result-more").textContent = "Take something else";
+  resultMore = home;
   show("result");
 }
 
@@ -471,6 +481,192 @@ function nextLine() {
              true);
 }
 
+// -- supervisor: cycle count, adjustment, a jammed lane, quarantine (the agent refuses anyone else) -----------
+function isSupervisor() {
+  return !!(state && state.session && SUPERVISORS.includes(state.session.role));
+}
+
+const SUP_TITLES = { count: "Cycle count: choose a location", adjust: "Adjust: choose a location",
+                     lanes: "Jammed lanes", quarantine: "In quarantine" };
+const SUP_EMPTY = { count: "No locations.", adjust: "No locations.", lanes: "No lane is jammed.",
+                    quarantine: "Nothing is in quarantine." };
+
+async function openMode(mode) {
+  supMode = mode;
+  const answer = await api("GET", "/api/stock");
+  if (answer.status === 401) return show("idle");
+  let rows = answer.stock || [];
+  let jams = {};
+  if (mode === "lanes") {
+    const alerts = await api("GET", "/api/alerts");
+    for (const a of alerts.alerts || []) if (a.kind === "lane_jammed") jams[a.location] = a.detail;
+    rows = rows.filter((r) => r.location in jams);
+  } else if (mode === "quarantine") {
+    rows = rows.filter((r) => r.quarantine > 0);
+  }
+  $("sup-title").textContent = SUP_TITLES[mode];
+  $("sup-message").textContent = answer.status === 200 ? "" : answer.message || "";
+  const list = $("sup-list");
+  list.textContent = "";
+  if (!rows.length) {
+    const li = document.createElement("li");
+    li.className = "sub";
+    li.textContent = SUP_EMPTY[mode];
+    list.appendChild(li);
+  }
+  for (const row of rows) {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.dataset.location = row.location;
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = row.description || row.sku || row.location;
+    const at = document.createElement("span");
+    at.className = "where";
+    at.textContent = where(row) + " · " + (mode === "lanes" ? "jammed"
+      : mode === "quarantine" ? row.quarantine + " in quarantine" : row.on_hand + " on hand");
+    b.append(name, at);
+    b.addEventListener("click", () => supPick(row));
+    li.appendChild(b);
+    list.appendChild(li);
+  }
+  supPick(rows.length === 1 ? rows[0] : null);
+  const pad = $("sup-keypad");
+  if (!pad.children.length) {
+    for (const key of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "Clear", "0", "⌫"]) {
+      const b = document.createElement("button");
+      b.textContent = key;
+      b.dataset.key = key;
+      pad.appendChild(b);
+    }
+  }
+  show("supwork");
+}
+
+function supPick(row) {
+  supRow = row;
+  for (const b of $("sup-list").querySelectorAll("button")) {
+    b.classList.toggle("chosen", !!row && b.dataset.location === row.location);
+  }
+  $("sup-none").hidden = !!row;
+  $("sup-count").hidden = !row || supMode !== "count";
+  $("sup-adjust").hidden = !row || supMode !== "adjust";
+  $("sup-lane").hidden = !row || supMode !== "lanes";
+  $("sup-quar").hidden = !row || supMode !== "quarantine";
+  if (!row) return;
+  counted = "";
+  delta = 1;
+  reason = null;
+  quarN = 1;
+  $("sup-counted").querySelector(".label").textContent = "Counted at " + where(row);
+  $("lane-name").textContent = "Lane " + row.unit;
+  $("lane-clear").textContent = "Clear lane " + row.unit;
+  renderCounted();
+  renderAdjust();
+  renderQuar();
+}
+
+function supDone(heading, text, good) {
+  showResult(heading, text, good);
+  const mode = supMode;
+  $("result-more").hidden = false;
+  $("result-more").textContent = "Back to the list";
+  resultMore = mode ? () => openMode(mode) : () => show("sup");
+}
+
+function supFailed(answer) {
+  if (answer.status === 401) { show("idle"); return true; }
+  if (answer.status === 200 && answer.ok !== false) return false;
+  show("supwork");
+  $("sup-message").textContent = answer.message || "Not done. Please try again.";
+  return true;
+}
+
+function renderCounted() {
+  $("sup-counted").querySelector(".value").textContent = counted;
+  $("count-ok").disabled = counted === "";
+  $("count-ok").textContent = counted === "" ? "Type the count" : "Confirm count " + counted;
+}
+
+function pressCounted(key) {
+  if (key === "⌫") counted = counted.slice(0, -1);
+  else if (key === "Clear") counted = "";
+  else if (counted.length < 4) counted = String(Number(counted + key));
+  renderCounted();
+}
+
+async function confirmCount() {
+  const row = supRow;
+  const n = Number(counted);
+  const answer = await api("POST", "/api/count", { location: row.location, counted: n });
+  if (supFailed(answer)) return;
+  const d = answer.difference;
+  const name = row.description || row.sku || row.location;
+  supDone(where(row) + ": counted " + n,
+          d === 0 ? "That matches the ledger. " + name + ": " + n + " on hand."
+            : (d > 0 ? d + " more" : -d + " fewer") + " than the ledger said (" + row.on_hand + "). " +
+              "The ledger now says " + n + ".", true);   // recorded: a difference is news, not a failure
+}
+
+function stepDelta(by) {
+  delta += by;
+  if (delta === 0) delta += by;
+  delta = Math.max(-supRow.on_hand, Math.min(999, delta));
+  if (delta === 0) delta = 1;
+  renderAdjust();
+}
+
+function renderAdjust() {
+  const signed = (delta > 0 ? "+" : "−") + Math.abs(delta);
+  $("adj-delta").textContent = signed;
+  $("adj-minus").disabled = !supRow || delta <= -supRow.on_hand || (delta === 1 && supRow.on_hand === 0);
+  for (const b of $("adj-reasons").querySelectorAll("button")) b.classList.toggle("picked", b.dataset.reason === reason);
+  $("adj-ok").disabled = !reason;
+  $("adj-ok").textContent = reason ? "Adjust " + signed : "Choose a reason";
+}
+
+async function confirmAdjust() {
+  const row = supRow;
+  const answer = await api("POST", "/api/adjust", { location: row.location, delta, reason });
+  if (supFailed(answer)) return;
+  supDone(where(row) + ": adjusted " + (delta > 0 ? "+" : "−") + Math.abs(delta),
+          "Reason: " + reason + ". " + (row.description || row.sku) + ": " + answer.on_hand + " on hand now.", true);
+}
+
+async function clearLane() {
+  const row = supRow;
+  $("busy-text").textContent = "Clearing lane " + row.unit + "…";
+  show("busy");
+  const answer = await api("POST", "/api/lane/clear", { location: row.location });
+  if (answer.status === 401) return show("idle");
+  if (answer.status === 200 && answer.ok) {
+    return supDone("Lane " + row.unit + " is back in service", "The jam alert is cleared.", true);
+  }
+  if (answer.status === 200) {
+    return supDone("Lane " + row.unit + " was not cleared", "The cabinet said: " + (answer.outcome || "no answer") +
+                   ". Free the spiral and try again.", false);
+  }
+  supFailed(answer);
+}
+
+function renderQuar() {
+  if (!supRow) return;
+  $("quar-held").textContent = supRow.quarantine + " in quarantine at " + where(supRow);
+  $("quar-n").textContent = String(quarN);
+  $("quar-minus").disabled = quarN <= 1;
+  $("quar-plus").disabled = quarN >= supRow.quarantine;
+  $("quar-restock").textContent = "Restock " + quarN;
+  $("quar-scrap").textContent = "Scrap " + quarN;
+}
+
+async function release(disposition) {
+  const row = supRow;
+  const answer = await api("POST", "/api/quarantine", { location: row.location, quantity: quarN, disposition });
+  if (supFailed(answer)) return;
+  supDone((disposition === "restock" ? "Restocked " : "Scrapped ") + quarN + " × " + (row.description || row.sku),
+          answer.quarantine + " left in quarantine at " + where(row) + ".", true);
+}
+
 async function logout() {
   await api("POST", "/api/logout");
   state = { ...(state || {}), session: null };
@@ -503,7 +699,26 @@ function wire() {
   $("minus").addEventListener("click", () => step(-1));
   $("plus").addEventListener("click", () => step(1));
   $("take").addEventListener("click", take);
-  $("result-more").addEventListener("click", home);
+  $("result-more").addEventListener("click", () => (resultMore || home)());
+  $("supervise").addEventListener("click", () => show("sup"));
+  $("sup-back").addEventListener("click", loadItems);
+  for (const b of document.querySelectorAll(".sup-menu button")) {
+    b.addEventListener("click", () => openMode(b.dataset.mode));
+  }
+  $("sup-home").addEventListener("click", () => show("sup"));
+  $("sup-keypad").addEventListener("click", (e) => { if (e.target.dataset.key) pressCounted(e.target.dataset.key); });
+  $("count-ok").addEventListener("click", confirmCount);
+  $("adj-minus").addEventListener("click", () => stepDelta(-1));
+  $("adj-plus").addEventListener("click", () => stepDelta(1));
+  $("adj-reasons").addEventListener("click", (e) => {
+    if (e.target.dataset.reason) { reason = e.target.dataset.reason; renderAdjust(); }
+  });
+  $("adj-ok").addEventListener("click", confirmAdjust);
+  $("lane-clear").addEventListener("click", clearLane);
+  $("quar-minus").addEventListener("click", () => { quarN = Math.max(1, quarN - 1); renderQuar(); });
+  $("quar-plus").addEventListener("click", () => { quarN = Math.min(supRow.quarantine, quarN + 1); renderQuar(); });
+  $("quar-restock").addEventListener("click", () => release("restock"));
+  $("quar-scrap").addEventListener("click", () => release("scrap"));
   const approveWedge = $("approve-wedge");
   approveWedge.addEventListener("keydown", (e) => {
     if (e.key !== "Enter") return;

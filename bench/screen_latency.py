@@ -1,0 +1,119 @@
+"""Touchscreen latency: the time from a badge to the next screen drawn, p50 and p99, and the bytes of the first
+screen. The real agent and its API in-process over the simulated cabinet in virtual time (as tests/test_screen.py),
+Debian's Chromium driven by Playwright at 800x480.
+
+  wedge  a keyboard-wedge reader's Enter in the badge field (page clock at the keydown) -> the items screen shown
+         and the next animation frame run: POST /api/badge, GET /api/items, GET /api/loans, the list drawn.
+  tap    a badge tap by a reader the agent owns (agent.call(agent.tap, badge), wall clock just before) -> the
+         same items screen: the state reaches the page by the Server-Sent Events push, which polls the
+         agent's state every api.EVENTS_POLL_S, then the same two GETs.
+
+Between rounds the agent logs the person out and the push brings the page back to idle. Bytes: the initial load
+(the page, its CSS and JS, GET /api/state) from the Performance resource timing, the event stream left out.
+The last line is JSON. Usage: .venv/bin/python bench/screen_latency.py [--count N] [--dir DIR]"""
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from edge_agent import api  # noqa: E402
+from tests.test_screen import BADGE, browser, open_screen, screen_rig  # noqa: E402
+
+# In the page: the wall-clock time (ms, high resolution) of a wedge Enter, and of the first animation frame
+# after the items screen is shown.
+PROBE = """() => {
+  const wall = () => performance.timeOrigin + performance.now();
+  window.__bench = { enter: null, drawn: null };
+  document.getElementById("wedge").addEventListener("keydown", (e) => {
+    if (e.key === "Enter") window.__bench.enter = wall();
+  }, true);
+  new MutationObserver(() => {
+    if (!document.getElementById("items").hidden && window.__bench.drawn === null) {
+      requestAnimationFrame(() => { window.__bench.drawn = wall(); });
+    }
+  }).observe(document.getElementById("items"), { attributes: true, attributeFilter: ["hidden"] });
+}"""
+
+FIRST_SCREEN = """() => {
+  const entries = [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")]
+    .filter((e) => !e.name.endsWith("/api/events"));
+  return entries.map((e) => ({ name: new URL(e.name).pathname, transfer: e.transferSize,
+                               body: e.encodedBodySize }));
+}"""
+
+
+def pct(samples, p):
+    s = sorted(samples)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def summary(ms):
+    return {"n": len(ms), "p50_ms": round(pct(ms, 50), 2), "p99_ms": round(pct(ms, 99), 2),
+            "max_ms": round(max(ms), 2), "mean_ms": round(statistics.fmean(ms), 2)}
+
+
+def to_idle(page, rig):
+    rig.agent.call(rig.agent.logout)
+    page.wait_for_selector("#idle:not([hidden])")
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'wedge'")
+    page.evaluate("() => { window.__bench.enter = null; window.__bench.drawn = null; }")
+
+
+def drawn(page):
+    page.wait_for_selector("#items:not([hidden])")
+    page.wait_for_function("() => window.__bench.drawn !== null")
+    return page.evaluate("() => window.__bench")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--count", type=int, default=30, help="rounds of each kind (default 30)")
+    ap.add_argument("--dir", default=None, help="where the temporary ledger goes (removed afterwards)")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="screen_latency-", dir=args.dir))
+    try:
+        with screen_rig(tmp) as rig, browser() as chromium:
+            page = open_screen(chromium, rig)
+            files = page.evaluate(FIRST_SCREEN)
+            page.evaluate(PROBE)
+            wedge, tap = [], []
+            for _ in range(args.count):
+                to_idle(page, rig)
+                page.keyboard.type(BADGE)
+                page.keyboard.press("Enter")
+                t = drawn(page)
+                wedge.append(t["drawn"] - t["enter"])
+                to_idle(page, rig)
+                started = time.time() * 1000
+                rig.agent.call(rig.agent.tap, BADGE)
+                t = drawn(page)
+                tap.append(t["drawn"] - started)
+            page.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out = {"bench": "screen_latency", "rounds": args.count, "viewport": "800x480",
+           "events_poll_ms": api.EVENTS_POLL_S * 1000, "wedge_to_items": summary(wedge),
+           "tap_to_items": summary(tap),
+           "first_screen": {"bytes_body": sum(f["body"] for f in files),
+                            "bytes_transferred": sum(f["transfer"] for f in files), "files": files}}
+    for name, label in (("wedge_to_items", "wedge Enter -> items drawn"), ("tap_to_items", "reader tap -> items drawn")):
+        print("%-27s p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms" % ((label,) + tuple(
+            out[name][k] for k in ("p50_ms", "p99_ms", "max_ms"))))
+    print("  (a tap reaches the page by the event stream, which looks at the agent every %d ms)"
+          % out["events_poll_ms"])
+    first = out["first_screen"]
+    print("first screen: %d bytes transferred (%d bytes of bodies) in %d requests: %s" % (
+        first["bytes_transferred"], first["bytes_body"], len(first["files"]),
+        ", ".join("%s %d" % (f["name"], f["body"]) for f in first["files"])))
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -29,6 +29,7 @@ from edge_agent.permissions import UNRESTRICTED, Decision, may_issue, may_refill
 from edge_agent.refill import confirm_refill, pick_list
 from edge_agent.vending import IssueResult, Vending
 from edge_agent.weighing import NotStable, WeighBins, issue_scanned
+from firmware import messages as M
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,9 @@ RECOVER_RETRY_S = 1.0
 WAKE_S = 0.1          # how often the worker looks at the idle timer and the cabinet's events
 CALL_TIMEOUT_S = 120  # longest a caller waits for one job (a multi-unit vend)
 OVERDUE_CHECK_S = 60  # how often lent tools are checked against their due time
+INSTALLERS = ("supervisor", "customer_admin", "supplier_admin")   # the installer screen: health, bin calibration
+DOOR_STATES = {M.DOOR_CLOSED: "closed", M.DOOR_OPEN: "open", M.DOOR_UNLOCKING: "unlocking"}
+LANE_STATES = {M.LANE_IDLE: "ok", M.LANE_RUNNING: "running", M.LANE_DISABLED: "disabled"}
 
 
 class NotReady(Exception):
@@ -375,6 +379,84 @@ class Agent:
             "FROM locations l LEFT JOIN skus s ON s.part_number = l.sku "
             "WHERE l.kind IN ('lane', 'door', 'bin', 'scan') "
             "ORDER BY CASE l.kind WHEN 'lane' THEN 0 WHEN 'door' THEN 1 WHEN 'bin' THEN 2 ELSE 3 END, l.unit, l.id"))
+
+    # -- the installer: the cabinet's health, taring and calibrating weigh bins ------------------------------
+    def _installer(self):
+        """A refusal unless a supervisor, customer_admin or supplier_admin is logged in; None when they are."""
+        self._require_ready()
+        if self._person().role not in INSTALLERS:
+            return Decision.no("not_allowed", "Only a supervisor or an installer can do this.")
+        return None
+
+    def health(self):
+        """Installer: the cabinet link (firmware, boot), each door, lane and bin as the firmware reports them."""
+        refused = self._installer()
+        if refused:
+            return refused
+        units = {(r["kind"], r["unit"]): r["id"] for r in self.ledger.db.query(
+            "SELECT id, kind, unit FROM locations WHERE kind IN ('door', 'lane', 'bin')")}
+        link = dict(firmware=self.hello.firmware if self.hello else None,
+                    boot_id=self.hello.boot_id if self.hello else None)
+        try:
+            status = self.cabinet.status()
+        except LinkError as e:
+            return dict(link=dict(link, online=False, message=str(e)), doors=[], lanes=[], bins=[])
+        return dict(
+            link=dict(link, online=True, events_lost=status.events_lost),
+            doors=[dict(door=n, location=units.get(("door", n)), state=DOOR_STATES.get(s, "state %d" % s))
+                   for n, s in enumerate(status.doors, 1)],
+            lanes=[dict(lane=n, location=units.get(("lane", n)), state=LANE_STATES.get(s, "state %d" % s))
+                   for n, s in enumerate(status.lanes, 1)],
+            bins=[dict(bin=n, location=units.get(("bin", n)), stable=bool(b.flags & M.BIN_STABLE),
+                       calibrated=bool(b.flags & M.BIN_CALIBRATED), weight_mg=b.weight_mg)
+                  for n, b in enumerate(status.bins, 1)])
+
+    def _bin(self, location):
+        loc = self.vending._location(location)
+        return loc if loc is not None and loc["kind"] == "bin" else None
+
+    def _bin_command(self, location, action, known_mg=None):
+        refused = self._installer()
+        if refused:
+            return refused
+        loc = self._bin(location)
+        if loc is None:
+            return Decision.no("not_a_bin", "%s is not a weigh bin." % location)
+        result = IssueResult(location, 0)
+        reason = "tare" if action == "tare" else "calibrate with %.1f g" % (known_mg / 1000)
+        self.vending._actuate(loc, 0, result, dict(user_id=self._person().user_id, reason=reason),
+                              action=action, known_mg=known_mg)
+        if result.refused is None and not result.unknown and result.outcomes != ["done"]:
+            result.refused = Decision.no("bin_%s_failed" % action, "Bin %d could not be %s (%s). Check the bin "
+                                         "is still and try again." % (loc["unit"], "tared" if action == "tare"
+                                                                       else "calibrated", result.outcomes[-1]))
+        return self._settled(result)
+
+    def tare_bin(self, location):
+        """Installer: zero an empty weigh bin (intent, TARE, outcome)."""
+        return self._bin_command(location, "tare")
+
+    def calibrate_bin(self, location, known_mg):
+        """Installer: calibrate a weigh bin with a known weight lying in it (intent, CALIBRATE, outcome). The
+        bin's baseline is cleared: the next weighing adopts a new one (weighing.py)."""
+        if known_mg <= 0:
+            raise ValueError("known_g must be more than 0")
+        result = self._bin_command(location, "calibrate", known_mg)
+        if isinstance(result, IssueResult) and result.ok:
+            self.ledger.db.execute("UPDATE locations SET weight_mg = NULL WHERE id = ?", [location])
+        return result
+
+    def read_bin(self, location):
+        """Installer: a stable reading of a weigh bin (NotStable when it will not settle)."""
+        refused = self._installer()
+        if refused:
+            return refused
+        loc = self._bin(location)
+        if loc is None:
+            return Decision.no("not_a_bin", "%s is not a weigh bin." % location)
+        reading = self.bins.read(loc["unit"])
+        return dict(location=location, bin=loc["unit"], weight_mg=reading.weight_mg, stable=reading.stable,
+                    calibrated=reading.calibrated)
 
     # -- what the cloud asks (commands.py has checked signature, expiry and replay) --------------------------
     def remote_unlock(self, door, command_id, reason=None):

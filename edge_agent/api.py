@@ -23,6 +23,12 @@ uses to act at the cabinet. JSON in and out, standard library only, loopback by 
     POST /api/lane/clear {"location"}      supervisor: a jammed lane back in service
     GET  /api/alerts                       supervisor: the open alerts (location, kind, detail), oldest first
     GET  /api/stock                        supervisor: every stock location with on_hand and quarantine
+    GET  /api/health                      installer (supervisor, customer_admin, supplier_admin): the cabinet link
+                                           (firmware, boot id), each door, lane and bin as the firmware reports
+    POST /api/bin/tare {"location"}        installer: zero an empty weigh bin (intent, TARE, outcome)
+    POST /api/bin/calibrate {"location", "known_g"}   installer: calibrate with a known weight in the bin; the
+                                           bin's baseline is cleared (the next weighing adopts one)
+    GET  /api/bin/read?location=B1         installer: a stable reading of a weigh bin (409 while it moves)
     GET  /api/items                        what the person may choose: lane, door, weigh-bin and scan-only
                                            locations with stock whose SKU their role may take
     GET  /api/events                       Server-Sent Events: the state (as /api/state) each time it changes
@@ -154,6 +160,26 @@ def routes(agent):
                            text(body, "disposition"))
         return _answer(found) if isinstance(found, Decision) else (200, {"ok": True, "quarantine": found})
 
+    def calibrate(body):
+        known = body.get("known_g")
+        if known is None:
+            raise BadRequest("known_g is required")
+        if not isinstance(known, (int, float)) or isinstance(known, bool) or not 0 < known <= 100000:
+            raise BadRequest("known_g must be a weight in grams, more than 0")
+        return _answer(agent.call(agent.calibrate_bin, text(body, "location"), round(known * 1000)))
+
+    def read_bin(body):
+        try:
+            found = agent.call(agent.read_bin, text(body, "location"))
+        except NotStable as e:
+            return 409, {"ok": False, "reason": "not_stable", "message": "The bin is still moving. Keep hands "
+                                                                         "off and read again. (%s)" % e}
+        return _answer(found) if isinstance(found, Decision) else (200, dict(found, ok=True))
+
+    def health(_):
+        found = agent.call(agent.health)
+        return _answer(found) if isinstance(found, Decision) else (200, dict(found, ok=True))
+
     def supervisor_listing(name, fn):
         def handler(_):
             found = agent.call(fn)
@@ -182,6 +208,10 @@ def routes(agent):
         ("POST", "/api/lane/clear"): lambda b: _answer(agent.call(agent.clear_lane, text(b, "location"))),
         ("GET", "/api/alerts"): supervisor_listing("alerts", agent.open_alerts),
         ("GET", "/api/stock"): supervisor_listing("stock", agent.stock),
+        ("GET", "/api/health"): health,
+        ("POST", "/api/bin/tare"): lambda b: _answer(agent.call(agent.tare_bin, text(b, "location"))),
+        ("POST", "/api/bin/calibrate"): calibrate,
+        ("GET", "/api/bin/read"): read_bin,
         ("GET", "/api/items"): lambda _: (200, {"ok": True, "items": agent.call(agent.items)}),
     }
 
@@ -205,6 +235,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(404, {"ok": False, "message": "no such endpoint: %s %s" % (method, self.path)})
         try:
             body = {}
+            if method == "GET":                   # query parameters, each given once: ?location=B1
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                body = {name: values[-1] for name, values in query.items()}
             if method == "POST":
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_BODY:

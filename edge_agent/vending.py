@@ -13,8 +13,11 @@ outcome asks tools.settle first, so a tool loan opens or closes in the outcome's
 the answer came at once or through recover(). An issue approved by a supervisor carries approver_id on its
 intent and outcome rows.
 
-`cabinet` is anything with vend(lane, cmd_id), unlock(door, cmd_id), clear_lane(lane, cmd_id) and query(cmd_id)
-returning a CommandResult: the agent's CabinetLink, or sim.virtual_host.VirtualCabinet in virtual time."""
+An installer's tare and calibration of a weigh bin (agent.py, actions 'tare' and 'calibrate') go through
+`_actuate` the same way: intent, command, outcome ("done" or "failed"), nothing given.
+
+`cabinet` is anything with vend(lane, cmd_id), unlock(door, cmd_id), clear_lane(lane, cmd_id), tare(bin, cmd_id),
+calibrate(bin, cmd_id, known_mg) and query(cmd_id) returning a CommandResult: the agent's CabinetLink, or sim.virtual_host.VirtualCabinet in virtual time."""
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -28,6 +31,8 @@ from firmware import messages as M
 LANE_OUTCOMES = {M.R_VENDED: ("vended", 1), M.R_NO_DROP: ("no_drop", 0), M.R_JAMMED: ("jammed", 0),
                  M.R_OK: ("cleared", 0)}
 DOOR_OUTCOMES = {M.R_OPENED: ("opened", None), M.R_NOT_OPENED: ("not_opened", 0)}
+# An installer's tare or calibration of a weigh bin: nothing given either way.
+BIN_OUTCOMES = {M.R_OK: ("done", 0), M.R_FAILED: ("failed", 0)}
 
 
 @dataclass
@@ -57,7 +62,7 @@ def outcome_of(result, kind, quantity):
     if result.result == M.R_ABORTED:
         # Cut by link loss or a fault: a drop seen before the cut means the item came out.
         return ("aborted_dropped", 1) if (kind == "lane" and result.detail) else ("aborted", 0)
-    table = LANE_OUTCOMES if kind == "lane" else DOOR_OUTCOMES
+    table = {"lane": LANE_OUTCOMES, "bin": BIN_OUTCOMES}.get(kind, DOOR_OUTCOMES)
     outcome, given = table.get(result.result, ("result_%d" % result.result, 0))
     return outcome, quantity if given is None else given
 
@@ -103,9 +108,10 @@ class Vending:
             raise ValueError("issuing from a %s location is not built yet" % loc["kind"])
         return result
 
-    def _actuate(self, loc, quantity, result, who, action="issue"):
+    def _actuate(self, loc, quantity, result, who, action="issue", known_mg=None):
         """One intent, one command, one outcome. False when issuing should stop here.
-        who: the intent's other fields (user, cost center, approver, condition, reason)."""
+        who: the intent's other fields (user, cost center, approver, condition, reason).
+        action 'tare' and 'calibrate' (known_mg: the reference weight) run on a weigh bin."""
         try:
             boot = self._firmware_boot()
         except LinkError:
@@ -118,6 +124,10 @@ class Vending:
         try:
             if action == "clear_lane":
                 answer = self.cabinet.clear_lane(loc["unit"], cmd_id)
+            elif action == "tare":
+                answer = self.cabinet.tare(loc["unit"], cmd_id)
+            elif action == "calibrate":
+                answer = self.cabinet.calibrate(loc["unit"], cmd_id, known_mg)
             elif loc["kind"] == "lane":
                 answer = self.cabinet.vend(loc["unit"], cmd_id)
             else:
@@ -131,7 +141,7 @@ class Vending:
             return False
         outcome, given = outcome_of(answer, loc["kind"], quantity)
         self._settle(seq, outcome, given, loc, result)
-        return outcome in ("vended", "opened", "cleared")
+        return outcome in ("vended", "opened", "cleared", "done")
 
     def _firmware_boot(self):
         """The firmware boot the next command goes to (saying HELLO when the link does not know it yet)."""

@@ -442,6 +442,63 @@ def test_a_technician_sees_no_supervisor_button_and_the_api_refuses_them(page, r
         assert ledger.on_hand("L3") == 8
 
 
+def test_an_installer_calibrates_a_weigh_bin_with_the_wizard(page, rig):
+    from playwright.sync_api import expect
+    badge_in(page, SUPERVISOR)
+    page.locator("#install").click()
+    expect(page.locator("#health-link")).to_contain_text("Cabinet online · firmware")
+    expect(page.locator("#health-list .tile", has_text="Lane 3")).to_contain_text("ok")
+    bin_ = rig.sim.physics.bin(1)
+    page.locator("#health-bins button", has_text="Calibrate bin 1").click()
+    expect(page.locator("#calib-step")).to_have_text("Empty bin 1, then press Tare")
+    bin_.pieces = 0                                                     # the installer empties the bin
+    rig.cab.wait(3000)
+    page.locator("#calib-go", has_text="Tare").click()
+    expect(page.locator("#calib-step")).to_contain_text("Place the known weight in bin 1")
+    bin_.place(200)
+    rig.cab.wait(3000)
+    for key in "200":
+        page.locator('#calib-keypad [data-key="%s"]' % key).click()
+    page.locator("#calib-go", has_text="Calibrate 200 g").click()
+    expect(page.locator("#calib-step")).to_have_text("Remove the weight, then press Check")
+    bin_.place(0)
+    bin_.put(7)                                                         # and restocks it: 87.5 g
+    rig.cab.wait(3000)
+    page.locator("#calib-read").click()
+    reading = page.locator("#calib-reading")
+    expect(reading).to_contain_text("Bin 1 reads")
+    shown = float(reading.inner_text().split("reads ")[1].split(" g")[0])
+    assert abs(shown - bin_.pieces * bin_.piece_mg / 1000) <= 1.0
+    page.locator("#calib-go", has_text="Done").click()
+    expect(page.locator("#health-list .tile", has_text="Bin 1")).to_contain_text("87.")
+    for button in page.locator("#calib button, #health button").all():
+        box = button.bounding_box()
+        assert box is None or (box["height"] >= 48 and box["width"] >= 48), button.inner_text()
+    with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
+        mine = [(r["kind"], r["action"], r["outcome"], r["user_id"]) for r in ledger.db.query(
+            "SELECT * FROM transactions WHERE action IN ('tare', 'calibrate') ORDER BY seq")]
+        assert mine == [("intent", "tare", None, "S1"), ("outcome", "tare", "done", "S1"),
+                        ("intent", "calibrate", None, "S1"), ("outcome", "calibrate", "done", "S1")]
+        assert ledger.db.execute("SELECT weight_mg FROM locations WHERE id = 'B1'").fetchone()[0] is None
+
+
+def test_a_technician_sees_no_installer_button_and_the_api_refuses_them(page, rig):
+    from playwright.sync_api import expect
+    badge_in(page)
+    expect(page.locator("#item-list .name")).to_have_count(len(OFFERED))
+    expect(page.locator("#install")).to_be_hidden()
+    statuses = page.evaluate("""async () => {
+        const post = (path, body) => fetch(path, {method: "POST", headers: {"Content-Type": "application/json"},
+                                                  body: JSON.stringify(body)}).then((r) => r.status);
+        return [(await fetch("/api/health")).status, await post("/api/bin/tare", {location: "B1"}),
+                await post("/api/bin/calibrate", {location: "B1", known_g: 200}),
+                (await fetch("/api/bin/read?location=B1")).status];
+    }""")
+    assert statuses == [403] * 4
+    with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
+        assert not list(ledger.db.query("SELECT 1 FROM transactions WHERE action IN ('tare', 'calibrate')"))
+
+
 def get(rig, path):
     conn = http.client.HTTPConnection(rig.host, rig.port, timeout=10)
     conn.request("GET", path)
@@ -586,6 +643,32 @@ def screenshots(out=SHOTS):
             page.locator(".sup-menu button", has_text="Quarantine").click()
             page.locator("#quar-restock").wait_for()
             page.screenshot(path=out / "supervisor-quarantine.png")
+            page.locator("#sup-home").click()
+            page.locator("#sup-back").click()
+            page.locator("#install").click()
+            page.locator("#health-list .tile").first.wait_for()
+            page.screenshot(path=out / "installer-health.png")
+            bin_ = rig.sim.physics.bin(1)
+            page.locator("#health-bins button", has_text="Calibrate bin 1").click()
+            page.screenshot(path=out / "installer-calibrate-1-tare.png")
+            pieces, bin_.pieces = bin_.pieces, 0
+            rig.cab.wait(3000)
+            page.locator("#calib-go").click()
+            page.locator("#calib-known").wait_for()
+            bin_.place(500)
+            rig.cab.wait(3000)
+            for key in "500":
+                page.locator('#calib-keypad [data-key="%s"]' % key).click()
+            page.screenshot(path=out / "installer-calibrate-2-weight.png")
+            page.locator("#calib-go").click()
+            page.locator("#calib-read").wait_for()
+            page.screenshot(path=out / "installer-calibrate-3-remove.png")
+            bin_.place(0)
+            bin_.put(pieces)
+            rig.cab.wait(3000)
+            page.locator("#calib-read").click()
+            page.locator("#calib-reading").wait_for()
+            page.screenshot(path=out / "installer-calibrate-3-check.png")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return sorted(out.glob("*.png"))

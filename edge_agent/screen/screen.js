@@ -3,8 +3,10 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const SCREENS = ["idle", "pin", "items", "weigh", "loans", "refill", "sup", "supwork", "busy", "result"];
+const SCREENS = ["idle", "pin", "items", "weigh", "loans", "refill", "sup", "supwork", "health", "calib",
+                 "busy", "result"];
 const SUPERVISORS = ["supervisor", "customer_admin"];
+const INSTALLERS = ["supervisor", "customer_admin", "supplier_admin"];
 const KINDS = { lane: "Lane", door: "Door", bin: "Bin", scan: "Bin" };
 
 let state = null;          // the agent's last state (GET /api/state, pushed by /api/events)
@@ -30,6 +32,9 @@ let counted = "";
 let delta = 1;
 let reason = null;
 let quarN = 1;
+let calibBin = null;       // installer: the bin being calibrated ({bin, location}), the step, the weight typed
+let calibStep = 1;
+let knownG = "";
 
 async function api(method, path, body) {
   try {
@@ -178,7 +183,8 @@ function home() {
 }
 
 async function loadItems() {
-  const answer = await api("GET", "/api/items");
+  const from = screen;       // a second, late load (login and the pushed state both ask) must not pull the
+  const answer = await api("GET", "/api/items");  // person back from where they went meanwhile
   if (answer.status === 401) return show("idle");
   items = answer.items || [];
   const list = $("item-list");
@@ -209,7 +215,8 @@ async function loadItems() {
   loans = out.loans || [];
   $("return-tool").hidden = !loans.length;
   $("supervise").hidden = !isSupervisor();
-  show("items");
+  $("install").hidden = !isInstaller();
+  if (screen === from || screen === "items") show("items");
 }
 
 function pick(item) {
@@ -667,6 +674,154 @@ async function release(disposition) {
           answer.quarantine + " left in quarantine at " + where(row) + ".", true);
 }
 
+// -- installer: the cabinet's health and the weigh-bin calibration wizard (the agent refuses anyone else) -------
+function isInstaller() {
+  return !!(state && state.session && INSTALLERS.includes(state.session.role));
+}
+
+const grams = (mg) => (mg / 1000).toFixed(1) + " g";
+
+function tile(text, status, bad) {
+  const t = document.createElement("div");
+  t.className = "tile" + (bad ? " bad" : "");
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = text;
+  const s = document.createElement("span");
+  s.className = "state";
+  s.textContent = status;
+  t.append(name, s);
+  return t;
+}
+
+async function openHealth() {
+  $("health-message").textContent = "";
+  show("health");
+  await loadHealth();
+}
+
+async function loadHealth() {
+  const answer = await api("GET", "/api/health");
+  if (answer.status === 401) return show("idle");
+  if (answer.status !== 200) {
+    $("health-message").textContent = answer.message || "The cabinet did not answer.";
+    return;
+  }
+  const link = answer.link;
+  $("health-link").textContent = link.online
+    ? "Cabinet online · firmware " + link.firmware + " · boot " + link.boot_id
+    : "Cabinet not answering: " + (link.message || "");
+  const list = $("health-list");
+  list.textContent = "";
+  for (const d of answer.doors) list.appendChild(tile("Door " + d.door, d.state, false));
+  for (const l of answer.lanes) list.appendChild(tile("Lane " + l.lane, l.state, l.state === "disabled"));
+  for (const b of answer.bins) {
+    list.appendChild(tile("Bin " + b.bin, !b.calibrated ? "uncalibrated"
+      : grams(b.weight_mg) + (b.stable ? "" : " · moving"), !b.calibrated));
+  }
+  const bins = $("health-bins");
+  const located = answer.bins.filter((b) => b.location);
+  if (bins.children.length !== located.length) {
+    bins.textContent = "";
+    for (const b of located) {
+      const button = document.createElement("button");
+      button.className = "secondary";
+      button.dataset.bin = b.bin;
+      button.textContent = "Calibrate bin " + b.bin;
+      button.addEventListener("click", () => openCalib(b));
+      bins.appendChild(button);
+    }
+  }
+}
+
+function openCalib(b) {
+  calibBin = b;
+  const pad = $("calib-keypad");
+  if (!pad.children.length) {
+    for (const key of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "Clear", "0", "⌫"]) {
+      const k = document.createElement("button");
+      k.textContent = key;
+      k.dataset.key = key;
+      pad.appendChild(k);
+    }
+  }
+  knownG = "";
+  showCalibStep(1);
+  show("calib");
+}
+
+function showCalibStep(n) {
+  calibStep = n;
+  const bin = calibBin.bin;
+  $("calib-progress").textContent = "Calibrate bin " + bin + " · step " + n + " of 3";
+  $("calib-step").textContent = n === 1 ? "Empty bin " + bin + ", then press Tare"
+    : n === 2 ? "Place the known weight in bin " + bin + ", type its grams, then press Calibrate"
+    : "Remove the weight, then press Check";
+  $("calib-known").hidden = n !== 2;
+  $("calib-right").hidden = n !== 2;
+  $("calib-reading").hidden = true;
+  $("calib-message").textContent = "";
+  $("calib-cancel").hidden = n === 3;
+  $("calib-read").hidden = n !== 3;
+  $("calib-read").textContent = "Check";
+  $("calib-go").hidden = n === 3;
+  $("calib-go").disabled = false;
+  renderKnown();
+}
+
+function renderKnown() {
+  $("calib-known").querySelector(".value").textContent = knownG;
+  if (calibStep === 1) $("calib-go").textContent = "Tare";
+  if (calibStep !== 2) return;
+  $("calib-go").disabled = knownG === "";
+  $("calib-go").textContent = knownG === "" ? "Type the weight" : "Calibrate " + knownG + " g";
+}
+
+function pressKnown(key) {
+  if (key === "⌫") knownG = knownG.slice(0, -1);
+  else if (key === "Clear") knownG = "";
+  else if (knownG.length < 5) knownG = String(Number(knownG + key));
+  renderKnown();
+}
+
+async function calibGo() {
+  const location = calibBin.location;
+  const go = $("calib-go");
+  go.disabled = true;
+  $("calib-message").textContent = "";
+  const answer = calibStep === 1
+    ? await api("POST", "/api/bin/tare", { location })
+    : await api("POST", "/api/bin/calibrate", { location, known_g: Number(knownG) });
+  if (answer.status === 401) return show("idle");
+  if (answer.status === 200 && answer.ok) return showCalibStep(calibStep + 1);
+  go.disabled = false;
+  $("calib-message").textContent = answer.message || "The cabinet did not do it. Please try again.";
+}
+
+async function calibRead() {
+  const read = $("calib-read");
+  read.disabled = true;
+  const answer = await api("GET", "/api/bin/read?location=" + encodeURIComponent(calibBin.location));
+  read.disabled = false;
+  if (answer.status === 401) return show("idle");
+  if (answer.status !== 200) {
+    $("calib-message").textContent = answer.message || "No reading. Please try again.";
+    return;
+  }
+  $("calib-message").textContent = "";
+  $("calib-step").textContent = "Check the reading: it should match what is in the bin";
+  $("calib-reading").textContent = "Bin " + calibBin.bin + " reads " + grams(answer.weight_mg);
+  $("calib-reading").hidden = false;
+  read.textContent = "Check again";
+  $("calib-go").textContent = "Done";
+  $("calib-go").hidden = false;
+}
+
+function calibNext() {
+  if (calibStep === 3) return openHealth();
+  calibGo();
+}
+
 async function logout() {
   await api("POST", "/api/logout");
   state = { ...(state || {}), session: null };
@@ -715,6 +870,13 @@ function wire() {
   });
   $("adj-ok").addEventListener("click", confirmAdjust);
   $("lane-clear").addEventListener("click", clearLane);
+  $("install").addEventListener("click", openHealth);
+  $("health-back").addEventListener("click", loadItems);
+  $("calib-keypad").addEventListener("click", (e) => { if (e.target.dataset.key) pressKnown(e.target.dataset.key); });
+  $("calib-go").addEventListener("click", calibNext);
+  $("calib-read").addEventListener("click", calibRead);
+  $("calib-cancel").addEventListener("click", openHealth);
+  setInterval(() => { if (screen === "health") loadHealth(); }, 2000);    // the list stays current
   $("quar-minus").addEventListener("click", () => { quarN = Math.max(1, quarN - 1); renderQuar(); });
   $("quar-plus").addEventListener("click", () => { quarN = Math.min(supRow.quarantine, quarN + 1); renderQuar(); });
   $("quar-restock").addEventListener("click", () => release("restock"));

@@ -354,12 +354,15 @@ class Agent:
         self._require_ready()
         return self._settled(supervisor.clear_lane(self.ledger, self._person(), self.cabinet, location))
 
-    def _supervisor(self):
-        """A refusal unless a supervisor (or customer_admin) is logged in; None when they are."""
+    def _refused_unless(self, roles, message):
+        """A refusal unless the person logged in has one of these roles; None when they do."""
         self._require_ready()
-        if self._person().role not in supervisor.SUPERVISORS:
-            return Decision.no("not_allowed", "Only a supervisor can do this.")
+        if self._person().role not in roles:
+            return Decision.no("not_allowed", message)
         return None
+
+    def _supervisor(self):
+        return self._refused_unless(supervisor.SUPERVISORS, "Only a supervisor can do this.")
 
     def open_alerts(self):
         """Supervisor: the open alerts, oldest first, as dicts (location, kind, detail)."""
@@ -382,11 +385,7 @@ class Agent:
 
     # -- the installer: the cabinet's health, taring and calibrating weigh bins ------------------------------
     def _installer(self):
-        """A refusal unless a supervisor, customer_admin or supplier_admin is logged in; None when they are."""
-        self._require_ready()
-        if self._person().role not in INSTALLERS:
-            return Decision.no("not_allowed", "Only a supervisor or an installer can do this.")
-        return None
+        return self._refused_unless(INSTALLERS, "Only a supervisor or an installer can do this.")
 
     def health(self):
         """Installer: the cabinet link (firmware, boot), each door, lane and bin as the firmware reports them."""

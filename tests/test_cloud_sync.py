@@ -6,7 +6,6 @@ import glob
 import os
 import random
 import signal
-import socket
 
 import pytest
 
@@ -14,7 +13,7 @@ from edge_agent.cloud import envelope, outbox
 from sim.cloud_receiver import CloudReceiver
 from tests.agent_process import AgentProcess, ledger_of, simulated_cabinet, write_agent_config
 from tests.ledgers import ledger_from_csv
-from tests.mqtt_broker import Broker
+from tests.mqtt_broker import Broker, free_port
 
 CABINET = "CAB-7"
 LANES = 6
@@ -22,12 +21,6 @@ FAST_LANES = {"turn_ms": 300, "settle_ms": 250, "debounce_ms": 5}
 FAST_DROPS = {"drop_delay_min_ms": 50, "drop_delay_max_ms": 120}
 BADGE = "04A1B2C3"
 WAIT_S = 30
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Site:

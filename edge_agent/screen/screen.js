@@ -444,12 +444,17 @@ function renderAdded() {
   $("refill-confirm").textContent = "Confirm " + (added || "");
 }
 
+// One number keypad's key applied to what was typed so far (no leading zeros, at most maxDigits).
+function typeNumber(value, key, maxDigits) {
+  if (key === "⌫") return value.slice(0, -1);
+  if (key === "Clear") return "";
+  return value.length < maxDigits ? String(Number(value + key)) : value;
+}
+
 function pressAdded(key) {
   if (addedFresh && key !== "⌫") added = "";
   addedFresh = false;
-  if (key === "⌫") added = added.slice(0, -1);
-  else if (key === "Clear") added = "";
-  else if (added.length < 4) added = String(Number(added + key));
+  added = typeNumber(added, key, 4);
   renderAdded();
 }
 
@@ -596,9 +601,7 @@ function renderCounted() {
 }
 
 function pressCounted(key) {
-  if (key === "⌫") counted = counted.slice(0, -1);
-  else if (key === "Clear") counted = "";
-  else if (counted.length < 4) counted = String(Number(counted + key));
+  counted = typeNumber(counted, key, 4);
   renderCounted();
 }
 
@@ -778,9 +781,7 @@ function renderKnown() {
 }
 
 function pressKnown(key) {
-  if (key === "⌫") knownG = knownG.slice(0, -1);
-  else if (key === "Clear") knownG = "";
-  else if (knownG.length < 5) knownG = String(Number(knownG + key));
+  knownG = typeNumber(knownG, key, 5);
   renderKnown();
 }
 
@@ -831,16 +832,20 @@ async function logout() {
 }
 
 // -- wiring ---------------------------------------------------------------------------------------------------
-function wire() {
-  const wedge = $("wedge");
-  wedge.addEventListener("keydown", (e) => {
+// A keyboard-wedge reader types the badge number and Enter into a field that keeps the focus.
+function onWedgeEntry(input, handle) {
+  input.addEventListener("keydown", (e) => {
     if (e.key !== "Enter") return;
     e.preventDefault();
-    const typed = wedge.value.trim();
-    wedge.value = "";
-    if (typed) badge(typed);
+    const typed = input.value.trim();
+    input.value = "";
+    if (typed) handle(typed);
   });
-  wedge.addEventListener("blur", () => setTimeout(focusWedge, 0));
+  input.addEventListener("blur", () => setTimeout(focusWedge, 0));
+}
+
+function wire() {
+  onWedgeEntry($("wedge"), badge);
   document.addEventListener("pointerup", () => setTimeout(focusWedge, 0));
   $("use-pin").addEventListener("click", () => openPin(null));
   $("f-user").addEventListener("click", () => choose("user"));
@@ -881,15 +886,7 @@ function wire() {
   $("quar-plus").addEventListener("click", () => { quarN = Math.min(supRow.quarantine, quarN + 1); renderQuar(); });
   $("quar-restock").addEventListener("click", () => release("restock"));
   $("quar-scrap").addEventListener("click", () => release("scrap"));
-  const approveWedge = $("approve-wedge");
-  approveWedge.addEventListener("keydown", (e) => {
-    if (e.key !== "Enter") return;
-    e.preventDefault();
-    const typed = approveWedge.value.trim();
-    approveWedge.value = "";
-    if (typed) approve(typed);
-  });
-  approveWedge.addEventListener("blur", () => setTimeout(focusWedge, 0));
+  onWedgeEntry($("approve-wedge"), approve);
   $("weigh-done").addEventListener("click", finishTake);
   $("return-tool").addEventListener("click", openLoans);
   $("loans-back").addEventListener("click", loadItems);

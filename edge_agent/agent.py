@@ -24,8 +24,10 @@ from edge_agent.access import Access, NeedPin, Person, Refused
 from edge_agent.badge.ids import BadBadgeId
 from edge_agent.badge.wedge import normalize_wedge_entry
 from edge_agent.cabinet_events import take_events
+from edge_agent.choices import offered_items
 from edge_agent.errors import LinkError
-from edge_agent.permissions import UNRESTRICTED, Decision, may_issue, may_refill
+from edge_agent.live_state import LiveCabinet
+from edge_agent.permissions import UNRESTRICTED, Decision, may_refill
 from edge_agent.refill import confirm_refill, pick_list
 from edge_agent.vending import IssueResult, Vending
 from edge_agent.weighing import NotStable, WeighBins, issue_scanned
@@ -57,6 +59,13 @@ class Session:
     last_active: float
     approver: Optional[Person] = None   # a supervisor who badged to approve the next issue
     take: Optional[object] = None       # an open weigh-bin take (weighing.Take)
+    awaiting_approval: bool = False     # the last issue needs a supervisor: their tap approves, not logs in
+
+
+@dataclasses.dataclass(frozen=True)
+class Approved:
+    """A supervisor's badge, tapped while an issue waited for approval: it approves the next issue."""
+    approver: Person
 
 
 class Agent:
@@ -71,6 +80,7 @@ class Agent:
         self.access = None
         self.ready = False
         self.hello = None         # the cabinet's last HELLO answer
+        self.live = LiveCabinet()  # open doors and bin weights as the firmware reports them, for the screen
         self.session = None
         self.pending_pin = None   # user id whose badge was good and whose role must add a PIN
         self._jobs = queue.Queue()
@@ -125,7 +135,7 @@ class Agent:
                         except BaseException as e:  # noqa: BLE001 - handed to the caller
                             future.set_exception(e)
                 self._expire_idle_session()
-                take_events(self.ledger, self.cabinet)
+                take_events(self.ledger, self.cabinet, self.live.seen)
                 if self.clock() >= next_overdue_check:
                     tools.raise_overdue_alerts(self.ledger)
                     next_overdue_check = self.clock() + OVERDUE_CHECK_S
@@ -152,8 +162,15 @@ class Agent:
                     log.warning("recovery: bin %s: %s", location, getattr(found, "message", found))
         except (LinkError, NotStable) as e:
             log.warning("recovery: weigh bins not checked (%s); each is checked again when next opened", e)
+        self._seed_live()
         self.ready = True
         log.info("ready: ledger and cabinet agree, accepting people")
+
+    def _seed_live(self):
+        try:
+            self.live.seed(self.cabinet.status(), M.DOOR_OPEN)
+        except (LinkError, AttributeError) as e:    # a cabinet without STATUS: events alone keep it
+            log.info("live state starts from events only (%s)", e)
 
     # -- sessions ------------------------------------------------------------------------------------------
     def _begin(self, person, via):
@@ -180,10 +197,18 @@ class Agent:
         return self.session.person
 
     def tap(self, badge_id):
-        """A badge read by any reader: a new session (ending the current one), NeedPin, or Refused."""
+        """A badge read by any reader: a new session (ending the current one), NeedPin, or Refused; or,
+        while an issue waits for a supervisor, that supervisor's approval (Approved)."""
         self._require_ready()
-        self.session = None
         answer = self.access.by_badge(badge_id)
+        session = self.session
+        if (session and session.awaiting_approval and isinstance(answer, Person)
+                and answer.role in UNRESTRICTED and answer.user_id != session.person.user_id):
+            session.approver, session.awaiting_approval = answer, False
+            session.last_active = self.clock()
+            log.info("approval: %s approves %s's next issue", answer.user_id, session.person.user_id)
+            return Approved(answer)
+        self.session = None
         if isinstance(answer, NeedPin):
             self.pending_pin = (answer.user_id, self.clock())
             return answer
@@ -220,6 +245,8 @@ class Agent:
         it (the worker retries); the session's clock restarts."""
         if getattr(result, "unknown", False):
             self.ready = False
+        refused = result if isinstance(result, Decision) else getattr(result, "refused", None)
+        self.session.awaiting_approval = getattr(refused, "reason", None) == "needs_approval"
         self.session.last_active = self.clock()
         return result
 
@@ -239,11 +266,17 @@ class Agent:
         self.session.approver = answer
         return answer
 
-    def issue(self, location, quantity=1, work_order=None, machine_id=None):
+    def _taker(self, cost_center):
+        """The person at the screen, charging the cost center they named (their own when they named none)."""
+        person = self._person()
+        cost_center = (cost_center or "").strip()
+        return dataclasses.replace(person, cost_center=cost_center) if cost_center else person
+
+    def issue(self, location, quantity=1, work_order=None, machine_id=None, cost_center=None):
         """Take from a lane, a locker door (a returnable tool is lent) or a scan-only bin. Weigh bins count
         what was taken by themselves: take_begin / take_finish."""
         self._require_ready()
-        person = self._person()
+        person = self._taker(cost_center)
         approver, self.session.approver = self.session.approver, None     # an approval is for one issue
         kind, returnable = self._location_kind(location)
         terms = dict(work_order=work_order, machine_id=machine_id, approver=approver)
@@ -255,10 +288,10 @@ class Agent:
             return self._settled(tools.check_out(self.ledger, self.cabinet, person, location, quantity, **terms))
         return self._settled(self.vending.issue(person, location, quantity, **terms))
 
-    def take_begin(self, location, quantity=1, work_order=None, machine_id=None):
+    def take_begin(self, location, quantity=1, work_order=None, machine_id=None, cost_center=None):
         """Open a weigh-bin take: permission for what the person says they take, the weight before."""
         self._require_ready()
-        person = self._person()
+        person = self._taker(cost_center)
         approver, self.session.approver = self.session.approver, None
         answer = self.bins.begin(person, location, quantity, work_order=work_order, machine_id=machine_id,
                                  approver=approver)
@@ -291,17 +324,10 @@ class Agent:
         return self._settled(tools.check_in(self.ledger, self.cabinet, self._person(), location, condition))
 
     def items(self):
-        """What the screen offers the person: lane, door, weigh-bin and scan-only locations with stock whose SKU
-        their role may take (may_issue decides; approvals, work orders and limits are still checked on issue)."""
+        """What the screen offers the person, their usual items first (choices.py); approvals, work orders
+        and limits are still checked on issue."""
         self._require_ready()
-        person = self._person()
-        rows = self.ledger.db.query(
-            "SELECT l.id AS location, l.kind, l.unit, l.sku, s.description, l.on_hand FROM locations l "
-            "JOIN skus s ON s.part_number = l.sku WHERE l.kind IN ('lane', 'door', 'bin', 'scan') "
-            "AND l.on_hand > 0 ORDER BY CASE l.kind WHEN 'lane' THEN 0 WHEN 'door' THEN 1 WHEN 'bin' THEN 2 ELSE 3 END, "
-            "l.unit, l.id")
-        return [row for row in rows
-                if may_issue(self.ledger, person, row["location"], 1).reason not in ("not_allowed", "no_such_item")]
+        return offered_items(self.ledger, self._person())
 
     def loans(self):
         """The person's tools out, each with its SKU's description for the screen."""
@@ -410,6 +436,19 @@ class Agent:
                        calibrated=bool(b.flags & M.BIN_CALIBRATED), weight_mg=b.weight_mg)
                   for n, b in enumerate(status.bins, 1)])
 
+    def test_door(self, location):
+        """Installer: pulse a door's latch to see it open (an intent and outcome like any actuation, quantity
+        0: nothing charged). The screen then shows the door open live, from the firmware's events."""
+        refused = self._installer()
+        if refused:
+            return refused
+        loc = self.vending._location(location)
+        if loc is None or loc["kind"] != "door":
+            return Decision.no("not_a_door", "%s is not a door." % location)
+        result = IssueResult(location, 0)
+        self.vending._actuate(loc, 0, result, dict(user_id=self._person().user_id, reason="self-test"))
+        return self._settled(result)
+
     def _bin(self, location):
         loc = self.vending._location(location)
         return loc if loc is not None and loc["kind"] == "bin" else None
@@ -485,9 +524,13 @@ class Agent:
         person = self.session.person if self.session else None
         return {
             "cabinet_id": self.config.cabinet_id,
+            "ask_cost_center": self.config.ask_cost_center,
+            "approver": self.session.approver.name if self.session and self.session.approver else None,
             "ready": self.ready,
             "session": dataclasses.asdict(person) if person else None,
             "need_pin_for": self.pending_pin[0] if self.pending_pin else None,
             "firmware_boot": getattr(self.cabinet, "boot_id", None),
             "firmware_version": self.hello.firmware if self.hello else None,
+            "doors_open": sorted(self.live.open_doors),
+            "take": self.live.take_progress(self.session.take) if self.session and self.session.take else None,
         }

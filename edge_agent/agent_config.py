@@ -29,6 +29,7 @@ class AgentConfig:
     lockout_s: int = 300
     pin_roles: Tuple[str, ...] = ()      # roles that must type a PIN after their badge
     session_idle_s: int = 60             # a session never outlives the person at the screen
+    ask_cost_center: bool = False        # the screen asks for a cost center (the person's own as default)
     pcsc_reader: Optional[str] = None    # None: no PC/SC reader; "" the first one pcscd has
     serial_reader: Optional[str] = None  # a 125 kHz module's port
     wedge_format: str = "hex"
@@ -65,7 +66,7 @@ SCHEMA = {
               "baud": (int, 115200), "timesync_flag": (str, "/run/systemd/timesync/synchronized")},
     "api": {"host": (str, "127.0.0.1"), "port": (int, 8080)},
     "access": {"max_pin_tries": (int, 5), "lockout_s": (int, 300), "pin_roles": (list, []),
-               "session_idle_s": (int, 60)},
+               "session_idle_s": (int, 60), "ask_cost_center": (bool, False)},
     "readers": {"pcsc": (bool, False), "pcsc_reader": (str, ""), "serial": (str, ""),
                 "wedge_format": (str, "hex"), "wedge_reverse": (bool, False)},
     "cloud": {"host": (str, REQUIRED), "tenant": (str, REQUIRED), "site": (str, REQUIRED),
@@ -144,6 +145,7 @@ def load_agent_config(path):
         api_host=v["api", "host"], api_port=v["api", "port"],
         max_pin_tries=v["access", "max_pin_tries"], lockout_s=v["access", "lockout_s"],
         pin_roles=tuple(v["access", "pin_roles"]), session_idle_s=v["access", "session_idle_s"],
+        ask_cost_center=v["access", "ask_cost_center"],
         pcsc_reader=v["readers", "pcsc_reader"] if v["readers", "pcsc"] else None,
         serial_reader=v["readers", "serial"] or None,
         wedge_format=v["readers", "wedge_format"], wedge_reverse=v["readers", "wedge_reverse"],

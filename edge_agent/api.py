@@ -1,14 +1,17 @@
 """The agent's local HTTP API: what the touchscreen (and a test, or a driver's phone on the site network)
 uses to act at the cabinet. JSON in and out, standard library only, loopback by default.
 
-    GET  /api/state                       readiness, who is logged in, whether a PIN is awaited
+    GET  /api/state                       readiness, who is logged in, whether a PIN is awaited, the doors
+                                           standing open and an open weigh-bin take's live count
     POST /api/badge    {"badge"}           what a keyboard-wedge reader typed (PC/SC and serial readers tap
-                                           by themselves)
+                                           by themselves); while an issue waits for a supervisor, their
+                                           badge approves it ({"approved_by"}) instead of logging in
     POST /api/pin      {"user_id", "pin"}  PIN login, or the PIN after a badge that needs one
     POST /api/logout
     POST /api/approve  {"badge"} or {"user_id", "pin"}   a supervisor approves the next issue
-    POST /api/issue    {"location", "quantity", "work_order", "machine_id"}   lane, door (a returnable
-                                           tool is lent) or scan-only bin
+    POST /api/issue    {"location", "quantity", "work_order", "machine_id", "cost_center"}   lane, door
+                                           (a returnable tool is lent) or scan-only bin; cost_center
+                                           replaces the person's own for this take
     POST /api/take/begin  (as issue)       a weigh bin: the weight before the person reaches in
     POST /api/take/finish                  the weight after: what was taken (409 while it still moves)
     POST /api/return   {"location", "condition"}   a lent tool back, good or damaged
@@ -25,12 +28,15 @@ uses to act at the cabinet. JSON in and out, standard library only, loopback by 
     GET  /api/stock                        supervisor: every stock location with on_hand and quarantine
     GET  /api/health                      installer (supervisor, customer_admin, supplier_admin): the cabinet link
                                            (firmware, boot id), each door, lane and bin as the firmware reports
+    POST /api/selftest/door {"location"}   installer: pulse a door's latch (intent, UNLOCK, outcome; nothing
+                                           charged); the state then shows it open until it closes
     POST /api/bin/tare {"location"}        installer: zero an empty weigh bin (intent, TARE, outcome)
     POST /api/bin/calibrate {"location", "known_g"}   installer: calibrate with a known weight in the bin; the
                                            bin's baseline is cleared (the next weighing adopts one)
     GET  /api/bin/read?location=B1         installer: a stable reading of a weigh bin (409 while it moves)
     GET  /api/items                        what the person may choose: lane, door, weigh-bin and scan-only
-                                           locations with stock whose SKU their role may take
+                                           locations with stock whose SKU their role may take, their usual
+                                           items first, each with category and what it needs (choices.py)
     GET  /api/events                       Server-Sent Events: the state (as /api/state) each time it changes
     GET  /  and  /screen/<file>            the touchscreen's web app (edge_agent/screen), nothing else
 
@@ -49,7 +55,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from edge_agent.access import NeedPin, Person, Refused
-from edge_agent.agent import NoSession, NotReady
+from edge_agent.agent import Approved, NoSession, NotReady
 from edge_agent.permissions import Decision
 from edge_agent.weighing import NotStable, Take
 
@@ -82,6 +88,8 @@ def _answer(value, **extra):
     """(status, JSON) for whatever a flow returned: a refusal is 403 with its reason and plain words."""
     if isinstance(value, Person):
         return 200, {"ok": True, "person": dataclasses.asdict(value)}
+    if isinstance(value, Approved):
+        return 200, {"ok": True, "approved_by": dataclasses.asdict(value.approver)}
     if isinstance(value, NeedPin):
         return 200, {"ok": True, "need_pin_for": value.user_id}
     if isinstance(value, (Refused, Decision)):
@@ -121,7 +129,8 @@ def routes(agent):
         quantity = number(body, "quantity", required=False, default=1)
         if quantity < 1:
             raise BadRequest("quantity must be 1 or more")
-        return (text(body, "location"), quantity, text(body, "work_order", False), text(body, "machine_id", False))
+        return (text(body, "location"), quantity, text(body, "work_order", False), text(body, "machine_id", False),
+                text(body, "cost_center", False))
 
     def logout(_):
         agent.call(agent.logout)
@@ -209,6 +218,7 @@ def routes(agent):
         ("GET", "/api/alerts"): supervisor_listing("alerts", agent.open_alerts),
         ("GET", "/api/stock"): supervisor_listing("stock", agent.stock),
         ("GET", "/api/health"): health,
+        ("POST", "/api/selftest/door"): lambda b: _answer(agent.call(agent.test_door, text(b, "location"))),
         ("POST", "/api/bin/tare"): lambda b: _answer(agent.call(agent.tare_bin, text(b, "location"))),
         ("POST", "/api/bin/calibrate"): calibrate,
         ("GET", "/api/bin/read"): read_bin,

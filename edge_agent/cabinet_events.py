@@ -5,8 +5,9 @@ from edge_agent.alerts import clear_alert, raise_alert
 from firmware import messages as M
 
 
-def take_events(ledger, cabinet):
-    """Record every event the cabinet link has queued (a cabinet without next_event has none)."""
+def take_events(ledger, cabinet, seen=None):
+    """Record every event the cabinet link has queued (a cabinet without next_event has none); seen(event)
+    is told of each after it is stored (the screen's live state)."""
     take = getattr(cabinet, "next_event", None)
     if take is None:
         return
@@ -15,6 +16,8 @@ def take_events(ledger, cabinet):
         if event is None:
             return
         record_event(ledger, event)
+        if seen is not None:
+            seen(event)
 
 
 def record_event(ledger, event):

@@ -18,6 +18,7 @@ class PickLine:
     maximum: int
     quantity: int          # to bring: up to max in whole refill packs
     kind: Optional[str] = field(default=None, compare=False)   # lane, door, bin or scan: how the screen opens it
+    unit: Optional[int] = field(default=None, compare=False)   # its door, lane or bin number
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class RefillDone:
 def pick_list(ledger, person):
     """Open refill tasks this person may work, in location order."""
     query = ("SELECT t.location, t.sku, coalesce(s.description, t.sku) AS description, l.on_hand, l.max, "
-             "t.quantity, l.kind FROM refill_tasks t JOIN locations l ON l.id = t.location "
+             "t.quantity, l.kind, l.unit FROM refill_tasks t JOIN locations l ON l.id = t.location "
              "LEFT JOIN skus s ON s.part_number = t.sku WHERE t.closed_seq IS NULL")
     args = []
     if person.role in SUPPLIER_BOUND:

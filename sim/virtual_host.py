@@ -2,6 +2,7 @@
 # no sleeps. Each millisecond the core's bytes go onto the simulated line (with its faults), the cabinet
 # runs, and what the firmware sent comes back. Tests and the pilot simulation use it to run the whole
 # host <-> firmware exchange deterministically and far faster than real time.
+import collections
 import struct
 
 from edge_agent.link_core import LinkCore
@@ -15,6 +16,7 @@ class VirtualHost:
         self.step_ms = step_ms    # virtual ms per firmware pass (a board loops about every 1-5 ms)
         self.core = LinkCore(now=sim.now, **core_options)
         self.events = []          # every event delivered, in order
+        self.unread = collections.deque(maxlen=10000)   # the same, for VirtualCabinet.next_event to hand on
 
     def tick(self, ms=None):
         sim = self.sim
@@ -27,7 +29,10 @@ class VirtualHost:
             data = sim.uart_host_read()
             if data:
                 self.core.receive(data, sim.now)
-            self.events.extend(self.core.take_events())
+            new = self.core.take_events()
+            if new:
+                self.events.extend(new)
+                self.unread.extend(new)
 
     def run(self, op, limit_ms=60000):
         """Step until the operation finishes; return its result (or raise its error)."""
@@ -104,6 +109,11 @@ class VirtualCabinet:
 
     def query(self, cmd_id):
         return self.host.run(self.host.core.query(cmd_id, self.host.sim.now))
+
+    def next_event(self, timeout=None):
+        """The next event the firmware sent, or None: as CabinetLink.next_event, except that virtual time
+        does not pass here (it passes while commands run and in wait())."""
+        return self.host.unread.popleft() if self.host.unread else None
 
     def wait(self, ms):
         """Let `ms` of virtual time pass (a person's hand in a bin, a door held open)."""

@@ -210,3 +210,32 @@ def test_api_refusals_and_bad_requests_say_what_is_wrong(api_client):
     assert http("POST", "/api/issue", {"quantity": 1})[1]["message"] == "location is required"
     assert http("POST", "/api/issue", raw=b"{not json")[0] == 400
     assert http("GET", "/api/nothing")[0] == 404
+
+
+def test_a_supervisors_tap_while_an_issue_waits_approves_it_and_keeps_the_session(tmp_path):
+    ledger = ledger_from_csv(tmp_path, skus=SKUS + "INS,Insert,ppe\n", locations=LOCATIONS + "L3,lane,3,INS,4,0,4\n",
+                             users=USERS + "T2,Bo,technician,1111,0B0B0B0B\n")
+    ledger.db["role_allows"].insert({"role": "technician", "category": "ppe"})
+    ledger.db["sku_requirements"].insert({"sku": "INS", "needs_approval": 1})
+    ledger.close()
+    sim, host = cabinet()
+    agent = make_agent(tmp_path / "ledger.db", VirtualCabinet(host))
+    try:
+        agent.call(agent.tap, "04A1B2C3")
+        assert agent.call(agent.issue, "L3").refused.reason == "needs_approval"
+        # Another technician's tap is a new session as ever: only an approver's tap approves.
+        assert agent.call(agent.tap, "0B0B0B0B").user_id == "T2"
+        agent.call(agent.tap, "04A1B2C3")
+        assert agent.call(agent.issue, "L3").refused.reason == "needs_approval"
+        approved = agent.call(agent.tap, "0A0B0C0D")
+        assert approved.approver.user_id == "S1"
+        state = agent.call(agent.state)
+        assert state["session"]["user_id"] == "T1" and state["approver"] == "Dee"
+        assert agent.call(agent.issue, "L3").ok
+        # The approval was for that one issue: a supervisor's next tap logs them in.
+        assert agent.call(agent.tap, "0A0B0C0D").user_id == "S1"
+    finally:
+        agent.stop()
+    with ledger_at(tmp_path / "ledger.db") as ledger:
+        [out] = rows_of(ledger, "outcome")
+        assert (out["location"], out["user_id"], out["approver_id"]) == ("L3", "T1", "S1")

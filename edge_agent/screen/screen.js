@@ -3,8 +3,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const SCREENS = ["idle", "pin", "items", "weigh", "loans", "refill", "sup", "supwork", "health", "calib",
-                 "busy", "result"];
+const SCREENS = ["idle", "pin", "items", "finding", "terms", "weigh", "loans", "refill", "sup", "supwork",
+                 "health", "calib", "busy", "result"];
 const SUPERVISORS = ["supervisor", "customer_admin"];
 const INSTALLERS = ["supervisor", "customer_admin", "supplier_admin"];
 const KINDS = { lane: "Lane", door: "Door", bin: "Bin", scan: "Bin" };
@@ -17,7 +17,10 @@ let quantity = 1;
 let pinFor = null;         // user id whose badge needs a PIN too
 let fields = { user: "", pin: "" };
 let activeField = "user";
-let last = null;           // the last issue tried ({item, n}): retried once a supervisor approves
+let last = null;           // the last issue tried ({item, n, terms}): retried once a supervisor approves
+let liveDoor = null;       // the door the result and refill screens watch ("Door 3 is open, close it when done")
+let liveDoorOpen = false;  // seen open in the pushed state: only then does "closed" mean the person closed it
+let itemsMessage = "";     // what the agent said when it offers nothing
 let loans = [];
 let loan = null;           // the loan being returned
 let pickList = [];         // a route driver's refill lines, the one at hand, and what was done
@@ -51,6 +54,7 @@ async function api(method, path, body) {
 }
 
 function show(name) {
+  if (!["result", "refill", "busy"].includes(name)) liveDoor = null;    // a door is watched where it was opened
   screen = name;
   for (const s of SCREENS) $(s).hidden = s !== name;
   $("logout").hidden = !(state && state.session) || name === "busy";
@@ -70,6 +74,8 @@ function applyState(next) {
   pill.textContent = next.ready ? "Online · Ready" : "Starting up…";
   pill.className = "pill " + (next.ready ? "ok" : "wait");
   $("who").textContent = next.session ? next.session.name : "";
+  renderLive();
+  if (next.session && next.approver) approved();
   if (!next.session) {
     if (next.need_pin_for && screen !== "pin") return openPin(next.need_pin_for);
     if (screen !== "idle" && screen !== "pin") return show("idle");  // session ended
@@ -79,6 +85,36 @@ function applyState(next) {
   } else {
     show(screen);
   }
+}
+
+// -- what the cabinet is doing now (pushed): a door standing open, a weigh bin's count so far -----------------
+function watchDoor(door) {
+  liveDoor = door;
+  liveDoorOpen = false;
+  renderLive();
+}
+
+function doorWords() {
+  const open = ((state && state.doors_open) || []).includes(liveDoor);
+  liveDoorOpen = liveDoorOpen || open;
+  return liveDoorOpen && !open ? ["Door " + liveDoor + " is closed. Thank you.", "closed"]
+                               : ["Door " + liveDoor + " is open: close it when done", "open"];
+}
+
+function renderLive() {
+  const line = screen === "refill" ? $("refill-key") : $("result-live");
+  if (liveDoor !== null && (screen === "result" || screen === "refill")) {
+    const [words, how] = doorWords();
+    line.textContent = words;
+    line.className = "live " + how;
+    line.hidden = false;
+  } else {
+    $("result-live").hidden = true;
+  }
+  const take = state && state.take;
+  const moved = take && take.pieces !== null ? Math.max(0, take.pieces) : null;
+  $("weigh-live").textContent = moved === null ? "" : "Bin " + take.bin + ": " + moved +
+    (take.purpose === "refill" ? " put in so far" : " taken so far");
 }
 
 function listen() {
@@ -121,6 +157,7 @@ function signedIn(answer, say) {
 
 // -- PIN, with an on-screen keypad -------------------------------------------------------------------------
 const LETTERS = "1234567890ABCDEFGHIJKLMNOPQRSTUVWXYZ".split("");
+const DIGITS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "Clear", "0", "⌫"];
 
 function openPin(userId) {
   pinFor = userId || null;
@@ -140,7 +177,7 @@ function choose(field) {
   pad.textContent = "";
   pad.className = "keypad " + (field === "user" ? "letters" : "digits");
   const keys = field === "user" ? [...LETTERS, "⌫", "Next"]
-                                : ["1", "2", "3", "4", "5", "6", "7", "8", "9", "Clear", "0", "⌫"];
+                                : DIGITS;
   for (const key of keys) {
     const b = document.createElement("button");
     b.textContent = key;
@@ -187,29 +224,8 @@ async function loadItems() {
   const answer = await api("GET", "/api/items");  // person back from where they went meanwhile
   if (answer.status === 401) return show("idle");
   items = answer.items || [];
-  const list = $("item-list");
-  list.textContent = "";
-  if (!items.length) {
-    const li = document.createElement("li");
-    li.className = "sub";
-    li.textContent = answer.message || "There is nothing here for you to take.";
-    list.appendChild(li);
-  }
-  for (const item of items) {
-    const li = document.createElement("li");
-    const b = document.createElement("button");
-    b.dataset.location = item.location;
-    const name = document.createElement("span");
-    name.className = "name";
-    name.textContent = item.description || item.sku;
-    const at = document.createElement("span");
-    at.className = "where";
-    at.textContent = where(item) + " · " + item.on_hand + " on hand";
-    b.append(name, at);
-    b.addEventListener("click", () => pick(item));
-    li.appendChild(b);
-    list.appendChild(li);
-  }
+  itemsMessage = answer.message || "There is nothing here for you to take.";
+  renderFinder();           // find.js: the chips, the search and the list
   pick(items.find((i) => chosen && i.location === chosen.location) || null);
   const out = await api("GET", "/api/loans");
   loans = out.loans || [];
@@ -217,6 +233,47 @@ async function loadItems() {
   $("supervise").hidden = !isSupervisor();
   $("install").hidden = !isInstaller();
   if (screen === from || screen === "items") show("items");
+}
+
+// One entry of a scrolling list (items, tools, supervisor rows): a big name and a dim line under it.
+function listEntry(list, location, nameText, whereText, onClick) {
+  const li = document.createElement("li");
+  const b = document.createElement("button");
+  b.dataset.location = location;
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = nameText;
+  const at = document.createElement("span");
+  at.className = "where";
+  at.textContent = whereText;
+  b.append(name, at);
+  b.addEventListener("click", onClick);
+  li.appendChild(b);
+  list.appendChild(li);
+}
+
+// A list's one line of words when it has nothing to show.
+function listNote(list, text) {
+  const li = document.createElement("li");
+  li.className = "sub";
+  li.textContent = text;
+  list.appendChild(li);
+}
+
+// An on-screen keypad's keys (built once); the pad's click handler reads data-key.
+function fillKeypad(pad, keys) {
+  if (pad.children.length) return;
+  for (const key of keys) {
+    const b = document.createElement("button");
+    b.textContent = key;
+    b.dataset.key = key;
+    pad.appendChild(b);
+  }
+}
+
+function itemEntry(list, item) {
+  listEntry(list, item.location, item.description || item.sku,
+            where(item) + " · " + item.on_hand + " on hand" + (item.usual ? " · ★ yours" : ""), () => pick(item));
 }
 
 function pick(item) {
@@ -250,16 +307,18 @@ function step(by) {
 // -- take, progress, result -----------------------------------------------------------------------------------
 async function take() {
   if (!chosen) return;
-  issue(chosen, quantity);
+  if (needsTerms(chosen)) return openTerms(chosen, quantity);     // terms.js: work order, cost center
+  issue(chosen, quantity, {});
 }
 
-async function issue(item, n) {
-  last = { item, n };
-  if (item.kind === "bin") return beginTake(item, n);
+async function issue(item, n, terms) {
+  last = { item, n, terms };
+  liveDoor = null;
+  if (item.kind === "bin") return beginTake(item, n, terms);
   $("busy-text").textContent = item.kind === "lane" ? "Dispensing from lane " + item.unit + "…"
     : item.kind === "door" ? "Opening door " + item.unit + "…" : "Recording…";
   show("busy");
-  const answer = await api("POST", "/api/issue", { location: item.location, quantity: n });
+  const answer = await api("POST", "/api/issue", { location: item.location, quantity: n, ...terms });
   if (answer.status === 401) return show("idle");
   result(item, n, answer);
 }
@@ -272,9 +331,13 @@ function result(item, n, answer) {
     good = true;
     heading = "Take your item";
     if (item.kind === "lane") text = n + " × " + name + " dropped into the tray below.";
-    else if (item.kind === "door") text = "Door " + item.unit + " is open. Take " + n + " × " + name +
-                                          " and close the door.";
+    else if (item.kind === "door") {
+      text = "Take " + n + " × " + name + " from door " + item.unit + ".";
+      watchDoor(item.unit);
+    }
     else text = "Recorded " + n + " × " + name + ". Take them from bin " + item.location + ".";
+  } else if (answer.reason === "needs_work_order" || answer.reason === "needs_machine_id") {
+    return openTerms(item, n, answer.reason);       // the agent asks for what the list did not know
   } else if (answer.status === 200) {
     good = false;
     const given = answer.given || 0;
@@ -294,6 +357,7 @@ function showResult(heading, text, good, askApproval) {
   title.className = good ? "ok" : "bad";
   $("result-text").textContent = text;
   $("approve-box").hidden = !askApproval;
+  renderLive();
   $("approve-message").textContent = "";
   $("result-more").hidden = !!(state && state.session && state.session.role === "route_driver");
   $("result-more").textContent = "Take something else";
@@ -305,17 +369,25 @@ function showResult(heading, text, good, askApproval) {
 async function approve(typed) {
   const answer = await api("POST", "/api/approve", { badge: typed });
   if (answer.status === 401) return show("idle");
-  if (answer.status === 200 && answer.person && last) return issue(last.item, last.n);
+  if (answer.status === 200 && answer.person) return approved();
   $("approve-message").textContent = answer.message || "Not an approver. Please try again.";
+}
+
+// The approval came (typed here, or a badge tapped on the reader and pushed in the state): the issue again,
+// once, whichever way told the page first.
+function approved() {
+  if ($("approve-box").hidden || !last || screen !== "result") return;
+  $("approve-box").hidden = true;
+  issue(last.item, last.n, last.terms);
 }
 
 // -- a weigh bin: the weight before, the person takes, the weight after ---------------------------------------
 let takeItem = null;
 
-async function beginTake(item, n) {
+async function beginTake(item, n, terms) {
   $("busy-text").textContent = "Weighing bin " + item.unit + "…";
   show("busy");
-  const answer = await api("POST", "/api/take/begin", { location: item.location, quantity: n });
+  const answer = await api("POST", "/api/take/begin", { location: item.location, quantity: n, ...terms });
   if (answer.status === 401) return show("idle");
   if (answer.status !== 200) return result(item, n, answer);
   takeItem = item;
@@ -335,6 +407,7 @@ async function finishTake() {
     return;
   }
   if (answer.status !== 200) return result(item, 0, answer);
+  if (item.refill) return weighedIn(answer);
   const bin = "Bin " + item.unit + ": ";
   const k = answer.quantity;
   if (answer.action === "issue" && !answer.alert) showResult(bin + "you took " + k, "Recorded. Thank you.", true);
@@ -355,19 +428,9 @@ function openLoans() {
   const list = $("loan-list");
   list.textContent = "";
   for (const l of loans) {
-    const li = document.createElement("li");
-    const b = document.createElement("button");
-    b.dataset.location = l.location;
-    const name = document.createElement("span");
-    name.className = "name";
-    name.textContent = loanName(l);
-    const at = document.createElement("span");
-    at.className = "where";
-    at.textContent = "Door " + l.location.replace(/^D/, "") + " · due " + l.due_wall.slice(0, 16).replace("T", " ");
-    b.append(name, at);
-    b.addEventListener("click", () => chooseLoan(l));
-    li.appendChild(b);
-    list.appendChild(li);
+    listEntry(list, l.location, loanName(l),
+              "Door " + l.location.replace(/^D/, "") + " · due " + l.due_wall.slice(0, 16).replace("T", " "),
+              () => chooseLoan(l));
   }
   chooseLoan(loans.length === 1 ? loans[0] : null);
   show("loans");
@@ -408,15 +471,7 @@ async function loadRefill() {
   pickList = answer.pick_list || [];
   refilled = [];
   line = 0;
-  const pad = $("refill-keypad");
-  if (!pad.children.length) {
-    for (const key of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "Clear", "0", "⌫"]) {
-      const b = document.createElement("button");
-      b.textContent = key;
-      b.dataset.key = key;
-      pad.appendChild(b);
-    }
-  }
+  fillKeypad($("refill-keypad"), DIGITS);
   if (!pickList.length) return showResult("Nothing to refill", "There are no refill lines for you here.", true);
   showLine();
 }
@@ -429,8 +484,13 @@ function showLine() {
   $("refill-where").textContent = "Bring " + l.quantity + " · " + l.on_hand + " of " + l.maximum + " there now";
   $("refill-open").hidden = kind !== "door";
   $("refill-open").disabled = false;
+  $("refill-weigh").hidden = kind !== "bin";
+  $("refill-weigh").disabled = false;
   $("refill-key").hidden = kind === "door";
-  $("refill-key").textContent = "Open the front with your key.";
+  $("refill-key").className = "sub";
+  $("refill-key").textContent = kind === "bin" ? "Open the front with your key, then press Weigh in: the bin " +
+                                                 "counts what you put in." : "Open the front with your key.";
+  liveDoor = null;
   $("refill-message").textContent = "";
   added = String(l.quantity);
   addedFresh = true;
@@ -466,10 +526,7 @@ async function openForRefill() {
   $("refill-message").textContent = answer.status === 200 && answer.ok !== false
     ? "" : answer.message || "The door did not open. Please try again.";
   $("refill-open").disabled = false;
-  if (answer.status === 200 && answer.ok !== false) {
-    $("refill-key").textContent = "Door " + l.location.replace(/^D/, "") + " is open. Close it when done.";
-    $("refill-key").hidden = false;
-  }
+  if (answer.status === 200 && answer.ok !== false) watchDoor(l.unit);
 }
 
 async function confirmRefill() {
@@ -483,6 +540,36 @@ async function confirmRefill() {
   }
   refilled.push({ location: l.location, added: n });
   nextLine();
+}
+
+// A weigh bin counts the refill itself: the weight before, the driver fills, Done weighs again.
+async function weighIn() {
+  const l = pickList[line];
+  $("refill-weigh").disabled = true;
+  const answer = await api("POST", "/api/refill/bin", { location: l.location });
+  $("refill-weigh").disabled = false;
+  if (answer.status === 401) return show("idle");
+  if (answer.status !== 200) {
+    $("refill-message").textContent = answer.message || "The bin cannot weigh now. Please try again.";
+    return;
+  }
+  takeItem = { ...l, kind: "bin", refill: true };
+  $("weigh-title").textContent = "Bin " + l.unit + ": put the parts in, then press Done";
+  $("weigh-message").textContent = "";
+  show("weigh");
+}
+
+function weighedIn(answer) {
+  const l = pickList[line];
+  if (answer.action === "refill") {
+    refilled.push({ location: l.location, added: answer.quantity });
+    return nextLine();
+  }
+  const said = answer.action === "none" ? "The bin counted nothing put in." :
+    answer.action === "adjustment" ? "The bin counted " + -answer.quantity + " taken out: a supervisor has been told." :
+    "The weight did not make sense: a supervisor has been told.";
+  showLine();
+  $("refill-message").textContent = said;
 }
 
 function nextLine() {
@@ -520,38 +607,14 @@ async function openMode(mode) {
   $("sup-message").textContent = answer.status === 200 ? "" : answer.message || "";
   const list = $("sup-list");
   list.textContent = "";
-  if (!rows.length) {
-    const li = document.createElement("li");
-    li.className = "sub";
-    li.textContent = SUP_EMPTY[mode];
-    list.appendChild(li);
-  }
+  if (!rows.length) listNote(list, SUP_EMPTY[mode]);
   for (const row of rows) {
-    const li = document.createElement("li");
-    const b = document.createElement("button");
-    b.dataset.location = row.location;
-    const name = document.createElement("span");
-    name.className = "name";
-    name.textContent = row.description || row.sku || row.location;
-    const at = document.createElement("span");
-    at.className = "where";
-    at.textContent = where(row) + " · " + (mode === "lanes" ? "jammed"
-      : mode === "quarantine" ? row.quarantine + " in quarantine" : row.on_hand + " on hand");
-    b.append(name, at);
-    b.addEventListener("click", () => supPick(row));
-    li.appendChild(b);
-    list.appendChild(li);
+    listEntry(list, row.location, row.description || row.sku || row.location, where(row) + " · " + (
+      mode === "lanes" ? "jammed" : mode === "quarantine" ? row.quarantine + " in quarantine"
+                                                          : row.on_hand + " on hand"), () => supPick(row));
   }
   supPick(rows.length === 1 ? rows[0] : null);
-  const pad = $("sup-keypad");
-  if (!pad.children.length) {
-    for (const key of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "Clear", "0", "⌫"]) {
-      const b = document.createElement("button");
-      b.textContent = key;
-      b.dataset.key = key;
-      pad.appendChild(b);
-    }
-  }
+  fillKeypad($("sup-keypad"), DIGITS);
   show("supwork");
 }
 
@@ -684,8 +747,8 @@ function isInstaller() {
 
 const grams = (mg) => (mg / 1000).toFixed(1) + " g";
 
-function tile(text, status, bad) {
-  const t = document.createElement("div");
+function tile(text, status, bad, element) {
+  const t = document.createElement(element || "div");
   t.className = "tile" + (bad ? " bad" : "");
   const name = document.createElement("span");
   name.className = "name";
@@ -708,6 +771,7 @@ async function loadHealth() {
   if (answer.status === 401) return show("idle");
   if (answer.status !== 200) {
     $("health-message").textContent = answer.message || "The cabinet did not answer.";
+    $("health-message").className = "message";
     return;
   }
   const link = answer.link;
@@ -716,7 +780,12 @@ async function loadHealth() {
     : "Cabinet not answering: " + (link.message || "");
   const list = $("health-list");
   list.textContent = "";
-  for (const d of answer.doors) list.appendChild(tile("Door " + d.door, d.state, false));
+  for (const d of answer.doors) {
+    const t = list.appendChild(tile("Door " + d.door, d.state + (d.location ? " · test" : ""), false, "button"));
+    t.dataset.door = d.door;
+    t.disabled = !d.location;
+    t.addEventListener("click", () => testDoor(d));
+  }
   for (const l of answer.lanes) list.appendChild(tile("Lane " + l.lane, l.state, l.state === "disabled"));
   for (const b of answer.bins) {
     list.appendChild(tile("Bin " + b.bin, !b.calibrated ? "uncalibrated"
@@ -737,17 +806,20 @@ async function loadHealth() {
   }
 }
 
+// A self-test: pulse the latch; the tile shows the door open (and closed again) as the firmware reports it.
+async function testDoor(d) {
+  $("health-message").textContent = "";
+  const answer = await api("POST", "/api/selftest/door", { location: d.location });
+  if (answer.status === 401) return show("idle");
+  $("health-message").textContent = answer.status === 200 && answer.ok
+    ? "Door " + d.door + " opened: close it" : answer.message || "Door " + d.door + " did not open.";
+  $("health-message").className = "message" + (answer.status === 200 && answer.ok ? " good" : "");
+  loadHealth();
+}
+
 function openCalib(b) {
   calibBin = b;
-  const pad = $("calib-keypad");
-  if (!pad.children.length) {
-    for (const key of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "Clear", "0", "⌫"]) {
-      const k = document.createElement("button");
-      k.textContent = key;
-      k.dataset.key = key;
-      pad.appendChild(k);
-    }
-  }
+  fillKeypad($("calib-keypad"), DIGITS);
   knownG = "";
   showCalibStep(1);
   show("calib");
@@ -893,6 +965,7 @@ function wire() {
   $("return-good").addEventListener("click", () => giveBack("good"));
   $("return-damaged").addEventListener("click", () => giveBack("damaged"));
   $("refill-open").addEventListener("click", openForRefill);
+  $("refill-weigh").addEventListener("click", weighIn);
   $("refill-keypad").addEventListener("click", (e) => { if (e.target.dataset.key) pressAdded(e.target.dataset.key); });
   $("refill-confirm").addEventListener("click", confirmRefill);
   $("refill-skip").addEventListener("click", nextLine);

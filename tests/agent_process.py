@@ -73,6 +73,7 @@ class AgentProcess:
         host_port = line.split("//", 1)[1].strip()
         self.host, port = host_port.rsplit(":", 1)
         self.port = int(port)
+        self.url = "http://%s:%d/" % (self.host, self.port)
         return self
 
     def log(self):

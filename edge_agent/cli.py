@@ -16,6 +16,7 @@ from edge_agent.ledger import LedgerError, csv_io, open_ledger
 from edge_agent.ledger.csv_io import (export_transactions, import_locations, import_role_allows, import_skus,
                                       import_user_limits, import_users)
 from edge_agent.ledger.schema_v1 import ROLES
+from edge_agent.reports import command as report_command
 
 EXIT_TAMPERED = 1
 EXIT_USAGE = 2
@@ -184,6 +185,7 @@ def build_parser():
     f.add_argument("--all", action="store_true", help="include closed tasks")
     command("alerts", "list open alerts (low stock, stockouts...)",
             _listing(lambda led, a: admin.alerts(led), "no open alerts"), parents=[listing])
+    report_command.add_arguments(command("report", report_command.SUMMARY, report_command.run))
     return parser
 
 

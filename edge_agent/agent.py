@@ -439,14 +439,22 @@ class Agent:
     def test_door(self, location):
         """Installer: pulse a door's latch to see it open (an intent and outcome like any actuation, quantity
         0: nothing charged). The screen then shows the door open live, from the firmware's events."""
+        return self._self_test(location, "door", 0)
+
+    def test_lane(self, location):
+        """Installer: one test turn of a lane, home to home. On a stocked lane an item drops, and it is recorded
+        as taken by the installer: what left the cabinet is always on record."""
+        return self._self_test(location, "lane", 1)
+
+    def _self_test(self, location, kind, quantity):
         refused = self._installer()
         if refused:
             return refused
         loc = self.vending._location(location)
-        if loc is None or loc["kind"] != "door":
-            return Decision.no("not_a_door", "%s is not a door." % location)
-        result = IssueResult(location, 0)
-        self.vending._actuate(loc, 0, result, dict(user_id=self._person().user_id, reason="self-test"))
+        if loc is None or loc["kind"] != kind:
+            return Decision.no("not_a_%s" % kind, "%s is not a %s." % (location, kind))
+        result = IssueResult(location, quantity)
+        self.vending._actuate(loc, quantity, result, dict(user_id=self._person().user_id, reason="self-test"))
         return self._settled(result)
 
     def _bin(self, location):

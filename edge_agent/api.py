@@ -30,6 +30,8 @@ uses to act at the cabinet. JSON in and out, standard library only, loopback by 
                                            (firmware, boot id), each door, lane and bin as the firmware reports
     POST /api/selftest/door {"location"}   installer: pulse a door's latch (intent, UNLOCK, outcome; nothing
                                            charged); the state then shows it open until it closes
+    POST /api/selftest/lane {"location"}   installer: one test turn of a lane (an item that drops is recorded
+                                           as taken by the installer)
     POST /api/bin/tare {"location"}        installer: zero an empty weigh bin (intent, TARE, outcome)
     POST /api/bin/calibrate {"location", "known_g"}   installer: calibrate with a known weight in the bin; the
                                            bin's baseline is cleared (the next weighing adopts one)
@@ -219,6 +221,7 @@ def routes(agent):
         ("GET", "/api/stock"): supervisor_listing("stock", agent.stock),
         ("GET", "/api/health"): health,
         ("POST", "/api/selftest/door"): lambda b: _answer(agent.call(agent.test_door, text(b, "location"))),
+        ("POST", "/api/selftest/lane"): lambda b: _answer(agent.call(agent.test_lane, text(b, "location"))),
         ("POST", "/api/bin/tare"): lambda b: _answer(agent.call(agent.tare_bin, text(b, "location"))),
         ("POST", "/api/bin/calibrate"): calibrate,
         ("GET", "/api/bin/read"): read_bin,

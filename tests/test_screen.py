@@ -300,6 +300,7 @@ def test_a_lent_tool_is_returned_damaged_from_the_items_screen(page, rig):
     page.locator("#take").click()
     expect(page.locator("#result-text")).to_have_text("Take 1 × Torque wrench from door 1.")
     expect(page.locator("#result-live")).to_have_text("Door 1 is open: close it when done")
+    page.locator("#result-live[data-seen-open=yes]").wait_for()   # the push has shown the page it open
     rig.cab.wait(10000)                                 # the technician closes it: the firmware says so
     expect(page.locator("#result-live")).to_have_text("Door 1 is closed. Thank you.")
     page.locator("#result-more").click()
@@ -415,12 +416,40 @@ def test_a_supervisor_clears_a_jammed_lane_from_the_screen(chromium, tmp_path):
         page.close()
 
 
+def test_a_jammed_lane_is_listed_last_with_why_and_refused_in_plain_words(chromium, tmp_path):
+    from playwright.sync_api import expect
+    with screen_rig(tmp_path, lane=[{"number": 3, "jammed": True}]) as rig:
+        page = open_screen(chromium, rig)
+        badge_in(page)
+        page.locator("#item-list button", has_text="Nitrile gloves").click()
+        page.locator("#take").click()
+        expect(page.locator("#result-title")).to_have_text("Nothing came out")
+        expect(page.locator("#result-text")).to_have_text("You are charged only for what came out. "
+                                                          "Please tell a supervisor.")
+        page.locator("#result-more").click()
+        expect(page.locator("#item-list .where").last).to_have_text("Lane 3 · jammed: a supervisor clears it")
+        page.locator("#item-list button", has_text="Nitrile gloves").click()
+        page.locator("#take").click()
+        expect(page.locator("#result-title")).to_have_text("You cannot take this")
+        expect(page.locator("#result-text")).to_have_text("Lane 3 is jammed. A supervisor must clear it first.")
+        assert rig.sim.physics.lane(3).dropped == 0
+        with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
+            assert [(o["location"], o["outcome"]) for o in rows_of(ledger, "outcome")] == [("L3", "jammed")]
+            assert rows_of(ledger, "refusal")[-1]["reason"] == "lane_jammed"
+            assert ledger.on_hand("L3") == 8
+        page.close()
+
+
 def test_a_supervisor_restocks_a_returned_tool_from_quarantine(page, rig):
     from playwright.sync_api import expect
     from edge_agent import tools
     rig.agent.call(rig.agent.tap, BADGE)
+    page.locator("body[data-session=T1]").wait_for(state="attached")    # the push has told the page
     rig.agent.call(rig.agent.issue, "D1", 1)
     rig.agent.call(rig.agent.give_back, "D1", "damaged")
+    rig.agent.call(rig.agent.logout)
+    page.locator('body[data-session=""]').wait_for(state="attached")     # and that she has gone
+    page.locator("#idle").wait_for()
     badge_in(page, SUPERVISOR)
     supervisor_mode(page, "Quarantine")
     expect(page.locator("#sup-list .where")).to_have_text(["Door 1 · 1 in quarantine"])
@@ -645,7 +674,7 @@ def test_a_route_driver_weighs_a_bin_refill_in(chromium, tmp_path):
         page.close()
 
 
-def test_an_installer_pulses_a_door_from_the_health_screen(page, rig):
+def test_an_installer_pulses_a_door_and_turns_a_lane_from_the_health_screen(page, rig):
     from playwright.sync_api import expect
     badge_in(page, SUPERVISOR)
     page.locator("#install").click()
@@ -658,6 +687,19 @@ def test_an_installer_pulses_a_door_from_the_health_screen(page, rig):
         [out] = rows_of(ledger, "outcome")
         assert (out["location"], out["outcome"], out["quantity"], out["user_id"]) == ("D2", "opened", 0, "S1")
         assert ledger.on_hand("D2") == 0                                          # nothing charged or moved
+    lane = page.locator('#health-list button[data-lane="3"]')
+    expect(lane).to_contain_text("ok · test")
+    lane.click()
+    expect(page.locator("#health-message")).to_have_text("Lane 3 turned: take the item from the tray")
+    assert rig.sim.physics.lane(3).dropped == 1
+    expect(page.locator('#health-list button[data-lane="4"]')).to_contain_text("ok · test")
+    rig.sim.physics.lane(4).items = 0                                             # the oil lane is empty
+    page.locator('#health-list button[data-lane="4"]').click()
+    expect(page.locator("#health-message")).to_have_text("Lane 4 turned home to home (empty)")
+    with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
+        outcomes = [(o["location"], o["outcome"], o["quantity"], o["user_id"]) for o in rows_of(ledger, "outcome")]
+        assert outcomes[1:] == [("L3", "vended", 1, "S1"), ("L4", "no_drop", 0, "S1")]
+        assert ledger.on_hand("L3") == 7                                          # the drop is on record
 
 
 def test_static_files_are_served_with_their_types_and_nothing_outside_the_screen_folder(rig):
@@ -702,6 +744,13 @@ def screenshots(out=SHOTS):
             page.screenshot(path=out / "pin.png")
             page.locator("#pin-cancel").click()
             badge_in(page)
+            page.locator("#find").click()
+            for key in "GLOV":
+                page.locator('#find-keypad [data-key="%s"]' % key).click()
+            page.screenshot(path=out / "find.png")
+            page.locator("#find-show").click()
+            page.screenshot(path=out / "items-found.png")
+            page.locator(".chip", has_text="All").click()
             page.locator("#item-list button", has_text="Nitrile gloves").click()
             page.locator("#plus").click()
             page.screenshot(path=out / "items.png")
@@ -713,6 +762,15 @@ def screenshots(out=SHOTS):
             page.locator("#take").click()
             page.locator("#result-title", has_text="Take your item").wait_for()
             page.screenshot(path=out / "result.png")
+            page.locator("#result-more").click()
+            page.screenshot(path=out / "items-usual-first.png")
+            page.locator("#item-list button", has_text="Duct tape").click()
+            page.locator("#take").click()
+            for key in "WO-4471":
+                page.locator('#terms-keypad [data-key="%s"]' % key).click()
+            page.screenshot(path=out / "work-order.png")
+            page.locator("#terms-ok").click()
+            page.locator("#result-title", has_text="Take your item").wait_for()
             page.locator("#result-more").click()
             page.locator("#item-list button", has_text="Carbide insert").click()
             page.locator("#take").click()
@@ -732,6 +790,9 @@ def screenshots(out=SHOTS):
             page.screenshot(path=out / "weigh-not-stable.png")
             rig.sim.physics.bin(1).take(2)
             rig.cab.wait(3000)
+            page.evaluate("() => { document.getElementById('weigh-message').textContent = ''; }")
+            page.locator("#weigh-live", has_text="2 taken so far").wait_for()
+            page.screenshot(path=out / "weigh-live.png")
             page.locator("#weigh-done").click()
             page.locator("#result-title", has_text="you took").wait_for()
             page.screenshot(path=out / "weigh-result.png")
@@ -739,6 +800,11 @@ def screenshots(out=SHOTS):
             page.locator("#item-list button", has_text="Torque wrench").click()
             page.locator("#take").click()
             page.locator("#result-title", has_text="Take your item").wait_for()
+            page.locator("#result-live[data-seen-open=yes]").wait_for()
+            page.screenshot(path=out / "result-door-open.png")
+            rig.cab.wait(10000)
+            page.locator("#result-live", has_text="closed").wait_for()
+            page.screenshot(path=out / "result-door-closed.png")
             page.locator("#result-more").click()
             page.locator("#return-tool").wait_for()
             page.screenshot(path=out / "items-with-loan.png")
@@ -764,9 +830,11 @@ def screenshots(out=SHOTS):
             page.locator("#result-done").click()
             page.locator("#idle").wait_for()
             rig.agent.call(rig.agent.tap, BADGE)                  # a damaged return, for the quarantine screen
+            page.locator("body[data-session=T1]").wait_for(state="attached")
             rig.agent.call(rig.agent.issue, "D1", 1)
             rig.agent.call(rig.agent.give_back, "D1", "damaged")
             rig.agent.call(rig.agent.logout)
+            page.locator('body[data-session=""]').wait_for(state="attached")
             page.locator("#idle").wait_for()
             badge_in(page, SUPERVISOR)
             page.screenshot(path=out / "items-supervisor.png")
@@ -800,6 +868,9 @@ def screenshots(out=SHOTS):
             page.locator("#install").click()
             page.locator("#health-list .tile").first.wait_for()
             page.screenshot(path=out / "installer-health.png")
+            page.locator('#health-list button[data-door="2"]').click()
+            page.locator("#health-message", has_text="opened").wait_for()
+            page.screenshot(path=out / "installer-door-test.png")
             bin_ = rig.sim.physics.bin(1)
             page.locator("#health-bins button", has_text="Calibrate bin 1").click()
             page.screenshot(path=out / "installer-calibrate-1-tare.png")
@@ -821,6 +892,29 @@ def screenshots(out=SHOTS):
             page.locator("#calib-read").click()
             page.locator("#calib-reading").wait_for()
             page.screenshot(path=out / "installer-calibrate-3-check.png")
+            page.close()
+        jam = Path(tempfile.mkdtemp(dir=tmp))
+        with screen_rig(jam, lane=[{"number": 3, "jammed": True}]) as rig, browser() as chromium:
+            page = open_screen(chromium, rig)
+            badge_in(page)
+            page.locator("#item-list button", has_text="Nitrile gloves").click()
+            page.locator("#take").click()
+            page.locator("#result-title", has_text="Nothing came out").wait_for()
+            page.screenshot(path=out / "lane-jammed.png")
+            page.locator("#result-more").click()
+            page.locator("#item-list button", has_text="jammed").wait_for()
+            page.screenshot(path=out / "items-lane-jammed.png")
+            page.locator("#item-list button", has_text="Nitrile gloves").click()
+            page.locator("#take").click()
+            page.locator("#result-title", has_text="You cannot take this").wait_for()
+            page.screenshot(path=out / "lane-jammed-refused.png")
+            page.locator("#result-done").click()
+            page.locator("#idle").wait_for()
+            badge_in(page, SUPERVISOR)
+            page.locator("#supervise").click()
+            page.locator(".sup-menu button", has_text="Clear a jammed lane").click()
+            page.locator("#lane-clear").wait_for()
+            page.screenshot(path=out / "supervisor-lane-jammed.png")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return sorted(out.glob("*.png"))

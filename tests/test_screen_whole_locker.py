@@ -74,6 +74,7 @@ def test_tap_vend_approval_by_a_supervisors_tap_and_a_door_watched_until_closed(
         page.locator("#item-list button", has_text="Duct tape").click()
         page.locator("#take").click()
         expect(page.locator("#result-live")).to_have_text("Door 1 is open: close it when done")
+        page.locator("#result-live[data-seen-open=yes]").wait_for()    # the push showed it open
         sim.bridge.do(lambda s: s.physics.door(1).close())
         expect(page.locator("#result-live")).to_have_text("Door 1 is closed. Thank you.")
         page.locator("#result-done").click()

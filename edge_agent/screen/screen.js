@@ -57,6 +57,7 @@ function show(name) {
   if (!["result", "refill", "busy"].includes(name)) liveDoor = null;    // a door is watched where it was opened
   screen = name;
   for (const s of SCREENS) $(s).hidden = s !== name;
+  renderLive();
   $("logout").hidden = !(state && state.session) || name === "busy";
   focusWedge();
 }
@@ -107,6 +108,7 @@ function renderLive() {
     const [words, how] = doorWords();
     line.textContent = words;
     line.className = "live " + how;
+    line.dataset.seenOpen = liveDoorOpen ? "yes" : "no";    // "closed" is only said once it was seen open
     line.hidden = false;
   } else {
     $("result-live").hidden = true;
@@ -273,7 +275,9 @@ function fillKeypad(pad, keys) {
 
 function itemEntry(list, item) {
   listEntry(list, item.location, item.description || item.sku,
-            where(item) + " · " + item.on_hand + " on hand" + (item.usual ? " · ★ yours" : ""), () => pick(item));
+            where(item) + " · " + (item.jammed ? "jammed: a supervisor clears it"
+                                               : item.on_hand + " on hand" + (item.usual ? " · ★ yours" : "")),
+            () => pick(item));
 }
 
 function pick(item) {
@@ -357,7 +361,6 @@ function showResult(heading, text, good, askApproval) {
   title.className = good ? "ok" : "bad";
   $("result-text").textContent = text;
   $("approve-box").hidden = !askApproval;
-  renderLive();
   $("approve-message").textContent = "";
   $("result-more").hidden = !!(state && state.session && state.session.role === "route_driver");
   $("result-more").textContent = "Take something else";
@@ -786,7 +789,13 @@ async function loadHealth() {
     t.disabled = !d.location;
     t.addEventListener("click", () => testDoor(d));
   }
-  for (const l of answer.lanes) list.appendChild(tile("Lane " + l.lane, l.state, l.state === "disabled"));
+  for (const l of answer.lanes) {
+    const bad = l.state === "disabled";
+    const t = list.appendChild(tile("Lane " + l.lane, l.state + (l.location && !bad ? " · test" : ""), bad, "button"));
+    t.dataset.lane = l.lane;
+    t.disabled = !l.location || bad;          // a jammed lane is cleared by a supervisor first
+    t.addEventListener("click", () => testLane(l));
+  }
   for (const b of answer.bins) {
     list.appendChild(tile("Bin " + b.bin, !b.calibrated ? "uncalibrated"
       : grams(b.weight_mg) + (b.stable ? "" : " · moving"), !b.calibrated));
@@ -814,6 +823,20 @@ async function testDoor(d) {
   $("health-message").textContent = answer.status === 200 && answer.ok
     ? "Door " + d.door + " opened: close it" : answer.message || "Door " + d.door + " did not open.";
   $("health-message").className = "message" + (answer.status === 200 && answer.ok ? " good" : "");
+  loadHealth();
+}
+
+async function testLane(l) {
+  $("health-message").textContent = "";
+  const answer = await api("POST", "/api/selftest/lane", { location: l.location });
+  if (answer.status === 401) return show("idle");
+  const outcome = (answer.outcomes || [])[0];
+  const good = answer.status === 200 && (outcome === "vended" || outcome === "no_drop");
+  $("health-message").textContent = outcome === "vended" ? "Lane " + l.lane + " turned: take the item from the tray"
+    : outcome === "no_drop" ? "Lane " + l.lane + " turned home to home (empty)"
+    : outcome === "jammed" ? "Lane " + l.lane + " jammed: free it, then a supervisor clears it"
+    : answer.message || "Lane " + l.lane + " did not turn.";
+  $("health-message").className = "message" + (good ? " good" : "");
   loadHealth();
 }
 

@@ -7,10 +7,14 @@ Debian's Chromium driven by Playwright at 800x480.
   tap    a badge tap by a reader the agent owns (agent.call(agent.tap, badge), wall clock just before) -> the
          same items screen: the state reaches the page by the Server-Sent Events push, which polls the
          agent's state every api.EVENTS_POLL_S, then the same two GETs.
+  card   the whole thing on the real stack: a virtual card put on a virtual reader in a private pcscd, the
+         agent as its own process (`locker-agent run`, [readers] pcsc) over the simulated cabinet behind a
+         pty (wall clock just before the card goes on) -> the same items screen. This adds pcscd's polling
+         of the virtual reader (about 400 ms, bench/tap_to_command.py) to the push.
 
 Between rounds the agent logs the person out and the push brings the page back to idle. Bytes: the initial load
 (the page, its CSS and JS, GET /api/state) from the Performance resource timing, the event stream left out.
-The last line is JSON. Usage: .venv/bin/python bench/screen_latency.py [--count N] [--dir DIR]"""
+The last line is JSON. Usage: .venv/bin/python bench/screen_latency.py [--count N] [--card-count N] [--dir DIR]"""
 import argparse
 import json
 import shutil
@@ -24,7 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edge_agent import api  # noqa: E402
-from tests.test_screen import BADGE, browser, open_screen, screen_rig  # noqa: E402
+from tests.agent_process import AgentProcess, simulated_cabinet, write_agent_config  # noqa: E402
+from tests.ledgers import ledger_from_csv  # noqa: E402
+from tests.pcsc_rig import PcscRig  # noqa: E402
+from tap_to_command import PcscWatch  # noqa: E402  (bench/ is this script's own folder)
+from tests.test_screen import BADGE, LOCATIONS, SKUS, USERS, browser, open_screen, screen_rig  # noqa: E402
 
 # In the page: the wall-clock time (ms, high resolution) of a wedge Enter, and of the first animation frame
 # after the items screen is shown.
@@ -72,9 +80,47 @@ def drawn(page):
     return page.evaluate("() => window.__bench")
 
 
+def card_rounds(chromium, count, folder):
+    """Tap -> items drawn with a virtual card in the real pcscd and the agent process (see the docstring)."""
+    ledger = ledger_from_csv(folder, skus=SKUS, locations=LOCATIONS, users=USERS)
+    ledger.db["role_allows"].insert({"role": "technician", "category": "ppe"})
+    ledger.close()
+    pcsc = PcscRig()
+    pcsc.start()
+    sim, port = simulated_cabinet()
+    agent = AgentProcess(write_agent_config(folder, port, readers={"pcsc": True, "pcsc_reader": "Virtual PCD 00 00"}))
+    try:
+        agent.start()
+        agent.wait_ready()
+        page = open_screen(chromium, agent)
+        page.evaluate(PROBE)
+        card = pcsc.card(0)
+        watch = PcscWatch("Virtual PCD 00 00")
+        times = []
+        for _ in range(count):
+            started = time.time() * 1000
+            card.tap(bytes.fromhex(BADGE))
+            t = drawn(page)
+            times.append(t["drawn"] - started)
+            card.remove()
+            watch.wait(False)                 # seen gone by pcscd: the next tap is a new card
+            agent.request("POST", "/api/logout")
+            page.wait_for_selector("#idle:not([hidden])")
+            page.evaluate("() => { window.__bench.enter = null; window.__bench.drawn = null; }")
+        page.close()
+        watch.stop()
+        return times
+    finally:
+        agent.kill()
+        sim.bridge.stop()
+        pcsc.stop()
+        shutil.rmtree(pcsc.dir, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=30, help="rounds of each kind (default 30)")
+    ap.add_argument("--card-count", type=int, default=20, help="rounds with a card in pcscd (default 20)")
     ap.add_argument("--dir", default=None, help="where the temporary ledger goes (removed afterwards)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="screen_latency-", dir=args.dir))
@@ -96,14 +142,16 @@ def main():
                 t = drawn(page)
                 tap.append(t["drawn"] - started)
             page.close()
+            card = card_rounds(chromium, args.card_count, Path(tempfile.mkdtemp(dir=tmp)))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     out = {"bench": "screen_latency", "rounds": args.count, "viewport": "800x480",
            "events_poll_ms": api.EVENTS_POLL_S * 1000, "wedge_to_items": summary(wedge),
-           "tap_to_items": summary(tap),
+           "tap_to_items": summary(tap), "card_to_items": summary(card),
            "first_screen": {"bytes_body": sum(f["body"] for f in files),
                             "bytes_transferred": sum(f["transfer"] for f in files), "files": files}}
-    for name, label in (("wedge_to_items", "wedge Enter -> items drawn"), ("tap_to_items", "reader tap -> items drawn")):
+    for name, label in (("wedge_to_items", "wedge Enter -> items drawn"), ("tap_to_items", "reader tap -> items drawn"),
+                        ("card_to_items", "card on pcscd -> items drawn")):
         print("%-27s p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms" % ((label,) + tuple(
             out[name][k] for k in ("p50_ms", "p99_ms", "max_ms"))))
     print("  (a tap reaches the page by the event stream, which looks at the agent every %d ms)"

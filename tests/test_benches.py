@@ -46,15 +46,33 @@ def test_minmax_million_builds_a_ledger_that_verifies_and_times_it(tmp_path):
 
 
 def test_screen_latency_times_a_badge_to_the_items_screen_and_weighs_the_first_screen(tmp_path):
-    import pytest
-    from tests.test_screen import CHROMIUM
-    pytest.importorskip("playwright")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (scripts/setup installs it)")
-    out = run_bench(tmp_path, "screen_latency.py", "--count", "2")
+    out = run_bench(tmp_path, "screen_latency.py", "--count", "2", "--card-count", "2")
     assert out["bench"] == "screen_latency" and out["rounds"] == 2
-    for run in ("wedge_to_items", "tap_to_items"):
+    for run in ("wedge_to_items", "tap_to_items", "card_to_items"):
         assert out[run]["n"] == 2 and {"p50_ms", "p99_ms", "max_ms"} <= set(out[run])
     assert out["first_screen"]["bytes_body"] > 0
     assert {"/", "/screen/screen.js", "/screen/screen.css"} <= {f["name"] for f in out["first_screen"]["files"]}
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pilot_speed_runs_a_short_pilot_and_reports_days_per_second_and_memory(tmp_path):
+    out = run_bench(tmp_path, "pilot_speed.py", "--days", "2", "--locations", "12")
+    assert out["bench"] == "pilot_speed" and out["days"] == 2 and out["locations"] == 12
+    assert out["takes"] > 0 and out["vends"] > 0 and out["ledger_rows"] > out["takes"]
+    for key in ("sim_days_per_s", "sim_days_per_cpu_s", "peak_rss_mb", "run_wall_s"):
+        assert out[key] > 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fleet_runs_cabinets_against_a_real_broker_and_reports_cpu_memory_and_messages(tmp_path):
+    import pytest
+    from tests.mqtt_broker import MOSQUITTO
+    if not Path(MOSQUITTO).exists():
+        pytest.skip("Mosquitto is not installed (scripts/setup installs it)")
+    out = run_bench(tmp_path, "fleet.py", "--cabinets", "2", "--days", "1", "--locations", "12", "--speed", "20000")
+    assert out["bench"] == "fleet" and out["cabinets"] == 2 and len(out["per_cabinet"]) == 2
+    assert out["receiver"]["rejected"] == 0 and out["receiver"]["stored"] > 0
+    for key in ("broker_msgs_per_s", "cabinets_per_core_realtime", "rate_ledger_rows_per_day"):
+        assert out[key] > 0
+    assert out["peak_rss_mb_per_cabinet"]["max"] > 0
     assert list(tmp_path.iterdir()) == []

@@ -65,8 +65,9 @@ def test_tap_vend_approval_by_a_supervisors_tap_and_a_door_watched_until_closed(
         page.locator("#item-list button", has_text="Carbide insert").click()
         page.locator("#take").click()
         expect(page.locator("#approve-box")).to_contain_text("Supervisor: tap your badge to approve")
-        tap(card, SUPERVISOR, agent, lambda s: s["approver"])      # Dee taps the same reader
+        card.tap(SUPERVISOR)                                         # Dee taps the same reader
         expect(page.locator("#result-title")).to_have_text("Take your item")
+        card.remove()
         expect(page.locator("#who")).to_have_text("Ana")                # still Ana's session
         assert sim.bridge.call(lambda s: s.physics.lane(2).dropped) == 1
 

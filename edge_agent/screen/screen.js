@@ -237,18 +237,22 @@ async function loadItems() {
   if (screen === from || screen === "items") show("items");
 }
 
+// A name over a second line (list entries, health tiles): two spans in the element.
+function twoLines(element, nameText, lineText, lineClass) {
+  for (const [cls, text] of [["name", nameText], [lineClass, lineText]]) {
+    const span = document.createElement("span");
+    span.className = cls;
+    span.textContent = text;
+    element.appendChild(span);
+  }
+  return element;
+}
+
 // One entry of a scrolling list (items, tools, supervisor rows): a big name and a dim line under it.
 function listEntry(list, location, nameText, whereText, onClick) {
   const li = document.createElement("li");
-  const b = document.createElement("button");
+  const b = twoLines(document.createElement("button"), nameText, whereText, "where");
   b.dataset.location = location;
-  const name = document.createElement("span");
-  name.className = "name";
-  name.textContent = nameText;
-  const at = document.createElement("span");
-  at.className = "where";
-  at.textContent = whereText;
-  b.append(name, at);
   b.addEventListener("click", onClick);
   li.appendChild(b);
   list.appendChild(li);
@@ -751,15 +755,8 @@ function isInstaller() {
 const grams = (mg) => (mg / 1000).toFixed(1) + " g";
 
 function tile(text, status, bad, element) {
-  const t = document.createElement(element || "div");
+  const t = twoLines(document.createElement(element || "div"), text, status, "state");
   t.className = "tile" + (bad ? " bad" : "");
-  const name = document.createElement("span");
-  name.className = "name";
-  name.textContent = text;
-  const s = document.createElement("span");
-  s.className = "state";
-  s.textContent = status;
-  t.append(name, s);
   return t;
 }
 

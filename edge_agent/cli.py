@@ -11,7 +11,7 @@ import os
 import sys
 import textwrap
 
-from edge_agent import admin, pins
+from edge_agent import admin, commissioning, pins, registration
 from edge_agent.ledger import LedgerError, csv_io, open_ledger
 from edge_agent.ledger.csv_io import (export_transactions, import_locations, import_role_allows, import_skus,
                                       import_user_limits, import_users)
@@ -151,6 +151,16 @@ def build_parser():
     r = command("run", "run the agent against the cabinet port named in the config file (the ledger path "
                        "comes from the config file too)", _run, parents=())
     r.add_argument("--config", required=True, metavar="FILE", help="the agent's config file (docs/agent-config.md)")
+    # Installer commands (docs/commissioning.md); their logic is in commissioning.py and registration.py.
+    commissioning.add_arguments(command(
+        "commission", "walk a new cabinet with the installer: pulse every door, turn every lane, tare and "
+                      "calibrate every weigh bin; a report goes to the ledger, a file and the cloud (exit 0 all "
+                      "passed, 1 something failed). The agent must be stopped", lambda a, out: commissioning.main(a),
+        parents=()))
+    registration.add_arguments(command(
+        "register", "make the cabinet's MQTT TLS key and certificate request and its command key (files 0600, "
+                    "never overwritten without --force); prints what to send the cloud operator",
+        lambda a, out: registration.main(a, out), parents=()))
     command("verify", "check that no transaction was edited, deleted or reordered (exit 1 if one was)", _verify)
     i = command("import", "import users, SKUs, locations (with min/max) or the access rules from a CSV file",
                 _import, epilog=_import_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -191,9 +201,9 @@ def build_parser():
 
 def main(argv=None, out=print):
     args = build_parser().parse_args(argv)
-    if args.command == "run":
+    if args.command in ("run", "commission", "register"):
         if args.db:
-            return _error("run takes the ledger path from the config file, not --db")
+            return _error("%s takes what it needs from the config file, not --db" % args.command)
         return args.handler(args, out)
     if not args.db:
         return _error("%s needs --db FILE (the ledger database)" % args.command)

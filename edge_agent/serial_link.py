@@ -37,12 +37,15 @@ class CabinetLink:
 
     on_event(event) is called from the reader thread; without it, events queue for next_event()/events().
     Events are acknowledged to the firmware when they reach this object, before on_event runs.
+    exclusive: lock the port (flock) so a second exclusive opener gets a SerialException instead of
+    sharing the line: the agent service and `locker-agent commission` both open it so.
     """
 
-    def __init__(self, port, baud=115200, *, on_event=None, request_budget=5.0, clock=time.monotonic):
+    def __init__(self, port, baud=115200, *, on_event=None, request_budget=5.0, clock=time.monotonic,
+                 exclusive=False):
         self._clock = clock
         self._serial = serial.serial_for_url(port, baudrate=baud, timeout=READ_TIMEOUT_S,
-                                             write_timeout=WRITE_TIMEOUT_S)
+                                             write_timeout=WRITE_TIMEOUT_S, exclusive=exclusive or None)
         # A random first seq keeps a restarted agent's first frames unlike the previous run's last ones.
         self._core = LinkCore(self._now(), request_budget_ms=request_budget * 1000,
                               first_seq=random.randrange(256))

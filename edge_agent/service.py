@@ -61,7 +61,7 @@ def main(config_path):
         return EXIT_USAGE
     from edge_agent.serial_link import CabinetLink   # pyserial: only the running agent needs it
     try:
-        link = CabinetLink(config.cabinet_port, config.baud)
+        link = CabinetLink(config.cabinet_port, config.baud, exclusive=True)   # one host per cabinet line
     except Exception as e:   # noqa: BLE001 - SerialException, OSError: say which port and why
         sys.stderr.write("locker-agent: error: cannot open the cabinet port %s: %s\n" % (config.cabinet_port, e))
         return EXIT_USAGE

@@ -40,10 +40,12 @@ def load_raw_config(path):
 
 
 class Faults:
-    """What goes wrong in a run. Rates are per byte (both directions); resets are virtual ms since start."""
+    """What goes wrong in a run. Rates are per byte (both directions); resets are virtual ms since start.
+    miswired_doors: (door, to) pairs: door's latch output drives door `to`'s solenoid instead of its own
+    (to=0: the next door's, wrapping to the first; to=None: wired to nothing)."""
 
     def __init__(self, drop_rate=0.0, flip_rate=0.0, reset_every_ms=None, reset_at_ms=(), stuck_doors=(),
-                 jammed_lanes=(), seed=0, reset_cause=M.RESET_POWER_ON):
+                 jammed_lanes=(), seed=0, reset_cause=M.RESET_POWER_ON, miswired_doors=()):
         for name, rate in (("drop_rate", drop_rate), ("flip_rate", flip_rate)):
             if not 0 <= rate <= 1:
                 raise ValueError("%s must be between 0 and 1, got %r" % (name, rate))
@@ -55,6 +57,7 @@ class Faults:
         self.reset_at_ms = sorted(reset_at_ms)
         self.stuck_doors = list(stuck_doors)
         self.jammed_lanes = list(jammed_lanes)
+        self.miswired_doors = list(miswired_doors)
         self.seed = seed
         self.reset_cause = reset_cause
 
@@ -170,6 +173,15 @@ class SimCabinet:
             if n not in doors:
                 raise ConfigError("stuck door %r: the cabinet has doors %s" % (n, _listing(doors)))
             self.physics.door(n).stuck = True
+        for n, to in self.faults.miswired_doors:
+            if to == 0 and n in doors:
+                to = doors[(doors.index(n) + 1) % len(doors)]
+            for d in (n,) if to is None else (n, to):
+                if d not in doors:
+                    raise ConfigError("miswired door %r: the cabinet has doors %s" % (d, _listing(doors)))
+            if n == to:
+                raise ConfigError("miswired door %d: a door wired to itself is wired right" % n)
+            self.physics.miswire_door(n, to)
         lanes = [] if self.physics.matrix is None else [l.number for l in self.physics.matrix.lanes]
         for n in self.faults.jammed_lanes:
             if n not in lanes:

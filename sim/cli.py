@@ -17,6 +17,7 @@ examples:
   locker-sim cabinet --config examples/cabinet.toml --link /tmp/cabinet0
   locker-sim cabinet --config examples/cabinet.toml --drop-rate 0.01 --flip-rate 0.001 --reset-every 60
   locker-sim cabinet --config examples/cabinet.toml --speed 10 --stuck-door 2 --jam-lane 5
+  locker-sim cabinet --config examples/cabinet.toml --miswire-door 3:4 --jam-lane 5   # for commissioning
 """
 
 EPILOG_CLOUD = """\
@@ -78,6 +79,14 @@ def _positive(text):
     return value
 
 
+def _miswire(text):
+    """N, N:M or N:none -> (N, M or None); M is None for 'none' and 0 for 'the next door'."""
+    door, sep, to = text.partition(":")
+    if not door.isdigit() or (sep and to != "none" and not to.isdigit()):
+        raise argparse.ArgumentTypeError("expected N, N:M or N:none (door numbers), got %r" % text)
+    return int(door), (None if to == "none" else int(to) if sep else 0)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="locker-sim",
@@ -105,6 +114,9 @@ def build_parser():
                      help="door N unlatches but never opens (repeatable)")
     cab.add_argument("--jam-lane", type=int, action="append", default=[], metavar="N",
                      help="lane N's motor is jammed (repeatable)")
+    cab.add_argument("--miswire-door", type=_miswire, action="append", default=[], metavar="N[:M]",
+                     help="door N's latch output drives door M's solenoid (default: the next door's; "
+                          "N:none: wired to nothing), as a wiring mistake would (repeatable)")
     cab.add_argument("--link", metavar="PATH",
                      help="also make a symlink at PATH pointing to the port (replaces an old symlink)")
     cab.add_argument("--quiet", action="store_true", help="do not log physical happenings to stderr")
@@ -203,7 +215,8 @@ def run_cabinet(args):
     log = None if args.quiet else _stderr_log
     faults = Faults(drop_rate=args.drop_rate, flip_rate=args.flip_rate,
                     reset_every_ms=None if args.reset_every is None else int(args.reset_every * 1000),
-                    stuck_doors=args.stuck_door, jammed_lanes=args.jam_lane, seed=args.seed)
+                    stuck_doors=args.stuck_door, jammed_lanes=args.jam_lane, seed=args.seed,
+                    miswired_doors=args.miswire_door)
     try:
         sim = SimCabinet(args.config, seed=args.seed, faults=faults, log=log, firmware_errors="reset")
     except ConfigError as e:

@@ -555,7 +555,10 @@ class DoorModel:
 
     Latched while closed. Once the coil has been on release_ms in one pulse the bolt is out and the spring
     pushes the door open spring_ms later (unless stuck). A person closes it hold_open_ms after it opened
-    (unless leave_open); the bolt snaps back on closing. force_open() opens it with no unlock."""
+    (unless leave_open); the bolt snaps back on closing. force_open() opens it with no unlock.
+
+    coils: the output pins whose pulse pulls this door's bolt: its own solenoid pin, unless a miswire
+    (Physics.miswire_door) took it away or added another door's."""
 
     CLOSED = 0
     RELEASED = 1  # bolt out, door about to spring open
@@ -564,6 +567,7 @@ class DoorModel:
     def __init__(self, number, solenoid, sensor, hal, rng, opts, log):
         self.number = number
         self.solenoid = solenoid
+        self.coils = [solenoid]
         self.sensor = sensor
         self.hal = hal
         self.rng = rng
@@ -580,7 +584,7 @@ class DoorModel:
         self.forced_opens = 0
         self.closes = 0
         self._open_at = None
-        self._released_pulse = None  # since-time of the coil pulse that already pulled the bolt
+        self._released_pulse = {}  # pin -> since-time of that coil pulse that already pulled the bolt
         self._bounce_until = -1
         hal.drive(sensor, 0)
 
@@ -590,10 +594,12 @@ class DoorModel:
 
     def step(self, now):
         hal = self.hal
-        if self.state == DoorModel.CLOSED and hal.level(self.solenoid):
-            since = hal.since(self.solenoid)
-            if since != self._released_pulse and now - since >= self.release_ms:
-                self._released_pulse = since
+        for coil in self.coils:
+            if self.state != DoorModel.CLOSED or not hal.level(coil):
+                continue
+            since = hal.since(coil)
+            if since != self._released_pulse.get(coil) and now - since >= self.release_ms:
+                self._released_pulse[coil] = since
                 if self.stuck:
                     self.log("door %d unlatched but stuck shut" % self.number)
                 else:
@@ -1040,6 +1046,16 @@ class Physics:
     def log(self, text):
         if self._log_fn is not None:
             self._log_fn(self.clock.ms, text)
+
+    def miswire_door(self, number, to):
+        """An installer's wiring mistake: door `number`'s latch output drives door `to`'s solenoid (wired to
+        it alongside `to`'s own output) and nothing drives door `number`'s; to=None: door `number`'s
+        output is wired to nothing at all (an open wire). Its reed switch still works."""
+        door = self.door(number)
+        door.coils = []
+        if to is not None:
+            self.door(to).coils.append(door.solenoid)
+        self.log("door %d latch wired to %s" % (number, "nothing" if to is None else "door %d" % to))
 
     def door(self, number):
         for d in self.doors:

@@ -242,6 +242,8 @@ BAD = [
     ("event_batch_command_results.json", "event_batch", lambda m: m["events"][1].pop("reason")),
     ("event_batch_command_results.json", "event_batch", lambda m: m["events"][0].update(status="done")),
     ("event_batch_desired_applied.json", "event_batch", lambda m: m["events"][0].update(what="skus")),
+    ("event_batch_commissioning_report.json", "event_batch", lambda m: m["events"][0]["checks"][0].update(status="ok")),
+    ("event_batch_commissioning_report.json", "event_batch", lambda m: m["events"][0]["checks"][3].pop("counts_per_g")),
     ("inventory.json", "inventory", lambda m: m["locations"][0].update(id="X1")),
     ("cmd_unlock.json", "envelope", lambda m: m.update(extra=1)),
     ("cmd_unlock.json", "envelope", lambda m: m.update(type="reboot")),
@@ -374,6 +376,7 @@ def test_the_agents_own_payloads_validate(tmp_path):
     """The outbox's batches of both streams (every event type) and CloudSync's status, birth and inventory."""
     from types import SimpleNamespace
 
+    from edge_agent import commissioning
     from edge_agent.cloud import outbox
     from edge_agent.cloud.sync import CloudSync
 
@@ -392,6 +395,9 @@ def test_the_agents_own_payloads_validate(tmp_path):
         outbox.record_event(ledger, "command_result", command_id=EX.message_id("cmd_unlock"),
                             command_type="unlock", status="duplicate", reason=None, detail=None)
         outbox.record_event(ledger, "desired_applied", what="users", version=3)
+        commissioning.record_report(ledger, commissioning.build_report(
+            "CAB-1", None, "kari", ["lanes"], 500000, 2500, "2026-11-23T09:00:00.000+00:00",
+            "2026-11-23T09:01:00.000+00:00", [commissioning.Check("lane", 3, "L3", "failed", "lane 3: jammed")]))
 
         sync = CloudSync(lambda: None, SimpleNamespace(cabinet_id="CAB-1", source=None),
                          SimpleNamespace(tenant="acme", site="plant1"))

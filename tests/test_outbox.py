@@ -266,7 +266,7 @@ def test_a_v2_ledger_with_history_migrates_unsynced_and_without_backfill(tmp_pat
         issue(led, n=4)                                     # a task and an alert, opened under v2
         before = list(led.transactions())
     with open_ledger(path, clock, cabinet_id="CAB-1") as led:
-        assert schema_version(led.db) == MIGRATIONS[-1].version == 3
+        assert schema_version(led.db) == MIGRATIONS[-1].version == len(MIGRATIONS)
         assert list(led.transactions()) == before and led.verify().ok
         assert led.db["alerts"].count == 1 and led.db["refill_tasks"].count == 1
         assert outbox.read_batch(led, "events", 0) is None  # history is not back-filled

@@ -92,6 +92,11 @@ def event_batch(first_seq, *items, backlog=False):
     return up(stream="events", first_seq=batch[0]["seq"], last_seq=batch[-1]["seq"], backlog=backlog, events=batch)
 
 
+def commissioning_check(unit, number, location, status, message, counts_per_g=None, reading_mg=None):
+    return {"unit": unit, "number": number, "location": location, "status": status, "message": message,
+            "counts_per_g": counts_per_g, "reading_mg": reading_mg}
+
+
 USER_ANNA = {"id": "u-1042", "name": "Anna Berg", "role": "technician", "department": "Maintenance",
              "cost_center": "CC-310", "supplier": None, "valid_from": "2026-01-01", "valid_to": None,
              "badges": ["04A1B2C3"], "pin_hash": pin_hash("4711")}
@@ -148,6 +153,19 @@ def build():
             50,
             ("desired_applied", "2026-11-23T10:00:04.015+00:00", None, {"what": "users", "version": 13}),
             ("desired_applied", "2026-11-23T10:00:04.230+00:00", 7, {"what": "catalog", "version": 5})),
+        "event_batch_commissioning_report.json": event_batch(52, (
+            "commissioning_report", "2026-11-23T09:31:40.212+00:00", None,
+            {"report_id": 1, "passed": False, "installer": "kari", "firmware": "0.1.0",
+             "started": "2026-11-23T09:12:03.550+00:00", "finished": "2026-11-23T09:31:40.201+00:00", "checks": [
+                 commissioning_check("door", 1, "D1", "passed", "latch opened the door in 221 ms; its sensor read "
+                                                                 "open, then closed"),
+                 commissioning_check("door", 2, "D2", "failed", "door 2: the latch pulse opened door 3 instead, and "
+                                     "door 2 stayed shut: door 2's latch output drives the solenoid of door 3; check "
+                                     "the solenoid wiring of door 2 and door 3"),
+                 commissioning_check("lane", 3, "L3", "passed", "turned home to home (2 turns), nothing dropped: the "
+                                                                 "lane is empty"),
+                 commissioning_check("bin", 1, "B1", "passed", "tared and calibrated (209 counts/g); reads 500.0 g "
+                                     "with the 500.0 g weight and 0.0 g empty", counts_per_g=209, reading_mg=500012)]})),
         "inventory.json": up(as_of_seq=rows[-1]["seq"], locations=[
             {"id": "B1", "kind": "bin", "sku": "G-221", "on_hand": 240, "min": 100, "max": 500, "quarantine": 0},
             {"id": "D2", "kind": "door", "sku": None, "on_hand": 0, "min": 0, "max": 0, "quarantine": 0},

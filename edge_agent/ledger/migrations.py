@@ -8,7 +8,7 @@ to it could drop what the newer schema holds.
 from dataclasses import dataclass
 from typing import Callable, Sequence, Union
 
-from edge_agent.ledger import schema_v1, schema_v2, schema_v3
+from edge_agent.ledger import schema_v1, schema_v2, schema_v3, schema_v4
 from edge_agent.ledger.errors import MigrationError, SchemaTooNew
 
 
@@ -25,6 +25,7 @@ MIGRATIONS = [
     Migration(2, "returnable tools, weigh-bin accounting, approvers", schema_v2.STATEMENTS),
     Migration(3, "cloud sync: cloud_state, events outbox (filled by triggers), commands seen",
               schema_v3.STATEMENTS),
+    Migration(4, "commissioning reports (outbox event by trigger)", schema_v4.STATEMENTS),
 ]
 
 

@@ -35,6 +35,9 @@ class AgentConfig:
     wedge_format: str = "hex"
     wedge_reverse: bool = False
     cloud: Optional["CloudConfig"] = None   # None: no [cloud] section, the locker runs offline only
+    reset_gpio: Optional[int] = 17       # the Pi's BCM GPIO on the Pico's RUN pin (hw/wiring.md); None: not wired
+    reset_pulse_ms: int = 100            # how long RUN is held low
+    reset_after_silent_s: int = 0        # reset when the link has heard nothing this long; 0: never by itself
     source: Path = field(default=None, compare=False)
 
 
@@ -67,6 +70,7 @@ SCHEMA = {
     "api": {"host": (str, "127.0.0.1"), "port": (int, 8080)},
     "access": {"max_pin_tries": (int, 5), "lockout_s": (int, 300), "pin_roles": (list, []),
                "session_idle_s": (int, 60), "ask_cost_center": (bool, False)},
+    "cabinet": {"reset_gpio": (int, 17), "reset_pulse_ms": (int, 100), "reset_after_silent_s": (int, 0)},
     "readers": {"pcsc": (bool, False), "pcsc_reader": (str, ""), "serial": (str, ""),
                 "wedge_format": (str, "hex"), "wedge_reverse": (bool, False)},
     "cloud": {"host": (str, REQUIRED), "tenant": (str, REQUIRED), "site": (str, REQUIRED),
@@ -77,7 +81,7 @@ SCHEMA = {
 }
 OPTIONAL_SECTIONS = ("cloud",)          # absent: that part is off (values then None)
 POSITIVE = {("agent", "baud"), ("access", "max_pin_tries"), ("access", "lockout_s"),
-            ("access", "session_idle_s"), ("cloud", "keepalive_s"), ("cloud", "batch_rows"),
+            ("access", "session_idle_s"), ("cabinet", "reset_pulse_ms"), ("cloud", "keepalive_s"), ("cloud", "batch_rows"),
             ("cloud", "batch_bytes"), ("cloud", "backlog_batches_per_s"), ("cloud", "inventory_every_s"),
             ("cloud", "publish_timeout_s")}
 
@@ -138,6 +142,7 @@ def load_agent_config(path):
     for key in ("cabinet_id", "ledger", "cabinet_port"):
         if not v["agent", key].strip():
             raise AgentConfigError("%s: [agent] %s must not be empty" % (path, key))
+    _check_reset_pin(v, path)
     return AgentConfig(
         cabinet_id=v["agent", "cabinet_id"], ledger=path.parent / v["agent", "ledger"],
         cabinet_port=v["agent", "cabinet_port"], baud=v["agent", "baud"],
@@ -149,7 +154,29 @@ def load_agent_config(path):
         pcsc_reader=v["readers", "pcsc_reader"] if v["readers", "pcsc"] else None,
         serial_reader=v["readers", "serial"] or None,
         wedge_format=v["readers", "wedge_format"], wedge_reverse=v["readers", "wedge_reverse"],
+        reset_gpio=None if v["cabinet", "reset_gpio"] == -1 else v["cabinet", "reset_gpio"],
+        reset_pulse_ms=v["cabinet", "reset_pulse_ms"], reset_after_silent_s=v["cabinet", "reset_after_silent_s"],
         cloud=_cloud(v, path), source=path)
+
+
+# BCM GPIO on the Pi's 40-pin header that may drive the Pico's RUN line: not 0/1 (the HAT ID EEPROM) nor
+# 14/15 (the UART to the Pico itself).
+RESET_GPIOS = [g for g in range(2, 28) if g not in (14, 15)]
+
+
+def _check_reset_pin(v, path):
+    gpio = v["cabinet", "reset_gpio"]
+    if gpio != -1 and gpio not in RESET_GPIOS:
+        raise AgentConfigError("%s: [cabinet] reset_gpio must be a BCM GPIO 2-13 or 16-27 (14/15 are the "
+                               "cabinet's UART), or -1 when the RUN pin is not wired; got %d" % (path, gpio))
+    silent = v["cabinet", "reset_after_silent_s"]
+    if silent != 0 and not 10 <= silent <= 3600:
+        # Below 10 s it would race the firmware's own 5 s watchdog and the Pico's boot.
+        raise AgentConfigError("%s: [cabinet] reset_after_silent_s must be 0 (never) or 10 to 3600, got %d"
+                               % (path, silent))
+    if v["cabinet", "reset_pulse_ms"] > 5000:
+        raise AgentConfigError("%s: [cabinet] reset_pulse_ms must be at most 5000, got %d"
+                               % (path, v["cabinet", "reset_pulse_ms"]))
 
 
 def _cloud(v, path):

@@ -55,6 +55,17 @@ def _run(args, out):
     return service.main(args.config)
 
 
+def _reset_mcu(args, out):
+    # No ledger and no cabinet link: only the Pi's GPIO on the Pico's RUN pin (hw/wiring.md).
+    from edge_agent.agent_config import AgentConfigError, load_agent_config
+    from edge_agent.mcu_reset import McuResetError, reset_mcu
+    try:
+        out(reset_mcu(load_agent_config(args.config)))
+    except (AgentConfigError, McuResetError) as e:
+        return _error(str(e))
+    return 0
+
+
 # -- ledger administration: each gets an open ledger and returns the exit status -------------------------
 def _verify(ledger, args, out):
     result = ledger.verify()
@@ -134,7 +145,7 @@ def _at_least_one(text):
 def build_parser():
     doc = __doc__.split("\n\n")
     parser = argparse.ArgumentParser(prog="locker-agent", description=doc[0], epilog=doc[1])
-    db_help = "the ledger database (on a Pi: /var/lib/locker/ledger.db)"
+    db_help = "the ledger database (on a Pi: /var/lib/smart-locker/ledger.db)"
     parser.add_argument("--db", metavar="FILE", help=db_help + "; for every command but run")
     # The same option after the command; SUPPRESS keeps it from overwriting a --db given before it.
     with_db = argparse.ArgumentParser(add_help=False)
@@ -151,6 +162,9 @@ def build_parser():
     r = command("run", "run the agent against the cabinet port named in the config file (the ledger path "
                        "comes from the config file too)", _run, parents=())
     r.add_argument("--config", required=True, metavar="FILE", help="the agent's config file (docs/agent-config.md)")
+    m = command("reset-mcu", "hard-reset a hung cabinet microcontroller: pulse its RUN pin from the Pi's GPIO "
+                             "([cabinet] reset_gpio; a running agent reconnects by itself)", _reset_mcu, parents=())
+    m.add_argument("--config", required=True, metavar="FILE", help="the agent's config file (docs/agent-config.md)")
     # Installer commands (docs/commissioning.md); their logic is in commissioning.py and registration.py.
     commissioning.add_arguments(command(
         "commission", "walk a new cabinet with the installer: pulse every door, turn every lane, tare and "
@@ -201,7 +215,7 @@ def build_parser():
 
 def main(argv=None, out=print):
     args = build_parser().parse_args(argv)
-    if args.command in ("run", "commission", "register"):
+    if args.command in ("run", "reset-mcu", "commission", "register"):
         if args.db:
             return _error("%s takes what it needs from the config file, not --db" % args.command)
         return args.handler(args, out)

@@ -11,12 +11,14 @@ import logging
 import signal
 import sys
 import threading
+import time
 
 from edge_agent import api
 from edge_agent.agent import Agent, NotReady
 from edge_agent.agent_config import AgentConfigError, load_agent_config
 from edge_agent.badge import taps
 from edge_agent.ledger import LedgerError, SystemClock, open_ledger
+from edge_agent.mcu_reset import silence_watch
 
 log = logging.getLogger("locker-agent")
 
@@ -96,7 +98,10 @@ def main(config_path):
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     status = 0
+    watch = silence_watch(config, log, time.monotonic())   # [cabinet] reset_after_silent_s; None: off
     while not stop.wait(0.5):
+        if watch is not None:
+            watch.check(link.last_heard, time.monotonic())
         if link.closed:
             log.error("the cabinet link failed; stopping so the service manager restarts the agent")
             status = EXIT_LINK_FAILED

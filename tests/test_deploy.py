@@ -1,0 +1,323 @@
+"""Deployment on the Pi (deploy/, docs/deployment.md): the agent's systemd unit passes systemd-analyze verify
+in a staged root, deploy/install.sh installs into a staged root and upgrades it with a real ledger in place
+(the ledger and its rows survive, a pre-migration backup exists and opens, current/previous are switched),
+a code rollback is allowed only while the old code can open the ledger, and the kiosk starts the browser
+only once the agent's API answers.
+
+Nothing here uses the network: the install runs offline from a wheelhouse made of this project's wheel
+(built from a copy of the checkout with its own version) and the dependencies already in the test venv.
+"""
+import base64
+import hashlib
+import http.server
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+from edge_agent.agent_config import AgentConfigError, load_agent_config
+from edge_agent.ledger import ManualClock, open_ledger
+from edge_agent.ledger.csv_io import import_locations, import_skus, import_users
+from edge_agent.ledger.migrations import MIGRATIONS
+
+REPO = Path(__file__).resolve().parent.parent
+INSTALL = REPO / "deploy/install.sh"
+UNIT = "smart-locker-agent.service"
+OLD, NEW = "1.0.0", "1.1.0"
+
+
+# -- an offline wheelhouse ------------------------------------------------------------------------------------
+def _repack(dist, into):
+    """A wheel of an installed pure-Python distribution, from its installed files (pip takes it like any)."""
+    info = next(f for f in dist.files if f.parent.name.endswith(".dist-info"))
+    info_dir = info.parent
+    wheel_meta = (dist.locate_file(info_dir) / "WHEEL").read_text()
+    assert "Root-Is-Purelib: true" in wheel_meta, "%s is not pure Python" % dist.name
+    tags = [t.split("-") for t in re.findall(r"^Tag: (\S+)", wheel_meta, re.M)]   # py2-none-any, py3-none-any
+    tag = "%s-%s-%s" % (".".join(t[0] for t in tags), tags[0][1], tags[0][2])
+    name = "%s-%s.whl" % (str(info_dir)[:-len(".dist-info")], tag)
+    record = []
+    with zipfile.ZipFile(into / name, "w") as whl:
+        for f in dist.files:
+            skip = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
+            if str(f).startswith("..") or "__pycache__" in f.parts or (f.parent == info_dir and f.name in skip):
+                continue
+            data = dist.locate_file(f).read_bytes()
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            whl.writestr(str(f), data)
+            record.append("%s,sha256=%s,%d" % (f, digest, len(data)))
+        record.append("%s/RECORD,," % info_dir)
+        whl.writestr("%s/RECORD" % info_dir, "\n".join(record) + "\n")
+
+
+def _dependency_wheels(into):
+    todo, seen = ["smart-locker"], set()
+    while todo:
+        dist = metadata.distribution(todo.pop())
+        for text in dist.requires or []:
+            req = Requirement(text)
+            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+                continue                      # an extra ([pi], [dev]) or another platform's dependency
+            if req.name.lower() not in seen:
+                seen.add(req.name.lower())
+                todo.append(req.name)
+                _repack(metadata.distribution(req.name), into)
+
+
+def _source_tree(dest, version, extra_migration=False):
+    """A copy of the checkout at another version (what an installer unpacks on the Pi)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for part in ("firmware", "edge_agent", "sim", "deploy"):
+        shutil.copytree(REPO / part, dest / part, ignore=ignore)
+    for part in ("pyproject.toml", "README.md", "docs/deployment.md", "hw/wiring.md"):
+        (dest / part).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / part, dest / part)
+    pyproject = dest / "pyproject.toml"
+    pyproject.write_text(re.sub(r'(?m)^version = ".*"$', 'version = "%s"' % version, pyproject.read_text()))
+    if extra_migration:
+        # The new version's ledger schema grows by one step, as real upgrades do.
+        with open(dest / "edge_agent/ledger/migrations.py", "a") as f:
+            f.write('\nMIGRATIONS.append(Migration(MIGRATIONS[-1].version + 1, "deploy test: one more table",'
+                    ' ["CREATE TABLE deploy_probe (note TEXT)"]))\n')
+    return dest
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    """Two releases (OLD, NEW: NEW adds a migration) and a wheelhouse holding both and their dependencies."""
+    base = tmp_path_factory.mktemp("release")
+    wheels = base / "wheels"
+    wheels.mkdir()
+    _dependency_wheels(wheels)
+    sources = {}
+    for version in (OLD, NEW):
+        src = _source_tree(base / ("src-" + version), version, extra_migration=version == NEW)
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                        "--no-index", "-w", str(wheels), str(src)], check=True, capture_output=True, timeout=300)
+        sources[version] = src
+    return sources, wheels
+
+
+def install(source, root, wheels, *args):
+    return subprocess.run(["bash", str(source / "deploy/install.sh"), "--root", str(root), "--wheelhouse",
+                           str(wheels), "--python", sys.executable, *args],
+                          capture_output=True, text=True, timeout=600)
+
+
+def rollback(source, root):
+    return subprocess.run(["bash", str(source / "deploy/install.sh"), "--rollback", "--root", str(root),
+                           "--python", sys.executable], capture_output=True, text=True, timeout=120)
+
+
+def staged_boot(root):
+    boot = root / "boot/firmware"
+    boot.mkdir(parents=True)
+    (boot / "cmdline.txt").write_text(
+        "console=serial0,115200 console=tty1 root=PARTUUID=1234-02 rootfstype=ext4 fsck.repair=yes rootwait\n")
+    (boot / "config.txt").write_text("dtparam=audio=on\ncamera_auto_detect=1\n")
+
+
+def fill_ledger(path):
+    """A real ledger as the agent leaves it: the example site's catalog and people, and vends."""
+    ledger = open_ledger(path, ManualClock(), cabinet_id="CAB-DEPLOY")
+    site = REPO / "examples/site"
+    import_skus(ledger, site / "skus.csv")
+    import_locations(ledger, site / "locations.csv")
+    import_users(ledger, site / "users.csv")
+    for location in ("L1", "L2", "L1"):
+        seq, _ = ledger.record_intent("issue", location=location, quantity=1, user_id="T100")
+        ledger.record_outcome(seq, "done", 1)
+    return ledger
+
+
+def rows(path):
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT * FROM transactions ORDER BY seq").fetchall()
+
+
+def schema(path):
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+
+
+def link(root, name):
+    return (root / "opt/smart-locker" / name).readlink().name
+
+
+def locker_agent(root, *args):
+    return subprocess.run([str(root / "opt/smart-locker/current/bin/locker-agent"), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def verify_unit(root):
+    """systemd-analyze verify inside the staged root (with the host's own units for its dependencies)."""
+    units = root / "usr/lib/systemd/system"
+    if not units.exists():
+        shutil.copytree("/usr/lib/systemd/system", units, symlinks=True)
+    return subprocess.run(["systemd-analyze", "verify", "--root=%s" % root, "/etc/systemd/system/" + UNIT],
+                          capture_output=True, text=True, timeout=120)
+
+
+# -- the install, the upgrade, the rollback --------------------------------------------------------------------
+def test_upgrade_keeps_the_ledger_backs_it_up_before_migrating_and_rolls_back_only_when_safe(release, tmp_path):
+    sources, wheels = release
+    root = tmp_path / "root"
+    staged_boot(root)
+
+    first = install(sources[OLD], root, wheels)
+    assert first.returncode == 0, first.stderr
+    assert link(root, "current") == OLD and not (root / "opt/smart-locker/previous").exists()
+    config = root / "etc/smart-locker/agent.toml"
+    assert config.read_text() == (REPO / "deploy/agent.toml").read_text()
+    # The installer sets the cabinet id; the agent's ledger goes where the config says.
+    config.write_text(config.read_text().replace('cabinet_id = ""', 'cabinet_id = "CAB-DEPLOY"'))
+    ledger_path = root / "var/lib/smart-locker/ledger.db"
+    ledger = fill_ledger(ledger_path)      # left open, as a running agent would: the last rows are in the WAL
+    before = rows(ledger_path)
+    assert len(before) >= 6 and schema(ledger_path) == MIGRATIONS[-1].version
+
+    second = install(sources[NEW], root, wheels)
+    ledger.close()
+    assert second.returncode == 0, second.stderr
+    assert (link(root, "current"), link(root, "previous")) == (NEW, OLD)
+    assert (root / "opt/smart-locker" / OLD / "bin/locker-agent").exists()       # the old venv stays
+    assert 'cabinet_id = "CAB-DEPLOY"' in config.read_text()                      # config never overwritten
+    assert rows(ledger_path) == before
+    backups = sorted((root / "var/lib/smart-locker/backups").glob("*.db"))
+    assert [b.name.endswith("-%s-to-%s.db" % (OLD, NEW)) for b in backups] == [True]
+    with sqlite3.connect(backups[0]) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert rows(backups[0]) == before
+    assert schema(backups[0]) == MIGRATIONS[-1].version       # taken before the new version migrated anything
+
+    # Before the new version ran, the old code still opens the ledger: rolling back switches back and forth,
+    # and installing the new version again reuses its venv.
+    back = rollback(sources[NEW], root)
+    assert back.returncode == 0, back.stderr
+    assert (link(root, "current"), link(root, "previous")) == (OLD, NEW)
+    assert locker_agent(root, "--help").returncode == 0
+    again = install(sources[NEW], root, wheels)
+    assert again.returncode == 0 and "already built" in again.stderr
+    assert (link(root, "current"), link(root, "previous")) == (NEW, OLD)
+
+    # The new version's agent opens the ledger: its migration runs and the chain still verifies.
+    checked = locker_agent(root, "--db", str(ledger_path), "verify")
+    assert checked.returncode == 0, checked.stderr + checked.stdout
+    assert schema(ledger_path) == MIGRATIONS[-1].version + 1 and rows(ledger_path)[:len(before)] == before
+
+    # The old code cannot open a ledger migrated past what it knows: the rollback refuses and says why.
+    refused = rollback(sources[NEW], root)
+    assert refused.returncode == 1
+    assert "cannot open the ledger" in refused.stderr and "backups" in refused.stderr
+    assert link(root, "current") == NEW
+
+    # The UART to the Pico is on and the serial console off, once however often the script runs.
+    cmdline = (root / "boot/firmware/cmdline.txt").read_text()
+    assert "console=serial0" not in cmdline and "console=tty1 root=PARTUUID=1234-02" in cmdline
+    boot_config = (root / "boot/firmware/config.txt").read_text().splitlines()
+    assert boot_config.count("enable_uart=1") == 1 and boot_config.count("dtoverlay=disable-bt") == 1
+
+    # The unit verifies against the staged root, whose ExecStart is the installed venv's locker-agent.
+    verified = verify_unit(root)
+    assert verified.returncode == 0, verified.stderr
+
+
+def test_the_unit_does_not_verify_without_its_program(tmp_path):
+    unit = tmp_path / "etc/systemd/system" / UNIT
+    unit.parent.mkdir(parents=True)
+    shutil.copy(REPO / "deploy/systemd" / UNIT, unit)
+    result = verify_unit(tmp_path)
+    assert result.returncode != 0 and "/opt/smart-locker/current/bin/locker-agent" in result.stderr
+
+
+def test_the_unit_runs_the_agent_as_its_own_user_with_serial_and_gpio_and_no_watchdog():
+    unit = (REPO / "deploy/systemd" / UNIT).read_text()
+    settings = dict(line.split("=", 1) for line in unit.splitlines() if re.match(r"^[A-Za-z]+=", line))
+    assert settings["ExecStart"] == ("/opt/smart-locker/current/bin/locker-agent run "
+                                     "--config /etc/smart-locker/agent.toml")
+    assert (settings["User"], settings["Restart"], settings["SupplementaryGroups"]) == (
+        "smart-locker", "on-failure", "dialout gpio")
+    # The agent never calls sd_notify, so a watchdog would kill a healthy agent.
+    assert "WatchdogSec" not in settings
+    sources = [p.read_text() for p in REPO.glob("edge_agent/**/*.py")]
+    assert sources and not any("sd_notify" in s or "NOTIFY_SOCKET" in s for s in sources)
+    for hidden_devices in ("PrivateDevices", "DevicePolicy", "DeviceAllow", "ProtectClock"):
+        assert hidden_devices not in settings, hidden_devices
+
+
+def test_the_config_template_refuses_to_start_until_the_cabinet_id_is_set(tmp_path):
+    template = (REPO / "deploy/agent.toml").read_text()
+    path = tmp_path / "agent.toml"
+    path.write_text(template)
+    with pytest.raises(AgentConfigError, match=r"\[agent\] cabinet_id must not be empty"):
+        load_agent_config(path)
+    path.write_text(template.replace('cabinet_id = ""', 'cabinet_id = "CAB-1"'))
+    config = load_agent_config(path)
+    assert (str(config.ledger), config.cabinet_port, config.reset_gpio) == (
+        "/var/lib/smart-locker/ledger.db", "/dev/serial0", 17)
+    kiosk = dict(line.split("=", 1) for line in (REPO / "deploy/kiosk/kiosk.env").read_text().splitlines()
+                 if line and not line.startswith("#"))
+    assert kiosk["KIOSK_URL"] == "http://%s:%d/" % (config.api_host, config.api_port)
+
+
+def test_install_script_help_bad_arguments_and_syntax():
+    for script in (INSTALL, REPO / "deploy/kiosk/smart-locker-kiosk.sh"):
+        assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0, script
+    shown = subprocess.run(["bash", str(INSTALL), "--help"], capture_output=True, text=True)
+    assert shown.returncode == 0 and "--root DIR" in shown.stdout and "--rollback" in shown.stdout
+    bad = subprocess.run(["bash", str(INSTALL), "--keep", "0"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--keep needs a whole number" in bad.stderr
+
+
+# -- the kiosk ------------------------------------------------------------------------------------------------
+class _Page(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"<html>locker</html>")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_kiosk_waits_for_the_agent_then_opens_its_page_full_screen(tmp_path):
+    # The agent's port is reserved but not listening yet: the kiosk must wait, not open an error page.
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Page, bind_and_activate=False)
+    server.server_bind()
+    url = "http://127.0.0.1:%d/" % server.server_address[1]
+    browser_args = tmp_path / "browser-args"
+    fake_browser = tmp_path / "chromium"          # the screen is the hardware boundary: record, do not draw
+    fake_browser.write_text('#!/bin/sh\nprintf "%%s\\n" "$@" > %s\n' % browser_args)
+    fake_browser.chmod(0o755)
+    env_file = tmp_path / "kiosk.env"
+    env_file.write_text("KIOSK_URL=%s\nKIOSK_BROWSER=%s\nKIOSK_WAIT_LOG_S=1\n" % (url, fake_browser))
+    kiosk = subprocess.Popen(["bash", str(REPO / "deploy/kiosk/smart-locker-kiosk.sh")],
+                             env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KIOSK_ENV_FILE": str(env_file),
+                                  "KIOSK_ONCE": "1", "KIOSK_LOG_STDERR": "1"},
+                             stderr=subprocess.PIPE, text=True)
+    serving = False
+    try:
+        first = kiosk.stderr.readline()
+        assert "waiting for the agent at %s" % url in first
+        assert kiosk.poll() is None and not browser_args.exists()
+        server.server_activate()
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        serving = True
+        assert kiosk.wait(timeout=60) == 0
+    finally:
+        if kiosk.poll() is None:
+            kiosk.kill()
+        if serving:
+            server.shutdown()
+        server.server_close()
+    args = browser_args.read_text().splitlines()
+    assert args[-1] == url and "--kiosk" in args and "--no-first-run" in args
+    assert "--disable-background-networking" in args and "--no-sandbox" not in args

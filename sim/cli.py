@@ -146,6 +146,8 @@ def build_parser():
     cloud.add_argument("--client-id", default="locker-cloud-receiver", metavar="ID",
                        help="MQTT client id; the broker keeps this id's session while it is away")
     cloud.set_defaults(run=run_cloud)
+    from sim.pilot import command as pilot_command    # `pilot` and `fleet`: sim/pilot/
+    pilot_command.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,81 @@
+"""Simulated days per second of the pilot simulation (`locker-sim pilot`) for a 60-location cabinet, and its
+peak memory. One whole pilot in this process: the agent's real flows on a real ledger file (WAL,
+synchronous=FULL), the real firmware on the simulated cabinet (5 ms firmware passes), the demand, driver,
+jams and outages, then the reports and the comparison, timed apart.
+
+Figures: simulated days per wall second and per CPU second (the pilot arm alone, and the whole run), takes
+and ledger rows per second, the virtual time the cabinet worked, peak RSS (ru_maxrss of this process).
+The last line is JSON.
+Usage: .venv/bin/python bench/pilot_speed.py [--days N] [--locations N] [--seed N] [--dir DIR]"""
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from edge_agent.reports import build_report, write_reports  # noqa: E402
+from sim.pilot.baseline import run_baseline  # noqa: E402
+from sim.pilot.demand import DemandModel  # noqa: E402
+from sim.pilot.faults import FaultPlan  # noqa: E402
+from sim.pilot.run import STEP_MS, period  # noqa: E402
+from sim.pilot.runner import Pilot  # noqa: E402
+from sim.pilot.site import build_site  # noqa: E402
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024      # Linux: KiB
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--days", type=int, default=14, help="days of virtual time (default 14)")
+    ap.add_argument("--locations", type=int, default=60, help="locations in the cabinet (default 60)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--dir", default=None, help="where the ledger goes (default: a temp dir)")
+    args = ap.parse_args()
+    rss_start = peak_rss_mb()
+    with tempfile.TemporaryDirectory(prefix="pilot_speed.", dir=args.dir) as tmp:
+        w0, c0 = time.perf_counter(), time.process_time()
+        site = build_site(args.seed, args.locations)
+        takes = DemandModel(site, args.seed, args.days).takes()
+        pilot = Pilot(site, args.seed, args.days, tmp, takes=takes, faults=FaultPlan(args.seed, args.days),
+                      step_ms=STEP_MS)
+        w1, c1 = time.perf_counter(), time.process_time()
+        result = pilot.run()
+        w2, c2 = time.perf_counter(), time.process_time()
+        start, end = period(args.days)
+        write_reports(build_report(pilot.ledger, start, end, now=end), tmp)
+        rows = pilot.ledger.db.execute("SELECT count(*) FROM transactions").fetchone()[0]
+        pilot.close()
+        run_baseline(site, takes, args.days)
+        w3, c3 = time.perf_counter(), time.process_time()
+    counts = site.counts
+    out = {
+        "bench": "pilot_speed", "days": args.days, "locations": len(site.locations), "cabinet": counts,
+        "takes": len(takes), "ledger_rows": rows, "vends": sum(result.dropped.values()),
+        "virtual_cabinet_s": round(result.virtual_cabinet_s, 1), "step_ms": STEP_MS,
+        "setup_s": round(w1 - w0, 3), "run_wall_s": round(w2 - w1, 3), "run_cpu_s": round(c2 - c1, 3),
+        "reports_and_baseline_s": round(w3 - w2, 3), "total_wall_s": round(w3 - w0, 3),
+        "sim_days_per_s": round(args.days / (w2 - w1), 3),
+        "sim_days_per_cpu_s": round(args.days / max(1e-9, c2 - c1), 3),
+        "sim_days_per_s_total": round(args.days / (w3 - w0), 3),
+        "takes_per_s": round(len(takes) / (w2 - w1), 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1), "rss_at_start_mb": round(rss_start, 1),
+        "jams": result.jams, "hangs": result.hangs, "outages": result.sync.outages,
+    }
+    print("%(locations)d locations, %(days)d days: %(takes)d takes, %(vends)d vends, %(ledger_rows)d ledger rows"
+          % out)
+    print("pilot arm %(run_wall_s).1f s wall, %(run_cpu_s).1f s CPU = %(sim_days_per_s).2f simulated days/s "
+          "(%(sim_days_per_cpu_s).2f per CPU second); reports + baseline %(reports_and_baseline_s).1f s" % out)
+    print("whole run %(total_wall_s).1f s = %(sim_days_per_s_total).2f days/s; peak RSS %(peak_rss_mb).1f MB "
+          "(%(rss_at_start_mb).1f MB after imports)" % out)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

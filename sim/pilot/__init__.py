@@ -1,0 +1,19 @@
+"""`locker-sim pilot`: a 60-90 day customer pilot in simulation. The agent's real flows (vending, weigh
+bins, refill, min/max, supervisor) on a real SQLite ledger, the real firmware on a simulated cabinet in
+virtual time, technicians with seeded demand, a route driver, jams and network outages; then the reports
+and a comparison with a fixed weekly refill. One job per module:
+
+    site.py        the cabinet, catalog, people and min/max the pilot starts from
+    demand.py      who takes what, when (seeded; the same stream feeds both arms)
+    faults.py      jams, hung products and network outages (seeded)
+    station.py     the simulated cabinet under the agent's flows, and people's hands on it
+    driver.py      the route driver's visits through the refill flow
+    runner.py      the event loop of the pilot arm
+    stock.py       stock timelines and their figures (stockouts, hours out, stock carried), for both arms
+    baseline.py    the same demand served by a fixed weekly refill, as a pure inventory replay
+    comparison.py  comparison.csv and comparison.html
+    progress.py    the progress bar on stderr
+    run.py         one whole pilot: both arms, the reports, the comparison
+    fleet.py       fleet mode: many cabinets, one process each, against a real broker and cloud receiver
+    command.py     the CLI of `pilot` and `fleet` (wired into sim/cli.py)
+See docs/pilot.md."""

@@ -1,0 +1,74 @@
+"""The baseline arm: the same takes (same seed, same stream) served the way many sites are served without a
+smart cabinet: a fixed weekly visit that tops every location up to a par level, no alerts, no emergency
+visits. It is a pure inventory replay (no cabinet, no ledger, no faults): a take gets what is there, up to
+what was asked. The par level covers a week's demand plus safety stock, within what the location holds
+(site._min_max). A critical take that finds nothing is an emergency order, as in the pilot arm."""
+from dataclasses import dataclass, field
+
+from sim.pilot.demand import DAY_MS, HOUR_MS, weekday
+
+BASELINE_VISIT_DAY = 0         # Monday
+BASELINE_VISIT_HOUR = 8
+
+
+@dataclass
+class DemandStats:
+    takes: int = 0
+    units_asked: int = 0
+    units_given: int = 0
+    unmet_takes: int = 0           # takes that got less than asked
+    emergency_orders: int = 0      # critical takes that got less than asked: the part is rushed in
+
+    @property
+    def unmet_units(self):
+        return self.units_asked - self.units_given
+
+    @property
+    def fill_rate(self):
+        return self.units_given / self.units_asked if self.units_asked else 1.0
+
+    def count(self, loc, asked, given):
+        self.takes += 1
+        self.units_asked += asked
+        self.units_given += given
+        if given < asked:
+            self.unmet_takes += 1
+            if loc.critical:
+                self.emergency_orders += 1
+
+
+@dataclass
+class BaselineResult:
+    timelines: dict                # {location: [(t_ms, on_hand)]}
+    demand: DemandStats
+    visits: int = 0
+    refill_units: int = 0
+    emergency_visits: int = 0
+    notes: list = field(default_factory=list)
+
+
+def run_baseline(site, takes, days, visit_day=BASELINE_VISIT_DAY, visit_hour=BASELINE_VISIT_HOUR):
+    on_hand = {loc.id: loc.par for loc in site.locations}
+    timelines = {loc.id: [(0, loc.par)] for loc in site.locations}
+    result = BaselineResult(timelines, DemandStats())
+    visits = [d * DAY_MS + visit_hour * HOUR_MS for d in range(days) if weekday(d) == visit_day]
+    # A visit at the same millisecond as a take comes first, as it does in the pilot arm.
+    events = sorted([(t, 0, None) for t in visits] + [(take.t_ms, 1, take) for take in takes],
+                    key=lambda e: (e[0], e[1]))
+    for t, kind, take in events:
+        if kind == 0:
+            result.visits += 1
+            for loc in site.locations:
+                add = loc.par - on_hand[loc.id]
+                if add > 0:
+                    on_hand[loc.id] += add
+                    result.refill_units += add
+                    timelines[loc.id].append((t, on_hand[loc.id]))
+            continue
+        loc = site.location(take.location)
+        given = min(take.quantity, on_hand[loc.id])
+        result.demand.count(loc, take.quantity, given)
+        if given:
+            on_hand[loc.id] -= given
+            timelines[loc.id].append((t, on_hand[loc.id]))
+    return result

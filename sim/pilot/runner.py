@@ -1,0 +1,318 @@
+"""The pilot arm's event loop: takes, the driver's visits (scheduled and emergency), supervisor rounds that
+clear jammed lanes, cloud outages and the outbox backlog, in virtual time on one ledger file.
+
+Each event moves the ledger's ManualClock to its time (never back: an event that comes while the cabinet is
+still busy with the previous one waits for it), then runs the agent's real flow for it on the station."""
+import contextlib
+import heapq
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge_agent.access import Access, Person
+from edge_agent.cloud import outbox
+from edge_agent.ledger import ManualClock, open_ledger
+from edge_agent.supervisor import clear_lane
+from edge_agent.weighing import Counted, NotStable, issue_scanned
+from sim.pilot import faults as fault_model
+from sim.pilot.baseline import DemandStats
+from sim.pilot.demand import DAY_MS, DemandModel
+from sim.pilot.driver import EMERGENCY_RESPONSE_MS, RouteDriver, visit_times
+from sim.pilot.site import SUPERVISOR, badge_of, import_site
+from sim.pilot.station import STEP_MS, Station
+from sim.pilot.stock import ledger_timelines
+
+START = "2026-03-02T00:00:00+00:00"      # a Monday: demand.weekday counts from it
+SYNC_EVERY_MS = 60_000                   # the agent's sync loop, as seen from the pilot: once a minute
+JAM_NOTICE_MS = 15 * 60_000              # a jam is reported to the supervisor within a quarter hour
+# Same-time order: the network first, then the driver, the supervisor, people, the day's end.
+ORDER = {"outage_start": 0, "outage_end": 0, "visit": 1, "emergency": 2, "supervisor": 3, "take": 4, "day": 5}
+
+
+@dataclass
+class SyncStats:
+    outages: int = 0
+    outage_hours: float = 0.0
+    queued_offline: int = 0        # rows and events written while offline, sent once the link was back
+    max_backlog: int = 0           # the largest unacknowledged backlog (tx rows + events)
+    syncs: int = 0
+
+
+@dataclass
+class PilotResult:
+    ledger_path: Path
+    days: int
+    end_ms: int
+    demand: DemandStats
+    visits: int = 0
+    emergency_visits: int = 0
+    refill_lines: int = 0
+    refill_units: int = 0
+    count_corrections: int = 0
+    jams: int = 0
+    lanes_cleared: int = 0
+    jammed_hours: float = 0.0
+    hangs: int = 0
+    refusals: dict = field(default_factory=dict)
+    sync: SyncStats = field(default_factory=SyncStats)
+    timelines: dict = field(default_factory=dict)
+    lowest_on_hand: int = 0
+    lane_mismatches: list = field(default_factory=list)   # (lane, ledger given, physically dropped)
+    physical_mismatches: list = field(default_factory=list)  # (location, ledger on hand, physically there)
+    dropped: dict = field(default_factory=dict)          # lane location -> items the lane physically dropped
+    firmware_exceptions: int = 0
+    virtual_cabinet_s: float = 0.0  # virtual time the cabinet spent working (ticked), of the whole period
+
+
+PILOT_CABINETS = ("PILOT-", "FLEET-")
+
+
+def refuse_foreign_ledger(path):
+    """A pilot replaces only a pilot's ledger: any other ledger.db in --out is refused, never deleted."""
+    if not path.exists():
+        return
+    try:
+        with contextlib.closing(sqlite3.connect("file:%s?mode=ro" % path, uri=True)) as db:
+            cabinet = db.execute("SELECT cabinet_id FROM cabinet WHERE id = 1").fetchone()
+    except sqlite3.Error:
+        cabinet = None
+    if not cabinet or not str(cabinet[0] or "").startswith(PILOT_CABINETS):
+        raise ValueError("%s is not a pilot's ledger: it is left alone; choose another --out" % path)
+
+
+def supervisor_person():
+    return Person(*SUPERVISOR, None)
+
+
+class Pilot:
+    def __init__(self, site, seed, days, out_dir, takes=None, faults=None, step_ms=STEP_MS, progress=None,
+                 live_cloud=False, pace=None, cabinet_id="PILOT-1"):
+        """live_cloud: a real CloudSync publishes the outbox (fleet mode): the pilot neither acks nor
+        simulates outages then. pace(t_ms): called before each event (fleet mode waits for wall time)."""
+        self.site = site
+        self.days = days
+        self.end_ms = days * DAY_MS
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.ledger_path = self.out_dir / "ledger.db"
+        refuse_foreign_ledger(self.ledger_path)
+        for suffix in ("", "-wal", "-shm"):           # a previous pilot's ledger in the same place
+            Path(str(self.ledger_path) + suffix).unlink(missing_ok=True)
+        self.clock = ManualClock(START)
+        self.ledger = open_ledger(self.ledger_path, clock=self.clock, cabinet_id=cabinet_id)
+        import_site(self.ledger, site, self.out_dir)
+        self.station = Station(site, self.ledger, self.clock, seed, step_ms=step_ms)
+        self.supervisor = supervisor_person()
+        self.station.calibrate_bins(self.supervisor)
+        self.driver = RouteDriver(self.station, self.ledger, site)
+        self.takes = takes if takes is not None else DemandModel(site, seed, days).takes()
+        self.faults = faults or fault_model.FaultPlan(seed, days)
+        self.progress = progress
+        self.live_cloud = live_cloud
+        self.pace = pace
+        self.access = Access(self.ledger)
+        self.result = PilotResult(self.ledger_path, days, self.end_ms, DemandStats())
+        self._queue = []
+        self._n = 0
+        self._emergency_pending = set()
+        self._clear_pending = {}            # lane location -> when it jammed
+        self._last_sync = None
+        self._online = True
+        self._outage_head = 0
+
+    # -- the queue -----------------------------------------------------------------------------------------
+    def _push(self, t, kind, payload=None):
+        self._n += 1
+        heapq.heappush(self._queue, (t, ORDER[kind], self._n, kind, payload))
+
+    def _advance_to(self, t):
+        now = self.clock.monotonic_ms()
+        if t > now:
+            self.clock.advance(t - now)
+
+    def run(self):
+        for take in self.takes:
+            self._push(take.t_ms, "take", take)
+        for t in visit_times(self.days):
+            self._push(t, "visit")
+        for a, b in ([] if self.live_cloud else self.faults.outages):
+            self._push(a, "outage_start")
+            self._push(b, "outage_end")
+        for d in range(1, self.days + 1):
+            self._push(d * DAY_MS, "day", d)
+        handlers = {"take": self._take, "visit": self._visit, "emergency": self._emergency,
+                    "supervisor": self._supervisor_round, "outage_start": self._outage_start,
+                    "outage_end": self._outage_end, "day": self._day}
+        while self._queue:
+            t, _, _, kind, payload = heapq.heappop(self._queue)
+            if t > self.end_ms:
+                break
+            if self.pace:
+                self.pace(t)
+            self._advance_to(t)
+            handlers[kind](payload)
+            self._sync_if_due()
+        return self._finish()
+
+    # -- events --------------------------------------------------------------------------------------------
+    def _take(self, take):
+        st, loc = self.station, self.site.location(take.location)
+        person = self.access.by_badge(badge_of(take.user_id))      # the tap at the reader
+        if not isinstance(person, Person):
+            self._refused(person.reason)
+            self.result.demand.count(loc, take.quantity, 0)
+            return
+        approver = self.supervisor if loc.needs_approval else None
+        on_hand = self.ledger.on_hand(loc.id)
+        # The screen shows what is there: a person asks for what they need, or what is left of it. At an
+        # empty location they still try (the agent refuses it, on record).
+        asked = min(take.quantity, on_hand) if on_hand > 0 else take.quantity
+        terms = dict(work_order=take.work_order, approver=approver)
+        given = 0
+        if loc.kind == "lane":
+            if (loc.id not in self._clear_pending and on_hand > 0 and self.faults.jams_now()):
+                st.jam(loc.unit)
+            result = st.vending.issue(person, loc.id, asked, **terms)
+            given = result.given
+            if result.refused is not None:
+                self._refused(result.refused.reason)
+            if "jammed" in result.outcomes:
+                self.result.jams += 1
+                self._clear_pending[loc.id] = self.clock.monotonic_ms()
+                self._push(fault_model.next_supervisor_round(self.clock.monotonic_ms() + JAM_NOTICE_MS),
+                           "supervisor", loc.id)
+        elif loc.kind == "door":
+            result = st.vending.issue(person, loc.id, asked, **terms)
+            given = result.given
+            if result.refused is not None:
+                self._refused(result.refused.reason)
+            if "opened" in result.outcomes:
+                st.held[loc.id] -= given
+                st.close_door(loc.unit)
+        elif loc.kind == "bin":
+            given = self._bin_take(person, loc, asked, terms)
+        else:
+            counted = issue_scanned(self.ledger, person, loc.id, asked, **terms)
+            if isinstance(counted, Counted):
+                given = counted.quantity
+                st.held[loc.id] -= given
+            else:
+                self._refused(counted.reason)
+        self.result.demand.count(loc, take.quantity, given)
+        if loc.critical and self.ledger.on_hand(loc.id) <= 0 and loc.id not in self._emergency_pending:
+            self._emergency_pending.add(loc.id)
+            self._push(self.clock.monotonic_ms() + EMERGENCY_RESPONSE_MS, "emergency")
+
+    def _bin_take(self, person, loc, asked, terms):
+        take = self.station.bins.begin(person, loc.id, asked, **terms)
+        if not hasattr(take, "finish"):
+            self._refused(take.reason)
+            return 0
+        self.station.bin_take(loc.unit, asked)
+        for _ in range(3):
+            try:
+                counted = take.finish()
+            except NotStable:
+                continue
+            return counted.quantity if counted.action == "issue" else 0
+        self._refused("not_stable")
+        return 0
+
+    def _refused(self, reason):
+        self.result.refusals[reason] = self.result.refusals.get(reason, 0) + 1
+
+    def _visit(self, _payload, emergency=False):
+        visit = self.driver.visit(emergency=emergency)
+        if emergency:
+            self.result.emergency_visits += 1
+        else:
+            self.result.visits += 1
+        self.result.refill_lines += visit.lines
+        self.result.refill_units += visit.units
+        self.result.count_corrections += visit.corrections
+
+    def _emergency(self, _payload):
+        still_out = [l for l in self._emergency_pending if self.ledger.on_hand(l) <= 0]
+        self._emergency_pending.clear()
+        if still_out:                       # a scheduled visit may have come first
+            self._visit(None, emergency=True)
+
+    def _supervisor_round(self, location):
+        jammed_at = self._clear_pending.pop(location, None)
+        if jammed_at is None:
+            return
+        loc = self.site.location(location)
+        self.station.jam(loc.unit, False)             # frees the spiral by hand, then clears the lane
+        cleared = clear_lane(self.ledger, self.supervisor, self.station.cabinet, location)
+        if cleared.ok:
+            self.result.lanes_cleared += 1
+            self.result.jammed_hours += (self.clock.monotonic_ms() - jammed_at) / 3_600_000
+
+    def _outage_start(self, _payload):
+        self._sync(force=True)
+        self._online = False
+        self._outage_head = self._backlog_heads()
+        self.result.sync.outages += 1
+
+    def _outage_end(self, _payload):
+        self._online = True
+        self.result.sync.queued_offline += self._backlog_heads() - self._outage_head
+        self._sync(force=True)
+
+    def _day(self, day):
+        self.station.forget_events()
+        if self.progress:
+            self.progress(day, self.days)
+
+    # -- cloud sync, as the outbox sees it ------------------------------------------------------------------
+    def _backlog_heads(self):
+        return sum(outbox.head(self.ledger, s) for s in outbox.STREAMS)
+
+    def _backlog(self):
+        return sum(outbox.head(self.ledger, s) - outbox.acked(self.ledger, s) for s in outbox.STREAMS)
+
+    def _sync_if_due(self):
+        now = self.clock.monotonic_ms()
+        if self._last_sync is None or now - self._last_sync >= SYNC_EVERY_MS:
+            self._sync()
+
+    def _sync(self, force=False):
+        """Online: the cloud acks everything written so far (the outbox's acked seqs move to the heads), as
+        the reference receiver does over a live broker. Offline: nothing moves, the backlog grows."""
+        if self.live_cloud:
+            return
+        backlog = self._backlog()
+        self.result.sync.max_backlog = max(self.result.sync.max_backlog, backlog)
+        if not self._online:
+            return
+        if backlog or force:
+            for stream in outbox.STREAMS:
+                outbox.set_acked(self.ledger, stream, outbox.head(self.ledger, stream))
+            self.result.sync.syncs += 1
+        self._last_sync = self.clock.monotonic_ms()
+
+    # -- the end -------------------------------------------------------------------------------------------
+    def _finish(self):
+        self._advance_to(self.end_ms)
+        self._sync(force=True)
+        r = self.result
+        if not self.live_cloud:
+            r.sync.outage_hours = sum(b - a for a, b in self.faults.outages) / 3_600_000
+        r.hangs = self.station.hangs()
+        r.firmware_exceptions = self.station.sim.firmware_exceptions
+        r.virtual_cabinet_s = self.station.sim.now / 1000
+        r.timelines, r.lowest_on_hand = ledger_timelines(self.ledger)
+        given = {row[0]: row[1] for row in self.ledger.db.execute(
+            "SELECT location, sum(quantity) FROM transactions WHERE kind = 'outcome' AND action = 'issue' "
+            "GROUP BY location")}
+        for loc in self.site.locations:
+            if loc.kind == "lane":
+                r.dropped[loc.id] = self.station.dropped(loc.unit)
+            if loc.kind == "lane" and given.get(loc.id, 0) != self.station.dropped(loc.unit):
+                r.lane_mismatches.append((loc.id, given.get(loc.id, 0), self.station.dropped(loc.unit)))
+            if self.ledger.on_hand(loc.id) != self.station.physical(loc):
+                r.physical_mismatches.append((loc.id, self.ledger.on_hand(loc.id), self.station.physical(loc)))
+        return r
+
+    def close(self):
+        self.ledger.close()

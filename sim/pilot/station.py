@@ -1,0 +1,157 @@
+"""The cabinet at the pilot site: the real firmware on the simulated cabinet (sim.cabinet.SimCabinet), the
+agent's real link core over it in virtual time (sim.virtual_host), and the agent's real flows on the ledger
+(Vending, WeighBins). The ledger's ManualClock moves with the cabinet's virtual time while the cabinet works,
+and jumps over the idle time between visits to it (nothing moves in a closed cabinet, so nothing is ticked).
+
+People's hands are here too: what a hand does to the physical cabinet (take pieces from a bin, close a
+door, load a spiral) is the hardware boundary, so it acts on the sim's physics directly."""
+from edge_agent.vending import IssueResult, Vending
+from edge_agent.weighing import WeighBins
+from sim.cabinet import Faults, SimCabinet
+from sim.virtual_host import VirtualCabinet, VirtualHost
+from sim.pilot import faults as fault_rates
+
+CAL_MG = 500_000               # the installer's reference weight (500 g), as in sim/demo.py
+DOOR_CLOSE_MS = 300            # after a hand shuts a door: the firmware debounces and reports it
+STEP_MS = 5                    # virtual ms per firmware pass: a board loops every 1-5 ms; 5 is the slow end
+
+
+class ClockedCabinet:
+    """VirtualCabinet with the ledger's clock moved along with the simulation's virtual time."""
+
+    def __init__(self, inner, sim, clock):
+        self.inner, self.sim, self.clock = inner, sim, clock
+        self._seen = sim.now
+
+    def _sync(self):
+        self.clock.advance(self.sim.now - self._seen)
+        self._seen = self.sim.now
+
+    def _call(self, fn, *args):
+        try:
+            return fn(*args)
+        finally:
+            self._sync()
+
+    @property
+    def boot_id(self):
+        return self.inner.boot_id
+
+    def hello(self):
+        return self._call(self.inner.hello)
+
+    def status(self):
+        return self._call(self.inner.status)
+
+    def read_bin(self, bin):
+        return self._call(self.inner.read_bin, bin)
+
+    def vend(self, lane, cmd_id):
+        return self._call(self.inner.vend, lane, cmd_id)
+
+    def unlock(self, door, cmd_id, pulse_ms=0):
+        return self._call(self.inner.unlock, door, cmd_id, pulse_ms)
+
+    def tare(self, bin, cmd_id):
+        return self._call(self.inner.tare, bin, cmd_id)
+
+    def calibrate(self, bin, cmd_id, known_mg):
+        return self._call(self.inner.calibrate, bin, cmd_id, known_mg)
+
+    def clear_lane(self, lane, cmd_id):
+        return self._call(self.inner.clear_lane, lane, cmd_id)
+
+    def query(self, cmd_id):
+        return self._call(self.inner.query, cmd_id)
+
+    def wait(self, ms):
+        return self._call(self.inner.wait, ms)
+
+
+class Station:
+    """One pilot cabinet: the sim, the agent's flows on the ledger, and what is physically in the doors and
+    scan-only bins (the sim models lanes and bins itself)."""
+
+    def __init__(self, site, ledger, clock, seed, step_ms=STEP_MS, hang_rate=fault_rates.HANG_RATE):
+        raw = dict(site.cabinet_config)
+        raw["sim"] = dict(raw["sim"], hang_rate=hang_rate)
+        self.site = site
+        self.ledger = ledger
+        self.sim = SimCabinet(raw, seed=seed, faults=Faults(seed=seed), firmware_errors="reset")
+        self.host = VirtualHost(self.sim, step_ms=step_ms)
+        self.host.hello()
+        self.cabinet = ClockedCabinet(VirtualCabinet(self.host), self.sim, clock)
+        self.vending = Vending(ledger, self.cabinet)
+        self.bins = WeighBins(ledger, self.cabinet)
+        self.held = {l.id: l.maximum for l in site.locations if l.kind in ("door", "scan")}
+
+    @property
+    def physics(self):
+        return self.sim.physics
+
+    # -- the installer ------------------------------------------------------------------------------------
+    def calibrate_bins(self, installer):
+        """Tare and calibrate every weigh bin through the agent's flow (intent, TARE/CALIBRATE, outcome), as
+        an installer does on the installer screen: empty bin, tare, reference weight, calibrate, restock."""
+        for loc in self.site.locations:
+            if loc.kind != "bin":
+                continue
+            row = self.vending._location(loc.id)
+            model = self.physics.bin(loc.unit)
+            pieces, model.pieces = model.pieces, 0
+            self.cabinet.wait(2000)                       # the hand is out and the scale settles
+            for action, setup in (("tare", None), ("calibrate", CAL_MG)):
+                if setup:
+                    model.place(setup / 1000)
+                    self.cabinet.wait(2000)
+                result = IssueResult(loc.id, 0)
+                self.vending._actuate(row, 0, result, dict(user_id=installer.user_id, reason=action),
+                                      action=action, known_mg=setup)
+                if result.outcomes != ["done"]:
+                    raise RuntimeError("bin %d: %s failed at installation (%s)" % (loc.unit, action, result))
+            model.place(0)
+            model.put(pieces)
+            self.cabinet.wait(2000)
+            self.ledger.db.execute("UPDATE locations SET weight_mg = NULL WHERE id = ?", [loc.id])
+
+    # -- hands ---------------------------------------------------------------------------------------------
+    def close_door(self, unit):
+        self.physics.door(unit).close()
+        self.cabinet.wait(DOOR_CLOSE_MS)
+
+    def load_lane(self, unit, n):
+        self.physics.lane(unit).items += n
+
+    def lane_items(self, unit):
+        return self.physics.lane(unit).items
+
+    def bin_take(self, unit, n):
+        return self.physics.bin(unit).take(n)
+
+    def bin_put(self, unit, n):
+        self.physics.bin(unit).put(n)
+
+    def jam(self, unit, jammed=True):
+        self.physics.lane(unit).jammed = jammed
+
+    def physical(self, loc):
+        """What is really in a location now."""
+        if loc.kind == "lane":
+            return self.physics.lane(loc.unit).items
+        if loc.kind == "bin":
+            return self.physics.bin(loc.unit).pieces
+        return self.held[loc.id]
+
+    # -- what the hardware did, for the checks -------------------------------------------------------------
+    def dropped(self, unit):
+        return self.physics.lane(unit).dropped
+
+    def hangs(self):
+        return sum(lane.hangs for lane in self.physics.matrix.lanes) if self.physics.matrix else 0
+
+    def door_opens(self):
+        return sum(d.opens for d in self.physics.doors)
+
+    def forget_events(self):
+        """The link's delivered events are not needed by the pilot: drop them so a long run stays small."""
+        self.host.events.clear()

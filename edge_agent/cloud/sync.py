@@ -40,7 +40,8 @@ BACKOFF_MIN_S = 1.0
 BACKOFF_MAX_S = 60.0
 SESSION_EXPIRY_S = 86400
 MAX_UNACKED = 5000      # rows ahead of the cloud's ack, per stream
-LOOP_S = 0.02
+LOOP_S = 0.02           # the loop's pace while a stream has rows to send or a batch in flight
+IDLE_LOOP_S = 0.25      # with nothing to send: how long a new row may wait (a fleet of agents idles cheaply)
 CONNECT_TIMEOUT_S = 10  # from CONNECT to CONNACK, TLS handshake included
 
 
@@ -109,6 +110,7 @@ class CloudSync:
     def _run(self):
         self.ledger = self._open_ledger()
         self.commands = Commands(self)
+        busy = True
         try:
             while not self._stop.is_set():
                 if not self.connected and self.clock() >= self._next_attempt:
@@ -118,12 +120,12 @@ class CloudSync:
                         self._retry_later("no answer to CONNECT within %d s" % CONNECT_TIMEOUT_S)
                     else:
                         self._connect()
+                pace = LOOP_S if busy else IDLE_LOOP_S
                 if self.client is not None:
-                    self.client.loop(LOOP_S)        # network I/O and callbacks, on this thread
-                else:
-                    self._stop.wait(LOOP_S)
-                if self.connected:
-                    self._pump()
+                    self.client.loop(pace)          # network I/O and callbacks, on this thread (a packet
+                else:                               # from the broker ends the wait at once)
+                    self._stop.wait(pace)
+                busy = self._pump() if self.connected else False
         except Exception:    # noqa: BLE001 - a bug here must not take the locker down: log, and stop syncing
             log.exception("cloud sync stopped by an error; the ledger keeps everything for the next start")
         finally:
@@ -229,9 +231,11 @@ class CloudSync:
                              for s in outbox.STREAMS})
 
     def _pump(self):
+        """Send what is due; True while a stream still has work (a batch in flight or rows waiting)."""
         now = self.clock()
+        busy = False
         for name in ("events", "tx"):                     # events first: alerts never wait behind a backlog
-            self._pump_stream(self.streams[name], now)
+            busy = self._pump_stream(self.streams[name], now) or busy
         if now >= self._next_inventory:
             self.client.publish(self.topics.inventory, json.dumps(self._inventory()), qos=1)
             self._next_inventory = now + self.cloud.inventory_every_s
@@ -239,6 +243,7 @@ class CloudSync:
             # long expired, need not be kept (transactions are never pruned: they are the chain).
             outbox.prune_synced_events(self.ledger)
             outbox.prune_commands(self.ledger, self.ledger.clock.wall()[0])
+        return busy
 
     def _pump_stream(self, stream, now):
         if stream.inflight is not None:
@@ -249,13 +254,13 @@ class CloudSync:
                 stream.inflight = None
                 self.stats.republished += 1
             else:
-                return
+                return True
         if stream.sent - outbox.acked(self.ledger, stream.name) >= MAX_UNACKED:
-            return                                        # wait for the cloud to catch up
+            return True                                   # wait for the cloud to catch up
         batch = outbox.read_batch(self.ledger, stream.name, stream.sent, self.cloud.batch_rows,
                                   self.cloud.batch_bytes)
         if batch is None:
-            return
+            return False
         backlog = batch.last_seq <= stream.head_at_connect or (
             stream.resent_from is not None and batch.first_seq >= stream.resent_from)
         if backlog and stream.name == "tx":
@@ -263,7 +268,7 @@ class CloudSync:
             stream.tokens = min(1.0, stream.tokens + since * self.cloud.backlog_batches_per_s)
             stream.last_token = now
             if stream.tokens < 1.0:
-                return
+                return True
             stream.tokens -= 1.0
         key = "rows" if stream.name == "tx" else "events"
         payload = dict(self._envelope(), stream=stream.name, first_seq=batch.first_seq, last_seq=batch.last_seq,
@@ -272,9 +277,10 @@ class CloudSync:
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             log.warning("cloud: publish of %s %d-%d failed locally (%s)", stream.name, batch.first_seq,
                         batch.last_seq, mqtt.error_string(info.rc))
-            return
+            return True
         stream.inflight = Inflight(batch, info.mid, now)
         self.stats.batches_sent += 1
+        return True
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
         for stream in self.streams.values():

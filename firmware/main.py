@@ -9,18 +9,23 @@ from firmware.hal import WDT_MAX_MS
 
 CONFIG_PATH = "/cabinet.json"
 WDT_TIMEOUT_MS = 5000
+HEALTHY_AFTER_MS = 3000   # loop passes with the watchdog fed this long: the firmware reports itself healthy
 
 
-def run():
+def run(config_path=CONFIG_PATH, on_healthy=None):
+    # on_healthy: called once, from the loop, after HEALTHY_AFTER_MS of healthy passes (boot_select uses it
+    # to keep a newly flashed firmware; see docs/flashing.md).
     from firmware.board import Board
     from firmware.cabinet import Cabinet
+    from firmware.ticks import ticks_diff
 
-    with open(CONFIG_PATH) as f:
+    with open(config_path) as f:
         config = normalize(json.load(f))
     hal = Board(config["uart"])
     cabinet = Cabinet(hal, config)
     wdt = hal.watchdog(min(WDT_TIMEOUT_MS, WDT_MAX_MS))
     ticks_ms = hal.ticks_ms
+    started = ticks_ms()
     while True:
         try:
             alive = cabinet.step(ticks_ms())
@@ -34,4 +39,7 @@ def run():
                 hal.reset()
         if alive:
             wdt.feed()
+            if on_healthy is not None and ticks_diff(ticks_ms(), started) >= HEALTHY_AFTER_MS:
+                healthy, on_healthy = on_healthy, None
+                healthy()
         hal.idle()

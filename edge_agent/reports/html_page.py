@@ -119,7 +119,9 @@ def _title(report):
             (end.year * 12 + end.month) - (start.year * 12 + start.month) == 1:
         return "Monthly report, " + start.strftime("%B %Y"), "%s – %s" % (start.strftime("%d %b %Y"),
                                                                           last.strftime("%d %b %Y"))
-    return "Report", "%s – %s" % (start.strftime("%d %b %Y %H:%M"), end.strftime("%d %b %Y %H:%M"))
+    days = (end - start).total_seconds() / 86400
+    span = ("%d days" % days) if days == int(days) else ("%.1f days" % days)
+    return "Report for %s" % span, "%s – %s" % (start.strftime("%d %b %Y %H:%M"), end.strftime("%d %b %Y %H:%M"))
 
 
 def render_html(report):
@@ -153,7 +155,9 @@ def render_html(report):
     out.append("<section><h2>Usage</h2>")
     # A week cut by the period's start is labelled from the first day it covers.
     weekly = [(max(w, r.start.date()).strftime("%d %b"), q) for w, q, _ in r.weekly]
-    top = [(i.description or i.sku, i.value_cents / 100.0) for i in r.items[:TOP_ITEMS] if i.value_cents > 0]
+    # The part number leads: descriptions of sibling SKUs often differ only at the end, which a label cuts.
+    top = [("%s %s" % (i.sku, i.description) if i.description else i.sku, i.value_cents / 100.0)
+           for i in r.items[:TOP_ITEMS] if i.value_cents > 0]
     out.append('<div class="grid2"><div class="figure"><h3>Units used per week (weeks start Monday)</h3>%s</div>'
                '<div class="figure"><h3>Top items by value (%s)</h3>%s</div></div>'
                % (charts.column_chart(weekly, width=460, height=230, title="units per week"), _e(cur),

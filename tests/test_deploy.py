@@ -36,13 +36,13 @@ OLD, NEW = "1.0.0", "1.1.0"
 
 # -- an offline wheelhouse ------------------------------------------------------------------------------------
 def _repack(dist, into):
-    """A wheel of an installed pure-Python distribution, from its installed files (pip takes it like any)."""
+    """A wheel of an installed distribution, from its installed files and its own WHEEL tags (pip takes it
+    like any: pure Python, or built for this machine as cryptography and cffi are)."""
     info = next(f for f in dist.files if f.parent.name.endswith(".dist-info"))
     info_dir = info.parent
     wheel_meta = (dist.locate_file(info_dir) / "WHEEL").read_text()
-    assert "Root-Is-Purelib: true" in wheel_meta, "%s is not pure Python" % dist.name
     tags = [t.split("-") for t in re.findall(r"^Tag: (\S+)", wheel_meta, re.M)]   # py2-none-any, py3-none-any
-    tag = "%s-%s-%s" % (".".join(t[0] for t in tags), tags[0][1], tags[0][2])
+    tag = "-".join(".".join(dict.fromkeys(t[i] for t in tags)) for i in range(3))   # py2.py3-none-any
     name = "%s-%s.whl" % (str(info_dir)[:-len(".dist-info")], tag)
     record = []
     with zipfile.ZipFile(into / name, "w") as whl:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from edge_agent.arg_types import positive_number
 from edge_agent.errors import LinkError
 from firmware import messages as M
 
@@ -436,11 +437,11 @@ def add_arguments(p):
     p.add_argument("--yes", action="store_true",
                    help="no prompts: print each step and go on (for scripts; bins then need their weights "
                         "handled by whatever drives the script)")
-    p.add_argument("--weight-g", type=_positive, default=500.0, metavar="G",
+    p.add_argument("--weight-g", type=positive_number, default=500.0, metavar="G",
                    help="the reference weight for the bins, in grams (default 500)")
-    p.add_argument("--tolerance-g", type=_positive, default=None, metavar="G",
+    p.add_argument("--tolerance-g", type=positive_number, default=None, metavar="G",
                    help="how far a calibrated bin may read from the weight (default: 0.5%% of it, at least 1 g)")
-    p.add_argument("--door-close-s", type=_positive, default=60.0, metavar="S",
+    p.add_argument("--door-close-s", type=positive_number, default=60.0, metavar="S",
                    help="how long an opened door may take to read closed again (default 60)")
     p.add_argument("--installer", default=os.environ.get("SUDO_USER") or os.environ.get("USER") or "installer",
                    metavar="NAME", help="who commissions (default: the login name); actuations are recorded as "
@@ -448,17 +449,6 @@ def add_arguments(p):
     p.add_argument("--report", metavar="FILE", help="where to write the JSON report (a .md beside it); default: "
                                                     "commissioning/CABINET-TIME.json next to the ledger")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (progress goes to stderr)")
-
-
-def _positive(text):
-    import argparse
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("not a number: %r" % text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0, got %s" % text)
-    return value
 
 
 def open_link(config, on_event):

@@ -5,6 +5,8 @@ import os
 import signal
 import sys
 
+from edge_agent.arg_types import positive_number
+
 EXIT_USAGE = 2
 
 EPILOG_CABINET = """\
@@ -69,16 +71,6 @@ def _rate(text):
     return value
 
 
-def _positive(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("not a number: %r" % text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0, got %s" % text)
-    return value
-
-
 def _miswire(text):
     """N, N:M or N:none -> (N, M or None); M is None for 'none' and 0 for 'the next door'."""
     door, sep, to = text.partition(":")
@@ -101,14 +93,14 @@ def build_parser():
                      help="cabinet config file (TOML, or .json), with an optional [sim] table")
     cab.add_argument("--seed", type=int, default=0, metavar="N",
                      help="seed for every random thing in the simulation (default 0): same seed, same run")
-    cab.add_argument("--speed", type=_positive, default=1.0, metavar="X",
+    cab.add_argument("--speed", type=positive_number, default=1.0, metavar="X",
                      help="virtual time runs X times real time (default 1); keep it at 3 or below when a "
                           "real-time agent is connected, or its 500 ms heartbeat looks like link loss")
     cab.add_argument("--drop-rate", type=_rate, default=0.0, metavar="R",
                      help="probability that a byte on the line is lost, both directions (default 0)")
     cab.add_argument("--flip-rate", type=_rate, default=0.0, metavar="R",
                      help="probability that a byte on the line gets one bit flipped (default 0)")
-    cab.add_argument("--reset-every", type=_positive, default=None, metavar="SECONDS",
+    cab.add_argument("--reset-every", type=positive_number, default=None, metavar="SECONDS",
                      help="reset the microcontroller every SECONDS of virtual time (a power glitch)")
     cab.add_argument("--stuck-door", type=int, action="append", default=[], metavar="N",
                      help="door N unlatches but never opens (repeatable)")
@@ -127,7 +119,7 @@ def build_parser():
                     "agent's real link client (pyserial), printing what happened.")
     demo.add_argument("--config", required=True, metavar="FILE", help="cabinet config file (TOML)")
     demo.add_argument("--seed", type=int, default=0, metavar="N", help="simulation seed (default 0)")
-    demo.add_argument("--speed", type=_positive, default=1.0, metavar="X",
+    demo.add_argument("--speed", type=positive_number, default=1.0, metavar="X",
                       help="virtual time runs X times real time, at most 3 (default 1: as a person would see it)")
     demo.set_defaults(run=run_demo_command)
     cloud = sub.add_parser(
@@ -141,7 +133,7 @@ def build_parser():
                             "out of the process list); repeatable")
     cloud.add_argument("--schemas", default=None, metavar="DIR",
                        help="the JSON Schemas of the contract (default: docs/mqtt/schemas of this checkout)")
-    cloud.add_argument("--grace", type=_positive, default=2.0, metavar="SECONDS",
+    cloud.add_argument("--grace", type=positive_number, default=2.0, metavar="SECONDS",
                        help="how long a missing seq may stay missing before a resend is asked for (default 2)")
     cloud.add_argument("--client-id", default="locker-cloud-receiver", metavar="ID",
                        help="MQTT client id; the broker keeps this id's session while it is away")

@@ -175,12 +175,7 @@ class _Builder:
                 row = self.skus.get(u.sku) or {}
                 item = by_sku[u.sku] = ItemUsage(u.sku, u.description, row.get("category"), u.ownership, 0, 0, 0,
                                                  0, [0] * len(self.days))
-            if u.movement == "issue":
-                item.issued += u.quantity
-            else:
-                item.returned += u.quantity
-            item.net += _signed(u)
-            item.value_cents += u.amount_cents
+            _tally(item, u)
             day = index.get(u.time.date())
             if day is not None:
                 item.daily[day] += _signed(u)
@@ -191,12 +186,7 @@ class _Builder:
         for u in consumption:
             k = key(u)
             g = groups.setdefault(k, GroupUsage(k, 0, 0, 0, 0, 0))
-            if u.movement == "issue":
-                g.issued += u.quantity
-            else:
-                g.returned += u.quantity
-            g.net += _signed(u)
-            g.value_cents += u.amount_cents
+            _tally(g, u)
             g.transactions += 1
         return sorted(groups.values(), key=lambda g: (-g.value_cents, -g.net, g.key))
 
@@ -445,6 +435,16 @@ class _Builder:
             if replayed.get(loc, 0) != row["on_hand"] and loc in replayed:
                 q.replay_mismatches.append(loc)
         return q
+
+
+def _tally(usage, u):
+    """Add one consumption row to an ItemUsage or GroupUsage: issued or returned, net and value."""
+    if u.movement == "issue":
+        usage.issued += u.quantity
+    else:
+        usage.returned += u.quantity
+    usage.net += _signed(u)
+    usage.value_cents += u.amount_cents
 
 
 def _signed(u):

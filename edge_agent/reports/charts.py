@@ -85,6 +85,16 @@ def hbar_chart(items, *, width=640, bar_height=20, gap=6, label_width=170, value
     return "".join(parts)
 
 
+def _y_grid(parts, top, value_format, x0, x1, top_pad, plot_h):
+    """The value axis of a column or line chart: TICKS + 1 grid lines, each with its value on the left."""
+    for k in range(TICKS + 1):
+        value = top * k / TICKS
+        y = top_pad + plot_h - plot_h * k / TICKS
+        parts.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s"/>' % (x0, y, x1, y, GRID))
+        parts.append('<text x="%d" y="%.1f" text-anchor="end" fill="%s" dominant-baseline="middle">%s</text>'
+                     % (x0 - 6, y, MUTED, _esc(_tick(value, value_format))))
+
+
 def column_chart(items, *, width=640, height=220, value_format="{:,}", color=None, title=None,
                  empty="nothing in this period", show_values=True):
     """Vertical columns, one per (label, value) left to right (usage by week), with a light grid."""
@@ -99,12 +109,7 @@ def column_chart(items, *, width=640, height=220, value_format="{:,}", color=Non
     parts = ['<svg class="chart" width="%d" height="%d" viewBox="0 0 %d %d" '
              'role="img" aria-label="%s" %s font-size="11">' % (width, height, width, height,
                                                                _esc(title or "column chart"), FONT)]
-    for k in range(TICKS + 1):
-        value = top * k / TICKS
-        y = top_pad + plot_h - plot_h * k / TICKS
-        parts.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s"/>' % (left, y, width - right, y, GRID))
-        parts.append('<text x="%d" y="%.1f" text-anchor="end" fill="%s" dominant-baseline="middle">%s</text>'
-                     % (left - 6, y, MUTED, _esc(_tick(value, value_format))))
+    _y_grid(parts, top, value_format, left, width - right, top_pad, plot_h)
     every = max(1, math.ceil(len(items) / 12))     # at most about 12 axis labels
     for i, (label, value) in enumerate(items):
         h = plot_h * value / top if top else 0
@@ -137,12 +142,7 @@ def line_chart(series, labels, *, width=640, height=220, value_format="{:,}", ti
     parts = ['<svg class="chart" width="%d" height="%d" viewBox="0 0 %d %d" '
              'role="img" aria-label="%s" %s font-size="11">' % (width, height, width, height,
                                                                _esc(title or "line chart"), FONT)]
-    for k in range(TICKS + 1):
-        value = top * k / TICKS
-        y = top_pad + plot_h - plot_h * k / TICKS
-        parts.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s"/>' % (left, y, width - right, y, GRID))
-        parts.append('<text x="%d" y="%.1f" text-anchor="end" fill="%s" dominant-baseline="middle">%s</text>'
-                     % (left - 6, y, MUTED, _esc(_tick(value, value_format))))
+    _y_grid(parts, top, value_format, left, width - right, top_pad, plot_h)
     every = max(1, math.ceil(len(labels) / 12))
     for i, label in enumerate(labels):
         if i % every == 0:

@@ -740,6 +740,7 @@ class LaneMatrix:
             self.lanes.append(LaneModel(u["number"], u["row"], u["col"], lanes_cfg["turn_ms"], rng.child(),
                                         settings[u["number"]]))
         self.falling = []  # [beam start ms, beam end ms, lane number], items on their way down
+        self._stall_logged = set()   # jammed lanes whose stall was logged while driven
         self.beam_blocked = False
         self._in_beam = 0
         self._last = hal.clock.ms
@@ -763,18 +764,30 @@ class LaneMatrix:
         self.beam_blocked = blocked
         self._drive_beam()
 
+    def _powered_lanes(self):
+        """The lanes whose row and column are both driven: usually none, so the rows are looked at first
+        (a pilot steps the matrix every few virtual ms for weeks)."""
+        level = self.hal.level
+        rows = {i for i, pin in enumerate(self.rows) if level(pin)}
+        if not rows:
+            return ()
+        cols = {i for i, pin in enumerate(self.cols) if level(pin)}
+        return [lane for lane in self.lanes if lane.row in rows and lane.col in cols] if cols else ()
+
     def step(self, now):
         dt = now - self._last
         self._last = now
         if dt > 0:
-            for lane in self.lanes:
-                if self.powered(lane):
-                    if lane.jammed and not lane.stall_logged:
-                        lane.stall_logged = True
-                        self.log("lane %d motor stalled (jammed)" % lane.number)
-                    lane.run(dt, now, self)
-                else:
-                    lane.stall_logged = False
+            powered = self._powered_lanes()
+            for lane in powered:
+                if lane.jammed and not lane.stall_logged:
+                    lane.stall_logged = True
+                    self._stall_logged.add(lane)
+                    self.log("lane %d motor stalled (jammed)" % lane.number)
+                lane.run(dt, now, self)
+            for lane in [lane for lane in self._stall_logged if lane not in powered]:
+                lane.stall_logged = False          # logged again when it is next driven into the jam
+                self._stall_logged.discard(lane)
         self._step_beam(now)
         self._update_home()
 
@@ -802,11 +815,7 @@ class LaneMatrix:
         self._update_home()
 
     def _update_home(self):
-        pressed = False
-        for lane in self.lanes:
-            if lane.at_home() and self.powered(lane):
-                pressed = True
-                break
+        pressed = any(lane.at_home() for lane in self._powered_lanes())
         self.hal.drive(self.home_sense, 0 if pressed else 1)
 
 

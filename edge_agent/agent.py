@@ -41,6 +41,7 @@ CALL_TIMEOUT_S = 120  # longest a caller waits for one job (a multi-unit vend)
 OVERDUE_CHECK_S = 60  # how often lent tools are checked against their due time
 INSTALLERS = ("supervisor", "customer_admin", "supplier_admin")   # the installer screen: health, bin calibration
 DOOR_STATES = {M.DOOR_CLOSED: "closed", M.DOOR_OPEN: "open", M.DOOR_UNLOCKING: "unlocking"}
+UNIT_WORDS = {"door": "door", "lane": "lane", "bin": "weigh bin"}    # "L9 is not a lane."
 LANE_STATES = {M.LANE_IDLE: "ok", M.LANE_RUNNING: "running", M.LANE_DISABLED: "disabled"}
 
 
@@ -169,7 +170,7 @@ class Agent:
     def _seed_live(self):
         try:
             self.live.seed(self.cabinet.status(), M.DOOR_OPEN)
-        except (LinkError, AttributeError) as e:    # a cabinet without STATUS: events alone keep it
+        except LinkError as e:      # STATUS lost: the firmware's events alone keep the live state from here
             log.info("live state starts from events only (%s)", e)
 
     # -- sessions ------------------------------------------------------------------------------------------
@@ -446,28 +447,28 @@ class Agent:
         as taken by the installer: what left the cabinet is always on record."""
         return self._self_test(location, "lane", 1)
 
-    def _self_test(self, location, kind, quantity):
+    def _installer_unit(self, location, kind):
+        """(None, the location) when an installer is here and it is a `kind` location; else (the refusal, None)."""
         refused = self._installer()
         if refused:
-            return refused
+            return refused, None
         loc = self.vending._location(location)
         if loc is None or loc["kind"] != kind:
-            return Decision.no("not_a_%s" % kind, "%s is not a %s." % (location, kind))
+            return Decision.no("not_a_%s" % kind, "%s is not a %s." % (location, UNIT_WORDS[kind])), None
+        return None, loc
+
+    def _self_test(self, location, kind, quantity):
+        refused, loc = self._installer_unit(location, kind)
+        if refused:
+            return refused
         result = IssueResult(location, quantity)
         self.vending._actuate(loc, quantity, result, dict(user_id=self._person().user_id, reason="self-test"))
         return self._settled(result)
 
-    def _bin(self, location):
-        loc = self.vending._location(location)
-        return loc if loc is not None and loc["kind"] == "bin" else None
-
     def _bin_command(self, location, action, known_mg=None):
-        refused = self._installer()
+        refused, loc = self._installer_unit(location, "bin")
         if refused:
             return refused
-        loc = self._bin(location)
-        if loc is None:
-            return Decision.no("not_a_bin", "%s is not a weigh bin." % location)
         result = IssueResult(location, 0)
         reason = "tare" if action == "tare" else "calibrate with %.1f g" % (known_mg / 1000)
         self.vending._actuate(loc, 0, result, dict(user_id=self._person().user_id, reason=reason),
@@ -494,12 +495,9 @@ class Agent:
 
     def read_bin(self, location):
         """Installer: a stable reading of a weigh bin (NotStable when it will not settle)."""
-        refused = self._installer()
+        refused, loc = self._installer_unit(location, "bin")
         if refused:
             return refused
-        loc = self._bin(location)
-        if loc is None:
-            return Decision.no("not_a_bin", "%s is not a weigh bin." % location)
         reading = self.bins.read(loc["unit"])
         return dict(location=location, bin=loc["unit"], weight_mg=reading.weight_mg, stable=reading.stable,
                     calibrated=reading.calibrated)

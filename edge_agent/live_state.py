@@ -18,7 +18,7 @@ class LiveCabinet:
         elif event.type == M.EV_BIN_CHANGED:
             self.bin_mg[f["bin"]] = f["weight_mg"]
         elif event.type == M.EV_BOOT:
-            self.open_doors.clear()      # a rebooted board reports doors afresh; status() seeds them again
+            self.open_doors.clear()      # a rebooted board starts closed and reports an open door afresh
 
     def seed(self, status, door_open_state):
         """Start from a STATUS answer (at recovery): the doors open right now, each bin's weight."""

@@ -247,10 +247,7 @@ class _Builder:
         totals = {o: OwnershipTotal(o, o == "consignment", 0, 0, 0, 0, 0) for o in ("consignment", "customer")}
         for u in consumption:
             t = totals.setdefault(u.ownership, OwnershipTotal(u.ownership, False, 0, 0, 0, 0, 0))
-            if u.movement == "issue":
-                t.issued += u.quantity
-            else:
-                t.returned += u.quantity
+            _count(t, u)
             t.quantity += _signed(u)
             t.value_cents += u.amount_cents
             if not u.billable:
@@ -258,10 +255,7 @@ class _Builder:
             t.amount_cents += u.amount_cents
             key = (u.cost_center or NO_COST_CENTER, u.sku, u.unit_cost_cents or 0)
             line = lines.setdefault(key, BillingLine(key[0], u.sku, u.description, u.ownership, key[2], 0, 0, 0, 0))
-            if u.movement == "issue":
-                line.issued += u.quantity
-            else:
-                line.returned += u.quantity
+            _count(line, u)
             line.quantity += _signed(u)
             line.amount_cents += u.amount_cents
         ordered = sorted(lines.values(), key=lambda l: (l.cost_center, l.sku, l.unit_price_cents))
@@ -437,12 +431,17 @@ class _Builder:
         return q
 
 
-def _tally(usage, u):
-    """Add one consumption row to an ItemUsage or GroupUsage: issued or returned, net and value."""
+def _count(usage, u):
+    """Add one consumption row's units to what was issued or what came back."""
     if u.movement == "issue":
         usage.issued += u.quantity
     else:
         usage.returned += u.quantity
+
+
+def _tally(usage, u):
+    """Add one consumption row to an ItemUsage or GroupUsage: issued or returned, net and value."""
+    _count(usage, u)
     usage.net += _signed(u)
     usage.value_cents += u.amount_cents
 

@@ -32,7 +32,8 @@ from tests.agent_process import AgentProcess, simulated_cabinet, write_agent_con
 from tests.ledgers import ledger_from_csv  # noqa: E402
 from tests.pcsc_rig import PcscRig  # noqa: E402
 from tap_to_command import PcscWatch  # noqa: E402  (bench/ is this script's own folder)
-from tests.test_screen import BADGE, LOCATIONS, SKUS, USERS, browser, open_screen, screen_rig  # noqa: E402
+from tests.chromium import browser  # noqa: E402
+from tests.test_screen import BADGE, LOCATIONS, SKUS, USERS, open_screen, screen_rig  # noqa: E402
 
 # In the page: the wall-clock time (ms, high resolution) of a wedge Enter, and of the first animation frame
 # after the items screen is shown.

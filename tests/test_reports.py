@@ -17,7 +17,6 @@ exact instants, so every expected figure below is worked out by hand from the st
   20 Oct 10:00 T2 vends 2 gloves; 31 Oct 23:59:59 1 more; 01 Nov 00:00:00 1 more (next period)
   S2 screws never move: a slow mover.
 """
-import contextlib
 import csv
 import html.parser
 import math
@@ -30,6 +29,7 @@ import pytest
 from edge_agent import cli
 from edge_agent.ledger import ManualClock
 from edge_agent.reports import COLUMNS, build_report, write_reports
+from tests.chromium import browser
 from tests.ledgers import ledger_from_csv
 
 SKUS = """part_number,description,category,unit_cost,criticality,supplier,ownership
@@ -356,21 +356,7 @@ def test_cli_refuses_a_bad_period(tmp_path, capsys):
 
 # -- the page in a real browser ----------------------------------------------------------------------------
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "reports"
-CHROMIUM = "/usr/bin/chromium"      # Debian's, as tests/test_screen.py drives it (docs: test-rig flags)
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"]
 A4_TEXT_WIDTH = 703          # 210 mm less the 12 mm margins each side of @page, in CSS pixels
-
-
-@contextlib.contextmanager
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _rendered(tmp_path):
@@ -379,9 +365,6 @@ def _rendered(tmp_path):
 
 
 def test_the_page_renders_offline_and_prints_on_a4(tmp_path):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (scripts/setup installs it)")
-    pytest.importorskip("playwright")
     paths = _rendered(tmp_path)
     with browser() as chromium:
         page = chromium.new_page(viewport={"width": A4_TEXT_WIDTH, "height": 1000})

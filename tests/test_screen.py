@@ -23,11 +23,9 @@ from edge_agent.agent_config import AgentConfig
 from edge_agent.ledger import ManualClock, open_ledger
 from sim.virtual_host import VirtualCabinet
 from tests.cabinets import cabinet, calibrate_bin
+from tests.chromium import browser
 from tests.ledgers import ledger_from_csv, rows_of
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"]
 SCREEN = {"width": 800, "height": 480}
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screens"
 
@@ -90,19 +88,6 @@ def screen_rig(tmp_path, agent_options=None, **cabinet_config):
         agent.stop()
 
 
-@contextlib.contextmanager
-def browser():
-    from playwright.sync_api import sync_playwright
-    if not Path(CHROMIUM).exists():          # a failure, not a skip: the screen would go untested
-        raise RuntimeError("Debian's chromium is not installed at %s: run scripts/setup" % CHROMIUM)
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 def open_screen(chromium, rig):
     """A page at 800x480 on the agent's screen, recording every URL it asks for (page.requested)."""
     page = chromium.new_page(viewport=SCREEN, has_touch=True)
@@ -118,6 +103,12 @@ def badge_in(page, badge=BADGE, lands_on="#items"):
     page.keyboard.type(badge)
     page.keyboard.press("Enter")
     page.locator(lands_on).wait_for()
+
+
+def press_keys(page, keypad, keys):
+    """Tap each key of an on-screen keypad (#keypad's data-key), as a gloved finger would."""
+    for key in keys:
+        page.locator('#%s [data-key="%s"]' % (keypad, key)).click()
 
 
 # Waits are on page conditions; the deadline only bounds a failure (a loaded 2-core CI box is slow, not wrong).
@@ -232,8 +223,7 @@ def test_a_session_ended_by_the_agent_is_pushed_to_the_page(page, rig):
 def test_a_pin_on_the_keypad_logs_in(page):
     from playwright.sync_api import expect
     page.locator("#use-pin").click()
-    for key in ("T", "1", "Next", "2", "5", "8", "0"):
-        page.locator("#keypad button", has_text=key).first.click()
+    press_keys(page, "keypad", ("T", "1", "Next", "2", "5", "8", "0"))
     expect(page.locator("#f-pin .value")).to_have_text("●●●●")
     page.locator("#pin-ok").click()
     expect(page.locator("#who")).to_have_text("Ana")
@@ -335,8 +325,7 @@ def test_a_route_driver_refills_their_pick_list_line_by_line(page, rig):
     expect(page.locator("#refill-progress")).to_have_text("Line 2 of 2 · L2")
     expect(page.locator("#refill-open")).to_be_hidden()
     expect(page.locator("#refill-key")).to_have_text("Open the front with your key.")
-    for key in ("1", "⌫", "7"):
-        page.locator('#refill-keypad [data-key="%s"]' % key).click()
+    press_keys(page, "refill-keypad", ("1", "⌫", "7"))
     expect(page.locator("#refill-confirm")).to_have_text("Confirm 7")
     page.locator("#refill-confirm").click()
     expect(page.locator("#result-title")).to_have_text("Refill done")
@@ -363,8 +352,7 @@ def test_a_supervisor_counts_a_location_and_sees_the_difference(page, rig):
     expect(page.locator("#sup-list .name")).to_contain_text(["Cutting oil"])      # empty locations too
     page.locator("#sup-list button[data-location=L3]").click()
     expect(page.locator("#count-ok")).to_be_disabled()
-    for key in ("1", "0"):
-        page.locator('#sup-keypad [data-key="%s"]' % key).click()
+    press_keys(page, "sup-keypad", ("1", "0"))
     expect(page.locator("#count-ok")).to_have_text("Confirm count 10")
     page.locator("#count-ok").click()
     expect(page.locator("#result-title")).to_have_text("Lane 3: counted 10")
@@ -493,8 +481,7 @@ def test_an_installer_calibrates_a_weigh_bin_with_the_wizard(page, rig):
     expect(page.locator("#calib-step")).to_contain_text("Place the known weight in bin 1")
     bin_.place(200)
     rig.cab.wait(3000)
-    for key in "200":
-        page.locator('#calib-keypad [data-key="%s"]' % key).click()
+    press_keys(page, "calib-keypad", "200")
     page.locator("#calib-go", has_text="Calibrate 200 g").click()
     expect(page.locator("#calib-step")).to_have_text("Remove the weight, then press Check")
     bin_.place(0)
@@ -555,8 +542,7 @@ def test_search_and_categories_find_an_item_and_the_usual_ones_come_first(page, 
     expect(page.locator("#item-list .name")).to_have_text(OFFERED)
 
     page.locator("#find").click()                          # search by words, on the on-screen keyboard
-    for key in "GLOV":
-        page.locator('#find-keypad [data-key="%s"]' % key).click()
+    press_keys(page, "find-keypad", "GLOV")
     expect(page.locator("#find-query .value")).to_have_text("GLOV")
     expect(page.locator("#find-show")).to_have_text("Show 1 item")
     page.locator("#find-show").click()
@@ -569,8 +555,7 @@ def test_search_and_categories_find_an_item_and_the_usual_ones_come_first(page, 
     page.locator("#result-more").click()                   # what she took is first now, and a chip finds it
     page.locator("#find").click()
     page.locator('#find-keypad [data-key="Clear"]').click()
-    for key in ["I", "N", "S"]:                            # by part number
-        page.locator('#find-keypad [data-key="%s"]' % key).click()
+    press_keys(page, "find-keypad", "INS")                 # by part number
     page.locator("#find-show").click()
     expect(page.locator("#item-list .name")).to_have_text(["Carbide insert"])
     page.locator(".chip", has_text="All").click()
@@ -579,8 +564,7 @@ def test_search_and_categories_find_an_item_and_the_usual_ones_come_first(page, 
     page.locator(".chip", has_text="Yours").click()
     expect(page.locator("#item-list .name")).to_have_text(["Nitrile gloves (pair)"])
     page.locator("#find").click()
-    for key in "ZZ":
-        page.locator('#find-keypad [data-key="%s"]' % key).click()
+    press_keys(page, "find-keypad", "ZZ")
     expect(page.locator("#find-show")).to_have_text("Show 0 items")
     page.locator("#find-show").click()
     expect(page.locator("#item-list li.sub")).to_have_text("Nothing here matches. Tap All, or search again.")
@@ -596,8 +580,7 @@ def test_a_work_order_is_asked_for_on_the_screen_and_recorded(page, rig):
     expect(page.locator("#f-cost_center")).to_be_hidden()    # this site does not ask for one
     page.locator("#terms-ok").click()                       # nothing typed: it says what is missing
     expect(page.locator("#terms-message")).to_have_text("Type a work order.")
-    for key in ["W", "O", "-", "7", "7"]:
-        page.locator('#terms-keypad [data-key="%s"]' % key).click()
+    press_keys(page, "terms-keypad", "WO-77")
     expect(page.locator("#f-work_order .value")).to_have_text("WO-77")
     page.locator("#terms-ok").click()
     expect(page.locator("#result-title")).to_have_text("Take your item")
@@ -617,8 +600,7 @@ def test_a_site_that_asks_for_a_cost_center_records_the_one_typed(chromium, tmp_
         expect(page.locator("#f-work_order")).to_be_hidden()
         expect(page.locator("#f-cost_center .value")).to_have_text("CC-100")   # her own, offered
         page.locator('#terms-keypad [data-key="Clear"]').click()
-        for key in "CC200":
-            page.locator('#terms-keypad [data-key="%s"]' % key).click()
+        press_keys(page, "terms-keypad", "CC200")
         page.locator("#terms-ok").click()
         expect(page.locator("#result-title")).to_have_text("Take your item")
         with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
@@ -735,18 +717,14 @@ def screenshots(out=SHOTS):
             page = open_screen(chromium, rig)
             page.screenshot(path=out / "idle.png")
             page.locator("#use-pin").click()
-            for key in ("T", "1"):
-                page.locator("#keypad button", has_text=key).first.click()
+            press_keys(page, "keypad", "T1")
             page.screenshot(path=out / "pin-user.png")
-            page.locator("#keypad button", has_text="Next").click()
-            for key in "25":
-                page.locator("#keypad button", has_text=key).first.click()
+            press_keys(page, "keypad", ["Next", "2", "5"])
             page.screenshot(path=out / "pin.png")
             page.locator("#pin-cancel").click()
             badge_in(page)
             page.locator("#find").click()
-            for key in "GLOV":
-                page.locator('#find-keypad [data-key="%s"]' % key).click()
+            press_keys(page, "find-keypad", "GLOV")
             page.screenshot(path=out / "find.png")
             page.locator("#find-show").click()
             page.screenshot(path=out / "items-found.png")
@@ -766,8 +744,7 @@ def screenshots(out=SHOTS):
             page.screenshot(path=out / "items-usual-first.png")
             page.locator("#item-list button", has_text="Duct tape").click()
             page.locator("#take").click()
-            for key in "WO-4471":
-                page.locator('#terms-keypad [data-key="%s"]' % key).click()
+            press_keys(page, "terms-keypad", "WO-4471")
             page.screenshot(path=out / "work-order.png")
             page.locator("#terms-ok").click()
             page.locator("#result-title", has_text="Take your item").wait_for()
@@ -842,8 +819,7 @@ def screenshots(out=SHOTS):
             page.screenshot(path=out / "supervisor.png")
             page.locator(".sup-menu button", has_text="Cycle count").click()
             page.locator("#sup-list button[data-location=L3]").click()
-            for key in "10":
-                page.locator('#sup-keypad [data-key="%s"]' % key).click()
+            press_keys(page, "sup-keypad", "10")
             page.screenshot(path=out / "supervisor-count.png")
             page.locator("#count-ok").click()
             page.locator("#result-title", has_text="counted").wait_for()
@@ -880,8 +856,7 @@ def screenshots(out=SHOTS):
             page.locator("#calib-known").wait_for()
             bin_.place(500)
             rig.cab.wait(3000)
-            for key in "500":
-                page.locator('#calib-keypad [data-key="%s"]' % key).click()
+            press_keys(page, "calib-keypad", "500")
             page.screenshot(path=out / "installer-calibrate-2-weight.png")
             page.locator("#calib-go").click()
             page.locator("#calib-read").wait_for()

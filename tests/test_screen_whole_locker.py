@@ -6,7 +6,8 @@ import pytest
 
 from tests.agent_process import AgentProcess, ledger_of, simulated_cabinet, write_agent_config
 from tests.ledgers import ledger_from_csv, rows_of
-from tests.test_screen import browser, open_screen
+from tests.chromium import browser
+from tests.test_screen import open_screen
 
 FAST_LANES = {"turn_ms": 300, "settle_ms": 250, "debounce_ms": 5}   # a short turn needs a short debounce
 SIM = {"drop_delay_min_ms": 50, "drop_delay_max_ms": 120, "lane_items": 6,

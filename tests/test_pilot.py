@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from edge_agent.ledger import open_ledger
+from edge_agent.reports.period import parse_time
 from sim import cli
 from sim.pilot.baseline import run_baseline
 from sim.pilot.demand import DAY_MS, HOUR_MS, DemandModel, Take, weekday
 from sim.pilot.faults import FaultPlan, next_supervisor_round
 from sim.pilot.run import run_pilot
+from sim.pilot.runner import START
 from sim.pilot.site import DRIVER, build_site
 from sim.pilot.stock import figures, ledger_timelines
 from tests.ledgers import ledger_from_csv
@@ -110,7 +112,7 @@ def test_the_drivers_refills_are_refill_transactions(runs):
 def test_on_hand_never_goes_negative_and_matches_what_is_physically_there(runs):
     run = runs["a"]
     with open_ledger(run.paths["ledger"], count_boot=False) as ledger:
-        timelines, lowest = ledger_timelines(ledger)
+        timelines, lowest = ledger_timelines(ledger, parse_time(START))
         assert lowest is not None and lowest >= 0
         assert ledger.db.execute("SELECT min(on_hand) FROM locations").fetchone()[0] >= 0
     assert run.pilot.physical_mismatches == []

@@ -12,6 +12,7 @@ from pathlib import Path
 from edge_agent.access import Access, Person
 from edge_agent.cloud import outbox
 from edge_agent.ledger import ManualClock, open_ledger
+from edge_agent.reports.period import parse_time
 from edge_agent.supervisor import clear_lane
 from edge_agent.weighing import Counted, NotStable, issue_scanned
 from sim.pilot import faults as fault_model
@@ -301,7 +302,7 @@ class Pilot:
         r.hangs = self.station.hangs()
         r.firmware_exceptions = self.station.sim.firmware_exceptions
         r.virtual_cabinet_s = self.station.sim.now / 1000
-        r.timelines, r.lowest_on_hand = ledger_timelines(self.ledger)
+        r.timelines, r.lowest_on_hand = ledger_timelines(self.ledger, parse_time(START))
         given = {row[0]: row[1] for row in self.ledger.db.execute(
             "SELECT location, sum(quantity) FROM transactions WHERE kind = 'outcome' AND action = 'issue' "
             "GROUP BY location")}

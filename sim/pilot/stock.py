@@ -1,37 +1,27 @@
 """Stock over time and the figures a purchasing manager asks for, computed the same way for both arms:
 
-- the pilot's timeline is replayed from its ledger (every stock-moving row, at its monotonic time: the
-  pilot's clock starts at 0 at the pilot's start, so monotonic_ms is the time into the pilot);
+- the pilot's timeline is replayed from its ledger by the report's own replay (every stock-moving row, at
+  its time into the pilot);
 - the baseline's comes from its own replay (baseline.py).
 
 Figures per location and in total: stockouts (times the location went to zero), hours out of stock (time at
 zero within the period), stock carried (time-weighted average on-hand value)."""
 from dataclasses import dataclass
 
-from edge_agent.ledger.db import MOVES_STOCK_ON_OUTCOME, STOCK_EFFECT
+from edge_agent.reports.history import read_movements
 
 
-def ledger_timelines(ledger):
-    """{location: [(t_ms, on_hand after)]} from every stock-moving row, in seq order, starting from zero
-    (the importer's counts set the starting stock). Also returns the lowest on-hand ever seen."""
-    on_hand, lines = {}, {}
+def ledger_timelines(ledger, start):
+    """{location: [(t_ms, on_hand after)]} from the ledger's stock movements as the report replays them
+    (edge_agent.reports.history), timed from the pilot's `start` (aware datetime): the pilot's clock moves
+    wall and monotonic time together. Also returns the lowest on-hand ever seen."""
+    lines = {}
     lowest = None
-    for row in ledger.db.query("SELECT kind, action, location, quantity, monotonic_ms FROM transactions "
-                               "WHERE location IS NOT NULL AND kind IN ('issue', 'return', 'refill', "
-                               "'adjustment', 'count', 'outcome') ORDER BY seq"):
-        if row["kind"] == "outcome":
-            if row["action"] not in MOVES_STOCK_ON_OUTCOME:
-                continue
-            effect = STOCK_EFFECT[row["action"]]
-        else:
-            effect = STOCK_EFFECT[row["kind"]]
-        loc = row["location"]
-        before = on_hand.get(loc, 0)
-        after = row["quantity"] if effect == "set" else before + effect * row["quantity"]
-        if after != before or loc not in on_hand:
-            on_hand[loc] = after
-            lines.setdefault(loc, []).append((row["monotonic_ms"], after))
-        lowest = after if lowest is None else min(lowest, after)
+    for m in read_movements(ledger):
+        line = lines.setdefault(m.location, [])
+        if not line or m.on_hand_after != m.on_hand_before:
+            line.append((round((m.time - start).total_seconds() * 1000), m.on_hand_after))
+        lowest = m.on_hand_after if lowest is None else min(lowest, m.on_hand_after)
     return lines, lowest
 
 

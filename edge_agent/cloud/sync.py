@@ -236,6 +236,8 @@ class CloudSync:
         busy = False
         for name in ("events", "tx"):                     # events first: alerts never wait behind a backlog
             busy = self._pump_stream(self.streams[name], now) or busy
+            if not self.connected:      # paho reports a dead socket from inside publish(): stop, reconnect
+                return busy
         if now >= self._next_inventory:
             self.client.publish(self.topics.inventory, json.dumps(self._inventory()), qos=1)
             self._next_inventory = now + self.cloud.inventory_every_s

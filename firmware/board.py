@@ -2,19 +2,39 @@
 # Only this file and firmware/main.py import `machine`; everything else runs anywhere.
 import json
 import os
+import sys
 import time
 
 import machine
 
 from firmware import messages as M
 
-_RESET_CAUSES = {
-    machine.PWRON_RESET: M.RESET_POWER_ON,
-    machine.WDT_RESET: M.RESET_WATCHDOG,
-    machine.HARD_RESET: M.RESET_HARD,
-}
-if hasattr(machine, "SOFT_RESET"):
-    _RESET_CAUSES[machine.SOFT_RESET] = M.RESET_SOFT
+# machine's reset-cause constants differ per port: rp2 has only PWRON_RESET and WDT_RESET; esp32 also has
+# HARD_RESET, SOFT_RESET (its machine.reset()) and more. Only those the port defines are mapped.
+_RESET_CAUSES = {machine.PWRON_RESET: M.RESET_POWER_ON, machine.WDT_RESET: M.RESET_WATCHDOG}
+for _name, _cause in (("HARD_RESET", M.RESET_HARD), ("SOFT_RESET", M.RESET_SOFT)):
+    if hasattr(machine, _name):
+        _RESET_CAUSES[getattr(machine, _name)] = _cause
+
+# On an RP2040 machine.reset() is a watchdog reboot and reads back as WDT_RESET. Before its own deliberate
+# reset the firmware leaves this mark in watchdog scratch register 0, which survives a watchdog reboot and
+# is cleared by power-on and the RUN pin (the SDK's watchdog_reboot uses scratch 4-7 only); so a boot tells
+# "the firmware reset itself" (RESET_SOFT, as esp32's machine.reset() reports natively) from "the watchdog
+# fired" (a hang).
+_RP2 = sys.platform == "rp2"
+_WD_SCRATCH0 = 0x4005800C
+_DELIBERATE = 0x4C4B5253      # "LKRS"
+
+
+def _boot_reset_cause():
+    cause = _RESET_CAUSES.get(machine.reset_cause(), M.RESET_OTHER)
+    if _RP2:
+        marked = machine.mem32[_WD_SCRATCH0] == _DELIBERATE
+        machine.mem32[_WD_SCRATCH0] = 0
+        if marked and cause == M.RESET_WATCHDOG:
+            cause = M.RESET_SOFT
+    return cause
+
 
 DATA_DIR = "/data"
 
@@ -42,6 +62,7 @@ class Board:
         self.ticks_ms = time.ticks_ms
         self.irq_off = machine.disable_irq
         self.irq_on = machine.enable_irq
+        self._reset_cause = _boot_reset_cause()     # read (and the rp2 mark cleared) once per boot
 
     def output(self, gpio):
         return machine.Pin(gpio, machine.Pin.OUT, value=0)
@@ -56,7 +77,7 @@ class Board:
         return machine.WDT(timeout=timeout_ms)
 
     def reset_cause(self):
-        return _RESET_CAUSES.get(machine.reset_cause(), M.RESET_OTHER)
+        return self._reset_cause
 
     def random30(self):
         b = os.urandom(4)
@@ -86,6 +107,8 @@ class Board:
         time.sleep_ms(5)
 
     def reset(self):
+        if _RP2:
+            machine.mem32[_WD_SCRATCH0] = _DELIBERATE
         machine.reset()
 
     def idle(self):

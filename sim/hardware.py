@@ -85,6 +85,12 @@ class SimClock:
     def __init__(self, ms=0):
         self.ms = ms
 
+    def now_us(self):
+        """Microseconds, for models that time short pulses (the HX711's 60 us clock-high limit). Here every
+        pin change within one firmware pass happens at the same microsecond; the emulated Pico's clock
+        (sim/pico/pins.py) gives the real spacing."""
+        return self.ms * 1000
+
     def advance(self, ms):
         self.ms += ms
         return self.ms
@@ -979,8 +985,10 @@ class HX711Model:
 
 
 class HX711Bank:
-    """All HX711s share one SCK; each has its own DOUT. SCK held high over a step (>60 us on the chip)
-    powers every HX711 down; they restart when it goes low."""
+    """All HX711s share one SCK; each has its own DOUT. SCK held high for more than 60 us powers every
+    HX711 down; they restart when it goes low. longest_high_us is the longest clock-high pulse seen."""
+
+    POWER_DOWN_US = 60
 
     def __init__(self, bins_cfg, hal, rng, settings, log):
         self.hal = hal
@@ -994,24 +1002,37 @@ class HX711Bank:
             self.bins.append(b)
             self.cells.append(HX711Model(b, u["dout"], hal, rng.child(), opts))
         self.powered_down = False
+        self.longest_high_us = 0
+        self._rise_us = 0
         hal.watch(self.sck, self._sck_changed)
 
     def _sck_changed(self, pin, level):
+        now_us = self.hal.clock.now_us()
         if level:
+            self._rise_us = now_us
             for c in self.cells:
                 c.pulse()
-        elif self.powered_down:
+            return
+        high = now_us - self._rise_us
+        if high > self.longest_high_us:
+            self.longest_high_us = high
+        if high > self.POWER_DOWN_US:
+            self._power_down()       # it went down during the pulse; a step may not have looked meanwhile
+        if self.powered_down:
             self.powered_down = False
             for c in self.cells:
                 c.wake(self.hal.clock.ms)
 
-    def step(self, now):
-        hal = self.hal
-        if hal.level(self.sck) and now > hal.since(self.sck) and not self.powered_down:
+    def _power_down(self):
+        if not self.powered_down:
             self.powered_down = True
             self.log("HX711s powered down: SCK held high")
             for c in self.cells:
                 c.power_down()
+
+    def step(self, now):
+        if self.hal.level(self.sck) and self.hal.clock.now_us() - self._rise_us > self.POWER_DOWN_US:
+            self._power_down()
         for c in self.cells:
             c.step(now)
 

@@ -192,6 +192,8 @@ class Cabinet:
         return scale.start(cmd, self.now, args[1])
 
     def _hello(self, payload):
+        if payload:
+            return M.E_BAD_ARGS, b""
         body = struct.pack(M.HELLO_R, M.PROTOCOL_VERSION, self.boot_id, self.reset_cause,
                            self._uptime(), len(self.doors), len(self.lanes), len(self.scales))
         return M.OK, body + FIRMWARE_VERSION.encode()
@@ -200,6 +202,8 @@ class Cabinet:
         return ticks_diff(self.now, self.booted_at)
 
     def _ping(self, payload):
+        if len(payload) > M.PING_MAX:
+            return M.E_BAD_ARGS, b""     # the echo would not fit a frame: refused, never raised
         return M.OK, bytes(payload)
 
     def _query(self, payload):
@@ -220,6 +224,8 @@ class Cabinet:
                                  scale.avg - (scale.offset or 0), scale.flags())
 
     def _status(self, payload):
+        if payload:
+            return M.E_BAD_ARGS, b""
         body = bytearray(struct.pack(">BBBB", min(self.link.events_lost, 255), len(self.doors),
                                      len(self.lanes), len(self.scales)))
         for door in self.doors:

@@ -97,9 +97,10 @@ def encode_frame(seq, kind, payload=b""):
 
 
 def parse_body(body):
-    """Check a decoded body; return (seq, kind, payload) or None when it is damaged."""
+    """Check a decoded body; return (seq, kind, payload) or None when it is damaged. A len above MAX_PAYLOAD
+    is damage too: no sender may build such a frame."""
     n = len(body)
-    if n < HEADER + TRAILER or body[2] != n - HEADER - TRAILER:
+    if n < HEADER + TRAILER or body[2] != n - HEADER - TRAILER or body[2] > MAX_PAYLOAD:
         return None
     if crc16(body, 0xFFFF, 0, n - TRAILER) != (body[n - 2] << 8) | body[n - 1]:
         return None

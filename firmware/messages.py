@@ -13,7 +13,7 @@ RESPONSE = const(0x80)
 
 # Host -> firmware requests.
 HELLO = const(0x01)       # ()                                   -> HELLO_R
-PING = const(0x02)        # (any bytes, echoed)                  -> status + same bytes
+PING = const(0x02)        # (0 to PING_MAX bytes, echoed)        -> status + same bytes
 STATUS = const(0x03)      # ()                                   -> STATUS_R
 READ_BIN = const(0x04)    # bin:u8                               -> status + BIN_R
 QUERY = const(0x05)       # cmd_id:u32                           -> status + CMD_R
@@ -24,6 +24,10 @@ TARE = const(0x12)        # ACT + bin:u8                         -> status + CMD
 CALIBRATE = const(0x13)   # ACT + bin:u8 known_mg:u32            -> status + CMD_R
 CLEAR_LANE = const(0x14)  # ACT + lane:u8                        -> status + CMD_R
 HOME_CHECK = const(0x15)  # ACT + lane:u8                        -> status + CMD_R
+
+# Every other request has one payload length (its layout above); any other length is E_BAD_ARGS. A PING echo
+# and its status byte must fit the codec's 200-byte payload cap, so a longer PING is E_BAD_ARGS too.
+PING_MAX = const(199)
 
 # Firmware -> host, unsolicited; seq is the event sequence (starts at 0 every boot, wraps at 256).
 # Events go one at a time: the firmware sends the oldest unacknowledged event, again every EVENT_RESEND_MS,

@@ -1,0 +1,38 @@
+"""What a client written from docs/protocol.md alone found wrong in the firmware (issue 12, point 4), each as
+it was reported: raw frames on the firmware's UART in virtual time (tests/link_checks.py), and the whole set
+once more on real MicroPython, which must answer exactly as CPython does."""
+import json
+import struct
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from edge_agent.errors import FirmwareRebooted
+from firmware import messages as M
+from firmware.config import normalize
+from tests import link_checks as checks
+from tests.cabinets import EXAMPLE, cabinet
+from tests.micropython import run_micropython
+
+RAW = tomllib.loads(EXAMPLE.read_text())
+CONFIG, SIM = normalize(RAW), RAW["sim"]
+
+
+def test_a_ping_of_200_bytes_is_refused_instead_of_resetting_the_firmware():
+    # The echo and its status byte would be 201 bytes: encode_frame raised ValueError inside the main loop.
+    assert checks.ping_at_the_payload_cap(CONFIG, SIM) == [
+        (0, M.OK, 0, True), (199, M.OK, 199, True), (200, M.E_BAD_ARGS, 0, True), ("same firmware", True, M.OK)]
+
+
+def test_frames_longer_than_the_payload_cap_are_dropped_as_damaged():
+    assert checks.oversized_frames(CONFIG, SIM) == [
+        (M.STATUS, 201, None, 1), (M.PING, 201, None, 1), (M.PING, 255, None, 1), ("still answers", M.OK)]
+
+
+def test_every_fixed_layout_request_refuses_a_byte_too_many_or_too_few():
+    results = dict(checks.extra_and_missing_bytes(CONFIG, SIM))
+    assert set(results) == {M.HELLO, M.STATUS, M.READ_BIN, M.QUERY} | set(M.ACTUATION_ARGS)
+    assert results[M.HELLO] == results[M.STATUS] == [M.E_BAD_ARGS]       # no byte too few for an empty payload
+    for kind, statuses in results.items():
+        assert set(statuses) == {M.E_BAD_ARGS}, kind

@@ -11,9 +11,6 @@ from edge_agent.errors import ProtocolError
 from edge_agent.link_names import (
     FAULT_NAMES, PHASE_NAMES, RESET_CAUSE_NAMES, event_name, kind_name, result_name)
 
-U32_MAX = 0xFFFFFFFF
-
-
 class Hello(NamedTuple):
     protocol: int
     boot_id: int
@@ -201,8 +198,9 @@ def command_from_event(event):
 
 
 def check_cmd_id(cmd_id):
-    if isinstance(cmd_id, bool) or not isinstance(cmd_id, int) or not 0 <= cmd_id <= U32_MAX:
-        raise ValueError("cmd_id must be an unsigned 32-bit integer, got %r" % (cmd_id,))
+    """A command id the firmware takes: 0 to M.CMD_ID_MAX (2**30 - 1); it refuses larger ones with E_BAD_ARGS."""
+    if isinstance(cmd_id, bool) or not isinstance(cmd_id, int) or not 0 <= cmd_id <= M.CMD_ID_MAX:
+        raise ValueError("cmd_id must be an integer from 0 to %d, got %r" % (M.CMD_ID_MAX, cmd_id))
     return cmd_id
 
 

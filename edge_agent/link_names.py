@@ -29,10 +29,11 @@ STATUS_MEANINGS = {
     M.E_BUSY: "another coil or motor is energised, or the unit is mid-command: nothing done",
     M.E_WRONG_BOOT: "the boot id is not this boot's: the firmware rebooted, nothing done by this frame",
     M.E_ID_REUSED: "this command id was used for a different command: nothing done",
-    M.E_STALE_ID: "the id is older than the replay table remembers: nothing done now, earlier outcome unknown",
+    M.E_STALE_ID: "the id is at or below the replay table's forgotten-id floor: nothing done now, earlier "
+                  "outcome unknown",
     M.E_LANE_DISABLED: "the lane jammed earlier; CLEAR_LANE first: nothing done",
     M.E_NOT_CALIBRATED: "the bin has no tare or calibration yet: nothing done",
-    M.E_UNKNOWN_ID: "QUERY for an id this boot never saw",
+    M.E_UNKNOWN_ID: "QUERY for an id this boot never accepted",
     M.E_COOLDOWN: "the solenoid's off-time is not over: nothing done",
     M.E_SENSOR: "a sensor reads impossibly (drop beam already broken, bin not ready): nothing done",
 }

@@ -84,7 +84,8 @@ class CabinetLink:
         return self._call(M.READ_BIN, bytes((bin,)), timeout)
 
     def query(self, cmd_id, timeout=None):
-        """The firmware's CommandResult for cmd_id (via="query"); CabinetError E_UNKNOWN_ID if this boot never saw it."""
+        """The firmware's CommandResult for cmd_id (via="query"); CabinetError E_UNKNOWN_ID if this boot never
+        accepted it, E_STALE_ID if its replay table has forgotten it."""
         return self._run(lambda now: self._core.query(cmd_id, now, _ms(timeout)))
 
     # ---- actuations: cmd_id is chosen and durably saved by the caller before the call -----------------

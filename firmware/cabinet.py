@@ -131,6 +131,8 @@ class Cabinet:
         boot_id, cmd_id = struct.unpack_from(M.ACT_FMT, payload, 0)
         if boot_id != self.boot_id:
             return M.E_WRONG_BOOT, b""
+        if cmd_id > M.CMD_ID_MAX:
+            return M.E_BAD_ARGS, b""
         args = bytes(payload[M.ACT_LEN:])
         cmd = self.table.find(cmd_id)
         if cmd is not None:
@@ -209,9 +211,14 @@ class Cabinet:
     def _query(self, payload):
         if len(payload) != 4:
             return M.E_BAD_ARGS, b""
-        cmd = self.table.find(struct.unpack(">I", payload)[0])
+        cmd_id = struct.unpack(">I", payload)[0]
+        if cmd_id > M.CMD_ID_MAX:
+            return M.E_BAD_ARGS, b""
+        cmd = self.table.find(cmd_id)
         if cmd is None:
-            return M.E_UNKNOWN_ID, b""
+            # Forgotten (at or below the floor) is not the same as never seen: a host must not take the one
+            # for the other, or it would call a command that ran "never sent".
+            return (M.E_STALE_ID if self.table.is_stale(cmd_id) else M.E_UNKNOWN_ID), b""
         return M.OK, self._cmd_body(cmd)
 
     def _read_bin(self, payload):

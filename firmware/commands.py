@@ -1,6 +1,8 @@
 # Remembers recent actuation commands by id, so a replayed command is answered with its first result and
 # never actuates twice. Ids come from the host, which saves each before sending and only ever increases
-# them; an unknown id at or below the newest forgotten one is refused (E_STALE_ID) rather than guessed at.
+# them (below 2**30: messages.CMD_ID_MAX); an unknown id at or below the newest forgotten one (the floor) is
+# refused (E_STALE_ID) rather than guessed at. Only accepted commands enter the table, so the floor is the
+# id of the command accepted 32 acceptances before the newest, when ids increase: -1 until then.
 from firmware.messages import RUNNING, DONE
 
 

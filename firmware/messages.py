@@ -41,6 +41,9 @@ EVENT_QUEUE = const(16)
 # reboot) and the host's command id (so a replay is answered, never re-run).
 ACT_FMT = ">II"
 ACT_LEN = const(8)
+# Command ids (actuations and QUERY) are below 2**30, so the firmware handles them as small ints; a larger one
+# is E_BAD_ARGS and leaves no trace (one stray frame can never raise the forgotten-id floor past every id).
+CMD_ID_MAX = const(0x3FFFFFFF)
 ACTUATION_ARGS = {
     UNLOCK: ">BH",
     VEND: ">B",
@@ -65,10 +68,11 @@ E_NO_SUCH_UNIT = const(3)     # door, lane or bin number not in the cabinet conf
 E_BUSY = const(4)             # another coil or motor is energised: nothing done, send the same id again later
 E_WRONG_BOOT = const(5)       # boot id is not this boot's: the firmware rebooted, nothing done
 E_ID_REUSED = const(6)        # this command id was used for a different command: nothing done
-E_STALE_ID = const(7)         # id older than the replay table remembers: nothing done, outcome unknown here
+E_STALE_ID = const(7)         # id at or below the forgotten-id floor and not in the table: nothing done, outcome
+                              # unknown here (QUERY says so too)
 E_LANE_DISABLED = const(8)    # lane jammed earlier; clear it first
 E_NOT_CALIBRATED = const(9)   # bin has no calibration yet
-E_UNKNOWN_ID = const(10)      # QUERY for an id this boot never saw
+E_UNKNOWN_ID = const(10)      # QUERY for an id above the floor that this boot never accepted
 E_COOLDOWN = const(11)        # solenoid off-time not over yet: nothing done, send again later
 E_SENSOR = const(12)          # a sensor reads impossible (drop beam blocked before a vend, bin not ready)
 

@@ -340,8 +340,12 @@ def test_an_actuation_needs_the_boot_id_and_valid_arguments():
     b.hello()
     with pytest.raises(ValueError):
         b.core.actuate(M.VEND, 1, (300,), b.t, 10000)
-    with pytest.raises(ValueError):
-        b.core.actuate(M.VEND, 2 ** 32, (1,), b.t, 10000)
+    for too_big in (2 ** 32, 2 ** 30):                   # the firmware's bound: M.CMD_ID_MAX = 2**30 - 1
+        with pytest.raises(ValueError):
+            b.core.actuate(M.VEND, too_big, (1,), b.t, 10000)
+        with pytest.raises(ValueError):
+            b.core.query(too_big, b.t)
+    assert not b.core.actuate(M.VEND, M.CMD_ID_MAX, (1,), b.t, 10000).done
 
 
 def test_running_then_the_done_event_completes_the_vend():

@@ -36,3 +36,11 @@ def test_every_fixed_layout_request_refuses_a_byte_too_many_or_too_few():
     assert results[M.HELLO] == results[M.STATUS] == [M.E_BAD_ARGS]       # no byte too few for an empty payload
     for kind, statuses in results.items():
         assert set(statuses) == {M.E_BAD_ARGS}, kind
+
+
+def test_a_command_id_above_the_bound_is_refused_and_cannot_lock_the_cabinet():
+    # 0xFFFFFFF0 was accepted, and once the table pushed it out every normal id was E_STALE_ID until a reboot.
+    assert checks.command_id_bound(CONFIG, SIM) == [
+        ("huge", M.E_BAD_ARGS), ("2**30", M.E_BAD_ARGS), ("query 2**30", M.E_BAD_ARGS), ("normal ids refused", []),
+        ("2**30 - 1", M.OK)]
+    assert M.CMD_ID_MAX == 2 ** 30 - 1

@@ -7,7 +7,7 @@ from edge_agent.access import Person
 from edge_agent.alerts import open_alerts
 from edge_agent.vending import Vending
 from firmware import messages as M
-from sim.virtual_host import VirtualCabinet
+from sim.virtual_host import VirtualCabinet, VirtualHost
 from tests.cabinets import cabinet
 from tests.ledgers import ledger_from_csv, rows_of
 
@@ -114,6 +114,22 @@ def test_recovery_settles_a_command_that_ran_while_the_agent_was_down(ledger):
     host.actuate(M.VEND, cmd_id, 2)
     assert vending.recover() == [(seq, "vended")]
     assert ledger.on_hand("L2") == 5 and sim.physics.lane(2).turns == 1
+
+
+def test_recovery_of_a_command_the_replay_table_has_forgotten_is_not_taken_for_one_never_sent(ledger):
+    sim, host = cabinet()
+    seq, cmd_id = ledger.record_intent("issue", location="L2", quantity=1, user_id="tech-1",
+                                       fw_boot=host.hello().boot_id)
+    host.actuate(M.VEND, cmd_id, 2)                   # it ran and an item came out; then the agent died
+    for n in range(1, 33):                            # 32 later commands push it out of the firmware's table
+        host.actuate(M.CLEAR_LANE, cmd_id + n, 1)
+    restarted = VirtualHost(sim)                      # the agent starts again: its link knows nothing
+    restarted.hello()
+    # Same boot, id forgotten: the firmware says E_STALE_ID, not E_UNKNOWN_ID ("this boot never saw it"),
+    # so recovery cannot settle it as not sent and uncharged.
+    assert Vending(ledger, VirtualCabinet(restarted)).recover() == [(seq, "unknown")]
+    assert sim.physics.lane(2).dropped == 1 and ledger.on_hand("L2") == 6
+    assert ("L2", "unknown_outcome") in [(a[0], a[1]) for a in open_alerts(ledger.db)]
 
 
 def test_recovery_of_an_intent_the_cabinet_never_saw_is_not_guessed(ledger):

@@ -18,9 +18,10 @@ from edge_agent.ledger.clock import SystemClock
 from edge_agent.ledger.errors import AppendRefused, LedgerError
 from edge_agent.ledger.migrations import MIGRATIONS, migrate
 from edge_agent.ledger.schema_v1 import ACTIONS, TRANSACTION_KINDS
+from firmware import messages as M
 
 BUSY_TIMEOUT_MS = 5000
-CMD_ID_MAX = 0xFFFFFFFF  # cmd_id is a u32 on the cabinet link
+CMD_ID_MAX = M.CMD_ID_MAX  # the cabinet link's bound on command ids (2**30 - 1)
 
 # Fields a caller may give; seq, boot, times and hashes are the ledger's to assign.
 CALLER_FIELDS = ("action", "user_id", "badge_id", "sku", "location", "quantity", "unit_cost", "work_order",
@@ -146,7 +147,7 @@ class Ledger:
         with self.transaction():
             seq = self.cabinet()["next_seq"]
             if seq > CMD_ID_MAX:
-                raise AppendRefused("seq %d no longer fits a u32 cmd_id" % seq)
+                raise AppendRefused("seq %d is above the cabinet link's command id bound %d" % (seq, CMD_ID_MAX))
             # cmd_id = the intent's own seq: unique and increasing for ever, as the firmware requires.
             row = self._append("intent", dict(fields, action=action, location=location, quantity=quantity,
                                               cmd_id=seq))

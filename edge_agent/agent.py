@@ -136,7 +136,7 @@ class Agent:
                         except BaseException as e:  # noqa: BLE001 - handed to the caller
                             future.set_exception(e)
                 self._expire_idle_session()
-                take_events(self.ledger, self.cabinet, self.live.seen)
+                take_events(self.ledger, self.cabinet, self._seen)
                 if self.clock() >= next_overdue_check:
                     tools.raise_overdue_alerts(self.ledger)
                     next_overdue_check = self.clock() + OVERDUE_CHECK_S
@@ -166,6 +166,16 @@ class Agent:
         self._seed_live()
         self.ready = True
         log.info("ready: ledger and cabinet agree, accepting people")
+
+    def _seen(self, event):
+        """Each event from the cabinet, once recorded: the screen's live state follows it. After EV_FAULT events
+        lost the firmware's STATUS is read again (docs/protocol.md): a dropped door or bin event would
+        otherwise leave the live state wrong until the next one."""
+        self.live.seen(event)
+        if event.type == M.EV_FAULT and event.fields and event.fields["code"] == M.F_EVENTS_LOST:
+            log.warning("the cabinet dropped %d events since its boot: reading its state again",
+                        event.fields["detail"])
+            self._seed_live()
 
     def _seed_live(self):
         try:

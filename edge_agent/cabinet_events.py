@@ -22,6 +22,8 @@ def take_events(ledger, cabinet, seen=None):
 
 def record_event(ledger, event):
     f = event.fields
+    if f is None:
+        return             # a type this agent does not know, or a malformed payload: acknowledged, not recorded
     door = "D%d" % f["door"] if "door" in f else None
     if door and not ledger.db.execute("SELECT 1 FROM locations WHERE id = ?", [door]).fetchone():
         door = None        # a door the layout does not list: the alert's detail still names it

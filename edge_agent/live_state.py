@@ -11,6 +11,8 @@ class LiveCabinet:
 
     def seen(self, event):
         f = event.fields
+        if f is None:
+            return         # an event type this agent does not know, or a malformed payload
         if event.type == M.EV_DOOR_OPENED:
             self.open_doors.add(f["door"])
         elif event.type == M.EV_DOOR_CLOSED:

@@ -167,6 +167,44 @@ def test_a_forced_door_raises_an_alert(running, site):
         assert [(a[0], a[1]) for a in open_alerts(ledger.db)] == [("D1", "door_forced")]
 
 
+def test_an_events_lost_fault_makes_the_agent_read_the_cabinet_state_again(running):
+    sim, host = cabinet()
+    sim.physics.door(4).force_open()
+    host.tick(500)
+    cab = VirtualCabinet(host)
+    events = []
+    cab.next_event = lambda timeout: events.pop(0) if events else None
+    agent = running(cab)
+    assert agent.call(agent.state)["doors_open"] == [4]        # seeded from STATUS at start-up
+    sim.physics.door(4).close()
+    first = len(host.events)
+    host.tick(500)                      # the door closes; say its EV_DOOR_CLOSED was one the firmware dropped
+    for n in range(20):                 # an overflow: 16 queued at most
+        sim.cab.event(M.EV_CMD_DONE, 900 + n, M.VEND, M.DONE, M.R_NO_DROP, 2)
+    host.tick(8000)
+    faults = [e for e in host.events[first:] if e.type == M.EV_FAULT]
+    assert [(e["code"], e["detail"]) for e in faults] == [(M.F_EVENTS_LOST, 4)]
+    events.extend(e for e in host.events[first:] if e.type != M.EV_DOOR_CLOSED)
+    agent.call(agent.state)
+    assert agent.call(agent.state)["doors_open"] == []          # STATUS read again after the fault
+    agent.stop()
+
+
+def test_an_event_type_the_agent_does_not_know_is_passed_over(running, site):
+    # docs/protocol.md, Versioning: a newer firmware may add event types; the host acknowledges and skips them.
+    from edge_agent.link_messages import decode_event
+    sim, host = cabinet()
+    cab = VirtualCabinet(host)
+    events = [decode_event(7, bytes((200, 1, 2, 3))), decode_event(8, bytes((M.EV_DOOR_FORCED,)))]  # too short
+    cab.next_event = lambda timeout: events.pop(0) if events else None
+    agent = running(cab)
+    agent.call(agent.state, timeout=5)
+    assert agent.call(agent.state, timeout=5)["ready"] is True and events == []
+    agent.stop()
+    with ledger_at(site) as ledger:
+        assert open_alerts(ledger.db) == []
+
+
 # -- the local HTTP API ---------------------------------------------------------------------------------
 @pytest.fixture
 def api_client(running):

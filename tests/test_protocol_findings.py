@@ -44,3 +44,17 @@ def test_a_command_id_above_the_bound_is_refused_and_cannot_lock_the_cabinet():
         ("huge", M.E_BAD_ARGS), ("2**30", M.E_BAD_ARGS), ("query 2**30", M.E_BAD_ARGS), ("normal ids refused", []),
         ("2**30 - 1", M.OK)]
     assert M.CMD_ID_MAX == 2 ** 30 - 1
+
+
+def test_an_event_queue_overflow_raises_the_events_lost_fault_and_the_fault_is_never_lost():
+    got = dict(checks.events_lost_fault(CONFIG, SIM))
+    assert got["types"] == [M.EV_DOOR_FORCED, M.EV_FAULT, M.EV_FAULT, M.EV_DOOR_FORCED]
+    assert got["faults"] == [(M.F_EVENTS_LOST, 14), (M.F_EVENTS_LOST, 18)]   # totals since boot
+    assert got["gapless"] and got["delivered"] == 1 + 2 + 16
+    assert got["status events_lost"] == got["link events_lost"] == 18
+
+
+def test_last_words_carry_the_events_lost_fault():
+    got = dict(checks.events_lost_in_last_words(CONFIG, SIM))
+    assert got["faults"] == [(M.F_EVENTS_LOST, 5), (M.F_EXCEPTION, 0)]
+    assert got["gapless"] and got["frames"] == 1 + 1 + 15

@@ -22,6 +22,20 @@ examples:
   locker-sim cabinet --config examples/cabinet.toml --miswire-door 3:4 --jam-lane 5   # for commissioning
 """
 
+EPILOG_PICO = """\
+stdout: "usb: <path>" then "port: <path>" once the firmware reports healthy. Needs Node (scripts/setup
+installs rp2040js) and two files: the official MicroPython v1.28.0 UF2 for the Raspberry Pi Pico and the
+RP2040 boot ROM (B1), found in ../shared/pico/ beside this repository, or at the paths in the environment
+variables MICROPYTHON_RP2_UF2 and RP2040_BOOTROM. A user with internet takes the UF2 of the same version
+from MicroPython's downloads (micropython.org, board RPI_PICO) and the boot ROM from raspberrypi/pico-bootrom.
+A missing file is an error that names it. Stop with Ctrl-C or SIGTERM.
+
+examples:
+  locker-sim pico --config examples/cabinet.toml --link /tmp/cabinet0
+  locker-sim pico --config examples/cabinet.toml --flash /tmp/pico.img --jam-lane 5
+  mpremote connect $(readlink /tmp/pico-usb) ls :/fw     # with --usb-link /tmp/pico-usb
+"""
+
 EPILOG_CLOUD = """\
 The reference cloud side of the MQTT contract (docs/mqtt.md; the code is sim/cloud_receiver.py). It
 subscribes to locker/v1/+/+/+/# with a persistent session, validates every message against
@@ -113,6 +127,29 @@ def build_parser():
                      help="also make a symlink at PATH pointing to the port (replaces an old symlink)")
     cab.add_argument("--quiet", action="store_true", help="do not log physical happenings to stderr")
     cab.set_defaults(run=run_cabinet)
+    pico = sub.add_parser(
+        "pico", help="run the cabinet on an emulated Raspberry Pi Pico: official MicroPython rp2 in rp2040js",
+        description="Run the cabinet on an emulated Raspberry Pi Pico: the official MicroPython v1.28.0 UF2 for "
+                    "the Pico runs in the rp2040js emulator with the cabinet's physics (the same models as "
+                    "`cabinet`) on its pins. The firmware is put on it by tools/flash.py over the USB REPL, then "
+                    "both ports are printed: `usb:` (MicroPython's REPL, for mpremote and tools/flash.py) and "
+                    "`port:` (UART0, the cabinet link the agent opens). Busy code runs at about a third of real "
+                    "time; the emulated clock never runs ahead of the wall clock.",
+        epilog=EPILOG_PICO, formatter_class=argparse.RawDescriptionHelpFormatter)
+    pico.add_argument("--config", required=True, metavar="FILE",
+                      help="cabinet config file (TOML), with an optional [sim] table; flashed to the board too")
+    pico.add_argument("--flash", metavar="IMAGE",
+                      help="the board's 2 MB flash image, kept between runs (default: "
+                           "~/.cache/smart-locker/pico-NAME.img); a new file is a blank board")
+    pico.add_argument("--seed", type=int, default=0, metavar="N", help="seed for the physics (default 0)")
+    pico.add_argument("--stuck-door", type=int, action="append", default=[], metavar="N",
+                      help="door N unlatches but never opens (repeatable)")
+    pico.add_argument("--jam-lane", type=int, action="append", default=[], metavar="N",
+                      help="lane N's motor is jammed (repeatable)")
+    pico.add_argument("--link", metavar="PATH", help="also make a symlink at PATH to UART0's port")
+    pico.add_argument("--usb-link", metavar="PATH", help="also make a symlink at PATH to the USB REPL's port")
+    pico.add_argument("--quiet", action="store_true", help="do not log physical happenings to stderr")
+    pico.set_defaults(run=run_pico_command)
     demo = sub.add_parser(
         "demo", help="a scripted session on a simulated cabinet: calibrate a bin, vend, open a door, take pieces",
         description="Run a simulated cabinet behind a pty and drive a short scripted session over it with the "
@@ -199,6 +236,11 @@ def _make_link(link, target):
     elif os.path.exists(link):
         raise OSError("%s exists and is not a symlink; not replacing it" % link)
     os.symlink(target, link)
+
+
+def run_pico_command(args):
+    from sim.pico.serve import run_pico
+    return run_pico(args, _stderr_log, _fail)
 
 
 def run_cabinet(args):

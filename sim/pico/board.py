@@ -22,6 +22,7 @@ import tty
 from pathlib import Path
 
 from firmware.config import normalize
+from sim.hardware import sim_settings
 
 REPO = Path(__file__).resolve().parents[2]
 HARNESS = Path(__file__).with_name("pico.mjs")
@@ -53,7 +54,9 @@ def pico_files():
 
 def physics_spec(raw, seed=0):
     """The JSON the harness gives the physics: the normalised config, the [sim] table and the seed."""
-    return json.dumps({"config": normalize(raw), "sim": raw.get("sim"), "seed": seed})
+    config = normalize(raw)
+    sim_settings(config, raw.get("sim"))        # a bad [sim] table is a ConfigError here, not in the chip
+    return json.dumps({"config": config, "sim": raw.get("sim"), "seed": seed})
 
 
 def _pty():
@@ -112,9 +115,16 @@ class EmulatedPico:
         self._tmp = tempfile.TemporaryDirectory(prefix="pico-")
 
     # -- power --
-    def start(self):
+    def start(self, timeout=60):
+        """Power on and return once the USB device has enumerated (as a host sees the port appear)."""
         if self._proc is not None:
             return self
+        seen = len(self.events)
+        self._spawn()
+        self.wait_for_event(lambda e: e.get("event") == "usb", timeout=timeout, after=seen)
+        return self
+
+    def _spawn(self):
         node = shutil.which("node")
         if node is None:
             raise PicoFilesMissing("node is not on PATH: the emulated Pico runs in Node.js (scripts/setup)")
@@ -153,7 +163,6 @@ class EmulatedPico:
         self._stop_relay = False
         self._thread = threading.Thread(target=self._relay, daemon=True)
         self._thread.start()
-        return self
 
     def power_cut(self):
         """Kill the chip at once: what it had not written to flash is gone, as on a board losing power."""
@@ -284,6 +293,9 @@ class EmulatedPico:
                 for e in self.events[after:]:
                     if predicate(e):
                         return e
+                if self._proc is not None and self._proc.poll() is not None:
+                    raise RuntimeError("the emulated Pico's process ended (exit %s)%s" % (
+                        self._proc.returncode, "; see %s" % self.log_file if self.log_file else ""))
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError("no matching event from the emulated Pico in %ss: %s"

@@ -230,14 +230,6 @@ def _fail(message):
     return EXIT_USAGE
 
 
-def _make_link(link, target):
-    if os.path.islink(link):
-        os.unlink(link)
-    elif os.path.exists(link):
-        raise OSError("%s exists and is not a symlink; not replacing it" % link)
-    os.symlink(target, link)
-
-
 def run_pico_command(args):
     from sim.pico.serve import run_pico
     return run_pico(args, _stderr_log, _fail)
@@ -246,7 +238,7 @@ def run_pico_command(args):
 def run_cabinet(args):
     from firmware.config import ConfigError
     from sim.cabinet import Faults, SimCabinet
-    from sim.ptybridge import PtyBridge
+    from sim.ptybridge import PtyBridge, make_link
 
     log = None if args.quiet else _stderr_log
     faults = Faults(drop_rate=args.drop_rate, flip_rate=args.flip_rate,
@@ -261,7 +253,7 @@ def run_cabinet(args):
     bridge = PtyBridge(sim, args.speed, log=_stderr_log)
     if args.link:
         try:
-            _make_link(args.link, bridge.path)
+            make_link(args.link, bridge.path)
         except OSError as e:
             bridge.stop()
             return _fail("cannot make the link: %s" % (e.strerror or e))

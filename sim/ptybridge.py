@@ -136,3 +136,13 @@ class PtyBridge:
                 termios.tcflush(self.slave, termios.TCIFLUSH)
             except termios.error:
                 pass
+
+
+def make_link(link, target):
+    """A symlink at `link` to a port (replacing an old symlink, never a file), so a config can name a fixed
+    path while each run gets a new pty."""
+    if os.path.islink(link):
+        os.unlink(link)
+    elif os.path.exists(link):
+        raise OSError("%s exists and is not a symlink; not replacing it" % link)
+    os.symlink(target, link)

@@ -11,6 +11,7 @@ from pathlib import Path
 from firmware.config import normalize
 from sim.cabinet import load_raw_config
 from sim.pico.board import REPO, EmulatedPico
+from sim.ptybridge import make_link
 
 FLASH_TOOL = REPO / "tools" / "flash.py"
 
@@ -45,14 +46,6 @@ def flash_firmware(config_path, port, out):
     return proc.wait()
 
 
-def _link(path, target):
-    if os.path.islink(path):
-        os.unlink(path)
-    elif os.path.exists(path):
-        raise OSError("%s exists and is not a symlink; not replacing it" % path)
-    os.symlink(target, path)
-
-
 def run_pico(args, log, fail):
     from firmware.config import ConfigError
     from sim.pico.board import PicoFilesMissing
@@ -77,7 +70,7 @@ def run_pico(args, log, fail):
             return fail("tools/flash.py could not put the firmware on the emulated Pico (see above)")
         for path, target in ((args.link, pico.uart_port), (args.usb_link, pico.usb_port)):
             if path:
-                _link(path, target)
+                make_link(path, target)
                 links.append((path, target))
         sys.stdout.write("usb: %s\nport: %s\n" % (pico.usb_port, pico.uart_port))
         sys.stdout.flush()

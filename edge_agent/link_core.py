@@ -8,7 +8,8 @@ What it does (docs/protocol.md):
   an adaptive timeout until the request's time budget is spent;
 - events: in-order, exactly-once delivery with acknowledgements that never occupy the request slot;
 - a PING whenever the host has sent nothing for `heartbeat_ms`, so the firmware keeps its outputs enabled;
-- the firmware's boot id, from HELLO and EV_BOOT, and reboot notices to running operations.
+- the firmware's boot id, from HELLO and EV_BOOT, and reboot notices to running operations;
+- which vends the drop beam saw an item fall for (EV_DROP), so an outcome a reset cut off can be reconciled.
 Requests and actuations are `link_ops` operations that this engine hosts and steps.
 """
 from collections import OrderedDict, deque
@@ -27,6 +28,7 @@ RTO_INITIAL_MS = 40
 RTO_MIN_MS = 25
 RTO_MAX_MS = 500
 UNSETTLED_KEPT = 1024    # command ids with an unknown outcome remembered, to refuse resending them to a new boot
+DROPS_KEPT = 1024        # command ids of vends whose drop an EV_DROP reported, for reconciling a lost outcome
 # A future event seq repeated this many times (the firmware resends every 250 ms) is taken as a gap.
 GAP_RESYNC_AFTER = 4
 
@@ -159,6 +161,7 @@ class LinkCore:
         self._events = deque()
         self._ops = []
         self._unsettled = OrderedDict()       # cmd_id -> boot id it was sent to, until its outcome is known
+        self._drops = OrderedDict()           # cmd_id -> lane, for every EV_DROP delivered (the newest kept)
         self._sequencer = EventSequencer(gap_resync_after)
         self._decoder = FrameDecoder(self._on_frame)
 
@@ -182,6 +185,11 @@ class LinkCore:
             raise LinkError("cmd %d went to boot 0x%08X, which has restarted since: reconcile its outcome, "
                             "never resend it" % (cmd_id, sent_to))
         return self._host(Actuation(self, kind, cmd_id, args, now, timeout_ms, **tuning))
+
+    def drop_seen(self, cmd_id):
+        """True when the firmware reported (EV_DROP) an item falling during vend cmd_id: the item came out,
+        whatever became of the vend's result. Known for the last DROPS_KEPT such vends of this link."""
+        return cmd_id in self._drops
 
     @property
     def stats(self):
@@ -402,6 +410,10 @@ class LinkCore:
             return
         self._stats.events_delivered += 1
         self._events.append(event)
+        if event.type == M.EV_DROP and event.fields:
+            self._drops[event.fields["cmd_id"]] = event.fields["lane"]
+            while len(self._drops) > DROPS_KEPT:
+                self._drops.popitem(last=False)
         if boot_id is not None:
             self.observe_boot(boot_id, now)
         for op in list(self._ops):

@@ -98,6 +98,7 @@ EVENT_FIELDS = {
     M.EV_BIN_CHANGED: ("bin", "weight_mg", "delta_mg"),
     M.EV_CMD_DONE: CMD_FIELDS,
     M.EV_FAULT: ("code", "detail"),
+    M.EV_DROP: ("lane", "cmd_id"),
 }
 for _type, _fmt in M.EVENT_FMT.items():
     assert len(struct.unpack(_fmt, bytes(struct.calcsize(_fmt)))) == len(EVENT_FIELDS[_type]), _type

@@ -13,6 +13,10 @@ from edge_agent.link_messages import (
     actuation_payload, command_from_event, decode_command, decode_response, query_payload)
 from edge_agent.link_names import kind_name
 
+# Firmware protocol versions this agent drives (docs/protocol.md, Versioning): version 2 only added EV_DROP,
+# so an agent upgraded before the board keeps driving version-1 firmware (it then never hears of drops early).
+PROTOCOLS = (1, 2)
+assert M.PROTOCOL_VERSION in PROTOCOLS
 QUERY_EVERY_MS = 1000
 BUSY_BACKOFF_MS = (100, 250)   # first wait after E_BUSY/E_COOLDOWN, doubling up to the second
 
@@ -83,9 +87,9 @@ class Call(Operation):
         except ProtocolError as exc:
             return self.fail(exc)
         if self.kind == M.HELLO:
-            if value.protocol != M.PROTOCOL_VERSION:
-                return self.fail(ProtocolError("firmware speaks protocol %d, this agent %d: refusing to drive it"
-                                               % (value.protocol, M.PROTOCOL_VERSION)))
+            if value.protocol not in PROTOCOLS:
+                return self.fail(ProtocolError("firmware speaks protocol %d, this agent %s: refusing to drive it"
+                                               % (value.protocol, " and ".join(map(str, PROTOCOLS)))))
             self._finish(value)
             self._core.observe_boot(value.boot_id, now)
             return

@@ -144,6 +144,11 @@ class CabinetLink:
         with self._cond:
             return self._core.boot_id
 
+    def drop_seen(self, cmd_id):
+        """True when the firmware reported (EV_DROP) an item falling during vend cmd_id (see LinkCore)."""
+        with self._cond:
+            return self._core.drop_seen(cmd_id)
+
     @property
     def stats(self):
         with self._cond:

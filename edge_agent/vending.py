@@ -4,8 +4,9 @@ For every unit: the permission check, then an intent row (its seq is the cabinet
 before anything moves, then the actuation, then the outcome row with what was really given (a lane vend
 with no drop is not charged). When the outcome cannot be known (the link timed out, the firmware rebooted)
 the intent stays pending and nothing is retried: `recover()` settles pending intents from the firmware's
-replay table, and what cannot be proven is recorded as unknown, uncharged, with an alert for a supervisor.
-An actuator is never pulsed again on a guess.
+replay table or, for a vend the firmware can no longer answer for, from the EV_DROP the link received
+before the answer was lost (the item came out: `dropped`, charged), and what cannot be proven is recorded
+as unknown, uncharged, with an alert for a supervisor. An actuator is never pulsed again on a guess.
 
 The same machinery runs tool check-out and check-in (edge_agent/tools.py, actions 'issue' and 'return' at a
 returnable door) and a supervisor's lane clear (edge_agent/supervisor.py, action 'clear_lane'). Settling an
@@ -17,7 +18,8 @@ An installer's tare and calibration of a weigh bin (agent.py, actions 'tare' and
 `_actuate` the same way: intent, command, outcome ("done" or "failed"), nothing given.
 
 `cabinet` is anything with vend(lane, cmd_id), unlock(door, cmd_id), clear_lane(lane, cmd_id), tare(bin, cmd_id),
-calibrate(bin, cmd_id, known_mg) and query(cmd_id) returning a CommandResult: the agent's CabinetLink, or sim.virtual_host.VirtualCabinet in virtual time."""
+calibrate(bin, cmd_id, known_mg) and query(cmd_id) returning a CommandResult, and optionally drop_seen(cmd_id):
+the agent's CabinetLink, or sim.virtual_host.VirtualCabinet in virtual time."""
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -175,6 +177,10 @@ class Vending:
         result.outcomes.append(outcome)
         result.given += given
 
+    def _drop_seen(self, cmd_id):
+        seen = getattr(self.cabinet, "drop_seen", None)
+        return bool(seen is not None and seen(cmd_id))
+
     def recover(self):
         """Settle every pending intent before the locker accepts anyone. Returns [(intent seq, outcome)];
         intents the cabinet cannot be asked about right now stay pending (the locker stays closed)."""
@@ -203,6 +209,11 @@ class Vending:
                 continue                       # still running: settle on the next pass
             if answer is None and never_arrived:
                 outcome, given, reason = "not_sent", 0, "boot %d never received it" % boot
+            elif answer is None and self._drop_seen(intent["cmd_id"]):
+                # The firmware told of the item falling (EV_DROP) before the vend's result was lost to a
+                # reset: it came out. How the vend ended is not known, and nothing is turned to find out.
+                outcome, given = "dropped", 1
+                reason = "EV_DROP: the beam saw the item fall; the result was lost (boot %d)" % intent["fw_boot"]
             elif answer is None:
                 outcome, given, reason = "unknown", 0, "not provable"
             else:

@@ -1,7 +1,8 @@
 # A spiral lane: one motor in the row/column matrix, turned one revolution from home switch to home switch
 # while the shared drop beam at the delivery chute watches for the item. Outcomes: vended (drop seen),
 # no drop after the retry turns (empty lane or hung product), or jammed (home not reached in time: the motor
-# is cut and the lane stays disabled until a supervisor clears it).
+# is cut and the lane stays disabled until a supervisor clears it). The first drop a vend sees is reported
+# at once (EV_DROP), in whatever phase, ahead of the vend's result.
 from firmware import messages as M
 from firmware.ticks import ticks_add, ticks_diff
 
@@ -37,6 +38,7 @@ class Lane:
         self._phase = IDLE
         self._turns = 0
         self._drops_at_start = 0
+        self._drop_told = True     # EV_DROP sent for the running vend (True when there is nothing to tell)
         self._turn_start = 0
         self._left_home = False
         self._home_raw = 0
@@ -60,6 +62,7 @@ class Lane:
             self.cmd = cmd
             self._turns = 0
             self._drops_at_start = self.bank.drop.count
+            self._drop_told = False
         return status
 
     def clear(self):
@@ -71,6 +74,7 @@ class Lane:
         status = cab.outputs.energise(self.motor, now, PROBE_MS)
         if status == M.OK:
             self.cmd = cmd
+            self._drop_told = True
             self._phase = PROBING
             self._turn_start = now
             self._home_raw = 0
@@ -104,6 +108,11 @@ class Lane:
         if phase == IDLE:
             return
         bank = self.bank
+        if not self._drop_told and bank.drop.count != self._drops_at_start:
+            # Told the moment it is seen, before the vend ends: should a reset cut the vend now, the host
+            # still knows the item came out.
+            self._drop_told = True
+            cab.event(M.EV_DROP, self.number, self.cmd.cmd_id)
         if phase == TURNING:
             if cab.outputs.active is not self.motor:
                 self._jam(cab, now)    # the output guard cut the motor: treat as a jam, never run blind

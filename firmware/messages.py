@@ -7,7 +7,7 @@ except ImportError:
     def const(x):
         return x
 
-PROTOCOL_VERSION = const(1)
+PROTOCOL_VERSION = const(2)   # 2: EV_DROP added (docs/decisions/0018)
 
 RESPONSE = const(0x80)
 
@@ -118,6 +118,7 @@ EV_DOOR_FORCED = const(5)     # door:u8
 EV_BIN_CHANGED = const(6)     # bin:u8 weight_mg:i32 delta_mg:i32
 EV_CMD_DONE = const(7)        # CMD_R
 EV_FAULT = const(8)           # code:u8 detail:i32
+EV_DROP = const(9)            # lane:u8 cmd_id:u32: the drop beam saw an item fall during that vend (sent at once)
 EVENT_FMT = {
     EV_BOOT: ">IB",
     EV_DOOR_OPENED: ">BB",
@@ -127,13 +128,14 @@ EVENT_FMT = {
     EV_BIN_CHANGED: ">Bii",
     EV_CMD_DONE: CMD_R,
     EV_FAULT: ">Bi",
+    EV_DROP: ">BI",
 }
 
 # Fault codes in EV_FAULT.
 F_LINK_LOST = const(1)        # no frame from the host for LINK_TIMEOUT_MS: every output turned off
 F_EXCEPTION = const(2)        # the main loop raised: every output off, the board resets
 F_OUTPUT_CAPPED = const(3)    # an output reached its hard time cap and was forced off; detail = pin
-F_EVENTS_LOST = const(4)      # the event queue overflowed; detail = how many were dropped
+F_EVENTS_LOST = const(4)      # the event queue overflowed; detail = events dropped since boot (re-read STATUS)
 
 # Reset causes in HELLO_R and EV_BOOT.
 RESET_POWER_ON = const(0)

@@ -110,6 +110,9 @@ class VirtualCabinet:
     def query(self, cmd_id):
         return self.host.run(self.host.core.query(cmd_id, self.host.sim.now))
 
+    def drop_seen(self, cmd_id):
+        return self.host.core.drop_seen(cmd_id)
+
     def next_event(self, timeout=None):
         """The next event the firmware sent, or None: as CabinetLink.next_event, except that virtual time
         does not pass here (it passes while commands run and in wait())."""

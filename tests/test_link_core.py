@@ -14,7 +14,7 @@ import pytest
 
 from firmware import messages as M
 from firmware.codec import FrameDecoder, encode_frame
-from edge_agent.errors import CabinetError, FirmwareRebooted, LinkError, LinkTimeout
+from edge_agent.errors import CabinetError, FirmwareRebooted, LinkError, LinkTimeout, ProtocolError
 from edge_agent.link_core import RTO_INITIAL_MS, LinkCore
 from edge_agent.serial_link import CabinetLink
 
@@ -53,6 +53,7 @@ class FakeFirmware:
         self.event_seq = 0
         self.head_seq = None
         self.head_sent_at = None
+        self.protocol = M.PROTOCOL_VERSION
         if boot_event:
             self.emit(M.EV_BOOT, boot_id, M.RESET_POWER_ON)
 
@@ -110,7 +111,7 @@ class FakeFirmware:
 
     def _answer(self, kind, payload):
         if kind == M.HELLO:
-            return M.OK, struct.pack(M.HELLO_R, M.PROTOCOL_VERSION, self.boot_id, M.RESET_POWER_ON,
+            return M.OK, struct.pack(M.HELLO_R, self.protocol, self.boot_id, M.RESET_POWER_ON,
                                      int(self.now), DOORS, LANES, BINS) + b"fake-1"
         if kind == M.PING:
             return M.OK, payload
@@ -346,6 +347,23 @@ def test_an_actuation_needs_the_boot_id_and_valid_arguments():
         with pytest.raises(ValueError):
             b.core.query(too_big, b.t)
     assert not b.core.actuate(M.VEND, M.CMD_ID_MAX, (1,), b.t, 10000).done
+
+
+def test_the_agent_drives_protocol_1_and_2_and_refuses_any_other():
+    # Version 2 only added EV_DROP (docs/decisions/0018): an agent upgraded first keeps driving version-1
+    # firmware until the board is flashed.
+    assert M.PROTOCOL_VERSION == 2
+    for version in (1, 2):
+        fw = FakeFirmware()
+        fw.protocol = version
+        b = Bench(fw)
+        assert b.hello().protocol == version and b.core.boot_id == BOOT_A
+    for version in (0, 3):
+        fw = FakeFirmware()
+        fw.protocol = version
+        b = Bench(fw)
+        with pytest.raises(ProtocolError, match="protocol %d" % version):
+            b.hello()
 
 
 def test_running_then_the_done_event_completes_the_vend():
@@ -680,7 +698,8 @@ def test_cabinet_link_over_a_pty():
     try:
         with CabinetLink(os.ttyname(slave)) as link:
             hello = link.hello()
-            assert (hello.protocol, hello.boot_id, hello.lanes, hello.firmware) == (1, BOOT_A, LANES, "fake-1")
+            assert (hello.protocol, hello.boot_id, hello.lanes, hello.firmware) == (M.PROTOCOL_VERSION, BOOT_A, LANES,
+                                                                                   "fake-1")
             assert link.boot_id == BOOT_A
             assert link.ping(b"abc") == b"abc"
             boot = link.next_event(timeout=2)

@@ -106,6 +106,33 @@ def test_an_mcu_reset_mid_vend_leaves_the_intent_pending_and_recovery_records_un
     assert sim.physics.safety.times_on("lane 4") == 1                   # and never pulsed again
 
 
+def test_a_vend_whose_drop_was_reported_before_an_mcu_reset_is_charged_at_recovery(ledger):
+    sim, host = cabinet()
+    port = VirtualCabinet(host)
+    vending = Vending(ledger, port)
+    original = port.vend
+
+    def vend_then_reset_after_the_drop(lane, cmd_id):
+        op = host.core.actuate(M.VEND, cmd_id, (lane,), sim.now, 30000)
+        beam = sim.cab.lanes[0].bank.drop
+        assert host.wait_for(lambda: beam.count == 1, 5000)   # the firmware sees the item fall
+        host.tick(5)                            # EV_DROP is out and acknowledged; the vend has not ended
+        sim.reset_mcu(M.RESET_HARD)
+        return host.run(op)
+    port.vend = vend_then_reset_after_the_drop
+    result = vending.issue(TECH, "L4", 1)
+    assert result.unknown and result.given == 0              # the vend's own result never came
+    [pending] = ledger.pending_intents()
+    port.vend = original
+    host.hello()
+    assert vending.recover() == [(pending["seq"], "dropped")]
+    [outcome] = rows_of(ledger, "outcome")
+    assert outcome["quantity"] == 1 and "EV_DROP" in outcome["reason"]
+    assert ledger.on_hand("L4") == 5 and sim.physics.lane(4).dropped == 1
+    assert "unknown_outcome" not in [a[1] for a in open_alerts(ledger.db)]
+    assert sim.physics.safety.times_on("lane 4") == 1                   # never pulsed again
+
+
 def test_recovery_settles_a_command_that_ran_while_the_agent_was_down(ledger):
     sim, host = cabinet()
     vending = Vending(ledger, VirtualCabinet(host))

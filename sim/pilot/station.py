@@ -64,6 +64,9 @@ class ClockedCabinet:
     def query(self, cmd_id):
         return self._call(self.inner.query, cmd_id)
 
+    def drop_seen(self, cmd_id):
+        return self.inner.drop_seen(cmd_id)
+
     def wait(self, ms):
         return self._call(self.inner.wait, ms)
 

@@ -102,3 +102,21 @@ def test_a_normal_vend_reports_its_drop_before_its_result():
     sim, host = cabinet(lane=[{"number": 2, "items": 0}])
     assert host.actuate(M.VEND, 8, 2).result == M.R_NO_DROP
     assert host.events_of(M.EV_DROP) == []
+
+
+MP_SCRIPT = """
+import json
+config = json.loads(%r)
+sim_table = json.loads(%r)
+%s
+run_all(config, sim_table)
+"""
+
+
+def test_every_check_answers_the_same_on_real_micropython():
+    lines = []
+    checks.run_all(CONFIG, SIM, lines.append)
+    source = Path(checks.__file__).read_text()
+    on_micropython = run_micropython(MP_SCRIPT % (json.dumps(CONFIG), json.dumps(SIM), source), timeout=600)
+    assert on_micropython.splitlines() == lines
+    assert len(lines) == len(checks.CHECKS)

@@ -1,5 +1,6 @@
 """1,000 vends over a line that drops or corrupts 2% of its bytes: every request gets a definite answer, and
-every accepted request turns its motor exactly once, however often frames were retransmitted."""
+every request turns its motor at most once, however often frames were retransmitted."""
+from edge_agent.errors import CabinetError
 from firmware import messages as M
 from sim.cabinet import Faults
 from tests.cabinets import cabinet
@@ -16,12 +17,29 @@ def test_a_thousand_vends_on_a_noisy_line_turn_each_motor_exactly_once_per_reque
     for i in range(VENDS):
         lane = lanes[i % len(lanes)]
         asked[lane] += 1
-        results.append(host.actuate(M.VEND, 1000 + i, lane).result)
-    assert results == [M.R_VENDED] * VENDS
+        try:
+            results.append((lane, host.actuate(M.VEND, 1000 + i, lane).result))
+        except CabinetError as e:
+            results.append((lane, e.name))
+    # On a line this noisy every frame the host sends for 2 s is now and then lost (4 sends at the 500 ms
+    # retransmission cap), and the firmware then turns everything off, as docs/protocol.md's link-loss rule
+    # says: that vend ends R_ABORTED and EV_FAULT link lost tells why. An item still falling from it can make
+    # the next vend find the beam broken (E_SENSOR, nothing done). Nothing else may happen, and rarely.
+    # (That is the design, not bad luck: before EV_DROP shifted the line's random stream this seed cut none,
+    # but 7 of the line seeds 0-7 cut at least one vend so.)
+    cut = [(lane, r) for lane, r in results if r != M.R_VENDED]
+    assert {r for _, r in cut} <= {M.R_ABORTED, "E_SENSOR"} and len(cut) <= VENDS // 200
+    aborted = sum(r == M.R_ABORTED for _, r in cut)
+    link_lost = [e for e in host.events_of(M.EV_FAULT) if e["code"] == M.F_LINK_LOST]
+    assert len(link_lost) >= aborted and len(link_lost) == len(host.events_of(M.EV_FAULT))
     for n in lanes:
         model = sim.physics.lane(n)
-        assert (model.turns, model.dropped) == (asked[n], asked[n]), "lane %d" % n
-        assert sim.physics.safety.times_on("lane %d" % n) == asked[n]
+        refused = sum(1 for lane, r in cut if lane == n and r == "E_SENSOR")
+        cut_here = sum(1 for lane, r in cut if lane == n and r == M.R_ABORTED)
+        accepted = asked[n] - refused
+        assert sim.physics.safety.times_on("lane %d" % n) == accepted, "lane %d" % n   # once, never twice
+        assert accepted - cut_here <= model.turns <= accepted, "lane %d" % n
+        assert accepted - cut_here <= model.dropped <= accepted, "lane %d" % n
     stats = host.core.stats
     # The noise really bit: frames were lost and resent, and the firmware saw damaged frames too.
     assert stats.retransmissions > 50 and stats.bad_frames > 20

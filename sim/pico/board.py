@@ -66,6 +66,16 @@ def _pty():
     return master, slave, os.ttyname(slave)
 
 
+def _discard_input(fd):
+    """Drop what the host has written to a pty master and nobody has read."""
+    while True:
+        try:
+            if not os.read(fd, 65536):
+                return
+        except OSError:           # BlockingIOError: nothing (more) there; EIO: the host side is not open
+            return
+
+
 class _Pipe:
     """One direction of a relay: bytes read from `src` are written to `dst`, kept (bounded) while dst is full."""
 
@@ -125,6 +135,10 @@ class EmulatedPico:
         return self
 
     def _spawn(self):
+        # What the host wrote while the board was off went nowhere (a Pico without power has no USB device and its
+        # UART line hears nothing): none of it reaches the chip that powers up now.
+        for fd in (self.usb_master, self.uart_master):
+            _discard_input(fd)
         node = shutil.which("node")
         if node is None:
             raise PicoFilesMissing("node is not on PATH: the emulated Pico runs in Node.js (scripts/setup)")

@@ -24,7 +24,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {RP2040, ConsoleLogger, LogLevel} from 'rp2040js';
-import {attachFlash, fixUart, fixPadReadback, HostSerial, UartLine, setResetReason, FLASH_SIZE}
+import {attachFlash, attachRosc, fixUart, fixPadReadback, HostSerial, UartLine, setResetReason, FLASH_SIZE}
     from './rp2040_gaps.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -189,6 +189,7 @@ class Pico {
         mcu.flashView = new DataView(this.flash.buffer);
         mcu.padExternals = this.externals;
         attachFlash(mcu, (offset, length) => fs.writeSync(this.flashFd, this.flash, offset, length, offset));
+        attachRosc(mcu);
         const wd = setResetReason(mcu, how, watchdogState);
         wd.onWatchdogTrigger = () => {
             // rp2040js keeps firing an expired watchdog: stop it, and reboot between slices (not in the middle

@@ -1,6 +1,6 @@
 // What rp2040js 1.4.1 leaves out, closed for the official MicroPython rp2 port (../shared/pico/README.md lists
-// the six gaps). Each fix is the chip's documented behaviour, attached to one RP2040 instance; nothing here
-// changes rp2040js's own files.
+// the first six gaps; the seventh showed as the same boot id at every boot). Each fix is the chip's documented
+// behaviour, attached to one RP2040 instance; nothing here changes rp2040js's own files.
 //
 //   1. flash writes: a SPI NOR flash (W25Q16, 2 MB as on the Pico) behind the SSI, chip select from IO_QSPI
 //   2. UART TX interrupt: raised when a data write empties into the FIFO, cleared by ICR (not on every check)
@@ -8,6 +8,9 @@
 //   4. watchdog: the caller reboots the chip (see pico.mjs); here the reset-reason registers it reads
 //   5. pad read-back: an input reads the driven level, else the external level, else the pull
 //   6. UART RX at the line rate on the emulated clock (uart_line below); a disabled UART hears nothing
+//   7. ROSC RANDOMBIT: the ring oscillator's jitter (rp2040js leaves ROSC unimplemented: every read is all
+//      ones, so os.urandom and the firmware's boot id came out the same at every boot)
+import {randomInt} from 'node:crypto';
 import {BasePeripheral, GPIOPin, USBCDC} from 'rp2040js';
 
 export const FLASH_SIZE = 2 * 1024 * 1024;
@@ -359,4 +362,23 @@ export function fixPadReadback() {
             return applyOverride(!!v, this.inputOverride);
         },
     });
+}
+
+// ---- 7. ROSC random bit ----------------------------------------------------------------------------------------
+// RANDOMBIT (offset 0x1c) samples the free-running ring oscillator: a bit the chip cannot predict. MicroPython
+// draws os.urandom and its random seed from it. Every other ROSC register stays as rp2040js has it (reads
+// all ones, writes ignored).
+const ROSC_RANDOMBIT = 0x1c;
+
+class RingOscillator extends BasePeripheral {
+    constructor(rp2040) {
+        super(rp2040, 'ROSC_BASE');
+    }
+    readUint32(offset) {
+        return offset === ROSC_RANDOMBIT ? randomInt(2) : super.readUint32(offset);
+    }
+}
+
+export function attachRosc(mcu) {
+    mcu.peripherals[0x40060] = new RingOscillator(mcu);
 }

@@ -59,6 +59,17 @@ for _p in %r:
 print(repr(_out))
 """
 
+# A firmware that armed the hardware watchdog leaves it running when Ctrl-C stops it, and a soft reset does not
+# stop it either: it would reboot the board a few seconds into this session, mid-copy. On the RP2040 machine.WDT
+# cannot stop it (micropython/micropython#8600); WATCHDOG_CTRL.ENABLE (bit 30; RP2040 datasheet, 4.7) can. The
+# firmware arms it again when it runs: after resume()'s soft reset or reset()'s reboot.
+HOLD_WATCHDOG = """\
+import sys
+if sys.platform == 'rp2':
+    import machine
+    machine.mem32[0x40058000] &= ~(1 << 30)
+"""
+
 READ_TEXT = """\
 try:
     with open(%r) as f:
@@ -81,6 +92,7 @@ class Board:
         try:
             # Ctrl-C stops whatever runs (the firmware); the soft reset gives a clean interpreter without main.py.
             self.t.enter_raw_repl(soft_reset=True)
+            self.t.exec(HOLD_WATCHDOG)
         except LINK_ERRORS as e:
             self.t.close()
             raise BoardError("%s does not answer as a MicroPython REPL (%s)" % (port, str(e).strip() or "no reply"))\

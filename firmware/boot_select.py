@@ -45,6 +45,15 @@ def _remove(path):
         pass
 
 
+def _hold_watchdog():
+    """The firmware armed the hardware watchdog; stopped at the REPL it would still reboot the board a few
+    seconds into the person's session. machine.WDT cannot be stopped on an RP2040 (micropython#8600), its
+    WATCHDOG_CTRL.ENABLE bit (bit 30; datasheet 4.7) can. The firmware arms it again when it next runs."""
+    if sys.platform == "rp2":
+        import machine
+        machine.mem32[0x40058000] &= ~(1 << 30)
+
+
 def choose():
     """(slot, trial): the slot to boot, True when it is a trial; slot None when there is no firmware."""
     active = read_slot(ACTIVE)
@@ -90,6 +99,7 @@ def boot(run=None):
             run(slot_dir, on_healthy)
     except KeyboardInterrupt:
         # Someone at the REPL (mpremote, flash.py) stopped it: not the firmware's fault; try it again next boot.
+        _hold_watchdog()
         if trial:
             _remove(TRIAL)
         raise

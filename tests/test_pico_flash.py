@@ -217,6 +217,17 @@ def test_flash_py_holds_the_firmware_watchdog_for_its_whole_session(running):
     assert link.hello()["boot_id"] != first_hello["boot_id"]
 
 
+def test_plain_mpremote_on_a_running_cabinet_is_not_rebooted_by_the_firmware_watchdog(running):
+    """An installer's own mpremote session (no flash.py): Ctrl-C stops the firmware, and boot_select holds the
+    watchdog the firmware armed, so a session longer than its timeout is not cut short by a reboot."""
+    pico, _, _ = running
+    mark = len(pico.events)
+    out = mpremote(pico.usb_port, "exec", "import time\ntime.sleep_ms(%d)\nprint('still here')"
+                   % (WDT_TIMEOUT_MS + 1000))
+    assert out.strip().endswith("still here"), out
+    assert boots(pico, mark) == []
+
+
 def test_verify_names_a_file_corrupted_on_the_board(running):
     pico, _, _ = running
     rc, out = flash("verify", "--port", pico.usb_port)

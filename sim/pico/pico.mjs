@@ -135,6 +135,8 @@ class Pico {
         this.ctlOut = output(opts.control[1]);
         this.usbIn = [];
         this.uartBytesOut = 0;
+        this.firstUartMs = [];         // per boot: emulated ms from the boot to its first UART0 byte (null: none yet)
+        this.bootNs = 0;
         this.earlierOverruns = 0;      // UART0 RX overruns of earlier boots
         this.instructions = 0;
         this.wallStart = performance.now();
@@ -202,6 +204,8 @@ class Pico {
         fixUart(mcu.uart[1]);
         mcu.uart[0].onByte = (b) => {
             this.uartBytesOut++;
+            const last = this.firstUartMs.length - 1;
+            if (this.firstUartMs[last] === null) this.firstUartMs[last] = (this.nowNs - this.bootNs) / 1e6;
             this.uartOut([b]);
         };
         this.uartLine = new UartLine(mcu.uart[0], clock);
@@ -220,6 +224,8 @@ class Pico {
         this.boots++;
         const reason = how === 'watchdog' ? (watchdogState.reason & 2 ? 'force' : 'timer') : how;
         this.bootLog.push(reason);
+        this.bootNs = this.nowNs;
+        this.firstUartMs.push(null);
         this.event({event: 'boot', how, reason, boots: this.boots, ms: Math.floor(this.nowNs / 1e6)});
     }
 
@@ -308,6 +314,7 @@ class Pico {
             uart0_overruns: this.earlierOverruns + this.uartLine.overruns,
             uart0_bytes_in: this.uartLine.received,
             uart0_bytes_out: this.uartBytesOut,
+            uart0_first_byte_ms: this.firstUartMs,
         };
     }
 }

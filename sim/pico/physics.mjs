@@ -20,7 +20,6 @@ function copyPy(FS, hostDir, mpDir, only) {
 
 export async function loadPhysics(repo, specText, chip) {
     const {loadMicroPython} = await import('@micropython/micropython-webassembly-pyscript');
-    const out = [];
     const mp = await loadMicroPython({
         stdout: (line) => chip.log(line + '\n'),
         stderr: (line) => process.stderr.write(line + '\n'),

@@ -184,39 +184,44 @@ class Probe:
 def drive(link, vends, say):
     """HELLO, then the vends round the lanes with a STATUS and a READ_BIN every 10; returns what came back."""
     results = collections.Counter()
+    jams = collections.Counter()
     refused = cleared = 0
     hello = link.hello()
-    base = 1000
-    next_id = base + vends
+    next_id = 1000                # one rising counter for every command id (a lane clear's too)
     rtt = []
     t0 = time.monotonic()
     for i in range(vends):
         lane = 1 + i % 12
         t = time.monotonic()
+        next_id += 1
         for attempt in range(50):
             try:
-                r = link.vend(lane, base + i)
+                r = link.vend(lane, next_id)
                 break
             except CabinetError as e:
                 # Nothing done, so the same id may come again: the drop beam still broken (E_SENSOR: an item
-                # still falling), or the lane disabled by an earlier jam (cleared, and counted).
+                # still falling), or the lane disabled by an earlier jam (cleared, counted, vended afresh).
                 if e.code == M.E_SENSOR and attempt < 49:
                     refused += 1
                     time.sleep(0.02)
                 elif e.code == M.E_LANE_DISABLED and attempt < 49:
-                    next_id += 1
-                    link.clear_lane(lane, next_id)
+                    link.clear_lane(lane, next_id + 1)
+                    next_id += 2
                     cleared += 1
                 else:
                     raise
         rtt.append(time.monotonic() - t)
         results[r.result_name] += 1
+        if r.result == M.R_JAMMED:
+            why = "never left home" if r.detail == M.JAM_NEVER_LEFT_HOME else "never returned"
+            jams["lane %d %s" % (lane, why)] += 1
         if i % 10 == 9:
             link.status()
             link.read_bin(1 + (i // 10) % 4)
         if (i + 1) % 100 == 0 or i + 1 == vends:
-            say("  %d/%d vends, %.0f s wall" % (i + 1, vends, time.monotonic() - t0))
-    return {"results": dict(results), "firmware": hello.firmware, "units": [hello.doors, hello.lanes, hello.bins],
+            say("  %d/%d vends, %.0f s wall; %s" % (i + 1, vends, time.monotonic() - t0, dict(results)))
+    return {"results": dict(results), "jams": dict(jams), "firmware": hello.firmware,
+            "units": [hello.doors, hello.lanes, hello.bins],
             "vend_wall_p50_s": round(pct(rtt, 50), 3) if rtt else None, "beam_busy_refusals": refused,
             "lanes_cleared": cleared}
 
@@ -286,7 +291,7 @@ def main():
         "cpu_hz": result["freq_hz"], "clock": "emulated", "gc_every": args.gc_every,
         "firmware": driven["firmware"], "units": dict(zip(("doors", "lanes", "bins"), driven["units"])),
         "lane_timing": FAST["lane_matrix"],
-        "vends": vends, "vend_results": driven["results"], "items_dropped": drops,
+        "vends": vends, "vend_results": driven["results"], "jams": driven["jams"], "items_dropped": drops,
         "pass_us": {"n": result["passes"], "p50": p[50], "p90": p[90], "p99": p[99], "p99_9": p[99.9],
                     "max": result["max_us"], "mean": round(result["total_us"] / max(1, result["passes"]), 1)},
         "hx711_pass_us": {"n": hx, "max": result["hx711_max_us"],
@@ -324,8 +329,8 @@ def main():
     print("UART0 rx overruns   %d during %d vends (%d bytes in, %d out): %s"
           % (out["uart0_overruns"], vends, out["uart0_bytes_in"], out["uart0_bytes_out"],
              "ok" if ok_overrun else "BYTES LOST"))
-    print("vend results        %s; %d items dropped; %d lanes cleared after a jam"
-          % (driven["results"], drops, driven["lanes_cleared"]))
+    print("vend results        %s; %d items dropped; %d lanes cleared after a jam%s"
+          % (driven["results"], drops, driven["lanes_cleared"], " (%s)" % driven["jams"] if driven["jams"] else ""))
     print("gc.mem_free()       %(after_boot)d after boot, %(after_workload)d after the workload (collected; "
           "%(after_workload_uncollected)d before); the firmware holds %(firmware_after_boot)d bytes after boot, "
           "%(firmware_after_workload)d after; the probe itself %(probe_bytes)d of the %(repl)d free at the REPL" % mem)

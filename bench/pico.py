@@ -156,10 +156,14 @@ def stop_firmware(pico, say, attempts=5):
 class Probe:
     """bench/pico_loop_probe.py running on the board, over mpremote's transport (the raw REPL)."""
 
-    def __init__(self, pico, slot, gc_every, say):
+    def __init__(self, pico, gc_every, say):
         stop_firmware(pico, say)
         self.board = Board(pico.usb_port)        # raw REPL after a soft reset (main.py is not run)
         self.t = self.board.t
+        slot = (self.board.read_text("/fw/active") or "").strip()
+        if slot not in ("a", "b"):
+            raise RuntimeError("no active firmware slot on the board (/fw/active: %r)" % slot)
+        self.slot = slot
         self.repl_free = self.board.eval("import gc\ngc.collect()\nprint(repr(gc.mem_free()))")
         drain(pico.uart_port)                    # the probe's EV_BOOT is the first frame the host reads
         code = PROBE.read_text() + "\nprobe(%r, %d)\n" % ("/fw/" + slot, gc_every)
@@ -254,7 +258,7 @@ def main():
             flash_wall = time.monotonic() - wall0
             boot_ms = {how: boot_to_first_frame(pico, how) for how in ("run", "power")}
             say("boot to first frame: %s emulated ms" % boot_ms)
-            probe = Probe(pico, "a", args.gc_every, say)
+            probe = Probe(pico, args.gc_every, say)
             try:
                 with CabinetLink(pico.uart_port) as link:
                     st0 = pico.stats()
@@ -303,7 +307,8 @@ def main():
         "uart0_bytes_in": st1["uart0_bytes_in"] - st0["uart0_bytes_in"],
         "uart0_bytes_out": st1["uart0_bytes_out"] - st0["uart0_bytes_out"],
         "mem_free": mem,
-        "mpy_bytes": dict(sorted(mpy.items())), "mpy_total_bytes": sum(mpy.values()), "mpy_files": len(mpy),
+        "mpy_slot": probe.slot, "mpy_bytes": dict(sorted(mpy.items())), "mpy_total_bytes": sum(mpy.values()),
+        "mpy_files": len(mpy),
         "boot_to_first_frame_ms": {k: round(v, 3) for k, v in boot_ms.items()},
         "emulated_s": round(emulated_s, 1), "wall_s": round(wall_s, 1),
         "speed_x_real_time": round(emulated_s / wall_s, 2) if wall_s else None,
@@ -334,7 +339,8 @@ def main():
     print("gc.mem_free()       %(after_boot)d after boot, %(after_workload)d after the workload (collected; "
           "%(after_workload_uncollected)d before); the firmware holds %(firmware_after_boot)d bytes after boot, "
           "%(firmware_after_workload)d after; the probe itself %(probe_bytes)d of the %(repl)d free at the REPL" % mem)
-    print(".mpy on the board   %d files, %d bytes" % (out["mpy_files"], out["mpy_total_bytes"]))
+    print(".mpy on the board   %d files, %d bytes in /fw/%s/firmware"
+          % (out["mpy_files"], out["mpy_total_bytes"], probe.slot))
     print("boot to first frame %.1f ms after the RUN pin, %.1f ms after power-on (EV_BOOT)"
           % (boot_ms["run"], boot_ms["power"]))
     print("emulator            %.1f emulated s in %.1f wall s (%.2fx real time); run %.0f s wall in all"

@@ -61,12 +61,24 @@ class Session:
     approver: Optional[Person] = None   # a supervisor who badged to approve the next issue
     take: Optional[object] = None       # an open weigh-bin take (weighing.Take)
     awaiting_approval: bool = False     # the last issue needs a supervisor: their tap approves, not logs in
+    owner: Optional[str] = None         # the API client it belongs to (its token); None: in-process only
 
 
 @dataclasses.dataclass(frozen=True)
 class Approved:
     """A supervisor's badge, tapped while an issue waited for approval: it approves the next issue."""
     approver: Person
+
+
+def client_view(snapshot, client):
+    """The state as one client sees it (Agent.snapshot): the session, its approver and its open take, and a
+    PIN awaited after a badge, only for the client they belong to. client None: in-process, sees all."""
+    view = {k: v for k, v in snapshot.items() if not k.startswith("_")}
+    if client is not None and snapshot["_session_owner"] != client:
+        view.update(session=None, approver=None, take=None)
+    if client is not None and snapshot["_pin_owner"] != client:
+        view["need_pin_for"] = None
+    return view
 
 
 class Agent:
@@ -83,7 +95,11 @@ class Agent:
         self.hello = None         # the cabinet's last HELLO answer
         self.live = LiveCabinet()  # open doors and bin weights as the firmware reports them, for the screen
         self.session = None
-        self.pending_pin = None   # user id whose badge was good and whose role must add a PIN
+        self.pending_pin = None   # (user id, since, client) of a good badge whose role must add a PIN
+        self.client = None        # the API client the running job is for (Agent.call's as_client)
+        self.kiosk_client = None  # the client showing the cabinet's screen: a reader's tap logs in for it
+        self._watchers = []       # called on the worker with the new snapshot each time the state changes
+        self._snapshot = None
         self._jobs = queue.Queue()
         self._stop = threading.Event()
         self._started = threading.Event()
@@ -101,11 +117,22 @@ class Agent:
         self._stop.set()
         self._thread.join(10)
 
-    def call(self, fn, *args, timeout=CALL_TIMEOUT_S, **kwargs):
-        """Run fn(*args) on the worker and return its result (or raise its exception)."""
+    def call(self, fn, *args, timeout=CALL_TIMEOUT_S, as_client=None, **kwargs):
+        """Run fn(*args) on the worker and return its result (or raise its exception). as_client: the API
+        client asking (its token); it sees and acts on only the session it logged in (or the kiosk's reader
+        logged in for it). None: an in-process caller (a reader, the cloud, a test), which sees everything."""
         future = concurrent.futures.Future()
-        self._jobs.put((future, fn, args, kwargs))
+        self._jobs.put((future, fn, args, kwargs, as_client))
         return future.result(timeout)
+
+    def watch(self, fn):
+        """fn(snapshot) is called on the worker each time the state changes (the API's event streams)."""
+        self._watchers.append(fn)
+
+    def screen_opened(self, client):
+        """The API: this client loaded the screen or opened its event stream, so it is the cabinet's screen
+        (the kiosk): a badge on a reader logs in for it. Loopback only: the kiosk is the one browser there."""
+        self.kiosk_client = client
 
     def _run(self):
         try:
@@ -126,7 +153,7 @@ class Agent:
                     self._recover()
                     next_recovery = self.clock() + RECOVER_RETRY_S
                 try:
-                    future, fn, args, kwargs = self._jobs.get(timeout=WAKE_S)
+                    future, fn, args, kwargs, self.client = self._jobs.get(timeout=WAKE_S)
                 except queue.Empty:
                     pass
                 else:
@@ -135,11 +162,14 @@ class Agent:
                             future.set_result(fn(*args, **kwargs))
                         except BaseException as e:  # noqa: BLE001 - handed to the caller
                             future.set_exception(e)
+                    self.client = None
+                    self._publish()                 # a login or a vend reaches the screens now
                 self._expire_idle_session()
                 take_events(self.ledger, self.cabinet, self._seen)
                 if self.clock() >= next_overdue_check:
                     tools.raise_overdue_alerts(self.ledger)
                     next_overdue_check = self.clock() + OVERDUE_CHECK_S
+                self._publish()
         finally:
             self.ledger.close()
 
@@ -183,9 +213,32 @@ class Agent:
         except LinkError as e:      # STATUS lost: the firmware's events alone keep the live state from here
             log.info("live state starts from events only (%s)", e)
 
+    def _publish(self):
+        """Hand the state to the watchers when it differs from the last one handed (pushed, not polled)."""
+        snapshot = self.snapshot()
+        if snapshot != self._snapshot:
+            self._snapshot = snapshot
+            for fn in self._watchers:
+                try:
+                    fn(snapshot)
+                except Exception:  # noqa: BLE001 - a watcher never stops the worker
+                    log.exception("state watcher failed")
+
     # -- sessions ------------------------------------------------------------------------------------------
+    def _owner(self):
+        """Whom a login now belongs to: the asking API client, or for an in-process caller (a badge reader)
+        the client showing the cabinet's screen."""
+        return self.client if self.client is not None else self.kiosk_client
+
+    def _mine(self, owner):
+        return self.client is None or owner == self.client
+
+    def _visible(self):
+        """The session, when the caller may see it: its own client's, or any for an in-process caller."""
+        return self.session if self.session is not None and self._mine(self.session.owner) else None
+
     def _begin(self, person, via):
-        self.session = Session(person, via, self.clock())
+        self.session = Session(person, via, self.clock(), owner=self._owner())
         self.pending_pin = None
         log.info("login: %s (%s) by %s", person.user_id, person.role, via)
         return person
@@ -202,7 +255,7 @@ class Agent:
             raise NotReady("The locker is checking with the cabinet. Please wait a moment.")
 
     def _person(self):
-        if self.session is None:
+        if self._visible() is None:
             raise NoSession("Nobody is logged in. Tap your badge.")
         self.session.last_active = self.clock()
         return self.session.person
@@ -212,7 +265,7 @@ class Agent:
         while an issue waits for a supervisor, that supervisor's approval (Approved)."""
         self._require_ready()
         answer = self.access.by_badge(badge_id)
-        session = self.session
+        session = self._visible()
         if (session and session.awaiting_approval and isinstance(answer, Person)
                 and answer.role in UNRESTRICTED and answer.user_id != session.person.user_id):
             session.approver, session.awaiting_approval = answer, False
@@ -221,7 +274,7 @@ class Agent:
             return Approved(answer)
         self.session = None
         if isinstance(answer, NeedPin):
-            self.pending_pin = (answer.user_id, self.clock())
+            self.pending_pin = (answer.user_id, self.clock(), self._owner())
             return answer
         if isinstance(answer, Refused):
             return answer
@@ -238,8 +291,9 @@ class Agent:
     def pin(self, user_id, pin):
         """A PIN typed for a user, alone or after a badge that needs one."""
         self._require_ready()
-        after_badge = self.pending_pin is not None and self.pending_pin[0] == user_id
-        if self.pending_pin is not None and not after_badge:
+        after_badge = (self.pending_pin is not None and self.pending_pin[0] == user_id
+                       and self._mine(self.pending_pin[2]))
+        if self.pending_pin is not None and not after_badge and self._mine(self.pending_pin[2]):
             self.pending_pin = None
         answer = self.access.by_pin(user_id, pin)
         if isinstance(answer, Refused):
@@ -247,8 +301,11 @@ class Agent:
         return self._begin(answer, "badge+pin" if after_badge else "pin")
 
     def logout(self):
-        self.session = None
-        self.pending_pin = None
+        """Ends the caller's session (another client's stays: it is not theirs to end)."""
+        if self._visible() is not None:
+            self.session = None
+        if self.pending_pin is not None and self._mine(self.pending_pin[2]):
+            self.pending_pin = None
 
     # -- flows: each checks readiness and the session, then hands over to the module that owns the rules --
     def _settled(self, result):
@@ -536,9 +593,15 @@ class Agent:
         return self.config
 
     def state(self):
-        """What the screen shows: readiness, who is here, the cabinet link."""
+        """What the screen shows: readiness, who is here, the cabinet link (as the calling client sees it)."""
+        return client_view(self.snapshot(), self.client)
+
+    def snapshot(self):
+        """The state for everyone, with whose session and awaited PIN it is (_session_owner, _pin_owner)."""
         person = self.session.person if self.session else None
         return {
+            "_session_owner": self.session.owner if self.session else None,
+            "_pin_owner": self.pending_pin[2] if self.pending_pin else None,
             "cabinet_id": self.config.cabinet_id,
             "ask_cost_center": self.config.ask_cost_center,
             "approver": self.session.approver.name if self.session and self.session.approver else None,

@@ -4,6 +4,7 @@ log in, and where the local API listens. TOML; every key, its default and its me
 A bad file is refused whole before anything starts, with the section and key named. Paths are relative to
 the config file's folder, so a site folder (config, ledger, CSVs) can be moved as one.
 """
+import ipaddress
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +131,10 @@ def _values(raw, path):
 def load_agent_config(path):
     path = Path(path)
     v = _values(_read(path), path)
+    if not _loopback(v["api", "host"]):
+        raise AgentConfigError("%s: [api] host %r is not a loopback address: the local API has no authentication "
+                               "method for other hosts yet, so it listens on 127.0.0.1, ::1 or localhost only "
+                               "(docs/decisions/0020-local-api-stack.md)" % (path, v["api", "host"]))
     if not 0 <= v["api", "port"] <= 65535:
         raise AgentConfigError("%s: [api] port must be 0 to 65535, got %d" % (path, v["api", "port"]))
     bad_roles = [r for r in v["access", "pin_roles"] if r not in ROLES]
@@ -157,6 +162,15 @@ def load_agent_config(path):
         reset_gpio=None if v["cabinet", "reset_gpio"] == -1 else v["cabinet", "reset_gpio"],
         reset_pulse_ms=v["cabinet", "reset_pulse_ms"], reset_after_silent_s=v["cabinet", "reset_after_silent_s"],
         cloud=_cloud(v, path), source=path)
+
+
+def _loopback(host):
+    if host.strip("[]") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 # BCM GPIO on the Pi's 40-pin header that may drive the Pico's RUN line: not 0/1 (the HAT ID EEPROM) nor

@@ -89,7 +89,17 @@ def main(config_path):
             agent.stop()
             link.close()
             return EXIT_USAGE
-    server = api.serve(agent, config.api_host, config.api_port)
+    try:
+        server = api.serve(agent, config.api_host, config.api_port)
+    except (OSError, ValueError) as e:
+        sys.stderr.write("locker-agent: error: [api] %s\n" % e)
+        if sync is not None:
+            sync.stop()
+        agent.stop()
+        for reader in readers:
+            reader.close()
+        link.close()
+        return EXIT_USAGE
     host, port = server.server_address[:2]
     print("api: http://%s:%d" % (host, port), flush=True)
     for reader in readers:

@@ -1,6 +1,5 @@
 """The real agent process (`locker-agent run --config FILE`) for end-to-end tests, and a simulated cabinet
 behind a real pty in this process, so a test can kill the agent and still look inside the cabinet."""
-import http.client
 import json
 import os
 import signal
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from edge_agent.ledger import ManualClock, open_ledger
 from sim.cabinet import SimCabinet, serve_pty
+from tests.api_client import ApiClient
 from tests.cabinets import example_config
 
 LOCKER_AGENT = str(Path(sys.executable).parent / "locker-agent")
@@ -74,20 +74,16 @@ class AgentProcess:
         self.host, port = host_port.rsplit(":", 1)
         self.port = int(port)
         self.url = "http://%s:%d/" % (self.host, self.port)
+        self.client = ApiClient(self.host, self.port)
+        self.client_token = self.client.token       # open_screen gives a browser page this token
         return self
 
     def log(self):
         return self.log_path.read_text()
 
     def request(self, method, path, body=None, timeout=60):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body=None if body is None else json.dumps(body).encode(),
-                         headers={"Content-Type": "application/json"})
-            response = conn.getresponse()
-            return response.status, json.loads(response.read())
-        finally:
-            conn.close()
+        """As the kiosk's page (the token start() got by loading the screen, which a reader's tap logs in for)."""
+        return self.client.request(method, path, body, timeout=timeout)
 
     def wait_ready(self, timeout=START_TIMEOUT_S):
         """Until the agent says it has settled what the last run left (it lets nobody in before)."""

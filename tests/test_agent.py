@@ -1,8 +1,6 @@
 """The agent process's core and its local API, in one process: the real ledger file, the real worker thread
 and HTTP server, the simulated cabinet in virtual time (VirtualCabinet) behind it."""
 import dataclasses
-import http.client
-import json
 import threading
 
 import pytest
@@ -15,6 +13,7 @@ from edge_agent.alerts import open_alerts
 from edge_agent.ledger import ManualClock, open_ledger
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet
+from tests.api_client import ApiClient
 from tests.cabinets import cabinet
 from tests.ledgers import ledger_from_csv, rows_of
 
@@ -210,17 +209,8 @@ def test_an_event_type_the_agent_does_not_know_is_passed_over(running, site):
 def api_client(running):
     agent = running()
     server = api.serve(agent, "127.0.0.1", 0)
-
-    def request(method, path, body=None, raw=None):
-        conn = http.client.HTTPConnection(*server.server_address[:2], timeout=30)
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
-        response = conn.getresponse()
-        answer = json.loads(response.read())
-        conn.close()
-        return response.status, answer
-
-    yield request
+    client = ApiClient(*server.server_address[:2])      # the kiosk's page: its token from loading the screen
+    yield client.request
     server.shutdown()
 
 

@@ -2,8 +2,6 @@
 scan-only bins, tools lent and returned, a supervisor's approval on the same screen, counts, adjustments,
 quarantine and a jammed lane cleared, a driver's door refill. The real ledger file, the agent's worker and
 HTTP server, and the simulated cabinet in virtual time."""
-import http.client
-import json
 
 import pytest
 
@@ -13,6 +11,7 @@ from edge_agent.agent_config import AgentConfig
 from edge_agent.alerts import open_alerts
 from edge_agent.ledger import ManualClock, open_ledger
 from sim.virtual_host import VirtualCabinet
+from tests.api_client import ApiClient
 from tests.cabinets import cabinet, calibrate_bin
 from tests.ledgers import ledger_from_csv, rows_of
 
@@ -54,13 +53,10 @@ def rig(tmp_path):
     agent.start()
     server = api.serve(agent, "127.0.0.1", 0)
 
+    client = ApiClient(*server.server_address[:2], timeout=60)    # the kiosk's page, with its token
+
     def call(method, route, body=None):
-        conn = http.client.HTTPConnection(*server.server_address[:2], timeout=60)
-        conn.request(method, route, body=None if body is None else json.dumps(body).encode())
-        response = conn.getresponse()
-        answer = json.loads(response.read())
-        conn.close()
-        return response.status, answer
+        return client.request(method, route, body)
 
     call.sim, call.cab, call.agent, call.path = sim, cab, agent, path
     call("GET", "/api/state")

@@ -91,6 +91,8 @@ def screen_rig(tmp_path, agent_options=None, **cabinet_config):
 def open_screen(chromium, rig):
     """A page at 800x480 on the agent's screen, recording every URL it asks for (page.requested)."""
     page = chromium.new_page(viewport=SCREEN, has_touch=True)
+    if getattr(rig, "client_token", None):      # the test also acts as this kiosk (tests.agent_process)
+        page.context.add_cookies([{"name": api.COOKIE, "value": rig.client_token, "url": rig.url}])
     page.requested = []
     page.on("request", lambda request: page.requested.append(request.url))
     page.goto(rig.url)
@@ -699,7 +701,7 @@ def test_the_event_stream_does_not_hold_up_the_server(rig):
     conn.request("GET", "/api/events")
     response = conn.getresponse()
     assert response.getheader("Content-Type") == "text/event-stream"
-    assert response.fp.readline().startswith(b"data: {")
+    assert response.readline().startswith(b"data: {")       # (chunked now: HTTP/1.1 framing)
     assert get(rig, "/api/state")[0] == 200          # another request while the stream is open
     started = time.monotonic()
     rig.server.shutdown()                            # stopping does not wait for the page to go away

@@ -223,13 +223,16 @@ function home() {
 
 async function loadItems() {
   const from = screen;       // a second, late load (login and the pushed state both ask) must not pull the
-  const answer = await api("GET", "/api/items");  // person back from where they went meanwhile
+  const who = state && state.session && state.session.user_id;   // person back from where they went meanwhile,
+  const answer = await api("GET", "/api/items");  // nor a load for someone who has gone show their items
   if (answer.status === 401) return show("idle");
+  if (!(state && state.session && state.session.user_id === who)) return;
   items = answer.items || [];
   itemsMessage = answer.message || "There is nothing here for you to take.";
   renderFinder();           // find.js: the chips, the search and the list
   pick(items.find((i) => chosen && i.location === chosen.location) || null);
   const out = await api("GET", "/api/loans");
+  if (!(state && state.session && state.session.user_id === who)) return;
   loans = out.loans || [];
   $("return-tool").hidden = !loans.length;
   $("supervise").hidden = !isSupervisor();

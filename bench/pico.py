@@ -44,7 +44,7 @@ from firmware import messages as M  # noqa: E402
 from firmware.codec import FrameDecoder  # noqa: E402
 from sim.pico.board import EmulatedPico  # noqa: E402
 from sim.pico.serve import flash_firmware  # noqa: E402
-from tools.flashing.board import Board  # noqa: E402
+from locker_flash.board import Board  # noqa: E402
 
 PROBE = ROOT / "bench" / "pico_loop_probe.py"
 FAST = {"lane_matrix": {"turn_ms": 1000, "settle_ms": 80, "debounce_ms": 5},

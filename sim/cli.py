@@ -131,8 +131,8 @@ def build_parser():
         "pico", help="run the cabinet on an emulated Raspberry Pi Pico: official MicroPython rp2 in rp2040js",
         description="Run the cabinet on an emulated Raspberry Pi Pico: the official MicroPython v1.28.0 UF2 for "
                     "the Pico runs in the rp2040js emulator with the cabinet's physics (the same models as "
-                    "`cabinet`) on its pins. The firmware is put on it by tools/flash.py over the USB REPL, then "
-                    "both ports are printed: `usb:` (MicroPython's REPL, for mpremote and tools/flash.py) and "
+                    "`cabinet`) on its pins. The firmware is put on it by locker-flash over the USB REPL, then "
+                    "both ports are printed: `usb:` (MicroPython's REPL, for mpremote and locker-flash) and "
                     "`port:` (UART0, the cabinet link the agent opens). Busy code runs at about a third of real "
                     "time; the emulated clock never runs ahead of the wall clock.",
         epilog=EPILOG_PICO, formatter_class=argparse.RawDescriptionHelpFormatter)

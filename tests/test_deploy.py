@@ -7,8 +7,6 @@ only once the agent's API answers.
 Nothing here uses the network: the install runs offline from a wheelhouse made of this project's wheel
 (built from a copy of the checkout with its own version) and the dependencies already in the test venv.
 """
-import base64
-import hashlib
 import http.server
 import re
 import shutil
@@ -16,17 +14,15 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import zipfile
-from importlib import metadata
 from pathlib import Path
 
 import pytest
-from packaging.requirements import Requirement
 
 from edge_agent.agent_config import AgentConfigError, load_agent_config
 from edge_agent.ledger import ManualClock, open_ledger
 from edge_agent.ledger.csv_io import import_locations, import_skus, import_users
 from edge_agent.ledger.migrations import MIGRATIONS
+from tests.wheelhouse import build_wheel, dependency_wheels
 
 REPO = Path(__file__).resolve().parent.parent
 INSTALL = REPO / "deploy/install.sh"
@@ -34,48 +30,11 @@ UNIT = "smart-locker-agent.service"
 OLD, NEW = "1.0.0", "1.1.0"
 
 
-# -- an offline wheelhouse ------------------------------------------------------------------------------------
-def _repack(dist, into):
-    """A wheel of an installed distribution, from its installed files and its own WHEEL tags (pip takes it
-    like any: pure Python, or built for this machine as cryptography and cffi are)."""
-    info = next(f for f in dist.files if f.parent.name.endswith(".dist-info"))
-    info_dir = info.parent
-    wheel_meta = (dist.locate_file(info_dir) / "WHEEL").read_text()
-    tags = [t.split("-") for t in re.findall(r"^Tag: (\S+)", wheel_meta, re.M)]   # py2-none-any, py3-none-any
-    tag = "-".join(".".join(dict.fromkeys(t[i] for t in tags)) for i in range(3))   # py2.py3-none-any
-    name = "%s-%s.whl" % (str(info_dir)[:-len(".dist-info")], tag)
-    record = []
-    with zipfile.ZipFile(into / name, "w") as whl:
-        for f in dist.files:
-            skip = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
-            if str(f).startswith("..") or "__pycache__" in f.parts or (f.parent == info_dir and f.name in skip):
-                continue
-            data = dist.locate_file(f).read_bytes()
-            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-            whl.writestr(str(f), data)
-            record.append("%s,sha256=%s,%d" % (f, digest, len(data)))
-        record.append("%s/RECORD,," % info_dir)
-        whl.writestr("%s/RECORD" % info_dir, "\n".join(record) + "\n")
-
-
-def _dependency_wheels(into):
-    todo, seen = ["smart-locker"], set()
-    while todo:
-        dist = metadata.distribution(todo.pop())
-        for text in dist.requires or []:
-            req = Requirement(text)
-            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
-                continue                      # an extra ([pi], [dev]) or another platform's dependency
-            if req.name.lower() not in seen:
-                seen.add(req.name.lower())
-                todo.append(req.name)
-                _repack(metadata.distribution(req.name), into)
-
-
+# -- an offline wheelhouse (tests/wheelhouse.py) -----------------------------------------------------------
 def _source_tree(dest, version, extra_migration=False):
     """A copy of the checkout at another version (what an installer unpacks on the Pi)."""
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for part in ("firmware", "edge_agent", "sim", "deploy"):
+    for part in ("firmware", "edge_agent", "sim", "locker_flash", "deploy"):
         shutil.copytree(REPO / part, dest / part, ignore=ignore)
     for part in ("pyproject.toml", "README.md", "docs/deployment.md", "hw/wiring.md"):
         (dest / part).parent.mkdir(parents=True, exist_ok=True)
@@ -96,12 +55,11 @@ def release(tmp_path_factory):
     base = tmp_path_factory.mktemp("release")
     wheels = base / "wheels"
     wheels.mkdir()
-    _dependency_wheels(wheels)
+    dependency_wheels(wheels)
     sources = {}
     for version in (OLD, NEW):
         src = _source_tree(base / ("src-" + version), version, extra_migration=version == NEW)
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                        "--no-index", "-w", str(wheels), str(src)], check=True, capture_output=True, timeout=300)
+        build_wheel(src, wheels)
         sources[version] = src
     return sources, wheels
 

@@ -12,7 +12,7 @@ import pytest
 from sim.cabinet import load_raw_config
 from tests.micropython import REPO
 from tests.mp_board import MicroPythonBoard
-from tools.flashing import bundle as B
+from locker_flash import bundle as B
 
 CONFIG = REPO / "examples" / "cabinet.toml"
 FLASH = REPO / "tools" / "flash.py"
@@ -239,7 +239,7 @@ def test_an_incompatible_mpy_version_is_refused_with_what_to_do():
 
 
 def test_usb_ids_of_boards_and_bridges_are_recognised():
-    from tools.flashing.ports import describe_usb
+    from locker_flash.ports import describe_usb
     assert "Pico" in describe_usb(0x2E8A, 0x0005)
     assert "CP210x" in describe_usb(0x10C4, 0xEA60) and "CH340" in describe_usb(0x1A86, 0x7523)
     assert "Espressif" in describe_usb(0x303A, 0x1001)

@@ -29,7 +29,7 @@ from firmware.main import WDT_TIMEOUT_MS
 from sim.pico.board import EmulatedPico
 from tests.micropython import REPO
 from tests.test_flash import CONFIG, FLASH, MPREMOTE, firmware_tree, flash, uploads
-from tools.flashing.board import Board
+from locker_flash.board import Board
 
 RAW_CONFIG = tomllib.loads(CONFIG.read_text())
 MODULES = sorted(p.stem for p in (REPO / "firmware").glob("*.py"))     # boot_select goes to the root, as .py

@@ -1,5 +1,5 @@
 """`locker-sim pico`: the cabinet on an emulated Pico. Starts the chip (official MicroPython rp2 UF2) with
-the cabinet's physics on its pins, puts the firmware on it with tools/flash.py over the USB REPL (only
+the cabinet's physics on its pins, puts the firmware on it with locker-flash over the USB REPL (only
 what changed crosses the wire), waits until it reports healthy, prints both ports and serves until Ctrl-C."""
 import os
 import signal
@@ -13,7 +13,7 @@ from sim.cabinet import load_raw_config
 from sim.pico.board import REPO, EmulatedPico
 from sim.ptybridge import make_link
 
-FLASH_TOOL = REPO / "tools" / "flash.py"
+FLASH_TOOL = [sys.executable, "-m", "locker_flash"]     # the `locker-flash` command (tools/flash.py)
 
 
 def default_flash_image(name):
@@ -38,8 +38,8 @@ def with_faults(raw, jam_lanes, stuck_doors):
 
 
 def flash_firmware(config_path, port, out):
-    """tools/flash.py flash onto the emulated board; its report goes to `out`. Returns its exit status."""
-    proc = subprocess.Popen([sys.executable, str(FLASH_TOOL), "flash", "--config", str(config_path),
+    """locker-flash flash onto the emulated board; its report goes to `out`. Returns its exit status."""
+    proc = subprocess.Popen(FLASH_TOOL + ["flash", "--config", str(config_path),
                              "--port", port], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in proc.stdout:
         out("flash: " + line.rstrip())
@@ -67,7 +67,7 @@ def run_pico(args, log, fail):
         pico.start()
         say("emulated Pico: MicroPython %s on %s (flash image %s)" % (pico.uf2.name, pico.usb_port, image))
         if flash_firmware(args.config, pico.usb_port, say) != 0:
-            return fail("tools/flash.py could not put the firmware on the emulated Pico (see above)")
+            return fail("locker-flash could not put the firmware on the emulated Pico (see above)")
         for path, target in ((args.link, pico.uart_port), (args.usb_link, pico.usb_port)):
             if path:
                 make_link(path, target)

@@ -1,5 +1,5 @@
 # Which serial ports may have a MicroPython board on them: USB VID:PID of the boards and USB-UART bridges
-# cabinets use. A match is only a candidate; tools/flash.py asks the REPL before it believes it.
+# cabinets use. A match is only a candidate; the flasher asks the REPL before it believes it.
 from serial.tools import list_ports
 
 KNOWN_USB = {

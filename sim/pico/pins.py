@@ -1,4 +1,4 @@
-# The cabinet's physics on the emulated Pico: sim/hardware.py's Physics (the one model every simulation
+# The cabinet's physics on the emulated Pico: sim/hardware/'s Physics (the one model every simulation
 # uses) wired to the RP2040's pads. Runs on MicroPython (WebAssembly) inside the emulator's Node process
 # (sim/pico/physics.mjs), so a pin edge reaches the models while the firmware's instruction that made it is
 # still the last one executed, and an HX711's DOUT is answered before the firmware reads it.

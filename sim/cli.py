@@ -37,7 +37,7 @@ examples:
 """
 
 EPILOG_CLOUD = """\
-The reference cloud side of the MQTT contract (docs/mqtt.md; the code is sim/cloud_receiver.py). It
+The reference cloud side of the MQTT contract (docs/mqtt.md; the code is sim/cloud/receiver.py). It
 subscribes to locker/v1/+/+/+/# with a persistent session, validates every message against
 docs/mqtt/schemas, stores it in the SQLite file, and sends each cabinet signed acks (and resends when a
 seq is missing). It prints one line per thing stored or sent; rejected messages say why. A cabinet with no
@@ -182,7 +182,7 @@ def build_parser():
 
 def run_cloud(args):
     import threading
-    from sim.cloud_receiver import SCHEMAS_DIR, CloudReceiver, ConfigError
+    from sim.cloud.receiver import SCHEMAS_DIR, CloudReceiver, ConfigError
 
     def report(line):
         sys.stdout.write(line + "\n")

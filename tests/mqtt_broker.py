@@ -1,7 +1,7 @@
-"""The `broker` fixture: a started Mosquitto of this test's own (sim/mqtt_broker.py), stopped at the end."""
+"""The `broker` fixture: a started Mosquitto of this test's own (sim/cloud/broker.py), stopped at the end."""
 import pytest
 
-from sim.mqtt_broker import MOSQUITTO, Broker, free_port  # noqa: F401 - what the tests import from here
+from sim.cloud.broker import MOSQUITTO, Broker, free_port  # noqa: F401 - what the tests import from here
 
 
 @pytest.fixture

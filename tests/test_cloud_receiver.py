@@ -1,4 +1,4 @@
-"""The reference cloud receiver (sim/cloud_receiver.py) against a real Mosquitto, fed by a test cabinet: a
+"""The reference cloud receiver (sim/cloud/receiver.py) against a real Mosquitto, fed by a test cabinet: a
 paho client publishing hand-built payloads exactly as docs/mqtt.md says, and listening on {root}/ack and
 {root}/cmd as the agent does, so every ack and command is checked with the agent's own envelope.check."""
 import datetime
@@ -17,7 +17,7 @@ import pytest
 from edge_agent.cloud import envelope
 from edge_agent.cloud.topics import Topics
 from edge_agent.ledger.chain import GENESIS_HASH, row_hash
-from sim.cloud_receiver import SCHEMAS_DIR, CloudReceiver, ConfigError
+from sim.cloud.receiver import SCHEMAS_DIR, CloudReceiver, ConfigError
 from tests.mqtt_broker import broker  # noqa: F401 - the fixture
 
 KEY = bytes(range(32))

@@ -1,6 +1,6 @@
 """Cloud sync end to end, every piece real: the agent process (`locker-agent run`) with its ledger, the
 simulated cabinet on a pty, a Mosquitto broker started by the test, and the reference cloud receiver
-(sim/cloud_receiver.py). The failures are real too: the broker down, killed, frozen; the agent SIGKILLed;
+(sim/cloud/receiver.py). The failures are real too: the broker down, killed, frozen; the agent SIGKILLed;
 the cloud away; a batch lost; a Pi clock weeks behind. Duplicates are allowed; loss never."""
 import glob
 import os
@@ -10,7 +10,7 @@ import signal
 import pytest
 
 from edge_agent.cloud import envelope, outbox
-from sim.cloud_receiver import CloudReceiver
+from sim.cloud.receiver import CloudReceiver
 from tests.agent_process import AgentProcess, ledger_of, simulated_cabinet, write_agent_config
 from tests.ledgers import ledger_from_csv
 from tests.mqtt_broker import Broker, free_port

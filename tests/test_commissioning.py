@@ -18,7 +18,7 @@ from edge_agent.cloud import outbox
 from edge_agent.serial_link import CabinetLink
 from edge_agent.weighing import stable_reading
 from sim.cabinet import Faults, SimCabinet, serve_pty
-from sim.mqtt_contract import check_batch, errors
+from sim.cloud.contract import check_batch, errors
 from tests.agent_process import AgentProcess, ledger_of, write_agent_config
 from tests.cabinets import example_config
 

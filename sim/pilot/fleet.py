@@ -1,5 +1,5 @@
 """Fleet mode (`locker-sim fleet`): many pilot cabinets against one real Mosquitto and one reference cloud
-receiver (sim/cloud_receiver.py), to see what a fleet costs.
+receiver (sim/cloud/receiver.py), to see what a fleet costs.
 
 Each cabinet is its own process (`python -m sim.pilot.fleet` with worker arguments): the pilot loop of
 runner.py on its own ledger, paced so that virtual time runs `speed` times faster than wall time, and the
@@ -111,8 +111,8 @@ def run_fleet(out_dir, cabinets=4, days=2, locations=20, speed=2000.0, seed=1, p
         raise ValueError("--cabinets and --days must be at least 1, --speed more than 0")
     if not os.path.exists("/usr/sbin/mosquitto"):
         raise RuntimeError("fleet mode needs Mosquitto (/usr/sbin/mosquitto; scripts/setup installs it)")
-    from sim.cloud_receiver import CloudReceiver
-    from sim.mqtt_broker import Broker
+    from sim.cloud.receiver import CloudReceiver
+    from sim.cloud.broker import Broker
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = ["FLEET-%03d" % (i + 1) for i in range(cabinets)]

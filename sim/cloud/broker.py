@@ -46,7 +46,7 @@ class Broker:
 
     def _write_config(self):
         self.dir.mkdir(parents=True, exist_ok=True)
-        lines = ["# written by sim/mqtt_broker.py",
+        lines = ["# written by sim/cloud/broker.py",
                  "listener %d 127.0.0.1" % self.port,
                  "allow_anonymous true",
                  # Run as root, Mosquitto would switch to the `mosquitto` user and could not write our files.

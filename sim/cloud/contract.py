@@ -1,7 +1,7 @@
 """The machine-readable cloud contract (docs/mqtt.md): load the JSON Schemas of docs/mqtt/schemas/ and check
 payloads against them, as the reference cloud receiver and the tests do.
 
-    from sim.mqtt_contract import validate, check_batch
+    from sim.cloud.contract import validate, check_batch
     validate("tx_batch", payload)        # jsonschema.ValidationError if it does not match
     check_batch(payload)                 # what a schema cannot say: seqs contiguous from first to last
 
@@ -24,7 +24,7 @@ from jsonschema.exceptions import SchemaError, best_match
 from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 
-ROOT = Path(__file__).resolve().parent.parent / "docs" / "mqtt"
+ROOT = Path(__file__).resolve().parents[2] / "docs" / "mqtt"
 SCHEMA_DIR = ROOT / "schemas"
 BASE_URI = "https://locker.example/mqtt/v1/"
 

@@ -1,5 +1,5 @@
 """Timing and memory truth on the emulated Pico: the official MicroPython v1.28.0 rp2 port in rp2040js
-(sim/pico/), the cabinet's physics on its pins, the firmware put on it by tools/flash.py. Every time below is
+(sim/pico/), the cabinet's physics on its pins, the firmware put on it by locker-flash (tools/flash.py). Every time is
 on the EMULATED clock (the chip's own cycles at 125 MHz), never the wall clock; the emulator runs busy code
 at about 0.3-0.6x real time, so a run takes 2-3x longer than its emulated seconds.
 
@@ -130,7 +130,8 @@ def stop_firmware(pico, say, attempts=5):
     catches up at once whenever the chip waits for input; so a board stopped at its REPL with the firmware's
     5 s watchdog still running is reset by it within moments of wall time, before mpremote has finished
     entering the raw REPL. So: reset it (RUN pin), interrupt boot_select while it imports the firmware, and
-    in the same breath clear the watchdog's ENABLE bit (a no-op if the firmware had not started it yet)."""
+    in the same breath clear the watchdog's ENABLE bit (a no-op if the firmware had not started it yet).
+    (boot_select and locker_flash's Board now clear it as well; this does not depend on the flashed version.)"""
     for attempt in range(attempts):
         seen = len(pico.events)
         pico.reset("run")
@@ -254,7 +255,7 @@ def main():
         with EmulatedPico(image, config=raw, quiet=True, log_file=work / "pico.log") as pico:
             say("emulated Pico up; flashing %s" % config_path)
             if flash_firmware(config_path, pico.usb_port, lambda line: None) != 0:
-                sys.exit("tools/flash.py could not flash the emulated Pico (run it by hand to see why)")
+                sys.exit("locker-flash could not flash the emulated Pico (run it by hand to see why)")
             flash_wall = time.monotonic() - wall0
             boot_ms = {how: boot_to_first_frame(pico, how) for how in ("run", "power")}
             say("boot to first frame: %s emulated ms" % boot_ms)

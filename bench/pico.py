@@ -17,10 +17,10 @@ at about 0.3-0.6x real time, so a run takes 2-3x longer than its emulated second
      session (sim/hardware/bins.py HX711Bank.longest_high_us: must stay under 60 us), gc.mem_free() after boot and
      after the workload, the firmware's .mpy files as the board holds them.
 
-Exit status 1 when the HX711 pulse or the overrun count fails its limit. --gc-every N adds a gc.collect()
-every N passes outside the timed step, to compare: MicroPython's allocator searches the heap from its last
-free block for every allocation of more than one block, so as garbage piles up between collections on the
-Pico's ~180 KB of free heap, each pass that allocates gets slower, until a collection resets it.
+Exit status 1 when the HX711 pulse or the overrun count fails its limit. Between passes the loop's own
+firmware.main.Housekeeping runs (a garbage collection every GC_EVERY_PASSES passes while nothing is being timed,
+else idle); each collection is timed apart from the passes. --gc-every N changes that count, to compare:
+MicroPython's allocator slows as garbage piles up between collections on the Pico's ~180 KB of free heap.
 
 The last line is JSON. Usage: .venv/bin/python bench/pico.py [--vends N] [--quick] [--keep DIR] [--gc-every N]"""
 import argparse
@@ -302,6 +302,7 @@ def main():
         "hx711_pass_us": {"n": hx, "max": result["hx711_max_us"],
                           "mean": round(result["hx711_total_us"] / hx, 1) if hx else None},
         "other_pass_max_us": result["other_max_us"], "ticks_us_overhead_us": result["ticks_us_overhead"],
+        "collects": result["collects"], "collect_max_us": result["collect_worst_us"],
         "hx711_longest_high_us": longest_high, "hx711_limit_us": HX711_LIMIT_US,
         "uart0_overruns": st1["uart0_overruns"] - st0["uart0_overruns"],
         "uart0_overruns_session": st_end["uart0_overruns"],
@@ -330,6 +331,7 @@ def main():
           % out["pass_us"])
     print("  passes reading the HX711s: %d, mean %s us, max %d us; other passes max %d us"
           % (hx, out["hx711_pass_us"]["mean"], out["hx711_pass_us"]["max"], out["other_pass_max_us"]))
+    print("  garbage collections between passes: %d, longest %d us" % (out["collects"], out["collect_max_us"]))
     print("HX711 clock high    longest %d us (limit %d us): %s"
           % (longest_high, HX711_LIMIT_US, "ok" if ok_pulse else "OVER THE LIMIT"))
     print("UART0 rx overruns   %d during %d vends (%d bytes in, %d out): %s"

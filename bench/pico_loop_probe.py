@@ -30,7 +30,8 @@ def _mpy_sizes(slot_dir):
 
 
 def probe(slot_dir, gc_every=0):
-    """gc_every: also gc.collect() every that many passes, outside the timed step (0: the loop as run() has it)."""
+    """Between timed steps the loop's own Housekeeping runs (idle, or a garbage collection every
+    GC_EVERY_PASSES passes; gc_every overrides that count), each collection timed on its own."""
     import select
     poller = select.poll()
     poller.register(sys.stdin, select.POLLIN)
@@ -45,7 +46,7 @@ def probe(slot_dir, gc_every=0):
     from firmware import messages as M  # noqa: F401  (imported by run() too)
     from firmware.config import normalize
     from firmware.hal import WDT_MAX_MS
-    from firmware.main import WDT_TIMEOUT_MS
+    from firmware.main import WDT_TIMEOUT_MS, Housekeeping
     from firmware.board import Board
     from firmware.cabinet import Cabinet
     with open(slot_dir + "/cabinet.json") as f:
@@ -53,6 +54,7 @@ def probe(slot_dir, gc_every=0):
     hal = Board(config["uart"])
     cabinet = Cabinet(hal, config)
     wdt = hal.watchdog(min(WDT_TIMEOUT_MS, WDT_MAX_MS))
+    keep = Housekeeping(hal, gc_every) if gc_every else Housekeeping(hal)
     ticks_ms = hal.ticks_ms
     ticks_us = time.ticks_us
     ticks_diff = time.ticks_diff
@@ -70,6 +72,8 @@ def probe(slot_dir, gc_every=0):
     hx_total = 0
     hx_worst = 0
     other_worst = 0
+    collects = 0
+    collect_worst = 0
     error = None
     stopped_by = "host"
     print("probe: ready", free_boot)
@@ -99,8 +103,6 @@ def probe(slot_dir, gc_every=0):
                 other_worst = dt
             if alive:
                 wdt.feed()
-            if gc_every and passes % gc_every == 0:
-                gc.collect()
             if passes % STOP_EVERY == 0:
                 stop = False
                 for _ in poller.ipoll(0):
@@ -108,7 +110,12 @@ def probe(slot_dir, gc_every=0):
                 if stop:
                     sys.stdin.read(1)
                     break
-            hal.idle()
+            t = ticks_us()
+            if keep.after_pass(cabinet):
+                dt = ticks_diff(ticks_us(), t)
+                collects += 1
+                if dt > collect_worst:
+                    collect_worst = dt
     except KeyboardInterrupt:
         machine.enable_irq(0)             # in case it landed between an HX711 pulse's irq_off and irq_on
         stopped_by = "ctrl-c"
@@ -131,5 +138,5 @@ def probe(slot_dir, gc_every=0):
         "mem_free_start": free_start, "mem_free_after_boot": free_boot, "mem_free_after_uncollected":
         free_uncollected, "mem_free_after_workload": free_after, "probe_hist_bytes": hist_bytes,
         "mpy_sizes": _mpy_sizes(slot_dir), "freq_hz": machine.freq(), "platform": sys.platform,
-        "version": sys.version, "stopped_by": stopped_by, "error": error, "gc_every": gc_every,
+        "version": sys.version, "stopped_by": stopped_by, "error": error, "gc_every": gc_every, "collects": collects, "collect_worst_us": collect_worst,
     }))

@@ -32,6 +32,7 @@ const REPO = path.resolve(HERE, '..', '..');
 const FLASH_BASE = 0x10000000;
 const SLICE = 20000;                 // instructions between looks at the wall clock and the host
 const PHYSICS_STEP_NS = 1e6;         // the cabinet's models advance every emulated millisecond
+const MAX_LAG_NS = 20e6;             // how far behind real time the emulated clock may run and still catch up
 
 function fail(msg) {
     process.stderr.write(`pico: ${msg}\n`);
@@ -140,7 +141,8 @@ class Pico {
         this.earlierOverruns = 0;      // UART0 RX overruns of earlier boots
         this.instructions = 0;
         this.wallStart = performance.now();
-        this.emulStartNs = 0;
+        this.anchorWall = 0;
+        this.anchorNs = 0;
         this.timer = null;
         this.resetPending = null;
     }
@@ -261,8 +263,23 @@ class Pico {
     // ---- running ---------------------------------------------------------------------------------------
     start() {
         this.wallStart = performance.now();
-        this.emulStartNs = this.nowNs;
+        this.anchorWall = this.wallStart;      // (wall ms, emulated ns) the pace is measured from
+        this.anchorNs = this.nowNs;
         this.run();
+    }
+
+    // How far the emulated clock may go now: real time since the anchor. Busy code runs slower than real
+    // time and falls behind; that time is not caught up afterwards in one jump (timers would then fire early
+    // by the wall clock, e.g. a 5 s watchdog in a moment): once more than MAX_LAG_NS behind, the anchor moves.
+    allowedNs() {
+        const wall = performance.now();
+        let allowed = this.anchorNs + (wall - this.anchorWall) * 1e6;
+        if (allowed - this.nowNs > MAX_LAG_NS) {
+            this.anchorNs = this.nowNs;
+            this.anchorWall = wall - MAX_LAG_NS / 1e6;
+            allowed = this.nowNs + MAX_LAG_NS;
+        }
+        return allowed;
     }
 
     run() {
@@ -275,7 +292,7 @@ class Pico {
         }
         const mcu = this.mcu;
         const {core, clock} = mcu;
-        const limit = this.emulStartNs + (performance.now() - this.wallStart) * 1e6 - this.epochNs;
+        const limit = this.allowedNs() - this.epochNs;      // on this boot's chip clock
         let i = 0;
         for (; i < SLICE && !this.resetPending; i++) {
             if (core.waiting) {
@@ -288,9 +305,8 @@ class Pico {
             }
         }
         this.instructions += i;
-        // Ahead of the wall clock (idle, waiting for a timer): sleep until it catches up.
-        const aheadMs = (clock.nanos + this.epochNs - this.emulStartNs) / 1e6 - (performance.now() - this.wallStart);
-        if (i < SLICE && aheadMs > 0) this.timer = setTimeout(() => this.run(), Math.min(Math.max(aheadMs, 1), 5));
+        // Up to the wall clock (idle, waiting for a timer): sleep until real time moves on.
+        if (i < SLICE && clock.nanos >= limit - 1e6) this.timer = setTimeout(() => this.run(), 1);
         else this.timer = setImmediate(() => this.run());
     }
 

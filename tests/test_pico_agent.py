@@ -4,9 +4,14 @@ What the CPython and WebAssembly runs cannot show: the real `machine` HAL (Pin, 
 rp2 UART driver under the main loop, the bit-banged HX711 on the chip's clock, the safety caps on its timers.
 The emulator runs busy code at about a third of real time, so these tests are few and each proves a lot."""
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -230,3 +235,39 @@ def test_when_the_host_falls_silent_the_firmware_turns_everything_off_and_says_s
         done = [e for e in seen if e.type == M.EV_CMD_DONE]
         assert faults and faults[0]["code"] == M.F_LINK_LOST, seen
         assert done and done[0]["result"] == M.R_ABORTED, seen
+
+
+LOCKER_SIM = str(Path(sys.executable).parent / "locker-sim")
+
+
+def test_locker_sim_pico_flashes_prints_both_ports_vends_and_stops_cleanly(tmp_path):
+    config = tmp_path / "cabinet.json"
+    config.write_text(json.dumps(cabinet_config()))
+    link = tmp_path / "cabinet0"
+    proc = subprocess.Popen([LOCKER_SIM, "pico", "--config", str(config), "--flash", str(tmp_path / "pico.img"),
+                             "--link", str(link), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        usb = proc.stdout.readline()              # only once tools/flash.py has reported the firmware healthy
+        port = proc.stdout.readline()
+        assert usb.startswith("usb: /dev/pts/") and port.startswith("port: /dev/pts/"), (usb, port)
+        assert os.readlink(link) == port.split()[1]
+        with CabinetLink(str(link), request_budget=30) as cabinet:
+            assert cabinet.hello(timeout=60).firmware.startswith("0.1.0")
+            assert cabinet.vend(1, 1, timeout=60).result == M.R_VENDED
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+        err = proc.stderr.read()
+        assert "flash: healthy: slot a" in err and "most actuators on at once 1" in err, err
+        assert not link.exists()                  # its symlink is gone with it
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_locker_sim_pico_names_a_missing_uf2(tmp_path):
+    env = dict(os.environ, MICROPYTHON_RP2_UF2=str(tmp_path / "nowhere.uf2"))
+    done = subprocess.run([LOCKER_SIM, "pico", "--config", "examples/cabinet.toml"], env=env,
+                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 2
+    assert "nowhere.uf2 not found" in done.stderr and "MICROPYTHON_RP2_UF2" in done.stderr

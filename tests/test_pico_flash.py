@@ -135,6 +135,14 @@ def mpremote(port, *args, timeout=TIMEOUT):
     return proc.stdout
 
 
+def flash_changed(pico, tmp_path, module, line):
+    """flash.py with a firmware tree whose `module` has `line` appended; (exit status, output)."""
+    src = firmware_tree(tmp_path)
+    with open(src / module, "a") as f:
+        f.write("\n%s\n" % line)
+    return flash("flash", "--port", pico.usb_port, "--config", CONFIG, "--firmware", src)
+
+
 @pytest.fixture(scope="module")
 def first_flash(tmp_path_factory):
     """A blank Pico (MicroPython only, no filesystem yet) flashed by flash.py; then powered off. Returns its flash
@@ -188,11 +196,8 @@ def test_first_flash_of_a_blank_pico_boots_the_firmware_from_its_flash(first_fla
 
 def test_reflash_with_one_module_changed_sends_only_that_module_over_usb(running, tmp_path):
     pico, _, _ = running
-    src = firmware_tree(tmp_path)
-    with open(src / "door.py", "a") as f:
-        f.write("\nFLASH_TEST_MARK = 1\n")
     sent, mark = len(pico.usb_sent), len(pico.events)
-    rc, out = flash("flash", "--port", pico.usb_port, "--config", CONFIG, "--firmware", src)
+    rc, out = flash_changed(pico, tmp_path, "door.py", "FLASH_TEST_MARK = 1")
     assert rc == 0, out
     copies = [line.split()[1] for line in out.splitlines() if line.strip().startswith("copy ")]
     assert copies == ["/fw/b/firmware/door.mpy"], out
@@ -253,11 +258,8 @@ def test_verify_names_a_file_corrupted_on_the_board(running):
 
 def test_a_new_firmware_that_raises_falls_back_to_the_previous_slot(running, tmp_path):
     pico, link, first_hello = running
-    src = firmware_tree(tmp_path)
-    with open(src / "cabinet.py", "a") as f:
-        f.write("\nraise ImportError('this build is broken')\n")
     mark, console = len(pico.events), len(pico.usb_received)
-    rc, out = flash("flash", "--port", pico.usb_port, "--config", CONFIG, "--firmware", src)
+    rc, out = flash_changed(pico, tmp_path, "cabinet.py", "raise ImportError('this build is broken')")
     assert rc == 1, out
     assert "NOT healthy: boot_select: slot b failed; falling back" in out
     pico.wait_for_output(b"boot_select: running slot a\r\n", TIMEOUT, after=console)

@@ -29,13 +29,11 @@ from firmware.main import WDT_TIMEOUT_MS
 from sim.pico.board import EmulatedPico
 from tests.micropython import REPO
 from tests.test_flash import CONFIG, FLASH, MPREMOTE, firmware_tree, flash, uploads
-from locker_flash.board import Board
+from locker_flash.board import HOLD_WATCHDOG, Board
 
 RAW_CONFIG = tomllib.loads(CONFIG.read_text())
 MODULES = sorted(p.stem for p in (REPO / "firmware").glob("*.py"))     # boot_select goes to the root, as .py
 SLOT_FILES = len(MODULES)             # in a slot: every module but boot_select as .mpy, and cabinet.json
-WATCHDOG_CTRL, WATCHDOG_ENABLE = 0x40058000, 1 << 30
-HOLD_WATCHDOG = "import machine\nmachine.mem32[0x%08X] &= ~0x%08X\n" % (WATCHDOG_CTRL, WATCHDOG_ENABLE)
 TIMEOUT = 120     # seconds for anything the chip has to do; a busy host slows the emulator down
 
 

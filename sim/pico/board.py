@@ -77,10 +77,11 @@ def _discard_input(fd):
 
 
 class _Pipe:
-    """One direction of a relay: bytes read from `src` are written to `dst`, kept (bounded) while dst is full."""
+    """One direction of a relay (the relay reads its source): bytes taken are written to `dst`, kept (bounded)
+    while dst is full."""
 
-    def __init__(self, src, dst, log=None, keep=PTY_BACKLOG):
-        self.src, self.dst, self.log, self.keep = src, dst, log, keep
+    def __init__(self, dst, log=None, keep=PTY_BACKLOG):
+        self.dst, self.log, self.keep = dst, log, keep
         self.pending = bytearray()
 
     def pump_out(self):
@@ -167,10 +168,10 @@ class EmulatedPico:
         proc = self._proc
         usb_in, usb_out = proc.stdin.fileno(), proc.stdout.fileno()
         self._pipes = {
-            self.usb_master: _Pipe(self.usb_master, usb_in, self.usb_sent, keep=1 << 24),
-            usb_out: _Pipe(usb_out, self.usb_master, self.usb_received),
-            self.uart_master: _Pipe(self.uart_master, uart_in_w, keep=1 << 24),
-            uart_out_r: _Pipe(uart_out_r, self.uart_master),
+            self.usb_master: _Pipe(usb_in, self.usb_sent, keep=1 << 24),
+            usb_out: _Pipe(self.usb_master, self.usb_received),
+            self.uart_master: _Pipe(uart_in_w, keep=1 << 24),
+            uart_out_r: _Pipe(self.uart_master),
         }
         self._ctl_out = ctl_out_r
         self._closing = [uart_in_w, uart_out_r, ctl_out_r]

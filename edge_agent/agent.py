@@ -27,7 +27,7 @@ from edge_agent.cabinet_events import take_events
 from edge_agent.choices import offered_items
 from edge_agent.errors import LinkError
 from edge_agent.live_state import LiveCabinet
-from edge_agent.permissions import UNRESTRICTED, Decision, may_refill
+from edge_agent.permissions import INSTALLERS, UNRESTRICTED, Decision, capabilities, may_refill
 from edge_agent.refill import confirm_refill, pick_list
 from edge_agent.vending import IssueResult, Vending
 from edge_agent.weighing import NotStable, WeighBins, issue_scanned
@@ -39,7 +39,6 @@ RECOVER_RETRY_S = 1.0
 WAKE_S = 0.1          # how often the worker looks at the idle timer and the cabinet's events
 CALL_TIMEOUT_S = 120  # longest a caller waits for one job (a multi-unit vend)
 OVERDUE_CHECK_S = 60  # how often lent tools are checked against their due time
-INSTALLERS = ("supervisor", "customer_admin", "supplier_admin")   # the installer screen: health, bin calibration
 DOOR_STATES = {M.DOOR_CLOSED: "closed", M.DOOR_OPEN: "open", M.DOOR_UNLOCKING: "unlocking"}
 UNIT_WORDS = {"door": "door", "lane": "lane", "bin": "weigh bin"}    # "L9 is not a lane."
 LANE_STATES = {M.LANE_IDLE: "ok", M.LANE_RUNNING: "running", M.LANE_DISABLED: "disabled"}
@@ -75,7 +74,7 @@ def client_view(snapshot, client):
     PIN awaited after a badge, only for the client they belong to. client None: in-process, sees all."""
     view = {k: v for k, v in snapshot.items() if not k.startswith("_")}
     if client is not None and snapshot["_session_owner"] != client:
-        view.update(session=None, approver=None, take=None)
+        view.update(session=None, approver=None, take=None, may=[])
     if client is not None and snapshot["_pin_owner"] != client:
         view["need_pin_for"] = None
     return view
@@ -607,6 +606,7 @@ class Agent:
             "approver": self.session.approver.name if self.session and self.session.approver else None,
             "ready": self.ready,
             "session": dataclasses.asdict(person) if person else None,
+            "may": capabilities(person.role) if person else [],
             "need_pin_for": self.pending_pin[0] if self.pending_pin else None,
             "firmware_boot": getattr(self.cabinet, "boot_id", None),
             "firmware_version": self.hello.firmware if self.hello else None,

@@ -14,6 +14,15 @@ TAKERS = ("technician", "contractor", "supervisor")
 UNRESTRICTED = ("supervisor",)            # no allow list, no limits, no approval needed
 REFILLERS = ("route_driver", "supplier_admin", "supervisor", "customer_admin")
 SUPPLIER_BOUND = ("route_driver", "supplier_admin")
+SUPERVISORS = ("supervisor", "customer_admin")                       # counts, adjustments, quarantine, lanes
+INSTALLERS = ("supervisor", "customer_admin", "supplier_admin")      # health, self-tests, bin calibration
+# What each screen area needs: the page shows an area when the agent says the person may use it.
+CAPABILITIES = {"take": TAKERS, "refill": REFILLERS, "supervise": SUPERVISORS, "install": INSTALLERS}
+
+
+def capabilities(role):
+    """The screen areas a role may use, for /api/state's `may` (the agent still checks every action)."""
+    return [name for name, roles in CAPABILITIES.items() if role in roles]
 
 
 @dataclass(frozen=True)

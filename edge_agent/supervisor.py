@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 from edge_agent.alerts import clear_alert
-from edge_agent.permissions import Decision
+from edge_agent.permissions import SUPERVISORS, Decision
 from edge_agent.vending import IssueResult, Vending
 
-SUPERVISORS = ("supervisor", "customer_admin")
 DISPOSITIONS = ("restock", "scrap")
 TOOL_DAMAGED = "tool_damaged"      # raised by tools.py on a damaged return (tools imports this module)
 

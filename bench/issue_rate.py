@@ -25,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edge_agent.access import Person  # noqa: E402
-from edge_agent.errors import CabinetError  # noqa: E402
+from edge_agent.rules.access import Person  # noqa: E402
+from edge_agent.link.errors import CabinetError  # noqa: E402
 from edge_agent.ledger import ManualClock  # noqa: E402
-from edge_agent.link_messages import CommandResult, Hello  # noqa: E402
-from edge_agent.vending import Vending  # noqa: E402
+from edge_agent.link.messages import CommandResult, Hello  # noqa: E402
+from edge_agent.flows.vending import Vending  # noqa: E402
 from firmware import messages as M  # noqa: E402
 from sim.virtual_host import VirtualCabinet  # noqa: E402
 from tests.cabinets import cabinet  # noqa: E402

@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edge_agent.serial_link import CabinetLink  # noqa: E402
+from edge_agent.link.serial import CabinetLink  # noqa: E402
 from sim.cabinet import SimCabinet, serve_pty  # noqa: E402
 
 

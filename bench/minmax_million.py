@@ -29,12 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edge_agent import minmax  # noqa: E402
-from edge_agent.access import Person  # noqa: E402
+from edge_agent.ledger import minmax  # noqa: E402
+from edge_agent.rules.access import Person  # noqa: E402
 from edge_agent.ledger import ManualClock, open_ledger  # noqa: E402
 from edge_agent.ledger.chain import row_hash  # noqa: E402
-from edge_agent.minmax import LOW_STOCK, STOCKOUT, refill_quantity  # noqa: E402
-from edge_agent.permissions import may_issue  # noqa: E402
+from edge_agent.ledger.minmax import LOW_STOCK, STOCKOUT, refill_quantity  # noqa: E402
+from edge_agent.rules.permissions import may_issue  # noqa: E402
 from tests.ledgers import ledger_from_csv  # noqa: E402
 
 START = datetime.datetime(2024, 1, 1, 6, 0, tzinfo=datetime.timezone.utc)

@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 import serial  # noqa: E402
 
-from edge_agent.errors import CabinetError  # noqa: E402
-from edge_agent.serial_link import CabinetLink  # noqa: E402
+from edge_agent.link.errors import CabinetError  # noqa: E402
+from edge_agent.link.serial import CabinetLink  # noqa: E402
 from firmware import messages as M  # noqa: E402
 from firmware.codec import FrameDecoder  # noqa: E402
 from sim.pico.board import EmulatedPico  # noqa: E402

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edge_agent.badge.pcsc import POLL_S  # noqa: E402
-from edge_agent.ledger.csv_io import import_role_allows  # noqa: E402
+from edge_agent.rules.csv_io import import_role_allows  # noqa: E402
 from firmware import messages as M  # noqa: E402
 from firmware.codec import FrameDecoder  # noqa: E402
 from sim.virtual_card import GET_UID, VirtualCard  # noqa: E402

@@ -5,7 +5,7 @@ import os
 import signal
 import sys
 
-from edge_agent.arg_types import positive_number
+from edge_agent.cli.arg_types import positive_number
 
 EXIT_USAGE = 2
 

@@ -5,8 +5,8 @@
 # changing the physics on the bridge thread; everything the script prints comes back over the link.
 import time
 
-from edge_agent.link_messages import Event
-from edge_agent.serial_link import CabinetLink
+from edge_agent.link.messages import Event
+from edge_agent.link.serial import CabinetLink
 from firmware import messages as M
 from sim.cabinet import SimCabinet, serve_pty
 

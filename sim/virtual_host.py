@@ -1,12 +1,12 @@
-# The agent's real link core (edge_agent.link_core) wired to a SimCabinet in virtual time: no pty, no threads,
+# The agent's real link core (edge_agent.link.core) wired to a SimCabinet in virtual time: no pty, no threads,
 # no sleeps. Each millisecond the core's bytes go onto the simulated line (with its faults), the cabinet
 # runs, and what the firmware sent comes back. Tests and the pilot simulation use it to run the whole
 # host <-> firmware exchange deterministically and far faster than real time.
 import collections
 import struct
 
-from edge_agent.link_core import LinkCore
-from edge_agent.link_messages import decode_hello
+from edge_agent.link.core import LinkCore
+from edge_agent.link.messages import decode_hello
 from firmware import messages as M
 
 

@@ -1,6 +1,6 @@
 """Real ledger files for tests: written from CSV text through the same importers an installer uses."""
 from edge_agent.ledger import ManualClock, open_ledger
-from edge_agent.ledger.csv_io import import_locations, import_skus, import_users
+from edge_agent.rules.csv_io import import_locations, import_skus, import_users
 
 
 def ledger_from_csv(tmp_path, skus=None, locations=None, users=None, clock=None):

@@ -2,7 +2,7 @@
 repeated wrong PINs, contractors' validity windows, and every refusal on record (never the PIN)."""
 import pytest
 
-from edge_agent.access import Access, NeedPin, Person, Refused
+from edge_agent.rules.access import Access, NeedPin, Person, Refused
 from edge_agent.ledger import ManualClock, open_ledger
 from tests.ledgers import ledger_from_csv, rows_of
 

@@ -6,10 +6,10 @@ import threading
 import pytest
 
 from edge_agent import api
-from edge_agent.access import NeedPin, Person, Refused
-from edge_agent.agent import Agent, NoSession, NotReady
-from edge_agent.agent_config import AgentConfig
-from edge_agent.alerts import open_alerts
+from edge_agent.rules.access import NeedPin, Person, Refused
+from edge_agent.app.agent import Agent, NoSession, NotReady
+from edge_agent.app.config import AgentConfig
+from edge_agent.ledger.alerts import open_alerts
 from edge_agent.ledger import ManualClock, open_ledger
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet
@@ -127,7 +127,7 @@ def test_nobody_is_let_in_before_pending_intents_are_settled(site):
 
     def query_when_allowed(cmd_id):
         if not gate.is_set():
-            from edge_agent.errors import LinkTimeout
+            from edge_agent.link.errors import LinkTimeout
             raise LinkTimeout("cabinet not answering")
         return real_query(cmd_id)
 
@@ -191,7 +191,7 @@ def test_an_events_lost_fault_makes_the_agent_read_the_cabinet_state_again(runni
 
 def test_an_event_type_the_agent_does_not_know_is_passed_over(running, site):
     # docs/protocol.md, Versioning: a newer firmware may add event types; the host acknowledges and skips them.
-    from edge_agent.link_messages import decode_event
+    from edge_agent.link.messages import decode_event
     sim, host = cabinet()
     cab = VirtualCabinet(host)
     events = [decode_event(7, bytes((200, 1, 2, 3))), decode_event(8, bytes((M.EV_DOOR_FORCED,)))]  # too short

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import edge_agent
-from edge_agent import cli
-from edge_agent.access import Access, Person, Refused
+from edge_agent.cli import locker_agent
+from edge_agent.rules.access import Access, Person, Refused
 from edge_agent.ledger import ManualClock, open_ledger
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +96,7 @@ SITE = {
 def admin(db, *argv):
     """Run locker-agent in-process: (exit status, printed lines)."""
     lines = []
-    status = cli.main(["--db", str(db), *map(str, argv)], out=lines.append)
+    status = locker_agent.main(["--db", str(db), *map(str, argv)], out=lines.append)
     return status, "\n".join(lines)
 
 
@@ -248,29 +248,29 @@ def test_admin_commands_do_not_count_a_boot_nor_create_a_ledger(site, tmp_path, 
 
 
 def test_db_comes_before_or_after_the_command_and_is_needed(site, capsys):
-    assert cli.main(["stock", "--db", str(site)], out=lambda text: None) == 0
-    assert cli.main(["stock"], out=print) == 2
+    assert locker_agent.main(["stock", "--db", str(site)], out=lambda text: None) == 0
+    assert locker_agent.main(["stock"], out=print) == 2
     assert "stock needs --db FILE" in capsys.readouterr().err
 
 
 def every_command():
-    return sorted(cli.build_parser()._subparsers._group_actions[0].choices)
+    return sorted(locker_agent.build_parser()._subparsers._group_actions[0].choices)
 
 
 @pytest.mark.parametrize("command", every_command())
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as done:
-        cli.main([command, "--help"])
+        locker_agent.main([command, "--help"])
     assert done.value.code == 0
     text = capsys.readouterr().out
     assert text.startswith("usage: locker-agent %s" % command) and len(text.splitlines()) > 4
-    helps = {a.dest: a.help for a in cli.build_parser()._subparsers._group_actions[0]._choices_actions}
+    helps = {a.dest: a.help for a in locker_agent.build_parser()._subparsers._group_actions[0]._choices_actions}
     assert helps[command].split("(")[0].strip() in " ".join(text.split())
 
 
 def test_import_help_says_rules_replace_and_names_the_columns(capsys):
     with pytest.raises(SystemExit):
-        cli.main(["import", "--help"])
+        locker_agent.main(["import", "--help"])
     text = capsys.readouterr().out
     assert "REPLACE the whole rule set" in text and "limits     user_id, period, max_quantity [, sku, category]" in text
 
@@ -278,10 +278,10 @@ def test_import_help_says_rules_replace_and_names_the_columns(capsys):
 def test_run_hands_the_config_to_the_agent_service(monkeypatch, capsys):
     seen = []
     fake = types.SimpleNamespace(main=lambda config: seen.append(config) or 0)
-    monkeypatch.setitem(sys.modules, "edge_agent.service", fake)
+    monkeypatch.setitem(sys.modules, "edge_agent.app.service", fake)
     monkeypatch.setattr(edge_agent, "service", fake, raising=False)
-    assert cli.main(["run", "--config", "site/agent.toml"]) == 0 and seen == ["site/agent.toml"]
-    assert cli.main(["--db", "x.db", "run", "--config", "site/agent.toml"]) == 2
+    assert locker_agent.main(["run", "--config", "site/agent.toml"]) == 0 and seen == ["site/agent.toml"]
+    assert locker_agent.main(["--db", "x.db", "run", "--config", "site/agent.toml"]) == 2
     assert "from the config file, not --db" in capsys.readouterr().err
 
 
@@ -311,7 +311,7 @@ def test_docs_admin_lists_every_command_and_every_csv_column():
     text = (ROOT / "docs/admin.md").read_text()
     for command in every_command():
         assert "| `%s" % command in text, command
-    for what, columns in cli.COLUMNS.items():
+    for what, columns in locker_agent.COLUMNS.items():
         section = text.split("### %s.csv" % what, 1)[1].split("###", 1)[0]
         documented = {}
         for line in section.splitlines():

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.agent_config import AgentConfigError, load_agent_config
+from edge_agent.app.config import AgentConfigError, load_agent_config
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples/site/agent.toml"
 CLOUD = '[cloud]\nhost = "broker"\ntenant = "acme"\nsite = "plant1"\nkey_file = "cabinet.key"\n'
@@ -64,7 +64,7 @@ def test_a_missing_required_key_or_file_or_bad_toml_is_said_plainly(tmp_path):
 
 
 def test_every_key_is_documented():
-    from edge_agent.agent_config import SCHEMA
+    from edge_agent.app.config import SCHEMA
     doc = (EXAMPLE.parent.parent.parent / "docs/agent-config.md").read_text()
     for section, keys in SCHEMA.items():
         for key in keys:

@@ -6,9 +6,9 @@ HTTP server, and the simulated cabinet in virtual time."""
 import pytest
 
 from edge_agent import api
-from edge_agent.agent import Agent
-from edge_agent.agent_config import AgentConfig
-from edge_agent.alerts import open_alerts
+from edge_agent.app.agent import Agent
+from edge_agent.app.config import AgentConfig
+from edge_agent.ledger.alerts import open_alerts
 from edge_agent.ledger import ManualClock, open_ledger
 from sim.virtual_host import VirtualCabinet
 from tests.api_client import ApiClient

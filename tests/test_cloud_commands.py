@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from edge_agent.access import Access
-from edge_agent.agent_config import AgentConfig, CloudConfig
+from edge_agent.rules.access import Access
+from edge_agent.app.config import AgentConfig, CloudConfig
 from edge_agent.cloud import envelope, outbox
 from edge_agent.cloud.commands import Commands
 from edge_agent.cloud.sync import CloudSync

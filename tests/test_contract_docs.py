@@ -139,7 +139,7 @@ def test_every_firmware_signal_is_on_a_connector_pin_with_the_default_gpio_and_t
 
 
 def test_the_pi_header_table_agrees_with_the_agent_config_and_the_connector():
-    from edge_agent.agent_config import RESET_GPIOS, load_agent_config
+    from edge_agent.app.config import RESET_GPIOS, load_agent_config
 
     rows = _wiring_tables()["Raspberry Pi header (the agent's side)"]
     j6 = {int(r[0]): r for r in _wiring_tables()["J6 Pi link"]}

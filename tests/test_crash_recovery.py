@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from edge_agent.alerts import open_alerts
+from edge_agent.ledger.alerts import open_alerts
 from firmware import messages as M
 from tests.agent_process import AgentProcess, ledger_of, simulated_cabinet, write_agent_config
 from tests.ledgers import ledger_from_csv, rows_of

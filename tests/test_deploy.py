@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.agent_config import AgentConfigError, load_agent_config
+from edge_agent.app.config import AgentConfigError, load_agent_config
 from edge_agent.ledger import ManualClock, open_ledger
-from edge_agent.ledger.csv_io import import_locations, import_skus, import_users
+from edge_agent.rules.csv_io import import_locations, import_skus, import_users
 from edge_agent.ledger.migrations import MIGRATIONS
 from tests.wheelhouse import build_wheel, dependency_wheels
 

@@ -3,7 +3,7 @@ card tapped on a virtual reader in the real pcscd, the simulated cabinet (real f
 real pty, and the ledger file read back afterwards."""
 import pytest
 
-from edge_agent.alerts import open_alerts
+from edge_agent.ledger.alerts import open_alerts
 from tests.agent_process import AgentProcess, ledger_of, simulated_cabinet, write_agent_config
 from tests.ledgers import ledger_from_csv, rows_of
 

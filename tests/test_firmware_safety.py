@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-from edge_agent.errors import CabinetError, FirmwareRebooted, LinkError
+from edge_agent.link.errors import CabinetError, FirmwareRebooted, LinkError
 from firmware import messages as M
 from firmware.config import SOLENOID_CAP_MS
 from sim.cabinet import Faults

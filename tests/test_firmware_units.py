@@ -2,7 +2,7 @@
 real link core, in virtual time."""
 import pytest
 
-from edge_agent.errors import CabinetError
+from edge_agent.link.errors import CabinetError
 from firmware import messages as M
 from tests.cabinets import cabinet
 

@@ -4,11 +4,11 @@ import sqlite3
 
 import pytest
 
-from edge_agent import pins
+from edge_agent.rules import pin_hashing
 from edge_agent.ledger import (AppendRefused, ImportRefused, ManualClock, MigrationError, SchemaTooNew,
                                open_ledger)
 from edge_agent.ledger.chain import verify_rows
-from edge_agent.ledger.csv_io import (export_transactions, import_locations, import_skus, import_users,
+from edge_agent.rules.csv_io import (export_transactions, import_locations, import_skus, import_users,
                                       read_transactions)
 from edge_agent.ledger.migrations import MIGRATIONS, Migration, schema_version
 
@@ -388,13 +388,13 @@ def test_csv_import_happy_path(ledger, tmp_path, path):
     assert {b["badge_id"]: b["user_id"] for b in ledger.db["badges"].rows} == {
         "04A1B2C3": "tech-1", "04A1B2C4": "tech-1", "000455AA": "drv-1"}   # as a reader reports it
     tech = ledger.db["users"].get("tech-1")
-    assert tech["pin_hash"].startswith("scrypt$") and pins.verify_pin("90817263", tech["pin_hash"])
-    assert not pins.verify_pin("90817264", tech["pin_hash"])
+    assert tech["pin_hash"].startswith("scrypt$") and pin_hashing.verify_pin("90817263", tech["pin_hash"])
+    assert not pin_hashing.verify_pin("90817264", tech["pin_hash"])
     assert ledger.db["users"].get("drv-1")["pin_hash"] is None
     assert ledger.verify().ok
     # Re-importing with a blank PIN keeps the PIN; the badges column replaces the badges.
     import_users(ledger, write(tmp_path, "again.csv", "id,role,pin,badges\ntech-1,technician,,04A1B2C4\n"))
-    assert pins.verify_pin("90817263", ledger.db["users"].get("tech-1")["pin_hash"])
+    assert pin_hashing.verify_pin("90817263", ledger.db["users"].get("tech-1")["pin_hash"])
     assert [b["badge_id"] for b in ledger.db["badges"].rows_where("user_id = ?", ["tech-1"])] == ["04A1B2C4"]
 
 
@@ -462,14 +462,14 @@ def test_export_round_trip_and_the_export_can_be_verified(ledger, tmp_path):
 
 # -- PINs -------------------------------------------------------------------------------------------------
 def test_pin_hashing():
-    first, second = pins.hash_pin("1234"), pins.hash_pin("1234")
+    first, second = pin_hashing.hash_pin("1234"), pin_hashing.hash_pin("1234")
     assert first != second  # a random salt each time
     scheme, n, r, p, salt, digest = first.split("$")
     assert (scheme, int(n), len(bytes.fromhex(salt))) == ("scrypt", 2 ** 14, 16)
-    assert pins.verify_pin("1234", first) and pins.verify_pin("1234", second)
-    assert not pins.verify_pin("1243", first)
-    assert not pins.verify_pin("1234", "plain1234") and not pins.verify_pin("1234", None)
+    assert pin_hashing.verify_pin("1234", first) and pin_hashing.verify_pin("1234", second)
+    assert not pin_hashing.verify_pin("1243", first)
+    assert not pin_hashing.verify_pin("1234", "plain1234") and not pin_hashing.verify_pin("1234", None)
     with pytest.raises(ValueError, match="digits"):
-        pins.hash_pin("12a4")
+        pin_hashing.hash_pin("12a4")
     with pytest.raises(ValueError, match="4 to 12"):
-        pins.hash_pin("123")
+        pin_hashing.hash_pin("123")

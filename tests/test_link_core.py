@@ -14,9 +14,9 @@ import pytest
 
 from firmware import messages as M
 from firmware.codec import FrameDecoder, encode_frame
-from edge_agent.errors import CabinetError, FirmwareRebooted, LinkError, LinkTimeout, ProtocolError
-from edge_agent.link_core import RTO_INITIAL_MS, LinkCore
-from edge_agent.serial_link import CabinetLink
+from edge_agent.link.errors import CabinetError, FirmwareRebooted, LinkError, LinkTimeout, ProtocolError
+from edge_agent.link.core import RTO_INITIAL_MS, LinkCore
+from edge_agent.link.serial import CabinetLink
 
 BOOT_A = 0x0ACE1234
 BOOT_B = 0x01020304

@@ -1,6 +1,6 @@
 """1,000 vends over a line that drops or corrupts 2% of its bytes: every request gets a definite answer, and
 every request turns its motor at most once, however often frames were retransmitted."""
-from edge_agent.errors import CabinetError
+from edge_agent.link.errors import CabinetError
 from firmware import messages as M
 from sim.cabinet import Faults
 from tests.cabinets import cabinet

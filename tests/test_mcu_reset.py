@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent import cli, mcu_reset
-from edge_agent.agent_config import AgentConfigError, load_agent_config
-from edge_agent.mcu_reset import McuResetError, SilenceWatch, load_rpi_gpio, pulse_reset, reset_mcu, silence_watch
+from edge_agent.cli import main as locker_agent_main
+from edge_agent.link import mcu_reset
+from edge_agent.app.config import AgentConfigError, load_agent_config
+from edge_agent.link.mcu_reset import McuResetError, SilenceWatch, load_rpi_gpio, pulse_reset, reset_mcu, silence_watch
 from tests.agent_process import AgentProcess, simulated_cabinet, write_agent_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,7 +125,7 @@ def test_the_reset_mcu_command_pulses_the_configured_pin(tmp_path, monkeypatch):
     path = tmp_path / "agent.toml"
     path.write_text(MINIMAL + "[cabinet]\nreset_gpio = 27\nreset_pulse_ms = 5\n")
     said = []
-    assert cli.main(["reset-mcu", "--config", str(path)], out=said.append) == 0
+    assert locker_agent_main(["reset-mcu", "--config", str(path)], out=said.append) == 0
     assert [pin for pin, level in gpio.history if level == gpio.HIGH] == [27]
     assert gpio.level[27] is None and "GPIO27" in said[0]
 

@@ -2,8 +2,8 @@
 stockout at zero, and a refill that closes them, all in the ledger's own SQLite file."""
 import pytest
 
-from edge_agent import alerts
-from edge_agent.minmax import refill_quantity
+from edge_agent.ledger import alerts
+from edge_agent.ledger.minmax import refill_quantity
 from tests.ledgers import ledger_from_csv
 
 

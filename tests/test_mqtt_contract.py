@@ -376,7 +376,7 @@ def test_the_agents_own_payloads_validate(tmp_path):
     """The outbox's batches of both streams (every event type) and CloudSync's status, birth and inventory."""
     from types import SimpleNamespace
 
-    from edge_agent import commissioning
+    from edge_agent.cli import commissioning
     from edge_agent.cloud import outbox
     from edge_agent.cloud.sync import CloudSync
 

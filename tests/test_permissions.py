@@ -1,9 +1,9 @@
 """The permission matrix: each role against each rule, decided from a real ledger file."""
 import pytest
 
-from edge_agent.access import Person
+from edge_agent.rules.access import Person
 from edge_agent.ledger import ManualClock
-from edge_agent.permissions import may_issue, may_refill
+from edge_agent.rules.permissions import may_issue, may_refill
 from tests.ledgers import ledger_from_csv
 
 SKUS = """part_number,description,category,supplier,needs_approval,needs_work_order,needs_machine_id

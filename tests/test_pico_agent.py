@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.alerts import open_alerts
-from edge_agent.errors import CabinetError, LinkTimeout
-from edge_agent.serial_link import CabinetLink
+from edge_agent.ledger.alerts import open_alerts
+from edge_agent.link.errors import CabinetError, LinkTimeout
+from edge_agent.link.serial import CabinetLink
 from firmware import messages as M
 from sim.pico.board import EmulatedPico
 from sim.pico.serve import flash_firmware

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.errors import FirmwareRebooted
+from edge_agent.link.errors import FirmwareRebooted
 from firmware import messages as M
 from firmware.config import normalize
 from tests import link_checks as checks

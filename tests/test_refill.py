@@ -3,9 +3,9 @@ closes the task and clears its alerts, a count that differs corrects the ledger,
 location is refused and on record."""
 import pytest
 
-from edge_agent.access import Person
-from edge_agent.alerts import open_alerts
-from edge_agent.refill import PickLine, RefillDone, confirm_refill, pick_list
+from edge_agent.rules.access import Person
+from edge_agent.ledger.alerts import open_alerts
+from edge_agent.flows.refill import PickLine, RefillDone, confirm_refill, pick_list
 from tests.ledgers import ledger_from_csv, rows_of
 
 ACME = Person("drv-1", "Bo", "route_driver", None, None, "Acme")

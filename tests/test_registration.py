@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from edge_agent.cloud.envelope import load_key
-from edge_agent.registration import fingerprint
+from edge_agent.cli.registration import fingerprint
 from tests.agent_process import write_agent_config
 
 LOCKER_AGENT = str(Path(sys.executable).parent / "locker-agent")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent import cli
+from edge_agent.cli import main as locker_agent_main
 from edge_agent.ledger import ManualClock
 from edge_agent.reports import COLUMNS, build_report, write_reports
 from tests.chromium import browser
@@ -315,7 +315,7 @@ def test_cli_writes_the_html_and_the_csvs(tmp_path, capsys):
     with october(tmp_path):
         pass
     out_dir = tmp_path / "out"
-    assert cli.main(["--db", str(tmp_path / "ledger.db"), "report", "--month", "2026-10", "--out", str(out_dir),
+    assert locker_agent_main(["--db", str(tmp_path / "ledger.db"), "report", "--month", "2026-10", "--out", str(out_dir),
                      "--now", AFTER]) == 0
     said = capsys.readouterr().out
     assert "16 units used, 61.20 EUR billable, 1 stockouts (30.0 h out), 2 refill visits" in said
@@ -348,10 +348,10 @@ def test_cli_refuses_a_bad_period(tmp_path, capsys):
     with october(tmp_path):
         pass
     db = str(tmp_path / "ledger.db")
-    assert cli.main(["--db", db, "report", "--from", "2026-10-05", "--to", "2026-10-01"]) == 2
+    assert locker_agent_main(["--db", db, "report", "--from", "2026-10-05", "--to", "2026-10-01"]) == 2
     assert "--to is before --from" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        cli.main(["--db", db, "report", "--month", "2026-13"])
+        locker_agent_main(["--db", db, "report", "--month", "2026-13"])
 
 
 # -- the page in a real browser ----------------------------------------------------------------------------

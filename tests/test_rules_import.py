@@ -2,10 +2,10 @@
 any bad row is refused whole naming row and field, and the imported rules are the ones may_issue applies."""
 import pytest
 
-from edge_agent.access import Person
+from edge_agent.rules.access import Person
 from edge_agent.ledger import ImportRefused, ManualClock
-from edge_agent.ledger.csv_io import import_role_allows, import_user_limits
-from edge_agent.permissions import may_issue
+from edge_agent.rules.csv_io import import_role_allows, import_user_limits
+from edge_agent.rules.permissions import may_issue
 from tests.ledgers import ledger_from_csv
 
 SKUS = """part_number,description,category,supplier

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from edge_agent import api
-from edge_agent.agent import Agent
-from edge_agent.agent_config import AgentConfig
+from edge_agent.app.agent import Agent
+from edge_agent.app.config import AgentConfig
 from edge_agent.ledger import ManualClock, open_ledger
 from sim.virtual_host import VirtualCabinet
 from tests.cabinets import cabinet, calibrate_bin
@@ -285,7 +285,7 @@ def test_a_weigh_bin_take_counts_what_the_scale_saw(page, rig):
 
 def test_a_lent_tool_is_returned_damaged_from_the_items_screen(page, rig):
     from playwright.sync_api import expect
-    from edge_agent import tools
+    from edge_agent.flows import loans
     badge_in(page)
     expect(page.locator("#return-tool")).to_be_hidden()                  # nothing out yet
     page.locator("#item-list button", has_text="Torque wrench").click()
@@ -303,7 +303,7 @@ def test_a_lent_tool_is_returned_damaged_from_the_items_screen(page, rig):
     expect(page.locator("#result-title")).to_have_text("Put the tool back")
     expect(page.locator("#result-text")).to_contain_text("It goes to a supervisor to check.")
     with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
-        assert tools.loans_of(ledger, "T1") == []
+        assert loans.loans_of(ledger, "T1") == []
         assert ledger.db["locations"].get("D1")["quarantine"] == 1
     page.locator("#result-more").click()
     expect(page.locator("#item-list .name")).to_have_count(len(OFFERED) - 1)   # the wrench is in quarantine
@@ -386,7 +386,7 @@ def test_a_supervisor_adjusts_with_a_reason(page, rig):
 
 def test_a_supervisor_clears_a_jammed_lane_from_the_screen(chromium, tmp_path):
     from playwright.sync_api import expect
-    from edge_agent.alerts import open_alerts
+    from edge_agent.ledger.alerts import open_alerts
     with screen_rig(tmp_path, lane=[{"number": 3, "jammed": True}]) as rig:
         page = open_screen(chromium, rig)
         badge_in(page, SUPERVISOR)
@@ -432,7 +432,7 @@ def test_a_jammed_lane_is_listed_last_with_why_and_refused_in_plain_words(chromi
 
 def test_a_supervisor_restocks_a_returned_tool_from_quarantine(page, rig):
     from playwright.sync_api import expect
-    from edge_agent import tools
+    from edge_agent.flows import loans
     rig.agent.call(rig.agent.tap, BADGE)
     page.locator("body[data-session=T1]").wait_for(state="attached")    # the push has told the page
     rig.agent.call(rig.agent.issue, "D1", 1)
@@ -447,7 +447,7 @@ def test_a_supervisor_restocks_a_returned_tool_from_quarantine(page, rig):
     expect(page.locator("#result-title")).to_have_text("Restocked 1 × Torque wrench")
     with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
         assert ledger.db["locations"].get("D1")["quarantine"] == 0 and ledger.on_hand("D1") == 1
-        assert tools.loans_of(ledger, "T1") == []
+        assert loans.loans_of(ledger, "T1") == []
 
 
 def test_a_technician_sees_no_supervisor_button_and_the_api_refuses_them(page, rig):

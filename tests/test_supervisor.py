@@ -3,12 +3,13 @@ quarantine release (restock or scrap), and clearing a jammed lane so it vends ag
 refused, on record."""
 import pytest
 
-from edge_agent import supervisor, tools
-from edge_agent.access import Person
-from edge_agent.alerts import open_alerts
+from edge_agent.flows import stock
+from edge_agent.flows import loans
+from edge_agent.rules.access import Person
+from edge_agent.ledger.alerts import open_alerts
 from edge_agent.ledger import ManualClock
-from edge_agent.permissions import Decision
-from edge_agent.vending import Vending
+from edge_agent.rules.permissions import Decision
+from edge_agent.flows.vending import Vending
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet
 from tests.cabinets import cabinet
@@ -45,12 +46,12 @@ def kinds(ledger, location):
 
 
 def test_a_cycle_count_sets_on_hand_returns_the_difference_and_runs_min_max(ledger):
-    assert supervisor.cycle_count(ledger, DEE, "L3", 1) == -5
+    assert stock.cycle_count(ledger, DEE, "L3", 1) == -5
     assert ledger.on_hand("L3") == 1 and "low_stock" in kinds(ledger, "L3")
     count = rows_of(ledger, "count")[-1]
     assert (count["location"], count["quantity"], count["user_id"], count["reason"]) == (
         "L3", 1, "sup-1", "cycle count")
-    assert supervisor.cycle_count(ledger, ADMIN, "L3", 4, reason="weekly count") == 3       # customer admin may
+    assert stock.cycle_count(ledger, ADMIN, "L3", 4, reason="weekly count") == 3       # customer admin may
     assert rows_of(ledger, "count")[-1]["reason"] == "weekly count" and "low_stock" not in kinds(ledger, "L3")
     assert ledger.verify().ok
 
@@ -58,22 +59,22 @@ def test_a_cycle_count_sets_on_hand_returns_the_difference_and_runs_min_max(ledg
 @pytest.mark.parametrize("person", [ANA, DRIVER])
 def test_anyone_but_a_supervisor_is_refused_on_record(ledger, person):
     sim, host = cabinet()
-    for refused in (supervisor.cycle_count(ledger, person, "L3", 0),
-                    supervisor.adjust(ledger, person, "L3", -1, "broken box"),
-                    supervisor.release_quarantine(ledger, person, "D1", 1, "restock"),
-                    supervisor.clear_lane(ledger, person, VirtualCabinet(host), "L9").refused):
+    for refused in (stock.cycle_count(ledger, person, "L3", 0),
+                    stock.adjust(ledger, person, "L3", -1, "broken box"),
+                    stock.release_quarantine(ledger, person, "D1", 1, "restock"),
+                    stock.clear_lane(ledger, person, VirtualCabinet(host), "L9").refused):
         assert refused == Decision.no("not_allowed", "Only a supervisor can do this.")
     assert [(r["user_id"], r["reason"]) for r in rows_of(ledger, "refusal")] == [(person.user_id, "not_allowed")] * 4
     assert ledger.on_hand("L3") == 6 and rows_of(ledger, "adjustment") == [] and rows_of(ledger, "intent") == []
 
 
 def test_an_adjustment_needs_a_reason_and_cannot_go_below_zero(ledger):
-    blank = supervisor.adjust(ledger, DEE, "L3", -2, "  ")
+    blank = stock.adjust(ledger, DEE, "L3", -2, "  ")
     assert (blank.reason, blank.message) == ("needs_reason", "An adjustment needs a reason.")
-    assert supervisor.adjust(ledger, DEE, "L3", -7, "lost").reason == "below_zero"
+    assert stock.adjust(ledger, DEE, "L3", -7, "lost").reason == "below_zero"
     assert ledger.on_hand("L3") == 6 and rows_of(ledger, "adjustment") == []
     assert [r["reason"] for r in rows_of(ledger, "refusal")] == ["needs_reason", "below_zero"]
-    assert supervisor.adjust(ledger, DEE, "L3", -2, "box crushed by forklift") == 4
+    assert stock.adjust(ledger, DEE, "L3", -2, "box crushed by forklift") == 4
     [row] = rows_of(ledger, "adjustment")
     assert (row["quantity"], row["reason"], row["user_id"]) == (-2, "box crushed by forklift", "sup-1")
     assert ledger.on_hand("L3") == 4 and ledger.verify().ok
@@ -84,10 +85,10 @@ def damaged_returns(ledger, n):
     sim, host = cabinet()
     port = VirtualCabinet(host)
     for _ in range(n):
-        assert tools.check_out(ledger, port, ANA, "D1").ok
+        assert loans.check_out(ledger, port, ANA, "D1").ok
         sim.physics.door(1).close()
         port.wait(100)
-        assert tools.check_in(ledger, port, ANA, "D1", "damaged").ok
+        assert loans.check_in(ledger, port, ANA, "D1", "damaged").ok
         sim.physics.door(1).close()
         port.wait(100)
     assert quarantine(ledger, "D1") == n and ledger.on_hand("D1") == 3 - n and "tool_damaged" in kinds(ledger, "D1")
@@ -95,10 +96,10 @@ def damaged_returns(ledger, n):
 
 def test_restocking_from_quarantine_puts_units_back_on_hand_through_the_ledger(ledger):
     damaged_returns(ledger, 2)
-    assert supervisor.release_quarantine(ledger, DEE, "D1", 1, "restock") == 1
+    assert stock.release_quarantine(ledger, DEE, "D1", 1, "restock") == 1
     assert (ledger.on_hand("D1"), quarantine(ledger, "D1")) == (2, 1)
     assert "tool_damaged" in kinds(ledger, "D1")                    # one still waits for a decision
-    assert supervisor.release_quarantine(ledger, DEE, "D1", 1, "restock") == 0
+    assert stock.release_quarantine(ledger, DEE, "D1", 1, "restock") == 0
     assert (ledger.on_hand("D1"), quarantine(ledger, "D1")) == (3, 0) and "tool_damaged" not in kinds(ledger, "D1")
     assert [(r["quantity"], r["reason"]) for r in rows_of(ledger, "adjustment")] == [(1, "quarantine release")] * 2
     assert ledger.verify().ok
@@ -106,7 +107,7 @@ def test_restocking_from_quarantine_puts_units_back_on_hand_through_the_ledger(l
 
 def test_scrapping_from_quarantine_is_on_record_and_leaves_on_hand_alone(ledger):
     damaged_returns(ledger, 2)
-    assert supervisor.release_quarantine(ledger, DEE, "D1", 2, "scrap") == 0
+    assert stock.release_quarantine(ledger, DEE, "D1", 2, "scrap") == 0
     assert (ledger.on_hand("D1"), quarantine(ledger, "D1")) == (1, 0) and "tool_damaged" not in kinds(ledger, "D1")
     [row] = rows_of(ledger, "adjustment")
     assert (row["quantity"], row["reason"], row["user_id"]) == (0, "scrapped 2 from quarantine", "sup-1")
@@ -114,11 +115,11 @@ def test_scrapping_from_quarantine_is_on_record_and_leaves_on_hand_alone(ledger)
 
 def test_releasing_more_than_is_in_quarantine_is_refused(ledger):
     damaged_returns(ledger, 1)
-    refused = supervisor.release_quarantine(ledger, DEE, "D1", 2, "restock")
+    refused = stock.release_quarantine(ledger, DEE, "D1", 2, "restock")
     assert (refused.reason, refused.message) == ("not_in_quarantine", "D1 has 1 in quarantine.")
     assert (ledger.on_hand("D1"), quarantine(ledger, "D1")) == (2, 1) and rows_of(ledger, "adjustment") == []
     with pytest.raises(ValueError):
-        supervisor.release_quarantine(ledger, DEE, "D1", 1, "sell")
+        stock.release_quarantine(ledger, DEE, "D1", 1, "sell")
 
 
 def test_clearing_a_jammed_lane_after_freeing_the_spiral_lets_it_vend_again(ledger):
@@ -127,7 +128,7 @@ def test_clearing_a_jammed_lane_after_freeing_the_spiral_lets_it_vend_again(ledg
     vending = Vending(ledger, port)
     assert vending.issue(ANA, "L9", 1).outcomes == ["jammed"] and "lane_jammed" in kinds(ledger, "L9")
     sim.physics.lane(9).jammed = False            # the supervisor frees the spiral by hand
-    cleared = supervisor.clear_lane(ledger, DEE, port, "L9")
+    cleared = stock.clear_lane(ledger, DEE, port, "L9")
     assert cleared.ok and cleared.outcome == "cleared"
     assert "lane_jammed" not in kinds(ledger, "L9")
     intent, outcome = rows_of(ledger, "intent")[-1], rows_of(ledger, "outcome")[-1]
@@ -140,7 +141,7 @@ def test_clearing_a_jammed_lane_after_freeing_the_spiral_lets_it_vend_again(ledg
 
 def test_clearing_something_that_is_not_a_lane_is_refused(ledger):
     sim, host = cabinet()
-    result = supervisor.clear_lane(ledger, DEE, VirtualCabinet(host), "D1")
+    result = stock.clear_lane(ledger, DEE, VirtualCabinet(host), "D1")
     assert result.refused.reason == "not_a_lane" and not result.ok and rows_of(ledger, "intent") == []
 
 

@@ -6,12 +6,12 @@ import datetime
 
 import pytest
 
-from edge_agent import tools
-from edge_agent.access import Person
-from edge_agent.alerts import open_alerts
-from edge_agent.errors import LinkTimeout
+from edge_agent.flows import loans
+from edge_agent.rules.access import Person
+from edge_agent.ledger.alerts import open_alerts
+from edge_agent.link.errors import LinkTimeout
 from edge_agent.ledger import ManualClock
-from edge_agent.vending import Vending
+from edge_agent.flows.vending import Vending
 from sim.virtual_host import VirtualCabinet
 from tests.cabinets import cabinet
 from tests.ledgers import ledger_from_csv, rows_of
@@ -67,12 +67,12 @@ def quarantine(ledger, location):
 
 def test_check_out_opens_the_door_charges_and_opens_a_loan_due_after_the_locations_hours(ledger, rig):
     sim, port = rig
-    result = tools.check_out(ledger, port, ANA, "D1")
+    result = loans.check_out(ledger, port, ANA, "D1")
     assert result.ok and sim.physics.door(1).opens == 1 and ledger.on_hand("D1") == 0
     [intent], [outcome] = rows_of(ledger, "intent"), rows_of(ledger, "outcome")
     assert (intent["action"], intent["seq"] < outcome["seq"]) == ("issue", True)
     assert (outcome["outcome"], outcome["quantity"], outcome["user_id"]) == ("opened", 1, "tech-1")
-    [loan] = tools.loans_of(ledger, "tech-1")
+    [loan] = loans.loans_of(ledger, "tech-1")
     assert loan == result.loan
     assert (loan.location, loan.sku, loan.quantity, loan.out_seq) == ("D1", "TRQ", 1, outcome["seq"])
     assert loan.due_wall == later(8)
@@ -81,14 +81,14 @@ def test_check_out_opens_the_door_charges_and_opens_a_loan_due_after_the_locatio
 
 def test_loan_hours_come_from_the_caller_then_the_location_then_the_default(ledger, rig):
     sim, port = rig
-    assert tools.check_out(ledger, port, ANA, "D4", hours=2).loan.due_wall == later(2)
-    assert tools.check_out(ledger, port, ANA, "D2").loan.due_wall == later(tools.DEFAULT_LOAN_HOURS)
-    assert [loan.location for loan in tools.loans_of(ledger, "tech-1")] == ["D4", "D2"]   # soonest due first
+    assert loans.check_out(ledger, port, ANA, "D4", hours=2).loan.due_wall == later(2)
+    assert loans.check_out(ledger, port, ANA, "D2").loan.due_wall == later(loans.DEFAULT_LOAN_HOURS)
+    assert [loan.location for loan in loans.loans_of(ledger, "tech-1")] == ["D4", "D2"]   # soonest due first
 
 
 def test_check_out_from_a_door_that_holds_no_returnable_tools_is_refused_on_record(ledger, rig):
     sim, port = rig
-    result = tools.check_out(ledger, port, ANA, "D3")
+    result = loans.check_out(ledger, port, ANA, "D3")
     assert result.refused.reason == "not_returnable" and not result.ok
     assert [(r["reason"], r["location"]) for r in rows_of(ledger, "refusal")] == [("not_returnable", "D3")]
     assert sim.physics.door(3).opens == 0 and rows_of(ledger, "intent") == [] and ledger.on_hand("D3") == 5
@@ -97,32 +97,32 @@ def test_check_out_from_a_door_that_holds_no_returnable_tools_is_refused_on_reco
 def test_check_out_follows_the_issue_rules_and_records_the_approver(ledger, rig):
     sim, port = rig
     ledger.db["sku_requirements"].insert({"sku": "TRQ", "needs_approval": 1})
-    assert tools.check_out(ledger, port, ANA, "D1", approver=RAJ).refused.reason == "needs_approval"
-    assert sim.physics.door(1).opens == 0 and tools.loans_of(ledger, "tech-1") == []
-    result = tools.check_out(ledger, port, ANA, "D1", approver=DEE)
+    assert loans.check_out(ledger, port, ANA, "D1", approver=RAJ).refused.reason == "needs_approval"
+    assert sim.physics.door(1).opens == 0 and loans.loans_of(ledger, "tech-1") == []
+    result = loans.check_out(ledger, port, ANA, "D1", approver=DEE)
     assert result.ok and [r["approver_id"] for r in rows_of(ledger, "outcome")] == ["sup-1"]
 
 
 def test_a_good_check_in_puts_the_tool_back_on_hand_and_closes_the_loan(ledger, rig):
     sim, port = rig
-    loan = tools.check_out(ledger, port, ANA, "D1").loan
+    loan = loans.check_out(ledger, port, ANA, "D1").loan
     assert ("D1", "low_stock") in [a[:2] for a in open_alerts(ledger.db)]     # min 1, the wrench is out
     close_door(sim, port, 1)
-    result = tools.check_in(ledger, port, ANA, "D1", "good")
+    result = loans.check_in(ledger, port, ANA, "D1", "good")
     assert result.ok and sim.physics.door(1).opens == 2 and ledger.on_hand("D1") == 1
     back = rows_of(ledger, "outcome")[-1]
     assert (back["action"], back["outcome"], back["quantity"], back["condition"]) == ("return", "opened", 1, "good")
     row = ledger.db.execute("SELECT in_seq, condition FROM tool_loans WHERE id = ?", [loan.id]).fetchone()
-    assert row == (back["seq"], "good") and tools.loans_of(ledger, "tech-1") == []
+    assert row == (back["seq"], "good") and loans.loans_of(ledger, "tech-1") == []
     assert open_alerts(ledger.db, "D1") == [] and quarantine(ledger, "D1") == 0
     assert ledger.verify().ok
 
 
 def test_a_damaged_check_in_goes_to_quarantine_not_back_on_hand(ledger, rig):
     sim, port = rig
-    loan = tools.check_out(ledger, port, ANA, "D1").loan
+    loan = loans.check_out(ledger, port, ANA, "D1").loan
     close_door(sim, port, 1)
-    result = tools.check_in(ledger, port, ANA, "D1", "damaged")
+    result = loans.check_in(ledger, port, ANA, "D1", "damaged")
     assert result.ok and sim.physics.door(1).opens == 2
     assert ledger.on_hand("D1") == 0 and quarantine(ledger, "D1") == 1
     back = rows_of(ledger, "outcome")[-1]
@@ -130,30 +130,30 @@ def test_a_damaged_check_in_goes_to_quarantine_not_back_on_hand(ledger, rig):
         "return", 0, "damaged", "1 to quarantine")
     assert ledger.db.execute("SELECT condition FROM tool_loans WHERE id = ?", [loan.id]).fetchone()[0] == "damaged"
     assert [a[1] for a in open_alerts(ledger.db, "D1") if a[1] == "tool_damaged"] == ["tool_damaged"]
-    assert tools.loans_of(ledger, "tech-1") == [] and ledger.verify().ok
+    assert loans.loans_of(ledger, "tech-1") == [] and ledger.verify().ok
 
 
 def test_a_check_in_whose_door_stays_shut_moves_nothing_and_keeps_the_loan_open(ledger, rig):
     sim, port = rig
-    tools.check_out(ledger, port, ANA, "D1")
+    loans.check_out(ledger, port, ANA, "D1")
     close_door(sim, port, 1)
     sim.physics.door(1).stuck = True
-    result = tools.check_in(ledger, port, ANA, "D1", "damaged")
+    result = loans.check_in(ledger, port, ANA, "D1", "damaged")
     assert not result.ok and result.outcomes == ["not_opened"]
     assert ledger.on_hand("D1") == 0 and quarantine(ledger, "D1") == 0
     assert rows_of(ledger, "outcome")[-1]["quantity"] == 0
-    assert [loan.location for loan in tools.loans_of(ledger, "tech-1")] == ["D1"]
+    assert [loan.location for loan in loans.loans_of(ledger, "tech-1")] == ["D1"]
     assert "tool_damaged" not in [a[1] for a in open_alerts(ledger.db)]
 
 
 def test_a_check_in_by_someone_with_no_loan_is_refused_on_record(ledger, rig):
     sim, port = rig
-    tools.check_out(ledger, port, ANA, "D1")
+    loans.check_out(ledger, port, ANA, "D1")
     close_door(sim, port, 1)
-    result = tools.check_in(ledger, port, RAJ, "D1", "good")
+    result = loans.check_in(ledger, port, RAJ, "D1", "good")
     assert result.refused.reason == "no_loan" and sim.physics.door(1).opens == 1
-    loan = tools.loans_of(ledger, "tech-1")[0]
-    refused = tools.check_in(ledger, port, RAJ, "D1", "good", loan_id=loan.id)    # naming Ana's loan
+    loan = loans.loans_of(ledger, "tech-1")[0]
+    refused = loans.check_in(ledger, port, RAJ, "D1", "good", loan_id=loan.id)    # naming Ana's loan
     assert refused.refused.reason == "not_your_loan" and sim.physics.door(1).opens == 1
     assert [r["reason"] for r in rows_of(ledger, "refusal")] == ["no_loan", "not_your_loan"]
     assert [i["action"] for i in rows_of(ledger, "intent")] == ["issue"] and ledger.on_hand("D1") == 0
@@ -161,43 +161,43 @@ def test_a_check_in_by_someone_with_no_loan_is_refused_on_record(ledger, rig):
 
 def test_a_supervisor_can_check_in_someone_elses_loan(ledger, rig):
     sim, port = rig
-    loan = tools.check_out(ledger, port, ANA, "D1").loan
+    loan = loans.check_out(ledger, port, ANA, "D1").loan
     close_door(sim, port, 1)
-    result = tools.check_in(ledger, port, DEE, "D1", "good")
+    result = loans.check_in(ledger, port, DEE, "D1", "good")
     assert result.ok and result.loan.id == loan.id and ledger.on_hand("D1") == 1
-    assert rows_of(ledger, "outcome")[-1]["user_id"] == "sup-1" and tools.loans_of(ledger, "tech-1") == []
+    assert rows_of(ledger, "outcome")[-1]["user_id"] == "sup-1" and loans.loans_of(ledger, "tech-1") == []
 
 
 def test_overdue_loans_raise_one_alert_per_location_until_they_come_back(ledger, rig):
     sim, port = rig
-    tools.check_out(ledger, port, ANA, "D4")
+    loans.check_out(ledger, port, ANA, "D4")
     close_door(sim, port, 4)
-    tools.check_out(ledger, port, RAJ, "D4")
+    loans.check_out(ledger, port, RAJ, "D4")
     close_door(sim, port, 4)
-    tools.check_out(ledger, port, ANA, "D1")
-    assert tools.raise_overdue_alerts(ledger) == [] and overdue_alerts(ledger) == []
+    loans.check_out(ledger, port, ANA, "D1")
+    assert loans.raise_overdue_alerts(ledger) == [] and overdue_alerts(ledger) == []
     ledger.clock.advance(5 * HOUR_MS)                  # past D4's 4 h, not D1's 8 h
-    late = tools.raise_overdue_alerts(ledger)
+    late = loans.raise_overdue_alerts(ledger)
     assert sorted((loan.location, loan.user_id) for loan in late) == [("D4", "tech-1"), ("D4", "tech-2")]
-    assert tools.overdue(ledger) == late
-    tools.raise_overdue_alerts(ledger)                 # asking again raises nothing new
+    assert loans.overdue(ledger) == late
+    loans.raise_overdue_alerts(ledger)                 # asking again raises nothing new
     [(location, detail)] = overdue_alerts(ledger)
     assert location == "D4" and "tech-1 (Ana)" in detail and "tech-2 (Raj)" in detail and later(4)[:16] in detail
-    tools.check_in(ledger, port, ANA, "D4", "good")
+    loans.check_in(ledger, port, ANA, "D4", "good")
     [(_, detail)] = overdue_alerts(ledger)
     assert "tech-2" in detail and "tech-1" not in detail     # still one alert, naming who is still late
     close_door(sim, port, 4)
-    tools.check_in(ledger, port, RAJ, "D4", "good")
+    loans.check_in(ledger, port, RAJ, "D4", "good")
     assert overdue_alerts(ledger) == []                # cleared at the check-in
     ledger.clock.advance(4 * HOUR_MS)                  # now D1 is late too
-    tools.raise_overdue_alerts(ledger)
+    loans.raise_overdue_alerts(ledger)
     assert [a[0] for a in overdue_alerts(ledger)] == ["D1"]
     assert ledger.verify().ok
 
 
 def test_a_return_whose_answer_was_lost_is_settled_by_recovery_with_its_condition(ledger, rig):
     sim, port = rig
-    loan = tools.check_out(ledger, port, ANA, "D1").loan
+    loan = loans.check_out(ledger, port, ANA, "D1").loan
     close_door(sim, port, 1)
     real_unlock = port.unlock
 
@@ -205,15 +205,15 @@ def test_a_return_whose_answer_was_lost_is_settled_by_recovery_with_its_conditio
         real_unlock(door, cmd_id, pulse_ms)
         raise LinkTimeout("answer lost", cmd_id)
     port.unlock = unlock_then_lose_the_answer
-    result = tools.check_in(ledger, port, ANA, "D1", "damaged")
+    result = loans.check_in(ledger, port, ANA, "D1", "damaged")
     assert result.unknown and not result.ok and ledger.pending_intents() != []
-    assert quarantine(ledger, "D1") == 0 and tools.loans_of(ledger, "tech-1") == [loan]   # nothing on a guess
+    assert quarantine(ledger, "D1") == 0 and loans.loans_of(ledger, "tech-1") == [loan]   # nothing on a guess
     port.unlock = real_unlock
     [pending] = ledger.pending_intents()
     assert Vending(ledger, port).recover() == [(pending["seq"], "opened")]
     assert sim.physics.door(1).opens == 2                                   # never pulsed again
     assert ledger.on_hand("D1") == 0 and quarantine(ledger, "D1") == 1
-    assert tools.loans_of(ledger, "tech-1") == [] and rows_of(ledger, "outcome")[-1]["condition"] == "damaged"
+    assert loans.loans_of(ledger, "tech-1") == [] and rows_of(ledger, "outcome")[-1]["condition"] == "damaged"
     assert ledger.verify().ok
 
 
@@ -225,16 +225,16 @@ def test_a_check_out_settled_by_recovery_opens_its_loan_with_the_hours_asked(led
         real_unlock(door, cmd_id, pulse_ms)
         raise LinkTimeout("answer lost", cmd_id)
     port.unlock = unlock_then_lose_the_answer
-    result = tools.check_out(ledger, port, ANA, "D2", hours=3)
-    assert result.unknown and result.loan is None and tools.loans_of(ledger, "tech-1") == []
+    result = loans.check_out(ledger, port, ANA, "D2", hours=3)
+    assert result.unknown and result.loan is None and loans.loans_of(ledger, "tech-1") == []
     port.unlock = real_unlock
     ledger.clock.advance(60 * 1000)
     Vending(ledger, port).recover()
-    [loan] = tools.loans_of(ledger, "tech-1")
+    [loan] = loans.loans_of(ledger, "tech-1")
     assert loan.location == "D2" and loan.due_wall == later(3 + 1 / 60) and ledger.on_hand("D2") == 0
 
 
 def test_a_plain_door_issue_at_a_returnable_door_still_opens_a_loan(ledger, rig):
     sim, port = rig
     assert Vending(ledger, port).issue(ANA, "D2", 1).ok
-    assert [loan.location for loan in tools.loans_of(ledger, "tech-1")] == ["D2"]
+    assert [loan.location for loan in loans.loans_of(ledger, "tech-1")] == ["D2"]

@@ -3,9 +3,9 @@ running the real firmware: intent before actuation, outcome after, nothing charg
 and start-up recovery that never pulses an actuator again on a guess."""
 import pytest
 
-from edge_agent.access import Person
-from edge_agent.alerts import open_alerts
-from edge_agent.vending import Vending
+from edge_agent.rules.access import Person
+from edge_agent.ledger.alerts import open_alerts
+from edge_agent.flows.vending import Vending
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet, VirtualHost
 from tests.cabinets import cabinet

@@ -6,11 +6,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from edge_agent.access import Person
-from edge_agent.alerts import open_alerts
-from edge_agent.link_messages import BinReading
-from edge_agent.permissions import Decision
-from edge_agent.weighing import (MISMATCH, OVER_ALLOWED, UNEXPLAINED, Counted, NotStable, WeighBins,
+from edge_agent.rules.access import Person
+from edge_agent.ledger.alerts import open_alerts
+from edge_agent.link.messages import BinReading
+from edge_agent.rules.permissions import Decision
+from edge_agent.flows.weighing import (MISMATCH, OVER_ALLOWED, UNEXPLAINED, Counted, NotStable, WeighBins,
                                  issue_scanned, stable_reading, whole_pieces)
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet

@@ -53,7 +53,7 @@ def signed(name, type_, body, issued=ISSUED, cabinet=CABINET, lifetime_s=None):
 
 
 def pin_hash(pin):
-    """What edge_agent.pins.hash_pin gives, with a fixed salt so the examples do not change on every run."""
+    """What edge_agent.rules.pin_hashing.hash_pin gives, with a fixed salt so the examples do not change on every run."""
     n, r, p = 2 ** 14, 8, 1
     digest = hashlib.scrypt(pin.encode(), salt=PIN_SALT, n=n, r=r, p=p, maxmem=256 * 1024 * 1024, dklen=32)
     return "scrypt$%d$%d$%d$%s$%s" % (n, r, p, PIN_SALT.hex(), digest.hex())

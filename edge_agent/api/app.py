@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from edge_agent.agent import NoSession, NotReady
+from edge_agent.app.agent import NoSession, NotReady
 from edge_agent.api import security
 from edge_agent.api.events import Changes, event_stream
 from edge_agent.api.routes import BadRequest, routes

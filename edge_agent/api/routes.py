@@ -7,10 +7,10 @@ not the page, decides every permission.
 """
 import dataclasses
 
-from edge_agent.access import NeedPin, Person, Refused
-from edge_agent.agent import Approved
-from edge_agent.permissions import Decision
-from edge_agent.weighing import NotStable, Take
+from edge_agent.rules.access import NeedPin, Person, Refused
+from edge_agent.app.agent import Approved
+from edge_agent.rules.permissions import Decision
+from edge_agent.flows.weighing import NotStable, Take
 
 
 class BadRequest(Exception):

@@ -12,7 +12,7 @@ import sqlite3
 
 import sqlite_utils
 
-from edge_agent import minmax
+from edge_agent.ledger import minmax
 from edge_agent.ledger import chain
 from edge_agent.ledger.clock import SystemClock
 from edge_agent.ledger.errors import AppendRefused, LedgerError

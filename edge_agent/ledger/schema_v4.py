@@ -1,4 +1,4 @@
-"""Schema version 4: commissioning reports (edge_agent/commissioning.py, docs/commissioning.md).
+"""Schema version 4: commissioning reports (edge_agent/cli/commissioning.py, docs/commissioning.md).
 
 `commissioning_reports` keeps every run of `locker-agent commission` whole: what passed, what failed and
 why, the bins' calibration factors, the firmware, the installer and the time (`report`, the JSON document

@@ -17,7 +17,7 @@ import os
 import statistics
 
 from edge_agent.ledger import open_ledger
-from edge_agent.minmax import LOW_STOCK, STOCKOUT
+from edge_agent.ledger.minmax import LOW_STOCK, STOCKOUT
 from edge_agent.reports import planning
 from edge_agent.reports.history import final_on_hand, on_hand_at, out_intervals, read_movements, total_hours
 from edge_agent.reports.method import method_notes
@@ -28,7 +28,7 @@ from edge_agent.reports.model import (AlertEvent, BillingLine, DataQuality, Grou
 from edge_agent.reports.period import hours_between, instant, parse_time
 
 DEFAULT_CURRENCY = "EUR"
-COMMISSIONING = "commissioning"     # the reason edge_agent/commissioning.py gives its test actuations
+COMMISSIONING = "commissioning"     # the reason edge_agent/cli/commissioning.py gives its test actuations
 NO_COST_CENTER = "(none)"
 NO_DEPARTMENT = "(none)"
 

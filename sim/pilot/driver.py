@@ -1,5 +1,5 @@
 """The route driver: scheduled visits (twice a week by default) and emergency visits when a critical item is
-out, each working the open refill tasks through the agent's refill flow (edge_agent/refill.py):
+out, each working the open refill tasks through the agent's refill flow (edge_agent/flows/refill.py):
 
 - the pick list is refill.pick_list (only this supplier's open tasks, what brings each location to max);
 - a locker door is opened through the flow (intent 'refill', UNLOCK, outcome), as agent.open_for_refill does;
@@ -9,10 +9,10 @@ out, each working the open refill tasks through the agent's refill flow (edge_ag
 An emergency visit brings only the critical locations' lines."""
 from dataclasses import dataclass, field
 
-from edge_agent.access import Person
-from edge_agent.refill import RefillDone, confirm_refill, pick_list
-from edge_agent.vending import IssueResult
-from edge_agent.weighing import Counted, NotStable
+from edge_agent.rules.access import Person
+from edge_agent.flows.refill import RefillDone, confirm_refill, pick_list
+from edge_agent.flows.vending import IssueResult
+from edge_agent.flows.weighing import Counted, NotStable
 from sim.pilot.demand import DAY_MS, HOUR_MS, weekday
 from sim.pilot.site import DRIVER
 

@@ -47,7 +47,7 @@ def thread_cpu_s(native_id):
 
 # -- one cabinet (the worker process) -----------------------------------------------------------------------
 def worker(args):
-    from edge_agent.agent_config import AgentConfig, CloudConfig
+    from edge_agent.app.config import AgentConfig, CloudConfig
     from edge_agent.cloud import outbox
     from edge_agent.cloud.sync import CloudSync
     from edge_agent.ledger import open_ledger

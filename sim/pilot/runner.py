@@ -9,12 +9,12 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_agent.access import Access, Person
+from edge_agent.rules.access import Access, Person
 from edge_agent.cloud import outbox
 from edge_agent.ledger import ManualClock, open_ledger
 from edge_agent.reports.period import parse_time
-from edge_agent.supervisor import clear_lane
-from edge_agent.weighing import Counted, NotStable, issue_scanned
+from edge_agent.flows.stock import clear_lane
+from edge_agent.flows.weighing import Counted, NotStable, issue_scanned
 from sim.pilot import faults as fault_model
 from sim.pilot.baseline import DemandStats
 from sim.pilot.demand import DAY_MS, DemandModel

@@ -307,7 +307,7 @@ def import_site(ledger, site, directory):
     """Write the site's CSV files into directory/site/ and import them into the ledger with the installer's
     importers. Paths are given relative to `directory` (the counts' reasons name them), so the ledger does
     not depend on where the pilot writes."""
-    from edge_agent.ledger.csv_io import import_locations, import_role_allows, import_skus, import_users
+    from edge_agent.rules.csv_io import import_locations, import_role_allows, import_skus, import_users
     directory = Path(directory)
     (directory / "site").mkdir(parents=True, exist_ok=True)
     texts = site_csvs(site)

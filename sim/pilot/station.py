@@ -5,8 +5,8 @@ and jumps over the idle time between visits to it (nothing moves in a closed cab
 
 People's hands are here too: what a hand does to the physical cabinet (take pieces from a bin, close a
 door, load a spiral) is the hardware boundary, so it acts on the sim's physics directly."""
-from edge_agent.vending import IssueResult, Vending
-from edge_agent.weighing import WeighBins
+from edge_agent.flows.vending import IssueResult, Vending
+from edge_agent.flows.weighing import WeighBins
 from sim.cabinet import Faults, SimCabinet
 from sim.virtual_host import VirtualCabinet, VirtualHost
 from sim.pilot import faults as fault_rates

@@ -23,11 +23,11 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from edge_agent.alerts import clear_alert, raise_alert
+from edge_agent.ledger.alerts import clear_alert, raise_alert
 from edge_agent.ledger.schema_v2 import CONDITIONS
-from edge_agent.permissions import Decision, may_issue
-from edge_agent.supervisor import SUPERVISORS, TOOL_DAMAGED
-from edge_agent.vending import IssueResult, Vending, approver_id
+from edge_agent.rules.permissions import Decision, may_issue
+from edge_agent.flows.stock import SUPERVISORS, TOOL_DAMAGED
+from edge_agent.flows.vending import IssueResult, Vending, approver_id
 
 DEFAULT_LOAN_HOURS = 12   # a shift and a half: long enough for a job, short enough to notice a lost tool
 TOOL_OVERDUE = "tool_overdue"

@@ -1,7 +1,7 @@
 """What the firmware reports on its own, turned into alerts a supervisor sees: a door forced open, a door
 left open (cleared when it closes), a cabinet fault. Stock never changes here: only the flows move stock,
 and bin changes are counted by the weigh-bin flow (weighing.py) from stable readings, not from events."""
-from edge_agent.alerts import clear_alert, raise_alert
+from edge_agent.ledger.alerts import clear_alert, raise_alert
 from firmware import messages as M
 
 

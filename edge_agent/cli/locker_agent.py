@@ -11,9 +11,10 @@ import os
 import sys
 import textwrap
 
-from edge_agent import admin, commissioning, pins, registration
-from edge_agent.ledger import LedgerError, csv_io, open_ledger
-from edge_agent.ledger.csv_io import (export_transactions, import_locations, import_role_allows, import_skus,
+from edge_agent.cli import admin, commissioning, registration
+from edge_agent.ledger import LedgerError, open_ledger
+from edge_agent.rules import csv_io, pin_hashing
+from edge_agent.rules.csv_io import (export_transactions, import_locations, import_role_allows, import_skus,
                                       import_user_limits, import_users)
 from edge_agent.ledger.schema_v1 import ROLES
 from edge_agent.reports import command as report_command
@@ -51,14 +52,14 @@ class UsageError(Exception):
 # -- the agent --------------------------------------------------------------------------------------------
 def _run(args, out):
     # Imported here so the admin commands work on an install (or a checkout) without the agent service.
-    from edge_agent import service
+    from edge_agent.app import service
     return service.main(args.config)
 
 
 def _reset_mcu(args, out):
     # No ledger and no cabinet link: only the Pi's GPIO on the Pico's RUN pin (hw/wiring.md).
-    from edge_agent.agent_config import AgentConfigError, load_agent_config
-    from edge_agent.mcu_reset import McuResetError, reset_mcu
+    from edge_agent.app.config import AgentConfigError, load_agent_config
+    from edge_agent.link.mcu_reset import McuResetError, reset_mcu
     try:
         out(reset_mcu(load_agent_config(args.config)))
     except (AgentConfigError, McuResetError) as e:
@@ -104,7 +105,7 @@ def _read_pin():
         pin = sys.stdin.readline().strip()
     if not pin:
         raise UsageError("no PIN on stdin; nothing changed")
-    problem = pins.check_pin_format(pin)
+    problem = pin_hashing.check_pin_format(pin)
     if problem:
         raise UsageError(problem + "; nothing changed")
     return pin
@@ -112,7 +113,7 @@ def _read_pin():
 
 def _set_pin(ledger, args, out):
     _user(ledger, args.user)
-    pin_hash = pins.hash_pin(_read_pin())
+    pin_hash = pin_hashing.hash_pin(_read_pin())
     # A new PIN starts with a clean slate: old wrong tries and a lockout were about the old one.
     ledger.db.execute("UPDATE users SET pin_hash = ?, failed_pins = 0, locked_until = NULL WHERE id = ?",
                       [pin_hash, args.user])

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Optional
 
 from firmware import messages as M
-from edge_agent.errors import ProtocolError
-from edge_agent.link_names import (
+from edge_agent.link.errors import ProtocolError
+from edge_agent.link.names import (
     FAULT_NAMES, PHASE_NAMES, RESET_CAUSE_NAMES, event_name, kind_name, result_name)
 
 class Hello(NamedTuple):

@@ -1,12 +1,12 @@
 """Refill mode for a route driver, on the ledger: the pick list for this visit, then per location the refill
 and the count the driver confirms. A driver sees and touches only their own supplier's locations (the
 agent enforces it here, whatever the screen shows). Min/max closes a location's task and clears its alerts
-by itself once the stock is back at or above min (edge_agent/minmax.py). Opening the door or lane for the
+by itself once the stock is back at or above min (edge_agent/ledger/minmax.py). Opening the door or lane for the
 refill is the vending side's job; this records what was put in."""
 from dataclasses import dataclass, field
 from typing import Optional
 
-from edge_agent.permissions import SUPPLIER_BOUND, may_refill
+from edge_agent.rules.permissions import SUPPLIER_BOUND, may_refill
 
 
 @dataclass(frozen=True)

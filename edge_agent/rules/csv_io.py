@@ -14,11 +14,11 @@ import datetime
 import decimal
 import re
 
-from edge_agent import pins
+from edge_agent.rules import pin_hashing
 from edge_agent.badge.ids import BadBadgeId, normalize_badge_id
 from edge_agent.ledger.errors import ImportRefused
 from edge_agent.ledger.schema_v1 import LOCATION_KINDS, OWNERSHIP, ROLES
-from edge_agent.permissions import TAKERS, UNRESTRICTED
+from edge_agent.rules.permissions import TAKERS, UNRESTRICTED
 
 SUPPLIER_ROLES = ("route_driver", "supplier_admin")
 LOCATION_ID = re.compile(r"^[DLBS][1-9][0-9]*$")
@@ -87,7 +87,7 @@ def iso_time(value):
 
 
 def pin(value):
-    problem = pins.check_pin_format(value)
+    problem = pin_hashing.check_pin_format(value)
     if problem:
         raise ValueError(problem)  # never echo the PIN itself
     return value
@@ -284,7 +284,7 @@ def import_users(ledger, path):
     for _, record in rows:
         clear = record.pop("pin", None)
         if clear is not None:
-            record["pin_hash"] = pins.hash_pin(clear)
+            record["pin_hash"] = pin_hashing.hash_pin(clear)
     badge_changes = {record["id"]: record.pop("badges") or [] for _, record in rows if "badges" in record}
     with ledger.transaction():
         for _, record in rows:

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from edge_agent.arg_types import positive_number
-from edge_agent.errors import LinkError
+from edge_agent.cli.arg_types import positive_number
+from edge_agent.link.errors import LinkError
 from firmware import messages as M
 
 PASSED, FAILED = "passed", "failed"
@@ -144,8 +144,8 @@ class Commissioning:
 
     def log_in(self):
         """The installer's session on the agent: the installer flows (tare, calibrate) need one."""
-        from edge_agent.access import Person
-        from edge_agent.agent import Session
+        from edge_agent.rules.access import Person
+        from edge_agent.app.agent import Session
         person = Person(self.user_id, self.installer, "supplier_admin", None, None, None)
 
         def begin():
@@ -195,7 +195,7 @@ class Commissioning:
     def _actuate(self, loc, quantity, reason, action):
         """An actuation with no Agent flow for an installer (clearing a jammed lane is a supervisor's): through
         Vending as every flow. (IssueResult, the firmware's detail for the command or None)."""
-        from edge_agent.vending import IssueResult
+        from edge_agent.flows.vending import IssueResult
 
         def job():
             cmd_id = self.agent.ledger.cabinet()["next_seq"]        # the intent's seq is its command id
@@ -317,7 +317,7 @@ class Commissioning:
     # -- weigh bins -----------------------------------------------------------------------------------------------
     def _read(self, loc):
         """(reading dict, None) or (None, why not)."""
-        from edge_agent.weighing import NotStable
+        from edge_agent.flows.weighing import NotStable
         try:
             reading = self._call(self.agent.read_bin, loc["id"])
         except NotStable:
@@ -456,7 +456,7 @@ def open_link(config, on_event):
     each take the other's answers."""
     import serial
 
-    from edge_agent.serial_link import CabinetLink
+    from edge_agent.link.serial import CabinetLink
     try:
         return CabinetLink(config.cabinet_port, config.baud, on_event=on_event, exclusive=True)
     except serial.SerialException as e:
@@ -471,7 +471,7 @@ def open_link(config, on_event):
 
 def start_agent(config, link, clock=None):
     """The agent's worker on this link, once start-up recovery has run (nothing moves before)."""
-    from edge_agent.agent import Agent
+    from edge_agent.app.agent import Agent
     from edge_agent.ledger import SystemClock, open_ledger
     clock = clock or SystemClock(config.timesync_flag)
     # The installer may take minutes over a bin: their session must not time out under them.
@@ -522,7 +522,7 @@ def commission(config, console, parts=PARTS, *, installer="installer", weight_mg
 
 def main(args):
     """`locker-agent commission`: exit 0 all passed, 1 something failed (the report is written), 2 could not run."""
-    from edge_agent.agent_config import AgentConfigError, load_agent_config
+    from edge_agent.app.config import AgentConfigError, load_agent_config
     from edge_agent.ledger import LedgerError
     try:
         config = load_agent_config(args.config)

@@ -14,11 +14,11 @@ import threading
 import time
 
 from edge_agent import api
-from edge_agent.agent import Agent, NotReady
-from edge_agent.agent_config import AgentConfigError, load_agent_config
+from edge_agent.app.agent import Agent, NotReady
+from edge_agent.app.config import AgentConfigError, load_agent_config
 from edge_agent.badge import taps
 from edge_agent.ledger import LedgerError, SystemClock, open_ledger
-from edge_agent.mcu_reset import silence_watch
+from edge_agent.link.mcu_reset import silence_watch
 
 log = logging.getLogger("locker-agent")
 
@@ -61,7 +61,7 @@ def main(config_path):
     except AgentConfigError as e:
         sys.stderr.write("locker-agent: error: %s\n" % e)
         return EXIT_USAGE
-    from edge_agent.serial_link import CabinetLink   # pyserial: only the running agent needs it
+    from edge_agent.link.serial import CabinetLink   # pyserial: only the running agent needs it
     try:
         link = CabinetLink(config.cabinet_port, config.baud, exclusive=True)   # one host per cabinet line
     except Exception as e:   # noqa: BLE001 - SerialException, OSError: say which port and why

@@ -5,7 +5,7 @@ low-stock alert, however many transactions follow; the task's quantity follows t
 a stockout alert. Back at or above min (a refill, a return, a count): the task closes and the low-stock
 alert clears; above zero the stockout clears. The partial unique indexes in the schema make "one open" a
 rule of the database, not only of this code."""
-from edge_agent.alerts import clear_alert, raise_alert
+from edge_agent.ledger.alerts import clear_alert, raise_alert
 
 LOW_STOCK = "low_stock"
 STOCKOUT = "stockout"

@@ -10,7 +10,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Optional
 
-from edge_agent import pins
+from edge_agent.rules import pin_hashing
 from edge_agent.badge.ids import BadBadgeId, normalize_badge_id
 
 MESSAGES = {
@@ -122,7 +122,7 @@ class Access:
             return self._refuse(reason, user_id)
         if not user["pin_hash"]:
             return self._refuse("no_pin", user_id)
-        if pins.verify_pin(pin, user["pin_hash"]):
+        if pin_hashing.verify_pin(pin, user["pin_hash"]):
             self.ledger.db.execute("UPDATE users SET failed_pins = 0, locked_until = NULL WHERE id = ?", [user_id])
             return self._person(user)
         with self.ledger.transaction():      # the count and its refusal row land together

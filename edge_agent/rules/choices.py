@@ -8,7 +8,7 @@ supervisor's approval), so the screen can ask before the cabinet refuses, and wh
 everything on the issue itself."""
 import datetime
 
-from edge_agent.permissions import may_issue
+from edge_agent.rules.permissions import may_issue
 
 USUAL_DAYS = 90
 NOT_OFFERED = ("not_allowed", "no_such_item")    # refusals that mean "not yours to take", not "not now"

@@ -22,9 +22,9 @@ ends the open 'lane_jammed' alert in the outcome's transaction (vending.py).
 from dataclasses import dataclass
 from typing import Optional
 
-from edge_agent.alerts import clear_alert
-from edge_agent.permissions import SUPERVISORS, Decision
-from edge_agent.vending import IssueResult, Vending
+from edge_agent.ledger.alerts import clear_alert
+from edge_agent.rules.permissions import SUPERVISORS, Decision
+from edge_agent.flows.vending import IssueResult, Vending
 
 DISPOSITIONS = ("restock", "scrap")
 TOOL_DAMAGED = "tool_damaged"      # raised by tools.py on a damaged return (tools imports this module)

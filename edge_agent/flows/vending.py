@@ -8,8 +8,8 @@ replay table or, for a vend the firmware can no longer answer for, from the EV_D
 before the answer was lost (the item came out: `dropped`, charged), and what cannot be proven is recorded
 as unknown, uncharged, with an alert for a supervisor. An actuator is never pulsed again on a guess.
 
-The same machinery runs tool check-out and check-in (edge_agent/tools.py, actions 'issue' and 'return' at a
-returnable door) and a supervisor's lane clear (edge_agent/supervisor.py, action 'clear_lane'). Settling an
+The same machinery runs tool check-out and check-in (edge_agent/flows/loans.py, actions 'issue' and 'return' at a
+returnable door) and a supervisor's lane clear (edge_agent/flows/stock.py, action 'clear_lane'). Settling an
 outcome asks tools.settle first, so a tool loan opens or closes in the outcome's SQLite transaction whether
 the answer came at once or through recover(). An issue approved by a supervisor carries approver_id on its
 intent and outcome rows.
@@ -23,9 +23,9 @@ the agent's CabinetLink, or sim.virtual_host.VirtualCabinet in virtual time."""
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from edge_agent.alerts import clear_alert, raise_alert
-from edge_agent.errors import CabinetError, LinkError
-from edge_agent.permissions import UNRESTRICTED, Decision, may_issue
+from edge_agent.ledger.alerts import clear_alert, raise_alert
+from edge_agent.link.errors import CabinetError, LinkError
+from edge_agent.rules.permissions import UNRESTRICTED, Decision, may_issue
 from firmware import messages as M
 
 # What a finished command means for the ledger: (outcome text, units given).
@@ -154,7 +154,7 @@ class Vending:
     def _settle(self, seq, outcome, given, loc, result, reason=None):
         """The outcome row, the tool loan it opens or closes, and the alert a supervisor needs for it (or the
         jam alert a clear ends), in one SQLite transaction."""
-        from edge_agent import tools       # tools.py builds on Vending: imported here to avoid an import cycle
+        from edge_agent.flows import loans       # loans.py builds on Vending: imported here to avoid an import cycle
         alert = None
         if outcome == "jammed":
             alert = ("lane_jammed", "lane %d jammed" % loc["unit"])
@@ -164,7 +164,7 @@ class Vending:
             intent = self.ledger.transaction_row(seq)
             # record_outcome copies who and what from the intent; approver and condition are passed on here.
             fields = dict(reason=reason, approver_id=intent["approver_id"], condition=intent["condition"])
-            settled = tools.settle(self.ledger, intent, outcome, given, fields)
+            settled = loans.settle(self.ledger, intent, outcome, given, fields)
             if settled is None:
                 out_seq = self.ledger.record_outcome(seq, outcome, given, **fields)
             else:

@@ -8,10 +8,10 @@ Both finish with `value` or `error`; `result()` returns the one or raises the ot
 from dataclasses import replace
 
 from firmware import messages as M
-from edge_agent.errors import CabinetError, FirmwareRebooted, LinkError, LinkTimeout, ProtocolError
-from edge_agent.link_messages import (
+from edge_agent.link.errors import CabinetError, FirmwareRebooted, LinkError, LinkTimeout, ProtocolError
+from edge_agent.link.messages import (
     actuation_payload, command_from_event, decode_command, decode_response, query_payload)
-from edge_agent.link_names import kind_name
+from edge_agent.link.names import kind_name
 
 # Firmware protocol versions this agent drives (docs/protocol.md, Versioning): version 2 only added EV_DROP,
 # so an agent upgraded before the board keeps driving version-1 firmware (it then never hears of drops early).

@@ -16,8 +16,8 @@ import time
 import serial
 
 from firmware import messages as M
-from edge_agent.errors import LinkClosed, ProtocolError
-from edge_agent.link_core import LinkCore
+from edge_agent.link.errors import LinkClosed, ProtocolError
+from edge_agent.link.core import LinkCore
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 from firmware import messages as M
 from firmware.codec import MAX_PAYLOAD, FrameDecoder, encode_frame
-from edge_agent.errors import LinkError, LinkTimeout
-from edge_agent.link_messages import decode_event, query_payload
-from edge_agent.link_names import kind_name
-from edge_agent.link_ops import Actuation, Call
+from edge_agent.link.errors import LinkError, LinkTimeout
+from edge_agent.link.messages import decode_event, query_payload
+from edge_agent.link.names import kind_name
+from edge_agent.link.ops import Actuation, Call
 
 REQUEST_BUDGET_MS = 5000
 HEARTBEAT_MS = 500

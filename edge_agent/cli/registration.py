@@ -121,7 +121,7 @@ def add_arguments(p):
 
 
 def main(args, out=print):
-    from edge_agent.agent_config import AgentConfigError, load_agent_config
+    from edge_agent.app.config import AgentConfigError, load_agent_config
     try:
         config = load_agent_config(args.config)
         paths, command_key = register(config, args.dir, args.force)

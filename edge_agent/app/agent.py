@@ -18,19 +18,20 @@ import threading
 import time
 from typing import Optional
 
-from edge_agent import supervisor, tools
-from edge_agent.alerts import open_alerts
-from edge_agent.access import Access, NeedPin, Person, Refused
+from edge_agent.flows import stock
+from edge_agent.flows import loans
+from edge_agent.ledger.alerts import open_alerts
+from edge_agent.rules.access import Access, NeedPin, Person, Refused
 from edge_agent.badge.ids import BadBadgeId
 from edge_agent.badge.wedge import normalize_wedge_entry
-from edge_agent.cabinet_events import take_events
-from edge_agent.choices import offered_items
-from edge_agent.errors import LinkError
-from edge_agent.live_state import LiveCabinet
-from edge_agent.permissions import INSTALLERS, UNRESTRICTED, Decision, capabilities, may_refill
-from edge_agent.refill import confirm_refill, pick_list
-from edge_agent.vending import IssueResult, Vending
-from edge_agent.weighing import NotStable, WeighBins, issue_scanned
+from edge_agent.flows.cabinet_events import take_events
+from edge_agent.rules.choices import offered_items
+from edge_agent.link.errors import LinkError
+from edge_agent.app.live_state import LiveCabinet
+from edge_agent.rules.permissions import INSTALLERS, UNRESTRICTED, Decision, capabilities, may_refill
+from edge_agent.flows.refill import confirm_refill, pick_list
+from edge_agent.flows.vending import IssueResult, Vending
+from edge_agent.flows.weighing import NotStable, WeighBins, issue_scanned
 from firmware import messages as M
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class Agent:
                 self._expire_idle_session()
                 take_events(self.ledger, self.cabinet, self._seen)
                 if self.clock() >= next_overdue_check:
-                    tools.raise_overdue_alerts(self.ledger)
+                    loans.raise_overdue_alerts(self.ledger)
                     next_overdue_check = self.clock() + OVERDUE_CHECK_S
                 self._publish()
         finally:
@@ -352,7 +353,7 @@ class Agent:
         if kind == "bin":
             return Decision.no("weigh_bin", "Bin %s weighs what you take: open it with take_begin." % location)
         if kind == "door" and returnable:
-            return self._settled(tools.check_out(self.ledger, self.cabinet, person, location, quantity, **terms))
+            return self._settled(loans.check_out(self.ledger, self.cabinet, person, location, quantity, **terms))
         return self._settled(self.vending.issue(person, location, quantity, **terms))
 
     def take_begin(self, location, quantity=1, work_order=None, machine_id=None, cost_center=None):
@@ -388,7 +389,7 @@ class Agent:
     def give_back(self, location, condition="good"):
         """Return a lent tool to its door, in the condition the person says (damaged goes to quarantine)."""
         self._require_ready()
-        return self._settled(tools.check_in(self.ledger, self.cabinet, self._person(), location, condition))
+        return self._settled(loans.check_in(self.ledger, self.cabinet, self._person(), location, condition))
 
     def items(self):
         """What the screen offers the person, their usual items first (choices.py); approvals, work orders
@@ -400,7 +401,7 @@ class Agent:
         """The person's tools out, each with its SKU's description for the screen."""
         self._require_ready()
         described = []
-        for loan in tools.loans_of(self.ledger, self._person().user_id):
+        for loan in loans.loans_of(self.ledger, self._person().user_id):
             row = self.ledger.db.execute("SELECT description FROM skus WHERE part_number = ?", [loan.sku]).fetchone()
             described.append(dict(dataclasses.asdict(loan), description=row[0] if row else None))
         return described
@@ -433,19 +434,19 @@ class Agent:
 
     def cycle_count(self, location, counted, reason=None):
         self._require_ready()
-        return supervisor.cycle_count(self.ledger, self._person(), location, counted, reason)
+        return stock.cycle_count(self.ledger, self._person(), location, counted, reason)
 
     def adjust(self, location, delta, reason):
         self._require_ready()
-        return supervisor.adjust(self.ledger, self._person(), location, delta, reason)
+        return stock.adjust(self.ledger, self._person(), location, delta, reason)
 
     def release_quarantine(self, location, quantity, disposition):
         self._require_ready()
-        return supervisor.release_quarantine(self.ledger, self._person(), location, quantity, disposition)
+        return stock.release_quarantine(self.ledger, self._person(), location, quantity, disposition)
 
     def clear_lane(self, location):
         self._require_ready()
-        return self._settled(supervisor.clear_lane(self.ledger, self._person(), self.cabinet, location))
+        return self._settled(stock.clear_lane(self.ledger, self._person(), self.cabinet, location))
 
     def _refused_unless(self, roles, message):
         """A refusal unless the person logged in has one of these roles; None when they do."""
@@ -455,7 +456,7 @@ class Agent:
         return None
 
     def _supervisor(self):
-        return self._refused_unless(supervisor.SUPERVISORS, "Only a supervisor can do this.")
+        return self._refused_unless(stock.SUPERVISORS, "Only a supervisor can do this.")
 
     def open_alerts(self):
         """Supervisor: the open alerts, oldest first, as dicts (location, kind, detail)."""

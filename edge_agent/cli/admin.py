@@ -5,9 +5,9 @@ aligned text table for a person and the same rows as one JSON document for a scr
 import datetime
 import json
 
-from edge_agent import minmax
-from edge_agent.access import Access
-from edge_agent.alerts import open_alerts
+from edge_agent.ledger import minmax
+from edge_agent.rules.access import Access
+from edge_agent.ledger.alerts import open_alerts
 
 STATE_WORDS = {"locked_out": "locked out", "expired": "expired", "not_yet_valid": "not yet valid"}
 

@@ -34,9 +34,9 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-from edge_agent.alerts import raise_alert
-from edge_agent.permissions import Decision, may_issue, may_refill
-from edge_agent.vending import approver_id
+from edge_agent.ledger.alerts import raise_alert
+from edge_agent.rules.permissions import Decision, may_issue, may_refill
+from edge_agent.flows.vending import approver_id
 
 TOLERANCE = 0.25          # of a piece weight: 3.2 pieces by weight is 3, 3.3 is flagged
 FLOOR_MG = 500            # tolerance never below this: the scale's own noise after averaging

@@ -1,5 +1,5 @@
 """Exceptions of the cabinet link. Each says what the caller knows about the outcome of its request."""
-from edge_agent.link_names import kind_name, status_meaning, status_name
+from edge_agent.link.names import kind_name, status_meaning, status_name
 
 
 class LinkError(Exception):

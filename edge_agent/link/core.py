@@ -6,7 +6,8 @@ received bytes to `receive`, writes whatever `poll` returns, and calls `poll` ag
 What it does (docs/protocol.md):
 - stop-and-wait requests: one outstanding, seq +1 per new request, retransmission of the identical frame on
   an adaptive timeout until the request's time budget is spent;
-- events: in-order, exactly-once delivery with acknowledgements that never occupy the request slot;
+- events: in-order, exactly-once delivery (event_order.py decides which) with acknowledgements that never
+  occupy the request slot;
 - a PING whenever the host has sent nothing for `heartbeat_ms`, so the firmware keeps its outputs enabled;
 - the firmware's boot id, from HELLO and EV_BOOT, and reboot notices to running operations;
 - which vends the drop beam saw an item fall for (EV_DROP), so an outcome a reset cut off can be reconciled.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from firmware import messages as M
 from firmware.codec import MAX_PAYLOAD, FrameDecoder, encode_frame
 from edge_agent.link.errors import LinkError, LinkTimeout
+from edge_agent.link.event_order import DUPLICATE, GAP_RESYNC_AFTER, HOLD, EventSequencer
 from edge_agent.link.messages import decode_event, query_payload
 from edge_agent.link.names import kind_name
 from edge_agent.link.ops import Actuation, Call
@@ -29,8 +31,6 @@ RTO_MIN_MS = 25
 RTO_MAX_MS = 500
 UNSETTLED_KEPT = 1024    # command ids with an unknown outcome remembered, to refuse resending them to a new boot
 DROPS_KEPT = 1024        # command ids of vends whose drop an EV_DROP reported, for reconciling a lost outcome
-# A future event seq repeated this many times (the firmware resends every 250 ms) is taken as a gap.
-GAP_RESYNC_AFTER = 4
 
 
 class RetransmitTimer:
@@ -56,48 +56,6 @@ class RetransmitTimer:
 
     def backoff(self):
         self.rto = min(self.rto * 2, self.maximum)
-
-
-DELIVER, DUPLICATE, HOLD = "deliver", "duplicate", "hold"
-
-
-class EventSequencer:
-    """Decides, per received event, whether to deliver it, re-acknowledge it as a duplicate, or hold off."""
-
-    def __init__(self, resync_after=GAP_RESYNC_AFTER):
-        self.expected = None          # None until the first event: a fresh agent takes whatever comes first
-        self.skipped = 0
-        self._resync_after = resync_after
-        self._boot_id = None          # boot id of the last EV_BOOT delivered
-        self._held_seq = None
-        self._held_count = 0
-
-    def offer(self, seq, boot_id=None):
-        """boot_id: set for an EV_BOOT event, None for any other."""
-        if boot_id is not None:
-            if boot_id == self._boot_id:
-                return DUPLICATE
-            self._boot_id = boot_id
-            return self._accept(seq)
-        if self.expected is None or seq == self.expected:
-            return self._accept(seq)
-        if 1 <= (self.expected - seq) & 0xFF <= M.EVENT_QUEUE:
-            return DUPLICATE
-        # The firmware only ever sends its oldest unacknowledged event, so a future seq that keeps coming
-        # back means the ones before it are gone; waiting longer would stall every event after it.
-        if seq == self._held_seq:
-            self._held_count += 1
-        else:
-            self._held_seq, self._held_count = seq, 1
-        if self._held_count >= self._resync_after:
-            self.skipped += (seq - self.expected) & 0xFF
-            return self._accept(seq)
-        return HOLD
-
-    def _accept(self, seq):
-        self.expected = (seq + 1) & 0xFF
-        self._held_seq, self._held_count = None, 0
-        return DELIVER
 
 
 @dataclass

@@ -11,7 +11,7 @@ too slow to write a million.) The build is checked with ledger.verify() before a
 
 Then, on the ledger opened with open_ledger (WAL, synchronous=FULL): one Ledger.append('issue', ...) (which
 runs minmax.evaluate in the same transaction and commits), minmax.evaluate alone (in a transaction rolled
-back), may_issue() for a technician with per-day and per-shift limits (it sums the user's takes), the
+back), issue_refusal() for a technician with per-day and per-shift limits (it sums the user's takes), the
 start-up pending_intents() query, ledger.verify() over the whole chain, and the file sizes after a
 checkpoint. The query plans of the statements that matter are printed too. The last line is JSON.
 Usage: .venv/bin/python bench/minmax_million.py [--rows N] [--reps N] [--dir DIR] [--seed N]"""
@@ -34,7 +34,7 @@ from edge_agent.rules.access import Person  # noqa: E402
 from edge_agent.ledger import ManualClock, open_ledger  # noqa: E402
 from edge_agent.ledger.chain import row_hash  # noqa: E402
 from edge_agent.ledger.minmax import LOW_STOCK, STOCKOUT, refill_quantity  # noqa: E402
-from edge_agent.rules.permissions import may_issue  # noqa: E402
+from edge_agent.rules.permissions import issue_refusal  # noqa: E402
 from tests.ledgers import ledger_from_csv  # noqa: E402
 
 START = datetime.datetime(2024, 1, 1, 6, 0, tzinfo=datetime.timezone.utc)
@@ -354,7 +354,7 @@ def measure(path, reps, rng):
         if not verdict.ok or verdict.checked != total:
             raise SystemExit("the built ledger does not verify: %s" % verdict)
 
-        # may_issue for a technician with a per-day (ppe) limit, at a ppe location; and the heaviest user.
+        # issue_refusal for a technician with a per-day (ppe) limit, at a ppe location; and the heaviest user.
         ppe_loc = db.execute("SELECT l.id FROM locations l JOIN skus s ON s.part_number = l.sku "
                              "WHERE s.category = 'ppe' AND l.kind = 'lane' ORDER BY l.id LIMIT 1").fetchone()[0]
         cutting_loc = db.execute("SELECT l.id FROM locations l JOIN skus s ON s.part_number = l.sku "
@@ -368,11 +368,11 @@ def measure(path, reps, rng):
             for i in range(reps):
                 loc = ppe_loc if i % 2 == 0 else cutting_loc
                 t = time.perf_counter()
-                decision = may_issue(ledger, person, loc, 1)
+                refusal = issue_refusal(ledger, person, loc, 1)
                 samples.append(time.perf_counter() - t)
-                decisions.add(decision.reason or "allowed")
+                decisions.add(refusal.reason if refusal else "allowed")
             timings[label] = dict(ms_summary(samples), user=user, user_rows=user_rows, decisions=sorted(decisions))
-        out["may_issue"] = timings
+        out["issue_refusal"] = timings
         since = datetime.datetime.fromisoformat(clock.wall()[0]).replace(hour=0, minute=0, second=0, microsecond=0)
         since = since.isoformat(timespec="milliseconds")
         t = time.perf_counter()
@@ -417,7 +417,7 @@ def measure(path, reps, rng):
 
         wall = clock.wall()[0]
         out["plans"] = {
-            "taken_since (may_issue limit sum)": query_plan(db, TAKEN_SQL, ["tech-1", "ppe", wall]),
+            "taken_since (issue_refusal limit sum)": query_plan(db, TAKEN_SQL, ["tech-1", "ppe", wall]),
             "refill task lookup (evaluate)": query_plan(
                 db, "SELECT id FROM refill_tasks WHERE location = ? AND closed_seq IS NULL", ["L1"]),
             "clear_alert (evaluate)": query_plan(
@@ -485,8 +485,8 @@ def main():
     print("Ledger.append('issue') incl. min/max and commit: p50 %(p50_ms).2f ms p99 %(p99_ms).2f ms"
           % out["append_issue"])
     print("minmax.evaluate alone:                           p50 %(p50_ms).3f ms p99 %(p99_ms).3f ms" % out["evaluate"])
-    for label, m in out["may_issue"].items():
-        print("may_issue(), %-14s (%5d rows of theirs):  p50 %.3f ms p99 %.3f ms (%s)" % (
+    for label, m in out["issue_refusal"].items():
+        print("issue_refusal(), %-14s (%5d rows of theirs):  p50 %.3f ms p99 %.3f ms (%s)" % (
             label, m["user_rows"], m["p50_ms"], m["p99_ms"], "/".join(m["decisions"])))
     print("pending_intents() at start-up: %(pending_intents_s).3f s (%(pending_intents)d pending)" % out)
     for name, plan in out["plans"].items():

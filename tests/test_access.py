@@ -2,7 +2,8 @@
 repeated wrong PINs, contractors' validity windows, and every refusal on record (never the PIN)."""
 import pytest
 
-from edge_agent.rules.access import Access, NeedPin, Person, Refused
+from edge_agent.rules.access import Access, NeedPin, Person
+from tests.refusals import refused
 from edge_agent.ledger import ManualClock, open_ledger
 from tests.ledgers import ledger_from_csv, rows_of
 
@@ -38,10 +39,9 @@ def test_a_known_badge_lets_its_person_in_whatever_way_the_number_is_written(led
 
 def test_unknown_and_malformed_badges_are_refused_and_recorded(ledger):
     access = Access(ledger)
-    refused = access.by_badge("DEADBEEF")
-    assert isinstance(refused, Refused) and refused.reason == "unknown_badge"
-    assert "not registered" in refused.message
-    assert access.by_badge("not a badge").reason == "unknown_badge"
+    unknown = refused(access.by_badge, "DEADBEEF")
+    assert unknown.reason == "unknown_badge" and "not registered" in unknown.words
+    assert refused(access.by_badge, "not a badge").reason == "unknown_badge"
     assert refusals(ledger) == [("unknown_badge", None), ("unknown_badge", None)]
     assert [r["badge_id"] for r in rows_of(ledger, "refusal")] == ["DEADBEEF", None]
 
@@ -52,9 +52,9 @@ def test_a_contractor_gets_in_only_inside_the_validity_window(ledger, clock):
     clock.set_wall("2026-03-31T23:59:00+00:00")
     assert isinstance(access.by_badge("04A1B2C5"), Person)     # valid through the last day
     clock.set_wall("2026-04-01T00:00:00+00:00")
-    assert access.by_badge("04A1B2C5").reason == "expired"
+    assert refused(access.by_badge, "04A1B2C5").reason == "expired"
     clock.set_wall("2026-02-28T12:00:00+00:00")
-    assert access.by_badge("04A1B2C5").reason == "not_yet_valid"
+    assert refused(access.by_badge, "04A1B2C5").reason == "not_yet_valid"
     assert refusals(ledger) == [("expired", "con-1"), ("not_yet_valid", "con-1")]
 
 
@@ -67,16 +67,16 @@ def test_roles_configured_for_badge_plus_pin_must_type_their_pin(ledger):
 
 def test_wrong_pins_lock_the_user_out_for_a_while_even_across_a_restart(ledger, clock, tmp_path):
     access = Access(ledger, max_tries=3, lockout_s=300)
-    first = access.by_pin("tech-1", "00000000")
-    assert (first.reason, first.tries_left, first.message) == ("wrong_pin", 2, "Wrong PIN. 2 tries left.")
-    access.by_pin("tech-1", "00000001")
-    assert access.by_pin("tech-1", "00000002").reason == "locked_out"
-    assert access.by_pin("tech-1", "90817263").reason == "locked_out"       # even the right PIN
-    assert access.by_badge("04A1B2C3").reason == "locked_out"              # and the badge
+    first = refused(access.by_pin, "tech-1", "00000000")
+    assert (first.reason, first.details["tries_left"], first.words) == ("wrong_pin", 2, "Wrong PIN. 2 tries left.")
+    refused(access.by_pin, "tech-1", "00000001")
+    assert refused(access.by_pin, "tech-1", "00000002").reason == "locked_out"
+    assert refused(access.by_pin, "tech-1", "90817263").reason == "locked_out"       # even the right PIN
+    assert refused(access.by_badge, "04A1B2C3").reason == "locked_out"              # and the badge
     ledger.close()
     reopened = open_ledger(tmp_path / "ledger.db", clock=clock)
     access = Access(reopened, max_tries=3, lockout_s=300)
-    assert access.by_pin("tech-1", "90817263").reason == "locked_out"
+    assert refused(access.by_pin, "tech-1", "90817263").reason == "locked_out"
     clock.advance(301000)
     assert access.by_pin("tech-1", "90817263").user_id == "tech-1"
     assert [reason for reason, _ in refusals(reopened)] == [
@@ -87,14 +87,14 @@ def test_wrong_pins_lock_the_user_out_for_a_while_even_across_a_restart(ledger, 
 
 def test_a_right_pin_resets_the_count_of_wrong_ones(ledger):
     access = Access(ledger, max_tries=3)
-    access.by_pin("tech-1", "00000000")
-    access.by_pin("tech-1", "00000000")
+    refused(access.by_pin, "tech-1", "00000000")
+    refused(access.by_pin, "tech-1", "00000000")
     assert isinstance(access.by_pin("tech-1", "90817263"), Person)
-    assert access.by_pin("tech-1", "00000000").tries_left == 2
+    assert refused(access.by_pin, "tech-1", "00000000").details["tries_left"] == 2
 
 
 def test_unknown_users_and_users_without_a_pin(ledger):
     access = Access(ledger)
-    assert access.by_pin("nobody", "1234").reason == "unknown_user"
+    assert refused(access.by_pin, "nobody", "1234").reason == "unknown_user"
     ledger.db.execute("UPDATE users SET pin_hash = NULL WHERE id = 'sup-1'")
-    assert access.by_pin("sup-1", "11223344").reason == "no_pin"
+    assert refused(access.by_pin, "sup-1", "11223344").reason == "no_pin"

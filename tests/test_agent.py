@@ -6,13 +6,14 @@ import threading
 import pytest
 
 from edge_agent import api
-from edge_agent.rules.access import NeedPin, Person, Refused
+from edge_agent.rules.access import NeedPin, Person
 from edge_agent.app.agent import Agent, NoSession, NotReady
 from edge_agent.app.config import AgentConfig
 from edge_agent.ledger.alerts import open_alerts
 from edge_agent.ledger import ManualClock, open_ledger
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet
+from tests.refusals import refused
 from tests.api_client import ApiClient
 from tests.cabinets import cabinet
 from tests.ledgers import ledger_from_csv, rows_of
@@ -87,11 +88,10 @@ def test_nobody_can_act_without_a_session_and_refusals_come_back_in_plain_words(
     agent = running()
     with pytest.raises(NoSession):
         agent.call(agent.issue, "L1", 1)
-    refused = agent.call(agent.tap, "FFFFFFFF")
-    assert isinstance(refused, Refused) and "not registered" in refused.message
+    assert "not registered" in refused(agent.call, agent.tap, "FFFFFFFF").words
     agent.call(agent.tap, "04A1B2C3")
-    result = agent.call(agent.issue, "L2", 1)             # a technician may not take cutting tools here
-    assert result.refused.reason == "not_allowed"
+    # a technician may not take cutting tools here
+    assert refused(agent.call, agent.issue, "L2", 1).reason == "not_allowed"
 
 
 def test_roles_that_need_a_pin_get_in_only_with_badge_and_pin(running):
@@ -99,7 +99,7 @@ def test_roles_that_need_a_pin_get_in_only_with_badge_and_pin(running):
     answer = agent.call(agent.tap, "0A0B0C0D")
     assert answer == NeedPin("S1") and agent.call(agent.state)["session"] is None
     assert agent.call(agent.state)["need_pin_for"] == "S1"
-    assert isinstance(agent.call(agent.pin, "S1", "0000"), Refused)
+    assert refused(agent.call, agent.pin, "S1", "0000").reason == "wrong_pin"
     person = agent.call(agent.pin, "S1", "1357")
     assert person.role == "supervisor" and agent.session.via == "badge+pin"
 
@@ -250,11 +250,11 @@ def test_a_supervisors_tap_while_an_issue_waits_approves_it_and_keeps_the_sessio
     agent = make_agent(tmp_path / "ledger.db", VirtualCabinet(host))
     try:
         agent.call(agent.tap, "04A1B2C3")
-        assert agent.call(agent.issue, "L3").refused.reason == "needs_approval"
+        assert refused(agent.call, agent.issue, "L3").reason == "needs_approval"
         # Another technician's tap is a new session as ever: only an approver's tap approves.
         assert agent.call(agent.tap, "0B0B0B0B").user_id == "T2"
         agent.call(agent.tap, "04A1B2C3")
-        assert agent.call(agent.issue, "L3").refused.reason == "needs_approval"
+        assert refused(agent.call, agent.issue, "L3").reason == "needs_approval"
         approved = agent.call(agent.tap, "0A0B0C0D")
         assert approved.approver.user_id == "S1"
         state = agent.call(agent.state)

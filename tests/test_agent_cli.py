@@ -12,8 +12,9 @@ import pytest
 
 import edge_agent
 from edge_agent.cli import locker_agent
-from edge_agent.rules.access import Access, Person, Refused
+from edge_agent.rules.access import Access, Person
 from edge_agent.ledger import ManualClock, open_ledger
+from tests.refusals import refused
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCKER_AGENT = Path(sys.executable).parent / "locker-agent"   # the console script of the install
@@ -194,7 +195,8 @@ def test_set_pin_reads_stdin_and_the_pin_then_works(site, monkeypatch):
     assert admin(site, "set-pin", "tech-1") == (0, "PIN set for tech-1")
     with open_ledger(site, clock=ManualClock(start="2026-03-16T10:00:00+00:00")) as ledger:
         assert isinstance(Access(ledger).by_pin("tech-1", "24682468"), Person)
-        assert Access(ledger).by_pin("tech-1", "1357") == Refused("wrong_pin", "tech-1", 4)
+        wrong = refused(Access(ledger).by_pin, "tech-1", "1357")
+        assert (wrong.reason, wrong.details) == ("wrong_pin", dict(user_id="tech-1", tries_left=4))
 
 
 @pytest.mark.parametrize("stdin, user, message", [
@@ -216,9 +218,9 @@ def test_unlock_user_clears_a_lockout(site):
     clock = ManualClock(start="2026-03-16T10:00:00+00:00")
     with open_ledger(site, clock=clock) as ledger:
         access = Access(ledger, max_tries=2)
-        access.by_pin("tech-1", "0000")
-        assert access.by_pin("tech-1", "0000").reason == "locked_out"
-        assert access.by_pin("tech-1", "1357").reason == "locked_out"
+        refused(access.by_pin, "tech-1", "0000")
+        assert refused(access.by_pin, "tech-1", "0000").reason == "locked_out"
+        assert refused(access.by_pin, "tech-1", "1357").reason == "locked_out"
     status, said = admin(site, "unlock-user", "tech-1")
     assert status == 0 and said.startswith("unlocked tech-1 (was locked until 2026-03-16T10:05:00")
     with open_ledger(site, clock=clock) as ledger:
@@ -278,7 +280,7 @@ def test_import_help_says_rules_replace_and_names_the_columns(capsys):
 def test_run_hands_the_config_to_the_agent_service(monkeypatch, capsys):
     seen = []
     fake = types.SimpleNamespace(main=lambda config: seen.append(config) or 0)
-    monkeypatch.setitem(sys.modules, "edge_agent.app.service", fake)
+    monkeypatch.setitem(sys.modules, "edge_agent.cli.service", fake)
     monkeypatch.setattr(edge_agent, "service", fake, raising=False)
     assert locker_agent.main(["run", "--config", "site/agent.toml"]) == 0 and seen == ["site/agent.toml"]
     assert locker_agent.main(["--db", "x.db", "run", "--config", "site/agent.toml"]) == 2

@@ -38,7 +38,7 @@ def test_minmax_million_builds_a_ledger_that_verifies_and_times_it(tmp_path):
     assert {"intent", "outcome", "issue", "refusal"} <= set(out["kinds"])
     for key in ("append_issue", "evaluate"):
         assert out[key]["n"] == 5 and "p50_ms" in out[key] and "p99_ms" in out[key]
-    assert set(out["may_issue"]) == {"typical_user", "heaviest_user"}
+    assert set(out["issue_refusal"]) == {"typical_user", "heaviest_user"}
     for key in ("build_s", "db_bytes", "wal_bytes", "bytes_per_row", "verify_s", "pending_intents_s", "plans"):
         assert key in out
     assert out["db_bytes"] > 0

@@ -3,7 +3,7 @@ import pytest
 
 from edge_agent.rules.access import Person
 from edge_agent.ledger import ManualClock
-from edge_agent.rules.permissions import may_issue, may_refill
+from edge_agent.rules.permissions import issue_refusal, refill_refusal
 from tests.ledgers import ledger_from_csv
 
 SKUS = """part_number,description,category,supplier,needs_approval,needs_work_order,needs_machine_id
@@ -41,8 +41,8 @@ def ledger(tmp_path):
     led.close()
 
 
-def reason(decision):
-    return None if decision.allowed else decision.reason
+def reason(refusal):
+    return None if refusal is None else refusal.reason
 
 
 @pytest.mark.parametrize("person, location, extra, expected", [
@@ -61,28 +61,28 @@ def reason(decision):
     (TECH, "Z9", {}, "no_such_item"),
 ])
 def test_who_may_take_what(ledger, person, location, extra, expected):
-    assert reason(may_issue(ledger, person, location, 1, **extra)) == expected
+    assert reason(issue_refusal(ledger, person, location, 1, **extra)) == expected
 
 
 def test_limits_count_what_was_taken_today_and_this_shift(ledger):
     for _ in range(2):
         ledger.append("issue", location="L1", quantity=3, user_id="tech-1")
-    over = may_issue(ledger, TECH, "L1", 1)
-    assert (over.reason, over.message) == ("over_limit", "Over your limit for this day: 6 of 6 taken, 0 left.")
-    assert may_issue(ledger, SUPERVISOR, "L1", 1).allowed                 # limits are per user
+    over = issue_refusal(ledger, TECH, "L1", 1)
+    assert (over.reason, over.words) == ("over_limit", "Over your limit for this day: 6 of 6 taken, 0 left.")
+    assert issue_refusal(ledger, SUPERVISOR, "L1", 1) is None                # limits are per user
     ledger.clock.advance(24 * 3600 * 1000)                                # the next day
-    assert may_issue(ledger, TECH, "L1", 4).allowed                      # the day limit starts again
+    assert issue_refusal(ledger, TECH, "L1", 4) is None                     # the day limit starts again
     ledger.append("issue", location="L2", quantity=2, user_id="tech-1", work_order="WO-1")
-    assert may_issue(ledger, TECH, "L2", 1, work_order="WO-2").reason == "over_limit"
+    assert issue_refusal(ledger, TECH, "L2", 1, work_order="WO-2").reason == "over_limit"
     ledger.clock.advance(8 * 3600 * 1000 + 1)                             # a new shift
-    assert may_issue(ledger, TECH, "L2", 1, work_order="WO-2").allowed
+    assert issue_refusal(ledger, TECH, "L2", 1, work_order="WO-2") is None
 
 
 def test_out_of_stock_is_refused_in_plain_words(ledger):
     ledger.append("count", location="L2", quantity=0, user_id="sup-1")
-    decision = may_issue(ledger, TECH, "L2", 1, work_order="WO-1")
-    assert (decision.reason, decision.message) == ("out_of_stock", "HSS drill 8 mm is out of stock here.")
-    assert may_issue(ledger, TECH, "L1", 11).message == "Nitrile gloves L: only 10 left here."
+    refusal = issue_refusal(ledger, TECH, "L2", 1, work_order="WO-1")
+    assert (refusal.reason, refusal.words) == ("out_of_stock", "HSS drill 8 mm is out of stock here.")
+    assert issue_refusal(ledger, TECH, "L1", 11).words == "Nitrile gloves L: only 10 left here."
 
 
 @pytest.mark.parametrize("person, location, expected", [
@@ -95,4 +95,4 @@ def test_out_of_stock_is_refused_in_plain_words(ledger):
     (Person("drv-3", "Gil", "route_driver", None, None, None), "L1", "other_supplier"),  # no supplier set
 ])
 def test_who_may_refill_where(ledger, person, location, expected):
-    assert reason(may_refill(ledger, person, location)) == expected
+    assert reason(refill_refusal(ledger, person, location)) == expected

@@ -6,6 +6,7 @@ import pytest
 from edge_agent.rules.access import Person
 from edge_agent.ledger.alerts import open_alerts
 from edge_agent.flows.refill import PickLine, RefillDone, confirm_refill, pick_list
+from tests.refusals import refused
 from tests.ledgers import ledger_from_csv, rows_of
 
 ACME = Person("drv-1", "Bo", "route_driver", None, None, "Acme")
@@ -48,8 +49,7 @@ def test_a_count_that_differs_corrects_the_ledger(ledger):
 
 
 def test_another_suppliers_location_is_refused_and_on_record(ledger):
-    refused = confirm_refill(ledger, ACME, "D1", 2)
-    assert refused.reason == "other_supplier"
+    assert refused(confirm_refill, ledger, ACME, "D1", 2).reason == "other_supplier"
     assert ledger.on_hand("D1") == 0
     assert [(r["reason"], r["location"]) for r in rows_of(ledger, "refusal")] == [
         ("other_supplier", "D1")]

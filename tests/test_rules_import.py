@@ -1,11 +1,11 @@
 """CSV import of the access rules (role allows, user limits): a clean file replaces the rule set, a file with
-any bad row is refused whole naming row and field, and the imported rules are the ones may_issue applies."""
+any bad row is refused whole naming row and field, and the imported rules are the ones issue_refusal applies."""
 import pytest
 
 from edge_agent.rules.access import Person
 from edge_agent.ledger import ImportRefused, ManualClock
 from edge_agent.rules.csv_io import import_role_allows, import_user_limits
-from edge_agent.rules.permissions import may_issue
+from edge_agent.rules.permissions import issue_refusal
 from tests.ledgers import ledger_from_csv
 
 SKUS = """part_number,description,category,supplier
@@ -56,18 +56,18 @@ def rules(ledger):
 
 
 def test_imported_rules_are_the_ones_the_cabinet_applies(ledger, tmp_path):
-    assert may_issue(ledger, TECH, "L1", 1).reason == "not_allowed"       # no rules yet: nothing allowed
+    assert issue_refusal(ledger, TECH, "L1", 1).reason == "not_allowed"       # no rules yet: nothing allowed
     assert import_role_allows(ledger, write(tmp_path, "allows.csv", ALLOWS)) == 3
     assert import_user_limits(ledger, write(tmp_path, "limits.csv", LIMITS)) == 3
     assert rules(ledger) == (
         [("contractor", None, "ppe"), ("technician", None, "ppe"), ("technician", "DRL-HSS-8", None)],
         [("con-1", None, "ppe", "shift", 0), ("tech-1", None, "ppe", "day", 6),
          ("tech-1", "DRL-HSS-8", None, "shift", 2)])   # NULLs sort first in SQLite
-    assert may_issue(ledger, TECH, "L1", 6).allowed
-    assert may_issue(ledger, TECH, "L1", 7).reason == "over_limit"
-    assert may_issue(ledger, TECH, "L2", 3).reason == "over_limit"
-    assert may_issue(ledger, CONTRACTOR, "L1", 1).reason == "over_limit"    # a limit of 0 blocks
-    assert may_issue(ledger, CONTRACTOR, "L2", 1).reason == "not_allowed"
+    assert issue_refusal(ledger, TECH, "L1", 6) is None
+    assert issue_refusal(ledger, TECH, "L1", 7).reason == "over_limit"
+    assert issue_refusal(ledger, TECH, "L2", 3).reason == "over_limit"
+    assert issue_refusal(ledger, CONTRACTOR, "L1", 1).reason == "over_limit"    # a limit of 0 blocks
+    assert issue_refusal(ledger, CONTRACTOR, "L2", 1).reason == "not_allowed"
 
 
 def test_an_import_replaces_the_whole_rule_set(ledger, tmp_path):
@@ -78,7 +78,7 @@ def test_an_import_replaces_the_whole_rule_set(ledger, tmp_path):
     import_user_limits(ledger, write(tmp_path, "limits2.csv", "user_id,category,period,max_quantity\n"
                                                               "tech-1,cutting,day,4\n"))
     assert rules(ledger) == ([("technician", "DRL-HSS-8", None)], [("tech-1", None, "cutting", "day", 4)])
-    assert may_issue(ledger, TECH, "L1", 1).reason == "not_allowed"
+    assert issue_refusal(ledger, TECH, "L1", 1).reason == "not_allowed"
     # A header-only file removes every rule (a spreadsheet emptied on purpose).
     assert import_role_allows(ledger, write(tmp_path, "none.csv", "role,sku,category\n")) == 0
     assert rules(ledger)[0] == []

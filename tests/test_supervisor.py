@@ -8,10 +8,11 @@ from edge_agent.flows import loans
 from edge_agent.rules.access import Person
 from edge_agent.ledger.alerts import open_alerts
 from edge_agent.ledger import ManualClock
-from edge_agent.rules.permissions import Decision
+from edge_agent.rules.refusal import Refusal
 from edge_agent.flows.vending import Vending
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet
+from tests.refusals import refused
 from tests.cabinets import cabinet
 from tests.ledgers import ledger_from_csv, rows_of
 
@@ -59,19 +60,19 @@ def test_a_cycle_count_sets_on_hand_returns_the_difference_and_runs_min_max(ledg
 @pytest.mark.parametrize("person", [ANA, DRIVER])
 def test_anyone_but_a_supervisor_is_refused_on_record(ledger, person):
     sim, host = cabinet()
-    for refused in (stock.cycle_count(ledger, person, "L3", 0),
-                    stock.adjust(ledger, person, "L3", -1, "broken box"),
-                    stock.release_quarantine(ledger, person, "D1", 1, "restock"),
-                    stock.clear_lane(ledger, person, VirtualCabinet(host), "L9").refused):
-        assert refused == Decision.no("not_allowed", "Only a supervisor can do this.")
+    for said_no in (refused(stock.cycle_count, ledger, person, "L3", 0),
+                    refused(stock.adjust, ledger, person, "L3", -1, "broken box"),
+                    refused(stock.release_quarantine, ledger, person, "D1", 1, "restock"),
+                    refused(stock.clear_lane, ledger, person, VirtualCabinet(host), "L9")):
+        assert said_no == Refusal("not_allowed", "Only a supervisor can do this.")
     assert [(r["user_id"], r["reason"]) for r in rows_of(ledger, "refusal")] == [(person.user_id, "not_allowed")] * 4
     assert ledger.on_hand("L3") == 6 and rows_of(ledger, "adjustment") == [] and rows_of(ledger, "intent") == []
 
 
 def test_an_adjustment_needs_a_reason_and_cannot_go_below_zero(ledger):
-    blank = stock.adjust(ledger, DEE, "L3", -2, "  ")
-    assert (blank.reason, blank.message) == ("needs_reason", "An adjustment needs a reason.")
-    assert stock.adjust(ledger, DEE, "L3", -7, "lost").reason == "below_zero"
+    blank = refused(stock.adjust, ledger, DEE, "L3", -2, "  ")
+    assert (blank.reason, blank.words) == ("needs_reason", "An adjustment needs a reason.")
+    assert refused(stock.adjust, ledger, DEE, "L3", -7, "lost").reason == "below_zero"
     assert ledger.on_hand("L3") == 6 and rows_of(ledger, "adjustment") == []
     assert [r["reason"] for r in rows_of(ledger, "refusal")] == ["needs_reason", "below_zero"]
     assert stock.adjust(ledger, DEE, "L3", -2, "box crushed by forklift") == 4
@@ -115,8 +116,8 @@ def test_scrapping_from_quarantine_is_on_record_and_leaves_on_hand_alone(ledger)
 
 def test_releasing_more_than_is_in_quarantine_is_refused(ledger):
     damaged_returns(ledger, 1)
-    refused = stock.release_quarantine(ledger, DEE, "D1", 2, "restock")
-    assert (refused.reason, refused.message) == ("not_in_quarantine", "D1 has 1 in quarantine.")
+    too_many = refused(stock.release_quarantine, ledger, DEE, "D1", 2, "restock")
+    assert (too_many.reason, too_many.words) == ("not_in_quarantine", "D1 has 1 in quarantine.")
     assert (ledger.on_hand("D1"), quarantine(ledger, "D1")) == (2, 1) and rows_of(ledger, "adjustment") == []
     with pytest.raises(ValueError):
         stock.release_quarantine(ledger, DEE, "D1", 1, "sell")
@@ -141,8 +142,8 @@ def test_clearing_a_jammed_lane_after_freeing_the_spiral_lets_it_vend_again(ledg
 
 def test_clearing_something_that_is_not_a_lane_is_refused(ledger):
     sim, host = cabinet()
-    result = stock.clear_lane(ledger, DEE, VirtualCabinet(host), "D1")
-    assert result.refused.reason == "not_a_lane" and not result.ok and rows_of(ledger, "intent") == []
+    assert refused(stock.clear_lane, ledger, DEE, VirtualCabinet(host), "D1").reason == "not_a_lane"
+    assert rows_of(ledger, "intent") == []
 
 
 def test_a_lane_clear_whose_answer_was_lost_is_settled_by_recovery(ledger):

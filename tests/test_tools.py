@@ -13,6 +13,7 @@ from edge_agent.link.errors import LinkTimeout
 from edge_agent.ledger import ManualClock
 from edge_agent.flows.vending import Vending
 from sim.virtual_host import VirtualCabinet
+from tests.refusals import refused
 from tests.cabinets import cabinet
 from tests.ledgers import ledger_from_csv, rows_of
 
@@ -88,8 +89,7 @@ def test_loan_hours_come_from_the_caller_then_the_location_then_the_default(ledg
 
 def test_check_out_from_a_door_that_holds_no_returnable_tools_is_refused_on_record(ledger, rig):
     sim, port = rig
-    result = loans.check_out(ledger, port, ANA, "D3")
-    assert result.refused.reason == "not_returnable" and not result.ok
+    assert refused(loans.check_out, ledger, port, ANA, "D3").reason == "not_returnable"
     assert [(r["reason"], r["location"]) for r in rows_of(ledger, "refusal")] == [("not_returnable", "D3")]
     assert sim.physics.door(3).opens == 0 and rows_of(ledger, "intent") == [] and ledger.on_hand("D3") == 5
 
@@ -97,7 +97,7 @@ def test_check_out_from_a_door_that_holds_no_returnable_tools_is_refused_on_reco
 def test_check_out_follows_the_issue_rules_and_records_the_approver(ledger, rig):
     sim, port = rig
     ledger.db["sku_requirements"].insert({"sku": "TRQ", "needs_approval": 1})
-    assert loans.check_out(ledger, port, ANA, "D1", approver=RAJ).refused.reason == "needs_approval"
+    assert refused(loans.check_out, ledger, port, ANA, "D1", approver=RAJ).reason == "needs_approval"
     assert sim.physics.door(1).opens == 0 and loans.loans_of(ledger, "tech-1") == []
     result = loans.check_out(ledger, port, ANA, "D1", approver=DEE)
     assert result.ok and [r["approver_id"] for r in rows_of(ledger, "outcome")] == ["sup-1"]
@@ -150,11 +150,12 @@ def test_a_check_in_by_someone_with_no_loan_is_refused_on_record(ledger, rig):
     sim, port = rig
     loans.check_out(ledger, port, ANA, "D1")
     close_door(sim, port, 1)
-    result = loans.check_in(ledger, port, RAJ, "D1", "good")
-    assert result.refused.reason == "no_loan" and sim.physics.door(1).opens == 1
+    assert refused(loans.check_in, ledger, port, RAJ, "D1", "good").reason == "no_loan"
+    assert sim.physics.door(1).opens == 1
     loan = loans.loans_of(ledger, "tech-1")[0]
-    refused = loans.check_in(ledger, port, RAJ, "D1", "good", loan_id=loan.id)    # naming Ana's loan
-    assert refused.refused.reason == "not_your_loan" and sim.physics.door(1).opens == 1
+    # naming Ana's loan
+    assert refused(loans.check_in, ledger, port, RAJ, "D1", "good", loan_id=loan.id).reason == "not_your_loan"
+    assert sim.physics.door(1).opens == 1
     assert [r["reason"] for r in rows_of(ledger, "refusal")] == ["no_loan", "not_your_loan"]
     assert [i["action"] for i in rows_of(ledger, "intent")] == ["issue"] and ledger.on_hand("D1") == 0
 

@@ -8,6 +8,7 @@ from edge_agent.ledger.alerts import open_alerts
 from edge_agent.flows.vending import Vending
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet, VirtualHost
+from tests.refusals import refused
 from tests.cabinets import cabinet
 from tests.ledgers import ledger_from_csv, rows_of
 
@@ -51,8 +52,8 @@ def test_a_jammed_lane_raises_an_alert_and_later_issues_are_refused_by_the_cabin
     vending = Vending(ledger, VirtualCabinet(host))
     assert vending.issue(TECH, "L9", 2).outcomes == ["jammed"]               # stops at the jam
     assert ("L9", "lane_jammed", "lane 9 jammed") in open_alerts(ledger.db)
-    refused = vending.issue(TECH, "L9", 1)
-    assert refused.refused.reason == "lane_jammed" and "supervisor" in refused.refused.message
+    jammed = refused(vending.issue, TECH, "L9", 1)
+    assert jammed.reason == "lane_jammed" and "supervisor" in jammed.words
     assert ledger.on_hand("L9") == 6 and sim.physics.safety.times_on("lane 9") == 1
 
 
@@ -62,7 +63,7 @@ def test_a_jam_stays_refused_after_an_mcu_reset_forgot_it(ledger):
     vending.issue(TECH, "L9", 1)
     sim.reset_mcu(M.RESET_HARD)                       # the firmware's lane-disabled flag is gone
     host.hello()
-    assert vending.issue(TECH, "L9", 1).refused.reason == "lane_jammed"
+    assert refused(vending.issue, TECH, "L9", 1).reason == "lane_jammed"
     assert sim.physics.safety.times_on("lane 9") == 1   # the jammed motor was not run again
 
 
@@ -74,9 +75,8 @@ def test_a_door_issue_charges_what_the_door_held(ledger):
 
 def test_a_refused_issue_moves_nothing_and_is_on_record(ledger):
     sim, host = cabinet()
-    result = Vending(ledger, VirtualCabinet(host)).issue(Person("drv-1", "Bo", "route_driver", None, None, "Acme"),
-                                                         "L1", 1)
-    assert result.refused.reason == "not_allowed"
+    driver = Person("drv-1", "Bo", "route_driver", None, None, "Acme")
+    assert refused(Vending(ledger, VirtualCabinet(host)).issue, driver, "L1", 1).reason == "not_allowed"
     assert [(r["reason"], r["location"]) for r in rows_of(ledger, "refusal")] == [("not_allowed", "L1")]
     assert rows_of(ledger, "intent") == [] and sim.physics.lane(1).turns == 0
 
@@ -171,8 +171,8 @@ def test_a_restricted_item_issued_with_a_supervisors_approval_records_the_approv
     sim, host = cabinet()
     vending = Vending(ledger, VirtualCabinet(host))
     other_tech = Person("tech-2", "Raj", "technician", "Maint", "CC-410", None)
-    refused = vending.issue(TECH, "D2", 1, approver=other_tech)          # a technician cannot approve
-    assert refused.refused.reason == "needs_approval" and sim.physics.door(2).opens == 0
+    said_no = refused(vending.issue, TECH, "D2", 1, approver=other_tech)          # a technician cannot approve
+    assert said_no.reason == "needs_approval" and sim.physics.door(2).opens == 0
     assert [r["approver_id"] for r in rows_of(ledger, "refusal")] == [None]
     result = vending.issue(TECH, "D2", 1, approver=SUPERVISOR)
     assert result.ok and sim.physics.door(2).opens == 1 and ledger.on_hand("D2") == 0

@@ -9,11 +9,11 @@ import pytest
 from edge_agent.rules.access import Person
 from edge_agent.ledger.alerts import open_alerts
 from edge_agent.link.messages import BinReading
-from edge_agent.rules.permissions import Decision
 from edge_agent.flows.weighing import (MISMATCH, OVER_ALLOWED, UNEXPLAINED, Counted, NotStable, WeighBins,
                                  issue_scanned, stable_reading, whole_pieces)
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet
+from tests.refusals import refused
 from tests.cabinets import cabinet, calibrate_bin as calibrate
 from tests.ledgers import ledger_from_csv, rows_of
 
@@ -166,23 +166,21 @@ def test_a_drivers_bin_refill_counts_by_weight_and_closes_the_refill_task(rig):
 
 
 def test_another_suppliers_driver_is_refused_and_on_record(rig):
-    decision = rig.bins.refill_bin(BOLT, "B2")
-    assert isinstance(decision, Decision) and decision.reason == "other_supplier"
+    assert refused(rig.bins.refill_bin, BOLT, "B2").reason == "other_supplier"
     assert [(r["user_id"], r["location"], r["reason"]) for r in rows_of(rig.ledger, "refusal")] == \
         [("drv-2", "B2", "other_supplier")]
     assert rig.ledger.on_hand("B2") == 5
 
 
 def test_an_uncalibrated_bin_is_refused(rig):
-    decision = rig.bins.begin(TECH, "B4")
-    assert isinstance(decision, Decision) and decision.reason == "not_calibrated"
-    assert "not calibrated" in decision.message
+    said_no = refused(rig.bins.begin, TECH, "B4")
+    assert said_no.reason == "not_calibrated" and "not calibrated" in said_no.words
     assert [r["reason"] for r in rows_of(rig.ledger, "refusal")] == ["not_calibrated"]
 
 
 def test_taking_more_than_allowed_is_refused_up_front_and_recorded_and_flagged_after(rig):
     rig.ledger.db["user_limits"].insert({"user_id": "tech-1", "sku": "WSH", "period": "day", "max_quantity": 2})
-    assert rig.bins.begin(TECH, "B1", 3).reason == "over_limit"
+    assert refused(rig.bins.begin, TECH, "B1", 3).reason == "over_limit"
     take = rig.bins.begin(TECH, "B1", 2)
     rig.bin(1).take(4)
     rig.cab.wait(2000)
@@ -227,7 +225,7 @@ def test_a_scan_only_issue_records_the_stated_quantity_and_needs_permission(rig)
     assert stock_rows(rig.ledger) == [("issue", "S1", "tech-1", 3, "stated")]
     assert rig.ledger.on_hand("S1") == 7
     for person, reason in ((CONTRACTOR, "not_allowed"), (ACME, "not_allowed")):
-        assert issue_scanned(rig.ledger, person, "S1", 1).reason == reason
+        assert refused(issue_scanned, rig.ledger, person, "S1", 1).reason == reason
     assert [(r["user_id"], r["reason"]) for r in rows_of(rig.ledger, "refusal")] == \
         [("con-1", "not_allowed"), ("drv-1", "not_allowed")]
     assert rig.ledger.on_hand("S1") == 7

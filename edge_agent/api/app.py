@@ -20,6 +20,7 @@ from edge_agent.app.agent import NoSession, NotReady
 from edge_agent.api import security
 from edge_agent.api.events import Changes, event_stream
 from edge_agent.api.routes import BadRequest, routes
+from edge_agent.rules.refusal import Refusal
 
 log = logging.getLogger("edge_agent.api")
 SCREEN_DIR = Path(__file__).resolve().parent.parent / "screen"
@@ -53,6 +54,8 @@ def _run(handler, call, body, method, path):
         return handler(call, body)
     except (BadRequest, ValueError) as e:     # ValueError: a flow refused a value (a condition, hours)
         return 400, {"ok": False, "message": str(e)}
+    except Refusal as e:                      # every flow says no the same way
+        return 403, {"ok": False, "reason": e.reason, "message": e.words}
     except NoSession as e:
         return 401, {"ok": False, "message": str(e)}
     except NotReady as e:
@@ -95,10 +98,10 @@ def build_app(agent, hosts, port, changes):
             if method == "POST":
                 body = await security.json_body(request)
                 if not client:
-                    raise security.Refusal(401, "no_client", NO_CLIENT)
+                    raise security.Rejected(401, "no_client", NO_CLIENT)
             else:                                   # query parameters, each given once: ?location=B1
                 body = dict(request.query_params)
-        except security.Refusal as e:
+        except security.Rejected as e:
             return _json(e.status, e.body())
 
         def call(fn, *args, **kwargs):
@@ -137,7 +140,7 @@ class _Guard:
             request = Request(scope)
             try:
                 security.check_request(request.headers, self.hosts, self.port)
-            except security.Refusal as e:
+            except security.Rejected as e:
                 return await _json(e.status, e.body())(scope, receive, send)
         await self.app(scope, receive, send)
 

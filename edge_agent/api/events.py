@@ -9,7 +9,7 @@ import time
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from edge_agent.app.agent import client_view
+from edge_agent.app.sessions import client_view
 
 KEEPALIVE_S = 10    # a comment line after this long without news: a page that went away is noticed
 

@@ -22,8 +22,8 @@ TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 LOOPBACK_NAMES = ("localhost",)
 
 
-class Refusal(Exception):
-    """A request refused before any route runs: (status, reason, message)."""
+class Rejected(Exception):
+    """A request rejected before any route runs: (status, reason, message)."""
 
     def __init__(self, status, reason, message):
         super().__init__(message)
@@ -53,18 +53,18 @@ def allowed_hosts(bind_host, port):
 
 
 def check_request(headers, hosts, port):
-    """Raise Refusal unless Host is ours and any Origin (and Sec-Fetch-Site) says the request is our own page's.
+    """Raise Rejected unless Host is ours and any Origin (and Sec-Fetch-Site) says the request is our own page's.
     headers: a case-insensitive mapping (Starlette's Headers)."""
     host = (headers.get("host") or "").lower()
     if host not in hosts:
-        raise Refusal(403, "bad_host", "This locker's API answers only at its own address (for example "
+        raise Rejected(403, "bad_host", "This locker's API answers only at its own address (for example "
                       "127.0.0.1:%d); a request for %r was refused." % (port, host or "no host"))
     origin = headers.get("origin")
     if origin is not None and not (origin.lower().startswith("http://") and origin.lower()[7:] in hosts):
-        raise Refusal(403, "bad_origin", "Only the locker's own screen may use this API; a request from %s was "
+        raise Rejected(403, "bad_origin", "Only the locker's own screen may use this API; a request from %s was "
                       "refused." % origin)
     if headers.get("sec-fetch-site") in ("same-site", "cross-site"):
-        raise Refusal(403, "bad_origin", "Only the locker's own screen may use this API; a request from "
+        raise Rejected(403, "bad_origin", "Only the locker's own screen may use this API; a request from "
                       "another page was refused.")
 
 
@@ -105,35 +105,35 @@ def _depth(raw):
 
 
 async def json_body(request):
-    """A POST's body as a JSON object ({} when empty), or Refusal: 415 not JSON, 413 too large, 400 malformed
+    """A POST's body as a JSON object ({} when empty), or Rejected: 415 not JSON, 413 too large, 400 malformed
     or too deep."""
     media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     length = request.headers.get("content-length")
     if length is not None:
         if not length.isdigit():
-            raise Refusal(400, "bad_request", "Content-Length must be a number")
+            raise Rejected(400, "bad_request", "Content-Length must be a number")
         if int(length) > MAX_BODY:
-            raise Refusal(413, "too_large", "The request body is larger than %d bytes." % MAX_BODY)
+            raise Rejected(413, "too_large", "The request body is larger than %d bytes." % MAX_BODY)
     raw = b""
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_BODY:
-            raise Refusal(413, "too_large", "The request body is larger than %d bytes." % MAX_BODY)
+            raise Rejected(413, "too_large", "The request body is larger than %d bytes." % MAX_BODY)
     if media not in ("", "application/json") or (not media and raw):
-        raise Refusal(415, "not_json", "The request body must be JSON (Content-Type: application/json), "
+        raise Rejected(415, "not_json", "The request body must be JSON (Content-Type: application/json), "
                       "not %s." % (media or "untyped"))
     if not raw:
         return {}
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise Refusal(400, "bad_request", "the body is not UTF-8") from None
+        raise Rejected(400, "bad_request", "the body is not UTF-8") from None
     if _depth(text) > MAX_DEPTH:
-        raise Refusal(400, "too_deep", "The JSON body nests deeper than %d levels." % MAX_DEPTH)
+        raise Rejected(400, "too_deep", "The JSON body nests deeper than %d levels." % MAX_DEPTH)
     try:
         body = json.loads(text)
     except ValueError:
-        raise Refusal(400, "bad_request", "the body is not JSON") from None
+        raise Rejected(400, "bad_request", "the body is not JSON") from None
     if not isinstance(body, dict):
-        raise Refusal(400, "bad_request", "the body must be a JSON object")
+        raise Rejected(400, "bad_request", "the body must be a JSON object")
     return body

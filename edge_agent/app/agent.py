@@ -1,84 +1,77 @@
-"""The agent at the cabinet: who is logged in, and every flow they start, run one at a time.
+"""The agent at the cabinet: the worker, the sessions, and every flow a person starts, behind one face.
 
-One worker thread owns the ledger and the cabinet and runs every job in turn: a cabinet serves one person
-at a time, and a SQLite connection stays on the thread that opened it. Badge readers, the local API and the
-idle timer hand the worker jobs (`Agent.call`) and wait for the answer.
+Each public method is a job run on the worker (`Agent.call`): it checks readiness and the session, and its
+role gate where it has one (declared with `@job(area)`, from roles.AREAS), then hands over to the flow that
+owns the rules (flows/). A flow answers with its result or raises a Refusal; the API turns that into 403 in
+one place.
 
 Nobody is let in until start-up recovery has settled every intent left without an outcome (`ready`); a
 cabinet that cannot be asked keeps the locker closed and recovery is tried again every `RECOVER_RETRY_S`.
-An issue whose outcome could not be known (the link failed, the firmware rebooted mid-vend) closes the
-locker again the same way until it is settled.
-A session ends on logout, after `session_idle_s` with nothing done, or when a new badge is tapped.
-"""
-import concurrent.futures
+An actuation whose outcome could not be known (the link failed, the firmware rebooted mid-vend) closes the
+locker again the same way until it is settled."""
 import dataclasses
+import functools
 import logging
-import queue
-import threading
 import time
-from typing import Optional
 
-from edge_agent.flows import stock
-from edge_agent.flows import loans
-from edge_agent.ledger.alerts import open_alerts
-from edge_agent.rules.access import Access, NeedPin, Person, Refused
+from edge_agent.app.live_state import LiveCabinet
+from edge_agent.app.sessions import Approved, NoSession, Sessions, client_view
+from edge_agent.app.worker import CALL_TIMEOUT_S, Worker
 from edge_agent.badge.ids import BadBadgeId
 from edge_agent.badge.wedge import normalize_wedge_entry
+from edge_agent.flows import installer, loans, refill, remote, stock
 from edge_agent.flows.cabinet_events import take_events
-from edge_agent.rules.choices import offered_items
-from edge_agent.link.errors import LinkError
-from edge_agent.app.live_state import LiveCabinet
-from edge_agent.rules.permissions import INSTALLERS, UNRESTRICTED, Decision, capabilities, may_refill
-from edge_agent.flows.refill import confirm_refill, pick_list
-from edge_agent.flows.vending import IssueResult, Vending
+from edge_agent.flows.vending import Vending, jammed
 from edge_agent.flows.weighing import NotStable, WeighBins, issue_scanned
-from firmware import messages as M
+from edge_agent.ledger.alerts import open_alerts
+from edge_agent.ledger.locations import find_location, units
+from edge_agent.link.codes import DoorState, Event, Fault
+from edge_agent.link.errors import LinkError
+from edge_agent.rules.access import Access
+from edge_agent.rules.choices import offered_items
+from edge_agent.rules.refusal import Refusal
+from edge_agent.rules.roles import area_refusal, capabilities
+
+__all__ = ["Agent", "Approved", "NoSession", "NotReady", "client_view", "CALL_TIMEOUT_S"]
 
 log = logging.getLogger(__name__)
 
 RECOVER_RETRY_S = 1.0
-WAKE_S = 0.1          # how often the worker looks at the idle timer and the cabinet's events
-CALL_TIMEOUT_S = 120  # longest a caller waits for one job (a multi-unit vend)
 OVERDUE_CHECK_S = 60  # how often lent tools are checked against their due time
-DOOR_STATES = {M.DOOR_CLOSED: "closed", M.DOOR_OPEN: "open", M.DOOR_UNLOCKING: "unlocking"}
-UNIT_WORDS = {"door": "door", "lane": "lane", "bin": "weigh bin"}    # "L9 is not a lane."
-LANE_STATES = {M.LANE_IDLE: "ok", M.LANE_RUNNING: "running", M.LANE_DISABLED: "disabled"}
 
 
 class NotReady(Exception):
     """The locker is still reconciling with the cabinet: nobody can log in yet."""
 
 
-class NoSession(Exception):
-    """Nobody is logged in."""
-
-
-@dataclasses.dataclass
-class Session:
-    person: Person
-    via: str                  # "badge", "pin" or "badge+pin"
-    last_active: float
-    approver: Optional[Person] = None   # a supervisor who badged to approve the next issue
-    take: Optional[object] = None       # an open weigh-bin take (weighing.Take)
-    awaiting_approval: bool = False     # the last issue needs a supervisor: their tap approves, not logs in
-    owner: Optional[str] = None         # the API client it belongs to (its token); None: in-process only
-
-
-@dataclasses.dataclass(frozen=True)
-class Approved:
-    """A supervisor's badge, tapped while an issue waited for approval: it approves the next issue."""
-    approver: Person
-
-
-def client_view(snapshot, client):
-    """The state as one client sees it (Agent.snapshot): the session, its approver and its open take, and a
-    PIN awaited after a badge, only for the client they belong to. client None: in-process, sees all."""
-    view = {k: v for k, v in snapshot.items() if not k.startswith("_")}
-    if client is not None and snapshot["_session_owner"] != client:
-        view.update(session=None, approver=None, take=None, may=[])
-    if client is not None and snapshot["_pin_owner"] != client:
-        view["need_pin_for"] = None
-    return view
+def job(area=None, moves=False):
+    """A job for the person logged in for the caller: the locker ready, someone logged in, and (area) their
+    role allowed in that screen area (roles.AREAS). The method gets the Person first. moves: it may actuate,
+    so an outcome that could not be known closes the locker, and a refusal asking for a supervisor's
+    approval makes the next supervisor's tap an approval."""
+    def wrap(method):
+        @functools.wraps(method)
+        def run(self, *args, **kwargs):
+            self.require_ready()
+            person = self.sessions.person()
+            refusal = area_refusal(person, area) if area else None
+            if refusal:
+                raise refusal
+            session = self.sessions.session
+            try:
+                result = method(self, person, *args, **kwargs)
+            except Refusal as refused:
+                session.awaiting_approval = refused.reason == "needs_approval"
+                raise
+            if moves:
+                session.awaiting_approval = False
+                if getattr(result, "unknown", False):
+                    self.ready = False
+            session.last_active = self.clock()
+            return result
+        run.area = area
+        return run
+    return wrap
 
 
 class Agent:
@@ -88,92 +81,62 @@ class Agent:
         self.cabinet = cabinet
         self.config = config
         self.clock = clock
-        self.ledger = None
-        self.vending = None
-        self.access = None
+        self.ledger = self.vending = self.bins = self.access = self.sessions = None
         self.ready = False
-        self.hello = None         # the cabinet's last HELLO answer
+        self.hello = None          # the cabinet's last HELLO answer
         self.live = LiveCabinet()  # open doors and bin weights as the firmware reports them, for the screen
-        self.session = None
-        self.pending_pin = None   # (user id, since, client) of a good badge whose role must add a PIN
-        self.client = None        # the API client the running job is for (Agent.call's as_client)
-        self.kiosk_client = None  # the client showing the cabinet's screen: a reader's tap logs in for it
-        self._watchers = []       # called on the worker with the new snapshot each time the state changes
-        self._snapshot = None
-        self._jobs = queue.Queue()
-        self._stop = threading.Event()
-        self._started = threading.Event()
-        self._start_error = None
-        self._thread = threading.Thread(target=self._run, name="agent-worker", daemon=True)
+        self.worker = Worker(clock)
+        self._next_recovery = 0.0
+        self.worker.every(0, self._recover_when_due)
+        self.worker.every(0, self._housekeeping)
+        self.worker.every(OVERDUE_CHECK_S, lambda: loans.raise_overdue_alerts(self.ledger))
 
-    # -- lifecycle -----------------------------------------------------------------------------------------
+    # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self, timeout=30):
-        self._thread.start()
-        self._started.wait(timeout)
-        if self._start_error:
-            raise self._start_error
+        self.worker.start(self._setup, lambda: self.ledger.close(), self.snapshot, timeout)
 
     def stop(self):
-        self._stop.set()
-        self._thread.join(10)
+        self.worker.stop()
 
     def call(self, fn, *args, timeout=CALL_TIMEOUT_S, as_client=None, **kwargs):
-        """Run fn(*args) on the worker and return its result (or raise its exception). as_client: the API
-        client asking (its token); it sees and acts on only the session it logged in (or the kiosk's reader
-        logged in for it). None: an in-process caller (a reader, the cloud, a test), which sees everything."""
-        future = concurrent.futures.Future()
-        self._jobs.put((future, fn, args, kwargs, as_client))
-        return future.result(timeout)
+        """Run fn(*args) on the worker (Worker.call); as_client: the API client asking."""
+        return self.worker.call(fn, *args, timeout=timeout, as_client=as_client, **kwargs)
 
     def watch(self, fn):
         """fn(snapshot) is called on the worker each time the state changes (the API's event streams)."""
-        self._watchers.append(fn)
+        self.worker.watch(fn)
 
     def screen_opened(self, client):
         """The API: this client loaded the screen or opened its event stream, so it is the cabinet's screen
         (the kiosk): a badge on a reader logs in for it. Loopback only: the kiosk is the one browser there."""
-        self.kiosk_client = client
+        self.sessions.kiosk_client = client
 
-    def _run(self):
-        try:
-            self.ledger = self._open_ledger()
-            self.vending = Vending(self.ledger, self.cabinet)
-            self.bins = WeighBins(self.ledger, self.cabinet)
-            self.access = Access(self.ledger, self.config.max_pin_tries, self.config.lockout_s,
-                                 self.config.pin_roles)
-        except BaseException as e:       # noqa: BLE001 - reported to start()'s caller
-            self._start_error = e
-            self._started.set()
-            return
-        self._started.set()
-        next_recovery = next_overdue_check = 0.0
-        try:
-            while not self._stop.is_set():
-                if not self.ready and self.clock() >= next_recovery:
-                    self._recover()
-                    next_recovery = self.clock() + RECOVER_RETRY_S
-                try:
-                    future, fn, args, kwargs, self.client = self._jobs.get(timeout=WAKE_S)
-                except queue.Empty:
-                    pass
-                else:
-                    if future.set_running_or_notify_cancel():
-                        try:
-                            future.set_result(fn(*args, **kwargs))
-                        except BaseException as e:  # noqa: BLE001 - handed to the caller
-                            future.set_exception(e)
-                    self.client = None
-                    self._publish()                 # a login or a vend reaches the screens now
-                self._expire_idle_session()
-                take_events(self.ledger, self.cabinet, self._seen)
-                if self.clock() >= next_overdue_check:
-                    loans.raise_overdue_alerts(self.ledger)
-                    next_overdue_check = self.clock() + OVERDUE_CHECK_S
-                self._publish()
-        finally:
-            self.ledger.close()
+    @property
+    def client(self):
+        """The API client the running job is for (None: in-process)."""
+        return self.worker.client
 
-    # -- start-up recovery ---------------------------------------------------------------------------------
+    @property
+    def session(self):
+        return self.sessions.session
+
+    def _setup(self):
+        self.ledger = self._open_ledger()
+        self.vending = Vending(self.ledger, self.cabinet)
+        self.bins = WeighBins(self.ledger, self.cabinet)
+        self.access = Access(self.ledger, self.config.max_pin_tries, self.config.lockout_s, self.config.pin_roles)
+        self.sessions = Sessions(self.access, self.clock, self.config.session_idle_s, lambda: self.worker.client)
+
+    def _housekeeping(self):
+        self.sessions.expire_idle()
+        take_events(self.ledger, self.cabinet, self._seen)
+
+    # -- start-up recovery -----------------------------------------------------------------------------------
+    def _recover_when_due(self):
+        if not self.ready and self.clock() >= self._next_recovery:
+            self._recover()
+            self._next_recovery = self.clock() + RECOVER_RETRY_S
+
     def _recover(self):
         try:
             self.hello = self.cabinet.hello()       # which firmware, which boot: for recovery and the cloud
@@ -190,7 +153,7 @@ class Agent:
         try:
             for location, found in self.bins.recover().items():
                 if found is not None:
-                    log.warning("recovery: bin %s: %s", location, getattr(found, "message", found))
+                    log.warning("recovery: bin %s: %s", location, getattr(found, "words", found))
         except (LinkError, NotStable) as e:
             log.warning("recovery: weigh bins not checked (%s); each is checked again when next opened", e)
         self._seed_live()
@@ -202,83 +165,26 @@ class Agent:
         lost the firmware's STATUS is read again (docs/protocol.md): a dropped door or bin event would
         otherwise leave the live state wrong until the next one."""
         self.live.seen(event)
-        if event.type == M.EV_FAULT and event.fields and event.fields["code"] == M.F_EVENTS_LOST:
+        if event.type == Event.FAULT and event.fields and event.fields["code"] == Fault.EVENTS_LOST:
             log.warning("the cabinet dropped %d events since its boot: reading its state again",
                         event.fields["detail"])
             self._seed_live()
 
     def _seed_live(self):
         try:
-            self.live.seed(self.cabinet.status(), M.DOOR_OPEN)
+            self.live.seed(self.cabinet.status(), DoorState.OPEN)
         except LinkError as e:      # STATUS lost: the firmware's events alone keep the live state from here
             log.info("live state starts from events only (%s)", e)
 
-    def _publish(self):
-        """Hand the state to the watchers when it differs from the last one handed (pushed, not polled)."""
-        snapshot = self.snapshot()
-        if snapshot != self._snapshot:
-            self._snapshot = snapshot
-            for fn in self._watchers:
-                try:
-                    fn(snapshot)
-                except Exception:  # noqa: BLE001 - a watcher never stops the worker
-                    log.exception("state watcher failed")
-
-    # -- sessions ------------------------------------------------------------------------------------------
-    def _owner(self):
-        """Whom a login now belongs to: the asking API client, or for an in-process caller (a badge reader)
-        the client showing the cabinet's screen."""
-        return self.client if self.client is not None else self.kiosk_client
-
-    def _mine(self, owner):
-        return self.client is None or owner == self.client
-
-    def _visible(self):
-        """The session, when the caller may see it: its own client's, or any for an in-process caller."""
-        return self.session if self.session is not None and self._mine(self.session.owner) else None
-
-    def _begin(self, person, via):
-        self.session = Session(person, via, self.clock(), owner=self._owner())
-        self.pending_pin = None
-        log.info("login: %s (%s) by %s", person.user_id, person.role, via)
-        return person
-
-    def _expire_idle_session(self):
-        if self.session and self.clock() - self.session.last_active > self.config.session_idle_s:
-            log.info("logout: %s idle for %d s", self.session.person.user_id, self.config.session_idle_s)
-            self.session = None
-        if self.pending_pin and self.clock() - self.pending_pin[1] > self.config.session_idle_s:
-            self.pending_pin = None
-
-    def _require_ready(self):
+    def require_ready(self):
         if not self.ready:
             raise NotReady("The locker is checking with the cabinet. Please wait a moment.")
 
-    def _person(self):
-        if self._visible() is None:
-            raise NoSession("Nobody is logged in. Tap your badge.")
-        self.session.last_active = self.clock()
-        return self.session.person
-
+    # -- sessions --------------------------------------------------------------------------------------------
     def tap(self, badge_id):
-        """A badge read by any reader: a new session (ending the current one), NeedPin, or Refused; or,
-        while an issue waits for a supervisor, that supervisor's approval (Approved)."""
-        self._require_ready()
-        answer = self.access.by_badge(badge_id)
-        session = self._visible()
-        if (session and session.awaiting_approval and isinstance(answer, Person)
-                and answer.role in UNRESTRICTED and answer.user_id != session.person.user_id):
-            session.approver, session.awaiting_approval = answer, False
-            session.last_active = self.clock()
-            log.info("approval: %s approves %s's next issue", answer.user_id, session.person.user_id)
-            return Approved(answer)
-        self.session = None
-        if isinstance(answer, NeedPin):
-            self.pending_pin = (answer.user_id, self.clock(), self._owner())
-            return answer
-        if isinstance(answer, Refused):
-            return answer
-        return self._begin(answer, "badge")
+        """A badge read by any reader (Sessions.tap)."""
+        self.require_ready()
+        return self.sessions.tap(badge_id)
 
     def wedge(self, typed):
         """What a keyboard-wedge reader typed into the screen's badge field."""
@@ -290,297 +196,175 @@ class Agent:
 
     def pin(self, user_id, pin):
         """A PIN typed for a user, alone or after a badge that needs one."""
-        self._require_ready()
-        after_badge = (self.pending_pin is not None and self.pending_pin[0] == user_id
-                       and self._mine(self.pending_pin[2]))
-        if self.pending_pin is not None and not after_badge and self._mine(self.pending_pin[2]):
-            self.pending_pin = None
-        answer = self.access.by_pin(user_id, pin)
-        if isinstance(answer, Refused):
-            return answer
-        return self._begin(answer, "badge+pin" if after_badge else "pin")
+        self.require_ready()
+        return self.sessions.pin(user_id, pin)
 
     def logout(self):
-        """Ends the caller's session (another client's stays: it is not theirs to end)."""
-        if self._visible() is not None:
-            self.session = None
-        if self.pending_pin is not None and self._mine(self.pending_pin[2]):
-            self.pending_pin = None
+        self.sessions.logout()
 
-    # -- flows: each checks readiness and the session, then hands over to the module that owns the rules --
-    def _settled(self, result):
-        """After an actuation: an outcome that could not be known closes the locker until recovery settles
-        it (the worker retries); the session's clock restarts."""
-        if getattr(result, "unknown", False):
-            self.ready = False
-        refused = result if isinstance(result, Decision) else getattr(result, "refused", None)
-        self.session.awaiting_approval = getattr(refused, "reason", None) == "needs_approval"
-        self.session.last_active = self.clock()
-        return result
+    def begin_session(self, person, via):
+        """Log a person in from a tool at the cabinet (commissioning logs its installer in), not a reader."""
+        return self.sessions.begin(person, via)
 
-    def _location_kind(self, location):
-        row = self.ledger.db.execute("SELECT kind, returnable FROM locations WHERE id = ?", [location]).fetchone()
-        return row if row else (None, 0)
+    @job()
+    def approve(self, person, badge=None, user_id=None, pin=None):
+        return self.sessions.approve(badge=badge, user_id=user_id, pin=pin)
 
-    def approve(self, badge=None, user_id=None, pin=None):
-        """A supervisor badges (or types their PIN) on the same screen to approve the next issue."""
-        self._require_ready()
-        person = self._person()
-        answer = self.access.by_pin(user_id, pin) if badge is None else self.access.by_badge(badge)
-        if isinstance(answer, (Refused, NeedPin)):
-            return answer
-        if answer.role not in UNRESTRICTED or answer.user_id == person.user_id:
-            return Decision.no("not_an_approver", "%s cannot approve this." % answer.name)
-        self.session.approver = answer
-        return answer
-
-    def _taker(self, cost_center):
-        """The person at the screen, charging the cost center they named (their own when they named none)."""
-        person = self._person()
+    # -- taking ----------------------------------------------------------------------------------------------
+    def _taker(self, person, cost_center):
+        """The person, charging the cost center they named (their own when they named none)."""
         cost_center = (cost_center or "").strip()
         return dataclasses.replace(person, cost_center=cost_center) if cost_center else person
 
-    def issue(self, location, quantity=1, work_order=None, machine_id=None, cost_center=None):
+    @job(moves=True)
+    def issue(self, person, location, quantity=1, work_order=None, machine_id=None, cost_center=None):
         """Take from a lane, a locker door (a returnable tool is lent) or a scan-only bin. Weigh bins count
         what was taken by themselves: take_begin / take_finish."""
-        self._require_ready()
-        person = self._taker(cost_center)
-        approver, self.session.approver = self.session.approver, None     # an approval is for one issue
-        kind, returnable = self._location_kind(location)
-        terms = dict(work_order=work_order, machine_id=machine_id, approver=approver)
+        person = self._taker(person, cost_center)
+        terms = dict(work_order=work_order, machine_id=machine_id, approver=self.sessions.take_approver())
+        loc = find_location(self.ledger, location)
+        kind = loc.kind if loc else None
         if kind == "scan":
-            return self._settled(issue_scanned(self.ledger, person, location, quantity, **terms))
+            return issue_scanned(self.ledger, person, location, quantity, **terms)
         if kind == "bin":
-            return Decision.no("weigh_bin", "Bin %s weighs what you take: open it with take_begin." % location)
-        if kind == "door" and returnable:
-            return self._settled(loans.check_out(self.ledger, self.cabinet, person, location, quantity, **terms))
-        return self._settled(self.vending.issue(person, location, quantity, **terms))
+            raise Refusal("weigh_bin", "Bin %s weighs what you take: open it with take_begin." % location)
+        if kind == "door" and loc.returnable:
+            return loans.check_out(self.ledger, self.cabinet, person, location, quantity, **terms)
+        return self.vending.issue(person, location, quantity, **terms)
 
-    def take_begin(self, location, quantity=1, work_order=None, machine_id=None, cost_center=None):
+    @job(moves=True)
+    def take_begin(self, person, location, quantity=1, work_order=None, machine_id=None, cost_center=None):
         """Open a weigh-bin take: permission for what the person says they take, the weight before."""
-        self._require_ready()
-        person = self._taker(cost_center)
-        approver, self.session.approver = self.session.approver, None
-        answer = self.bins.begin(person, location, quantity, work_order=work_order, machine_id=machine_id,
-                                 approver=approver)
-        if not isinstance(answer, Decision):
-            self.session.take = answer
-        return self._settled(answer)
+        self.session.take = self.bins.begin(self._taker(person, cost_center), location, quantity,
+                                            work_order=work_order, machine_id=machine_id,
+                                            approver=self.sessions.take_approver())
+        return self.session.take
 
-    def refill_begin(self, location):
+    @job(moves=True)
+    def refill_begin(self, person, location):
         """A driver at a weigh bin: the weight before; take_finish counts what went in."""
-        self._require_ready()
-        answer = self.bins.refill_bin(self._person(), location)
-        if not isinstance(answer, Decision):
-            self.session.take = answer
-        return self._settled(answer)
+        self.session.take = self.bins.refill_bin(person, location)
+        return self.session.take
 
-    def take_finish(self):
+    @job(moves=True)
+    def take_finish(self, person):
         """The weight after: records what the bin says was taken (or put in). NotStable: nothing recorded."""
-        self._require_ready()
-        self._person()
         take = self.session.take
         if take is None:
-            return Decision.no("no_take", "No bin is open. Choose a bin first.")
+            raise Refusal("no_take", "No bin is open. Choose a bin first.")
         counted = take.finish()
         self.session.take = None
-        return self._settled(counted)
+        return counted
 
-    def give_back(self, location, condition="good"):
+    @job(moves=True)
+    def give_back(self, person, location, condition="good"):
         """Return a lent tool to its door, in the condition the person says (damaged goes to quarantine)."""
-        self._require_ready()
-        return self._settled(loans.check_in(self.ledger, self.cabinet, self._person(), location, condition))
+        return loans.check_in(self.ledger, self.cabinet, person, location, condition)
 
-    def items(self):
-        """What the screen offers the person, their usual items first (choices.py); approvals, work orders
-        and limits are still checked on issue."""
-        self._require_ready()
-        return offered_items(self.ledger, self._person())
+    @job()
+    def items(self, person):
+        """What the screen offers the person, their usual items first (rules/choices.py)."""
+        return offered_items(self.ledger, person)
 
-    def loans(self):
+    @job()
+    def loans(self, person):
         """The person's tools out, each with its SKU's description for the screen."""
-        self._require_ready()
-        described = []
-        for loan in loans.loans_of(self.ledger, self._person().user_id):
-            row = self.ledger.db.execute("SELECT description FROM skus WHERE part_number = ?", [loan.sku]).fetchone()
-            described.append(dict(dataclasses.asdict(loan), description=row[0] if row else None))
-        return described
+        return [dict(dataclasses.asdict(loan), description=find_location(self.ledger, loan.location).description)
+                for loan in loans.loans_of(self.ledger, person.user_id)]
 
-    def pick_list(self):
+    # -- refilling -------------------------------------------------------------------------------------------
+    @job()
+    def pick_list(self, person):
         """A route driver's open refill tasks (only their supplier's)."""
-        self._require_ready()
-        return pick_list(self.ledger, self._person())
+        return refill.pick_list(self.ledger, person)
 
-    def open_for_refill(self, location):
-        """Unlock a locker door for the driver to refill (an intent like any actuation, nothing charged).
-        Lanes and bins sit behind the cabinet's service door, opened with the driver's key."""
-        self._require_ready()
-        person = self._person()
-        decision = may_refill(self.ledger, person, location)
-        if not decision.allowed:
-            self.ledger.append("refusal", user_id=person.user_id, location=location, reason=decision.reason)
-            return decision
-        kind, _ = self._location_kind(location)
-        result = IssueResult(location, 0)
-        if kind == "door":
-            loc = self.vending._location(location)
-            self.vending._actuate(loc, 0, result, dict(user_id=person.user_id), action="refill")
-        return self._settled(result)
+    @job(moves=True)
+    def open_for_refill(self, person, location):
+        """Unlock a locker door for the driver to refill (refill.open_for_refill)."""
+        return refill.open_for_refill(self.ledger, self.cabinet, person, location)
 
-    def refill(self, location, added, counted=None):
+    @job(moves=True)
+    def refill(self, person, location, added, counted=None):
         """What the driver put in, and their count after it when they made one (it corrects the ledger)."""
-        self._require_ready()
-        return self._settled(confirm_refill(self.ledger, self._person(), location, added, counted))
+        return refill.confirm_refill(self.ledger, person, location, added, counted)
 
-    def cycle_count(self, location, counted, reason=None):
-        self._require_ready()
-        return stock.cycle_count(self.ledger, self._person(), location, counted, reason)
+    # -- a supervisor's work (flows/stock.py checks the role again, and keeps the refusal on record) ----------
+    @job()
+    def cycle_count(self, person, location, counted, reason=None):
+        return stock.cycle_count(self.ledger, person, location, counted, reason)
 
-    def adjust(self, location, delta, reason):
-        self._require_ready()
-        return stock.adjust(self.ledger, self._person(), location, delta, reason)
+    @job()
+    def adjust(self, person, location, delta, reason):
+        return stock.adjust(self.ledger, person, location, delta, reason)
 
-    def release_quarantine(self, location, quantity, disposition):
-        self._require_ready()
-        return stock.release_quarantine(self.ledger, self._person(), location, quantity, disposition)
+    @job()
+    def release_quarantine(self, person, location, quantity, disposition):
+        return stock.release_quarantine(self.ledger, person, location, quantity, disposition)
 
-    def clear_lane(self, location):
-        self._require_ready()
-        return self._settled(stock.clear_lane(self.ledger, self._person(), self.cabinet, location))
+    @job(moves=True)
+    def clear_lane(self, person, location):
+        return stock.clear_lane(self.ledger, person, self.cabinet, location)
 
-    def _refused_unless(self, roles, message):
-        """A refusal unless the person logged in has one of these roles; None when they do."""
-        self._require_ready()
-        if self._person().role not in roles:
-            return Decision.no("not_allowed", message)
-        return None
-
-    def _supervisor(self):
-        return self._refused_unless(stock.SUPERVISORS, "Only a supervisor can do this.")
-
-    def open_alerts(self):
-        """Supervisor: the open alerts, oldest first, as dicts (location, kind, detail)."""
-        refused = self._supervisor()
-        if refused:
-            return refused
+    @job("supervise")
+    def open_alerts(self, person):
+        """The open alerts, oldest first, as dicts (location, kind, detail)."""
         return [dict(location=a[0], kind=a[1], detail=a[2]) for a in open_alerts(self.ledger.db)]
 
-    def stock(self):
-        """Supervisor: every stock location (empty ones too) with on_hand and quarantine, for counts,
-        adjustments and quarantine releases."""
-        refused = self._supervisor()
-        if refused:
-            return refused
-        return list(self.ledger.db.query(
-            "SELECT l.id AS location, l.kind, l.unit, l.sku, s.description, l.on_hand, l.quarantine "
-            "FROM locations l LEFT JOIN skus s ON s.part_number = l.sku "
-            "WHERE l.kind IN ('lane', 'door', 'bin', 'scan') "
-            "ORDER BY CASE l.kind WHEN 'lane' THEN 0 WHEN 'door' THEN 1 WHEN 'bin' THEN 2 ELSE 3 END, l.unit, l.id"))
+    @job("supervise")
+    def stock(self, person):
+        """Every stock location with on_hand and quarantine (stock.stock_listing)."""
+        return stock.stock_listing(self.ledger)
 
-    # -- the installer: the cabinet's health, taring and calibrating weigh bins ------------------------------
-    def _installer(self):
-        return self._refused_unless(INSTALLERS, "Only a supervisor or an installer can do this.")
+    # -- the installer (flows/installer.py) ------------------------------------------------------------------
+    @job("install")
+    def health(self, person):
+        return installer.health(self.ledger, self.cabinet, self.hello)
 
-    def health(self):
-        """Installer: the cabinet link (firmware, boot), each door, lane and bin as the firmware reports them."""
-        refused = self._installer()
-        if refused:
-            return refused
-        units = {(r["kind"], r["unit"]): r["id"] for r in self.ledger.db.query(
-            "SELECT id, kind, unit FROM locations WHERE kind IN ('door', 'lane', 'bin')")}
-        link = dict(firmware=self.hello.firmware if self.hello else None,
-                    boot_id=self.hello.boot_id if self.hello else None)
-        try:
-            status = self.cabinet.status()
-        except LinkError as e:
-            return dict(link=dict(link, online=False, message=str(e)), doors=[], lanes=[], bins=[])
-        return dict(
-            link=dict(link, online=True, events_lost=status.events_lost),
-            doors=[dict(door=n, location=units.get(("door", n)), state=DOOR_STATES.get(s, "state %d" % s))
-                   for n, s in enumerate(status.doors, 1)],
-            lanes=[dict(lane=n, location=units.get(("lane", n)), state=LANE_STATES.get(s, "state %d" % s))
-                   for n, s in enumerate(status.lanes, 1)],
-            bins=[dict(bin=n, location=units.get(("bin", n)), stable=bool(b.flags & M.BIN_STABLE),
-                       calibrated=bool(b.flags & M.BIN_CALIBRATED), weight_mg=b.weight_mg)
-                  for n, b in enumerate(status.bins, 1)])
+    @job("install", moves=True)
+    def test_door(self, person, location):
+        return installer.test_door(self.ledger, self.cabinet, person, location)
 
-    def test_door(self, location):
-        """Installer: pulse a door's latch to see it open (an intent and outcome like any actuation, quantity
-        0: nothing charged). The screen then shows the door open live, from the firmware's events."""
-        return self._self_test(location, "door", 0)
+    @job("install", moves=True)
+    def test_lane(self, person, location):
+        return installer.test_lane(self.ledger, self.cabinet, person, location)
 
-    def test_lane(self, location):
-        """Installer: one test turn of a lane, home to home. On a stocked lane an item drops, and it is recorded
-        as taken by the installer: what left the cabinet is always on record."""
-        return self._self_test(location, "lane", 1)
+    @job("install", moves=True)
+    def reenable_lane(self, person, location):
+        return installer.reenable_lane(self.ledger, self.cabinet, person, location)
 
-    def _installer_unit(self, location, kind):
-        """(None, the location) when an installer is here and it is a `kind` location; else (the refusal, None)."""
-        refused = self._installer()
-        if refused:
-            return refused, None
-        loc = self.vending._location(location)
-        if loc is None or loc["kind"] != kind:
-            return Decision.no("not_a_%s" % kind, "%s is not a %s." % (location, UNIT_WORDS[kind])), None
-        return None, loc
+    @job("install")
+    def lane_jammed(self, person, location):
+        """Whether the ledger holds an open jam alert for the lane (vending.jammed)."""
+        return jammed(self.ledger, location)
 
-    def _self_test(self, location, kind, quantity):
-        refused, loc = self._installer_unit(location, kind)
-        if refused:
-            return refused
-        result = IssueResult(location, quantity)
-        self.vending._actuate(loc, quantity, result, dict(user_id=self._person().user_id, reason="self-test"))
-        return self._settled(result)
+    @job("install")
+    def layout(self, person):
+        """{(kind, unit): location id} for the cabinet's doors, lanes and weigh bins."""
+        return units(self.ledger)
 
-    def _bin_command(self, location, action, known_mg=None):
-        refused, loc = self._installer_unit(location, "bin")
-        if refused:
-            return refused
-        result = IssueResult(location, 0)
-        reason = "tare" if action == "tare" else "calibrate with %.1f g" % (known_mg / 1000)
-        self.vending._actuate(loc, 0, result, dict(user_id=self._person().user_id, reason=reason),
-                              action=action, known_mg=known_mg)
-        if result.refused is None and not result.unknown and result.outcomes != ["done"]:
-            result.refused = Decision.no("bin_%s_failed" % action, "Bin %d could not be %s (%s). Check the bin "
-                                         "is still and try again." % (loc["unit"], "tared" if action == "tare"
-                                                                       else "calibrated", result.outcomes[-1]))
-        return self._settled(result)
+    @job("install")
+    def cabinet_status(self, person):
+        """The firmware's STATUS: each door's, lane's and bin's state now (link.codes names them)."""
+        return self.cabinet.status()
 
-    def tare_bin(self, location):
-        """Installer: zero an empty weigh bin (intent, TARE, outcome)."""
-        return self._bin_command(location, "tare")
+    @job("install", moves=True)
+    def tare_bin(self, person, location):
+        return installer.tare(self.ledger, self.cabinet, person, location)
 
-    def calibrate_bin(self, location, known_mg):
-        """Installer: calibrate a weigh bin with a known weight lying in it (intent, CALIBRATE, outcome). The
-        bin's baseline is cleared: the next weighing adopts a new one (weighing.py)."""
-        if known_mg <= 0:
-            raise ValueError("known_g must be more than 0")
-        result = self._bin_command(location, "calibrate", known_mg)
-        if isinstance(result, IssueResult) and result.ok:
-            self.ledger.db.execute("UPDATE locations SET weight_mg = NULL WHERE id = ?", [location])
-        return result
+    @job("install", moves=True)
+    def calibrate_bin(self, person, location, known_mg):
+        return installer.calibrate(self.ledger, self.cabinet, person, location, known_mg)
 
-    def read_bin(self, location):
-        """Installer: a stable reading of a weigh bin (NotStable when it will not settle)."""
-        refused, loc = self._installer_unit(location, "bin")
-        if refused:
-            return refused
-        reading = self.bins.read(loc["unit"])
-        return dict(location=location, bin=loc["unit"], weight_mg=reading.weight_mg, stable=reading.stable,
-                    calibrated=reading.calibrated)
+    @job("install")
+    def read_bin(self, person, location):
+        return installer.read_bin(self.ledger, self.cabinet, location, tries=self.bins.tries,
+                                  poll_ms=self.bins.poll_ms, agree_mg=self.bins.floor_mg, wait=self.bins.wait)
 
-    # -- what the cloud asks (commands.py has checked signature, expiry and replay) --------------------------
+    # -- what the cloud asks (cloud/commands.py has checked signature, expiry and replay) --------------------
     def remote_unlock(self, door, command_id, reason=None):
-        """Unlock a door for a signed cloud command: an intent and outcome like any actuation, nothing
-        charged (who takes what is unknown: a supervisor counts), recorded as user cloud:<command id>."""
-        self._require_ready()
-        location = "D%d" % door
-        loc = self.vending._location(location)
-        if loc is None:
-            return IssueResult(location, 0, refused=Decision.no("no_such_door", "There is no door %d." % door))
-        result = IssueResult(location, 0)
-        self.vending._actuate(loc, 0, result, dict(user_id="cloud:%s" % command_id,
-                                                   reason="remote unlock: %s" % (reason or "no reason given")))
+        """Unlock a door for a signed cloud command (flows/remote.py)."""
+        self.require_ready()
+        result = remote.remote_unlock(self.ledger, self.cabinet, door, command_id, reason)
         if result.unknown:
             self.ready = False
         return result
@@ -592,25 +376,24 @@ class Agent:
         self.access.lockout_s = self.config.lockout_s
         return self.config
 
+    # -- what the screens see --------------------------------------------------------------------------------
     def state(self):
         """What the screen shows: readiness, who is here, the cabinet link (as the calling client sees it)."""
         return client_view(self.snapshot(), self.client)
 
     def snapshot(self):
         """The state for everyone, with whose session and awaited PIN it is (_session_owner, _pin_owner)."""
-        person = self.session.person if self.session else None
-        return {
-            "_session_owner": self.session.owner if self.session else None,
-            "_pin_owner": self.pending_pin[2] if self.pending_pin else None,
-            "cabinet_id": self.config.cabinet_id,
-            "ask_cost_center": self.config.ask_cost_center,
-            "approver": self.session.approver.name if self.session and self.session.approver else None,
-            "ready": self.ready,
-            "session": dataclasses.asdict(person) if person else None,
-            "may": capabilities(person.role) if person else [],
-            "need_pin_for": self.pending_pin[0] if self.pending_pin else None,
-            "firmware_boot": getattr(self.cabinet, "boot_id", None),
-            "firmware_version": self.hello.firmware if self.hello else None,
-            "doors_open": sorted(self.live.open_doors),
-            "take": self.live.take_progress(self.session.take) if self.session and self.session.take else None,
-        }
+        session = self.sessions.session if self.sessions else None
+        view = self.sessions.view() if self.sessions else dict(
+            _session_owner=None, _pin_owner=None, approver=None, session=None, need_pin_for=None)
+        return dict(
+            view,
+            cabinet_id=self.config.cabinet_id,
+            ask_cost_center=self.config.ask_cost_center,
+            ready=self.ready,
+            may=capabilities(session.person.role) if session else [],
+            firmware_boot=getattr(self.cabinet, "boot_id", None),
+            firmware_version=self.hello.firmware if self.hello else None,
+            doors_open=sorted(self.live.open_doors),
+            take=self.live.take_progress(session.take) if session and session.take else None,
+        )

@@ -1,7 +1,7 @@
 """What the screen shows as it happens: which doors stand open and what each weigh bin weighs now, kept
 from the firmware's own events (door opened/closed, bin changed). Nothing here is stored or charged: the
 flows record what moved; this only lets the page say "Door 3 is open" or "Bin 5: 4 taken so far"."""
-from firmware import messages as M
+from edge_agent.link.codes import Event
 
 
 class LiveCabinet:
@@ -13,13 +13,13 @@ class LiveCabinet:
         f = event.fields
         if f is None:
             return         # an event type this agent does not know, or a malformed payload
-        if event.type == M.EV_DOOR_OPENED:
+        if event.type == Event.DOOR_OPENED:
             self.open_doors.add(f["door"])
-        elif event.type == M.EV_DOOR_CLOSED:
+        elif event.type == Event.DOOR_CLOSED:
             self.open_doors.discard(f["door"])
-        elif event.type == M.EV_BIN_CHANGED:
+        elif event.type == Event.BIN_CHANGED:
             self.bin_mg[f["bin"]] = f["weight_mg"]
-        elif event.type == M.EV_BOOT:
+        elif event.type == Event.BOOT:
             self.open_doors.clear()      # a rebooted board starts closed and reports an open door afresh
 
     def seed(self, status, door_open_state):
@@ -31,11 +31,11 @@ class LiveCabinet:
         """An open weigh-bin take as the screen shows it: whole pieces moved so far by the live weight (the
         count recorded on Done comes from two agreeing stable readings, not from this)."""
         loc = take.location
-        now = self.bin_mg.get(loc["unit"])
-        piece = loc["piece_weight_mg"]
+        now = self.bin_mg.get(loc.unit)
+        piece = loc.piece_weight_mg
         moved = None
         if now is not None and piece:
             delta = now - take.before.weight_mg
             moved = round((delta if take.purpose == "refill" else -delta) / piece)
-        return {"location": loc["id"], "bin": loc["unit"], "purpose": take.purpose, "weight_mg": now,
+        return {"location": loc.id, "bin": loc.unit, "purpose": take.purpose, "weight_mg": now,
                 "pieces": moved}

@@ -20,7 +20,7 @@ def users(ledger, role=None):
     rows = []
     for user in ledger.db.query(query, [role] if role else []):
         # The same judgment the agent makes at the cabinet (validity window, then PIN lockout).
-        refusal = access._window_refusal(user)
+        refusal = access.window_refusal(user)
         state = STATE_WORDS.get(refusal, "ok")
         if refusal == "locked_out":
             state += " until " + user["locked_until"]

@@ -52,7 +52,7 @@ class UsageError(Exception):
 # -- the agent --------------------------------------------------------------------------------------------
 def _run(args, out):
     # Imported here so the admin commands work on an install (or a checkout) without the agent service.
-    from edge_agent.app import service
+    from edge_agent.cli import service
     return service.main(args.config)
 
 

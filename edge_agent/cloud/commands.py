@@ -14,6 +14,7 @@ import logging
 from edge_agent.cloud import desired, outbox
 from edge_agent.cloud.envelope import Refused, check
 from edge_agent.cloud.topics import parse
+from edge_agent.rules.refusal import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +101,10 @@ class Commands:
         self._once(env)
         try:
             result = self.sync.agent.call(self.sync.agent.remote_unlock, door, env["id"], body.get("reason"))
-        except Exception as e:   # noqa: BLE001 - not ready, no such door: the result says so
+        except Refusal as e:     # no such door, the cabinet not answering
+            self._done(env, "refused", e.reason, e.words)
+        except Exception as e:   # noqa: BLE001 - not ready: the result says so
             self._done(env, "refused", type(e).__name__, str(e))
-            return
-        if result.refused is not None:
-            self._done(env, "refused", result.refused.reason, result.refused.message)
         else:
             self._done(env, detail=", ".join(result.outcomes) or None)
 

@@ -107,6 +107,11 @@ class CloudSync:
         self._stop.set()
         self._thread.join(timeout)
 
+    @property
+    def thread_id(self):
+        """The sync thread's native id (benchmarks read its CPU time)."""
+        return self._thread.native_id
+
     def _run(self):
         self.ledger = self._open_ledger()
         self.commands = Commands(self)

@@ -2,7 +2,7 @@
 left open (cleared when it closes), a cabinet fault. Stock never changes here: only the flows move stock,
 and bin changes are counted by the weigh-bin flow (weighing.py) from stable readings, not from events."""
 from edge_agent.ledger.alerts import clear_alert, raise_alert
-from firmware import messages as M
+from edge_agent.link.codes import Event
 
 
 def take_events(ledger, cabinet, seen=None):
@@ -29,13 +29,13 @@ def record_event(ledger, event):
         door = None        # a door the layout does not list: the alert's detail still names it
     wall = ledger.clock.wall()[0]
     with ledger.transaction():
-        if event.type == M.EV_DOOR_FORCED:
+        if event.type == Event.DOOR_FORCED:
             raise_alert(ledger.db, door, "door_forced", "door %d opened without an unlock" % f["door"], None, wall)
-        elif event.type == M.EV_DOOR_LEFT_OPEN:
+        elif event.type == Event.DOOR_LEFT_OPEN:
             raise_alert(ledger.db, door, "door_left_open", "door %d open %d s" % (f["door"], f["open_s"]),
                         None, wall)
-        elif event.type == M.EV_DOOR_CLOSED:
+        elif event.type == Event.DOOR_CLOSED:
             clear_alert(ledger.db, door, "door_left_open", None, wall)
-        elif event.type == M.EV_FAULT:
+        elif event.type == Event.FAULT:
             raise_alert(ledger.db, None, "cabinet_fault", "fault %d detail %d" % (f["code"], f["detail"]),
                         None, wall)

@@ -1,12 +1,16 @@
 """Refill mode for a route driver, on the ledger: the pick list for this visit, then per location the refill
 and the count the driver confirms. A driver sees and touches only their own supplier's locations (the
 agent enforces it here, whatever the screen shows). Min/max closes a location's task and clears its alerts
-by itself once the stock is back at or above min (edge_agent/ledger/minmax.py). Opening the door or lane for the
-refill is the vending side's job; this records what was put in."""
+by itself once the stock is back at or above min (edge_agent/ledger/minmax.py). A locker door is unlocked
+for the refill through the actuation core (an intent like any actuation, nothing charged); lanes and bins
+sit behind the cabinet's service door, opened with the driver's key. Refusals are on record and raised."""
 from dataclasses import dataclass, field
 from typing import Optional
 
-from edge_agent.rules.permissions import SUPPLIER_BOUND, may_refill
+from edge_agent.flows.actuation import Actuator, IssueResult
+from edge_agent.ledger.locations import find_location
+from edge_agent.rules.permissions import refill_refusal
+from edge_agent.rules.roles import SUPPLIER_BOUND
 
 
 @dataclass(frozen=True)
@@ -44,12 +48,10 @@ def pick_list(ledger, person):
 
 def confirm_refill(ledger, person, location, added, counted=None):
     """Record `added` units put in; with `counted`, the driver's count after the refill corrects the
-    ledger (a count row) when it differs. Returns RefillDone, or the refusing Decision (on record)."""
-    decision = may_refill(ledger, person, location)
-    if not decision.allowed:
-        ledger.append("refusal", user_id=person.user_id, location=location, quantity=added,
-                      reason=decision.reason)
-        return decision
+    ledger (a count row) when it differs. Returns RefillDone; raises the Refusal (on record)."""
+    refusal = refill_refusal(ledger, person, location)
+    if refusal:
+        raise refusal.record(ledger, user_id=person.user_id, location=location, quantity=added)
     if added < 0 or (counted is not None and counted < 0):
         raise ValueError("quantities must not be negative")
     with ledger.transaction():
@@ -61,3 +63,16 @@ def confirm_refill(ledger, person, location, added, counted=None):
                           reason="count at refill")
             corrected = expected
     return RefillDone(location, added, ledger.on_hand(location), corrected)
+
+
+def open_for_refill(ledger, cabinet, person, location):
+    """Unlock a locker door for the driver to refill (intent 'refill', quantity 0); for a lane or a bin
+    nothing moves (the service door is the driver's key). Returns the IssueResult; raises the Refusal."""
+    refusal = refill_refusal(ledger, person, location)
+    if refusal:
+        raise refusal.record(ledger, user_id=person.user_id, location=location)
+    result = IssueResult(location, 0)
+    loc = find_location(ledger, location)
+    if loc.kind == "door":
+        Actuator(ledger, cabinet).run(loc, 0, result, dict(user_id=person.user_id), action="refill")
+    return result

@@ -17,8 +17,8 @@ The rules:
   here moves it to the reading the row was counted from, in the same SQLite transaction as the stock
   change, so the next person's count starts from what is really in the bin, even after a flagged change.
   A change that wrote no row (nothing taken) leaves it alone, so slow drift adds up and gets flagged.
-- Permission comes first: may_issue with the quantity the person announces (1 at least) before the take,
-  may_refill before a refill. The scale may then show more than was allowed: what was taken is still
+- Permission comes first: issue_refusal with the quantity the person announces (1 at least) before the take,
+  refill_refusal before a refill. The scale may then show more than was allowed: what was taken is still
   recorded (it happened) with outcome "over_allowed" and a bin_over_allowed alert.
 - A bin that differs from its baseline before anyone touches it (at begin, or at start-up in `recover`) is
   an unexplained change: recorded with no user (whole pieces correct on-hand, anything else does not), a
@@ -26,7 +26,7 @@ The rules:
   take cut short by an agent crash shows up this way too: not charged, flagged.
 
 Scan-only bins (kind 'scan': no actuator, no sensor) record the quantity the person states, after the same
-may_issue check (`issue_scanned`). Refusals are `refusal` rows and come back as the Decision the screen shows.
+issue_refusal check (`issue_scanned`). Refusals are `refusal` rows, raised as the Refusal the screen shows.
 
 `cabinet` is anything with read_bin(bin) -> BinReading; `wait(ms)` defaults to cabinet.wait (virtual time in
 sim.virtual_host.VirtualCabinet) or a real sleep. See docs/decisions/0008-weigh-bin-counting.md."""
@@ -35,8 +35,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 from edge_agent.ledger.alerts import raise_alert
-from edge_agent.rules.permissions import Decision, may_issue, may_refill
-from edge_agent.flows.vending import approver_id
+from edge_agent.ledger.locations import all_locations, find_location
+from edge_agent.rules.permissions import approver_id, issue_refusal, refill_refusal
+from edge_agent.rules.refusal import Refusal
 
 TOLERANCE = 0.25          # of a piece weight: 3.2 pieces by weight is 3, 3.3 is flagged
 FLOOR_MG = 500            # tolerance never below this: the scale's own noise after averaging
@@ -106,87 +107,84 @@ class WeighBins:
     def pieces(self, delta_mg, piece_mg):
         return whole_pieces(delta_mg, piece_mg, self.tolerance, self.floor_mg)
 
-    def _location(self, location_id):
-        rows = list(self.ledger.db.query("SELECT id, kind, unit, piece_weight_mg, weight_mg FROM locations "
-                                         "WHERE id = ?", [location_id]))
-        if not rows or rows[0]["kind"] != "bin":
+    def _bin(self, location_id):
+        loc = find_location(self.ledger, location_id)
+        if loc is None or loc.kind != "bin":
             raise ValueError("%s is not a weigh bin" % location_id)
-        return rows[0]
+        return loc
 
     # -- sessions ----------------------------------------------------------------------------------------
     def begin(self, person, location_id, quantity=1, *, work_order=None, machine_id=None, approver=None):
         """Check the person may take `quantity` (what they announce) and read the weight before; returns a
-        Take to finish() once they are done, or the refusing Decision (on record)."""
-        decision = may_issue(self.ledger, person, location_id, max(1, quantity), work_order=work_order,
-                             machine_id=machine_id, approver=approver)
+        Take to finish() once they are done; raises the Refusal (on record)."""
+        refusal = issue_refusal(self.ledger, person, location_id, max(1, quantity), work_order=work_order,
+                                machine_id=machine_id, approver=approver)
         who = dict(user_id=person.user_id, cost_center=person.cost_center, work_order=work_order,
                    machine_id=machine_id, approver_id=approver_id(person, approver))
-        return self._open("issue", person, location_id, quantity, decision, who,
+        return self._open("issue", person, location_id, quantity, refusal, who,
                           dict(work_order=work_order, machine_id=machine_id, approver=approver))
 
     def refill_bin(self, person, location_id):
         """Check the person may refill the bin (drivers only their supplier's) and read the weight before."""
-        decision = may_refill(self.ledger, person, location_id)
-        return self._open("refill", person, location_id, None, decision, dict(user_id=person.user_id), {})
+        refusal = refill_refusal(self.ledger, person, location_id)
+        return self._open("refill", person, location_id, None, refusal, dict(user_id=person.user_id), {})
 
-    def _open(self, purpose, person, location_id, quantity, decision, who, terms):
-        loc = self._location(location_id)
+    def _open(self, purpose, person, location_id, quantity, refusal, who, terms):
+        loc = self._bin(location_id)
         reading = None
-        if decision.allowed:
-            decision, reading = self._ready(loc)
-        if not decision.allowed:
-            self.ledger.append("refusal", location=location_id, quantity=quantity, reason=decision.reason, **who)
-            return decision
+        if refusal is None:
+            refusal, reading = self._ready(loc)
+        if refusal:
+            raise refusal.record(self.ledger, location=location_id, quantity=quantity, **who)
         unexplained = self._reconcile(loc, reading)
         return Take(self, purpose, person, loc, reading, who, terms, unexplained)
 
     def _ready(self, loc):
-        """(Decision, stable reading): may this bin count at all right now?"""
-        piece = loc["piece_weight_mg"]
+        """(None, stable reading) when this bin can count now, else (the Refusal, None)."""
+        piece = loc.piece_weight_mg
         if not piece or 2 * max(self.tolerance * piece, self.floor_mg) >= piece:
-            return Decision.no("no_piece_weight", "Bin %s cannot count by weight (no usable piece weight). "
-                                                  "Ask your supervisor." % loc["id"]), None
+            return Refusal("no_piece_weight", "Bin %s cannot count by weight (no usable piece weight). "
+                                                  "Ask your supervisor." % loc.id), None
         try:
-            reading = self.read(loc["unit"])
+            reading = self.read(loc.unit)
         except NotStable:
-            return Decision.no("not_stable", "Bin %s is still moving. Take your hand out and try again."
-                               % loc["id"]), None
+            return Refusal("not_stable", "Bin %s is still moving. Take your hand out and try again."
+                               % loc.id), None
         if not reading.calibrated:
-            return Decision.no("not_calibrated", "Bin %s is not calibrated and cannot count. Ask your "
-                                                 "supervisor." % loc["id"]), None
-        return Decision.yes(), reading
+            return Refusal("not_calibrated", "Bin %s is not calibrated and cannot count. Ask your "
+                                                 "supervisor." % loc.id), None
+        return None, reading
 
     # -- recording ---------------------------------------------------------------------------------------
     def _record(self, loc, kind, weight_mg, new_baseline, alert=None, **fields):
         """One row, its stock change, the new baseline and the alert: all of it lands, or none of it."""
         with self.ledger.transaction():
-            row = self.ledger.append(kind, location=loc["id"], weight_mg=weight_mg, **fields)
-            self.ledger.db.execute("UPDATE locations SET weight_mg = ? WHERE id = ?", [new_baseline, loc["id"]])
+            row = self.ledger.append(kind, location=loc.id, weight_mg=weight_mg, **fields)
+            self.ledger.db.execute("UPDATE locations SET weight_mg = ? WHERE id = ?", [new_baseline, loc.id])
             if alert:
-                raise_alert(self.ledger.db, loc["id"], alert[0], alert[1], row["seq"], row["wall_time"])
+                raise_alert(self.ledger.db, loc.id, alert[0], alert[1], row["seq"], row["wall_time"])
         return row
 
     def _flag_mismatch(self, loc, delta, reading, **who):
-        piece = loc["piece_weight_mg"]
+        piece = loc.piece_weight_mg
         why = "%s is %.2f pieces of %.1f g: not a whole number, not counted" % (_grams(delta), delta / piece,
                                                                                 piece / 1000)
         row = self._record(loc, "adjustment", delta, reading.weight_mg, (MISMATCH, why + "; count the bin"),
                            quantity=0, outcome="flagged", reason=why, **who)
-        return Counted(loc["id"], "flagged", 0, delta, row["seq"], MISMATCH)
+        return Counted(loc.id, "flagged", 0, delta, row["seq"], MISMATCH)
 
     def _reconcile(self, loc, reading):
         """Compare the scale with the baseline before anyone touches the bin; None when they agree."""
-        if loc["weight_mg"] is None:          # first weighing: adopt it, and say if it is not what the ledger holds
-            on_hand = self.ledger.on_hand(loc["id"])
-            differs = self.pieces(reading.weight_mg - on_hand * loc["piece_weight_mg"], loc["piece_weight_mg"]) != 0
+        if loc.weight_mg is None:          # first weighing: adopt it, and say if it is not what the ledger holds
+            on_hand = self.ledger.on_hand(loc.id)
+            differs = self.pieces(reading.weight_mg - on_hand * loc.piece_weight_mg, loc.piece_weight_mg) != 0
             alert = (MISMATCH, "first weighing %s is not the %d pieces on record; count the bin"
                      % (_grams(reading.weight_mg), on_hand)) if differs else None
             row = self._record(loc, "adjustment", None, reading.weight_mg, alert, quantity=0, outcome="baseline",
                                reason="first stable weight %s" % _grams(reading.weight_mg))
-            loc["weight_mg"] = reading.weight_mg
-            return Counted(loc["id"], "baseline", 0, None, row["seq"], alert and alert[0])
-        delta = reading.weight_mg - loc["weight_mg"]
-        n = self.pieces(delta, loc["piece_weight_mg"])
+            return Counted(loc.id, "baseline", 0, None, row["seq"], alert and alert[0])
+        delta = reading.weight_mg - loc.weight_mg
+        n = self.pieces(delta, loc.piece_weight_mg)
         if n == 0:
             return None
         if n is None:
@@ -195,18 +193,16 @@ class WeighBins:
             why = "%d pieces by weight (%s) with nobody at the bin" % (n, _grams(delta))
             row = self._record(loc, "adjustment", delta, reading.weight_mg, (UNEXPLAINED, why + "; check it"),
                                quantity=n, outcome="unexplained", reason=why)
-            counted = Counted(loc["id"], "adjustment", n, delta, row["seq"], UNEXPLAINED)
-        loc["weight_mg"] = reading.weight_mg
+            counted = Counted(loc.id, "adjustment", n, delta, row["seq"], UNEXPLAINED)
         return counted
 
     def recover(self):
         """At start-up, before anyone is let in: every weigh bin's scale against its baseline. Returns
-        {location: Counted (None when it agrees) or the Decision saying why it could not be checked}."""
+        {location: Counted (None when it agrees) or the Refusal saying why it could not be checked}."""
         checked = {}
-        for row in self.ledger.db.query("SELECT id FROM locations WHERE kind = 'bin' ORDER BY id"):
-            loc = self._location(row["id"])
-            decision, reading = self._ready(loc)
-            checked[loc["id"]] = self._reconcile(loc, reading) if decision.allowed else decision
+        for loc in sorted(all_locations(self.ledger, ["bin"]), key=lambda loc: loc.id):
+            refusal, reading = self._ready(loc)
+            checked[loc.id] = refusal or self._reconcile(loc, reading)
         return checked
 
 
@@ -229,13 +225,13 @@ class Take:
         if self.result is not None:
             return self.result
         bins, loc = self.bins, self.location
-        after = bins.read(loc["unit"])
+        after = bins.read(loc.unit)
         if not after.calibrated:
-            raise NotStable("bin %s lost its calibration during the take" % loc["id"])
+            raise NotStable("bin %s lost its calibration during the take" % loc.id)
         delta = after.weight_mg - self.before.weight_mg
-        n = bins.pieces(delta, loc["piece_weight_mg"])
+        n = bins.pieces(delta, loc.piece_weight_mg)
         if n == 0:
-            self.result = Counted(loc["id"], "none", 0, delta)
+            self.result = Counted(loc.id, "none", 0, delta)
         elif n is None:
             self.result = bins._flag_mismatch(loc, delta, after, **self.who)
         elif self.purpose == "refill":
@@ -248,40 +244,40 @@ class Take:
         bins, loc = self.bins, self.location
         if n > 0:                             # weight went up: put back
             row = bins._record(loc, "return", delta, after.weight_mg, quantity=n, **self.who)
-            return Counted(loc["id"], "return", n, delta, row["seq"])
+            return Counted(loc.id, "return", n, delta, row["seq"])
         taken = -n
         # Checked again with what the scale says was taken: it happened either way, so it is recorded.
-        decision = may_issue(bins.ledger, self.person, loc["id"], taken, **self.terms)
+        refusal = issue_refusal(bins.ledger, self.person, loc.id, taken, **self.terms)
         alert = None
-        if not decision.allowed:
-            alert = (OVER_ALLOWED, "%s took %d: %s" % (self.person.user_id, taken, decision.message))
+        if refusal:
+            alert = (OVER_ALLOWED, "%s took %d: %s" % (self.person.user_id, taken, refusal.words))
         row = bins._record(loc, "issue", delta, after.weight_mg, alert, quantity=taken,
-                           outcome=None if decision.allowed else "over_allowed", reason=decision.reason, **self.who)
-        return Counted(loc["id"], "issue", taken, delta, row["seq"], alert and alert[0])
+                           outcome="over_allowed" if refusal else None, reason=refusal and refusal.reason,
+                           **self.who)
+        return Counted(loc.id, "issue", taken, delta, row["seq"], alert and alert[0])
 
     def _refill(self, n, delta, after):
         bins, loc = self.bins, self.location
         if n > 0:
             row = bins._record(loc, "refill", delta, after.weight_mg, quantity=n, **self.who)
-            return Counted(loc["id"], "refill", n, delta, row["seq"])
+            return Counted(loc.id, "refill", n, delta, row["seq"])
         why = "%d pieces taken out during a refill (%s)" % (-n, _grams(delta))
         row = bins._record(loc, "adjustment", delta, after.weight_mg, (REMOVED_AT_REFILL, why), quantity=n,
                            outcome="removed_at_refill", reason=why, **self.who)
-        return Counted(loc["id"], "adjustment", n, delta, row["seq"], REMOVED_AT_REFILL)
+        return Counted(loc.id, "adjustment", n, delta, row["seq"], REMOVED_AT_REFILL)
 
 
 def issue_scanned(ledger, person, location_id, quantity, *, work_order=None, machine_id=None, approver=None):
-    """A scan-only bin: record the quantity the person states, after may_issue. Returns Counted, or the
-    refusing Decision (on record)."""
-    rows = list(ledger.db.query("SELECT kind FROM locations WHERE id = ?", [location_id]))
-    if not rows or rows[0]["kind"] != "scan":
+    """A scan-only bin: record the quantity the person states, after issue_refusal. Returns Counted; raises
+    the Refusal (on record)."""
+    loc = find_location(ledger, location_id)
+    if loc is None or loc.kind != "scan":
         raise ValueError("%s is not a scan-only bin" % location_id)
-    decision = may_issue(ledger, person, location_id, quantity, work_order=work_order, machine_id=machine_id,
-                         approver=approver)
+    refusal = issue_refusal(ledger, person, location_id, quantity, work_order=work_order, machine_id=machine_id,
+                            approver=approver)
     who = dict(user_id=person.user_id, cost_center=person.cost_center, work_order=work_order,
                machine_id=machine_id, approver_id=approver_id(person, approver))
-    if not decision.allowed:
-        ledger.append("refusal", location=location_id, quantity=quantity, reason=decision.reason, **who)
-        return decision
+    if refusal:
+        raise refusal.record(ledger, location=location_id, quantity=quantity, **who)
     row = ledger.append("issue", location=location_id, quantity=quantity, outcome="stated", **who)
     return Counted(location_id, "issue", quantity, None, row["seq"])

@@ -56,3 +56,9 @@ class ManualClock:
 
     def monotonic_ms(self):
         return self._mono
+
+
+def instant(text):
+    """An ISO 8601 time as the ledger writes it, as an aware datetime (UTC when it names no zone)."""
+    value = datetime.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)

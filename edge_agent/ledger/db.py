@@ -18,10 +18,10 @@ from edge_agent.ledger.clock import SystemClock
 from edge_agent.ledger.errors import AppendRefused, LedgerError
 from edge_agent.ledger.migrations import MIGRATIONS, migrate
 from edge_agent.ledger.schema_v1 import ACTIONS, TRANSACTION_KINDS
-from firmware import messages as M
+from edge_agent.link.codes import CMD_ID_MAX
 
 BUSY_TIMEOUT_MS = 5000
-CMD_ID_MAX = M.CMD_ID_MAX  # the cabinet link's bound on command ids (2**30 - 1)
+
 
 # Fields a caller may give; seq, boot, times and hashes are the ledger's to assign.
 CALLER_FIELDS = ("action", "user_id", "badge_id", "sku", "location", "quantity", "unit_cost", "work_order",

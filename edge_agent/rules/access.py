@@ -1,7 +1,7 @@
 """Who is at the cabinet: badge, PIN, or badge plus PIN for the roles a site configures so.
 
 Every refusal is written to the ledger as a `refusal` transaction with its reason (never the PIN typed), and
-comes back as a `Refused` whose `message` is what the screen shows. Wrong PINs count per user; after
+is raised as a `Refusal` whose `words` are what the screen shows. Wrong PINs count per user; after
 `max_tries` in a row the user is locked out for `lockout_s`, and that survives an agent restart because it
 lives in the ledger. Validity windows (contractors) and lockouts are judged on the ledger clock's wall time:
 a Pi that boots with a wrong clock judges them wrongly until it is synchronised (the refusal rows say whether
@@ -10,8 +10,10 @@ import datetime
 from dataclasses import dataclass
 from typing import Optional
 
-from edge_agent.rules import pin_hashing
 from edge_agent.badge.ids import BadBadgeId, normalize_badge_id
+from edge_agent.ledger.clock import instant
+from edge_agent.rules import pin_hashing
+from edge_agent.rules.refusal import Refusal
 
 MESSAGES = {
     "unknown_badge": "This badge is not registered here. Ask your supervisor.",
@@ -40,26 +42,18 @@ class NeedPin:
     user_id: str
 
 
-@dataclass(frozen=True)
-class Refused:
-    reason: str
-    user_id: Optional[str] = None
-    tries_left: Optional[int] = None
-
-    @property
-    def message(self):
-        text = MESSAGES[self.reason]
-        if self.reason == "wrong_pin" and self.tries_left is not None:
-            text += " %d %s left." % (self.tries_left, "try" if self.tries_left == 1 else "tries")
-        return text
+def refusal(reason, user_id=None, tries_left=None):
+    """The Refusal for a login refused for `reason` (its words say how many PIN tries are left)."""
+    words = MESSAGES[reason]
+    if reason == "wrong_pin" and tries_left is not None:
+        words += " %d %s left." % (tries_left, "try" if tries_left == 1 else "tries")
+    return Refusal(reason, words, user_id=user_id, tries_left=tries_left)
 
 
 def _instant(text, end_of_day=False):
     """An ISO date or time as an aware datetime (UTC when it has no zone); a bare date ends at midnight."""
-    value = datetime.datetime.fromisoformat(text)
-    if len(text) == 10 and end_of_day:
-        value += datetime.timedelta(days=1)
-    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+    value = instant(text)
+    return value + datetime.timedelta(days=1) if len(text) == 10 and end_of_day else value
 
 
 class Access:
@@ -73,14 +67,14 @@ class Access:
         return _instant(self.ledger.clock.wall()[0])
 
     def _refuse(self, reason, user_id=None, badge_id=None, tries_left=None):
-        self.ledger.append("refusal", user_id=user_id, badge_id=badge_id, reason=reason)
-        return Refused(reason, user_id, tries_left)
+        """The Refusal, on record (never with the PIN typed)."""
+        return refusal(reason, user_id, tries_left).record(self.ledger, user_id=user_id, badge_id=badge_id)
 
     def _user(self, user_id):
         rows = list(self.ledger.db.query("SELECT * FROM users WHERE id = ?", [user_id]))
         return rows[0] if rows else None
 
-    def _window_refusal(self, user):
+    def window_refusal(self, user):
         now = self._now()
         if user["valid_from"] and now < _instant(user["valid_from"]):
             return "not_yet_valid"
@@ -96,32 +90,32 @@ class Access:
                       user["supplier"])
 
     def by_badge(self, badge_id):
-        """A tap: a Person, NeedPin for roles that must add a PIN, or Refused."""
+        """A tap: a Person, or NeedPin for roles that must add a PIN; raises the Refusal."""
         try:
             badge_id = normalize_badge_id(badge_id)
         except BadBadgeId:
-            return self._refuse("unknown_badge")
+            raise self._refuse("unknown_badge") from None
         row = self.ledger.db.execute("SELECT user_id FROM badges WHERE badge_id = ?", [badge_id]).fetchone()
         if row is None:
-            return self._refuse("unknown_badge", badge_id=badge_id)
+            raise self._refuse("unknown_badge", badge_id=badge_id)
         user = self._user(row[0])
-        reason = self._window_refusal(user)
+        reason = self.window_refusal(user)
         if reason:
-            return self._refuse(reason, user["id"], badge_id)
+            raise self._refuse(reason, user["id"], badge_id)
         if user["role"] in self.pin_roles:
             return NeedPin(user["id"])
         return self._person(user)
 
     def by_pin(self, user_id, pin):
-        """A PIN typed for a user (alone, or after a NeedPin): a Person or Refused."""
+        """A PIN typed for a user (alone, or after a NeedPin): the Person; raises the Refusal."""
         user = self._user(user_id)
         if user is None:
-            return self._refuse("unknown_user")
-        reason = self._window_refusal(user)
+            raise self._refuse("unknown_user")
+        reason = self.window_refusal(user)
         if reason:
-            return self._refuse(reason, user_id)
+            raise self._refuse(reason, user_id)
         if not user["pin_hash"]:
-            return self._refuse("no_pin", user_id)
+            raise self._refuse("no_pin", user_id)
         if pin_hashing.verify_pin(pin, user["pin_hash"]):
             self.ledger.db.execute("UPDATE users SET failed_pins = 0, locked_until = NULL WHERE id = ?", [user_id])
             return self._person(user)
@@ -132,6 +126,8 @@ class Access:
                 self.ledger.db.execute("UPDATE users SET failed_pins = 0, locked_until = ? WHERE id = ?",
                                        [until, user_id])
                 self._refuse("wrong_pin", user_id, tries_left=0)
-                return self._refuse("locked_out", user_id)
-            self.ledger.db.execute("UPDATE users SET failed_pins = ? WHERE id = ?", [failed, user_id])
-            return self._refuse("wrong_pin", user_id, tries_left=self.max_tries - failed)
+                refused = self._refuse("locked_out", user_id)
+            else:
+                self.ledger.db.execute("UPDATE users SET failed_pins = ? WHERE id = ?", [failed, user_id])
+                refused = self._refuse("wrong_pin", user_id, tries_left=self.max_tries - failed)
+        raise refused           # after the transaction: the count and the refusal rows are kept

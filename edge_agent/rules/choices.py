@@ -4,11 +4,11 @@ A technician in a hurry mostly takes what they took last week: the items this pe
 `USUAL_DAYS` days come first (most often taken first, then most recently), then the rest in cabinet order.
 Each item carries its category (to browse), what it needs on the way out (a work order, a machine id, a
 supervisor's approval), so the screen can ask before the cabinet refuses, and whether its lane is jammed
-(listed last, with the reason). `may_issue` still decides
+(listed last, with the reason). `issue_refusal` still decides
 everything on the issue itself."""
 import datetime
 
-from edge_agent.rules.permissions import may_issue
+from edge_agent.rules.permissions import issue_refusal
 
 USUAL_DAYS = 90
 NOT_OFFERED = ("not_allowed", "no_such_item")    # refusals that mean "not yours to take", not "not now"
@@ -35,7 +35,7 @@ def offered_items(ledger, person, usual_days=USUAL_DAYS):
     usual = {r["sku"]: r for r in ledger.db.query(_USUAL, [person.user_id, since])}
     offered = []
     for order, row in enumerate(ledger.db.query(_OFFER)):
-        if may_issue(ledger, person, row["location"], 1).reason in NOT_OFFERED:
+        if getattr(issue_refusal(ledger, person, row["location"], 1), "reason", None) in NOT_OFFERED:
             continue
         mine = usual.get(row["sku"])
         row.update(usual=mine is not None, times=mine["times"] if mine else 0)

@@ -16,15 +16,16 @@ import re
 
 from edge_agent.rules import pin_hashing
 from edge_agent.badge.ids import BadBadgeId, normalize_badge_id
+from edge_agent.ledger.clock import instant
 from edge_agent.ledger.errors import ImportRefused
 from edge_agent.ledger.schema_v1 import LOCATION_KINDS, OWNERSHIP, ROLES
-from edge_agent.rules.permissions import TAKERS, UNRESTRICTED
+from edge_agent.rules.roles import TAKERS, UNRESTRICTED
 
 SUPPLIER_ROLES = ("route_driver", "supplier_admin")
 LOCATION_ID = re.compile(r"^[DLBS][1-9][0-9]*$")
 KIND_BY_LETTER = {letter: kind for kind, letter in LOCATION_KINDS.items()}
 PERIODS = ("shift", "day")   # the CHECK on user_limits.period
-# Allow lists and limits bind only these roles (permissions.may_issue); a rule for another role would never
+# Allow lists and limits bind only these roles (permissions.issue_refusal); a rule for another role would never
 # apply, so it is refused rather than silently kept.
 RULE_ROLES = tuple(role for role in TAKERS if role not in UNRESTRICTED)
 TRANSACTION_INTEGER_COLUMNS = ("seq", "boot", "clock_synced", "monotonic_ms", "quantity", "unit_cost", "cmd_id",
@@ -270,7 +271,7 @@ def import_users(ledger, path):
         if record.get("role") in SUPPLIER_ROLES and not record.get("supplier"):
             problems.append((row_number, "supplier", "a %s must name their supplier" % record["role"]))
         start, end = record.get("valid_from"), record.get("valid_to")
-        if start and end and _instant(end) < _instant(start):
+        if start and end and instant(end) < instant(start):
             problems.append((row_number, "valid_to", "%s is before valid_from %s" % (end, start)))
         for badge in record.get("badges") or ():
             if badge in badge_rows:
@@ -362,11 +363,6 @@ def _without_null_defaults(ledger, table, record):
     """A blank cell clears a nullable field, but leaves a NOT NULL one to its default (or current value)."""
     not_null = {c.name for c in ledger.db[table].columns if c.notnull}
     return {k: v for k, v in record.items() if v is not None or k not in not_null}
-
-
-def _instant(text_value):
-    moment = datetime.datetime.fromisoformat(text_value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
 
 # -- export -----------------------------------------------------------------------------------------------

@@ -5,46 +5,12 @@ category); supervisors may take anything and approve restricted items; route dri
 refill, they do not take. Per-user limits count what the user took in the current day (the ledger clock's
 UTC date) or shift (the last `shift_hours`); SKUs may need a supervisor's approval, a work order or a
 machine id. Refills: a driver or supplier admin touches only locations holding their own supplier's SKUs.
-A refusal carries a reason code and the plain words the screen shows."""
+Each answers with the Refusal (a reason code and the plain words the screen shows) or None."""
 import datetime
-from dataclasses import dataclass
-from typing import Optional
 
-TAKERS = ("technician", "contractor", "supervisor")
-UNRESTRICTED = ("supervisor",)            # no allow list, no limits, no approval needed
-REFILLERS = ("route_driver", "supplier_admin", "supervisor", "customer_admin")
-SUPPLIER_BOUND = ("route_driver", "supplier_admin")
-SUPERVISORS = ("supervisor", "customer_admin")                       # counts, adjustments, quarantine, lanes
-INSTALLERS = ("supervisor", "customer_admin", "supplier_admin")      # health, self-tests, bin calibration
-# What each screen area needs: the page shows an area when the agent says the person may use it.
-CAPABILITIES = {"take": TAKERS, "refill": REFILLERS, "supervise": SUPERVISORS, "install": INSTALLERS}
-
-
-def capabilities(role):
-    """The screen areas a role may use, for /api/state's `may` (the agent still checks every action)."""
-    return [name for name, roles in CAPABILITIES.items() if role in roles]
-
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    reason: Optional[str] = None
-    message: str = ""
-
-    @classmethod
-    def yes(cls):
-        return cls(True)
-
-    @classmethod
-    def no(cls, reason, message):
-        return cls(False, reason, message)
-
-
-def _location(ledger, location_id):
-    rows = list(ledger.db.query(
-        "SELECT l.id, l.sku, l.on_hand, s.category, s.supplier, s.description FROM locations l "
-        "LEFT JOIN skus s ON s.part_number = l.sku WHERE l.id = ?", [location_id]))
-    return rows[0] if rows else None
+from edge_agent.ledger.locations import find_location
+from edge_agent.rules.refusal import Refusal
+from edge_agent.rules.roles import REFILLERS, SUPPLIER_BOUND, TAKERS, UNRESTRICTED
 
 
 def _taken_since(ledger, user_id, sku, category, since_iso):
@@ -63,56 +29,66 @@ def _window_start(now, period, shift_hours):
     return now - datetime.timedelta(hours=shift_hours)
 
 
-def may_issue(ledger, person, location_id, quantity, *, work_order=None, machine_id=None, approver=None,
+def issue_refusal(ledger, person, location_id, quantity, *, work_order=None, machine_id=None, approver=None,
               shift_hours=8):
-    """May this person take `quantity` from the location now? approver: a Person who badged to approve."""
-    loc = _location(ledger, location_id)
-    if loc is None or loc["sku"] is None:
-        return Decision.no("no_such_item", "There is nothing to take at %s." % location_id)
-    name = loc["description"] or loc["sku"]
+    """Why this person may not take `quantity` from the location now (a Refusal), or None: they may.
+    approver: a Person who badged to approve."""
+    loc = find_location(ledger, location_id)
+    if loc is None or loc.sku is None:
+        return Refusal("no_such_item", "There is nothing to take at %s." % location_id)
+    name = loc.description or loc.sku
     if person.role not in TAKERS:
-        return Decision.no("not_allowed", "Your role (%s) does not take items." % person.role.replace("_", " "))
+        return Refusal("not_allowed", "Your role (%s) does not take items." % person.role.replace("_", " "))
     if quantity < 1:
-        return Decision.no("bad_quantity", "Choose at least one.")
-    if loc["on_hand"] < quantity:
-        return Decision.no("out_of_stock", "%s: only %d left here." % (name, loc["on_hand"]) if loc["on_hand"]
+        return Refusal("bad_quantity", "Choose at least one.")
+    if loc.on_hand < quantity:
+        return Refusal("out_of_stock", "%s: only %d left here." % (name, loc.on_hand) if loc.on_hand
                            else "%s is out of stock here." % name)
     restricted = person.role not in UNRESTRICTED
     if restricted and not ledger.db.execute(
             "SELECT 1 FROM role_allows WHERE role = ? AND (sku = ? OR category = ?)",
-            [person.role, loc["sku"], loc["category"]]).fetchone():
-        return Decision.no("not_allowed", "You are not allowed to take %s." % name)
+            [person.role, loc.sku, loc.category]).fetchone():
+        return Refusal("not_allowed", "You are not allowed to take %s." % name)
     needs = ledger.db.execute("SELECT needs_approval, needs_work_order, needs_machine_id FROM sku_requirements "
-                              "WHERE sku = ?", [loc["sku"]]).fetchone() or (0, 0, 0)
+                              "WHERE sku = ?", [loc.sku]).fetchone() or (0, 0, 0)
     if needs[1] and not work_order:
-        return Decision.no("needs_work_order", "%s needs a work order number." % name)
+        return Refusal("needs_work_order", "%s needs a work order number." % name)
     if needs[2] and not machine_id:
-        return Decision.no("needs_machine_id", "%s needs the machine id it is for." % name)
+        return Refusal("needs_machine_id", "%s needs the machine id it is for." % name)
     if restricted and needs[0] and (approver is None or approver.role not in UNRESTRICTED
                                     or approver.user_id == person.user_id):
-        return Decision.no("needs_approval", "%s needs a supervisor's approval: a supervisor can badge now."
+        return Refusal("needs_approval", "%s needs a supervisor's approval: a supervisor can badge now."
                            % name)
     if restricted:
         now = datetime.datetime.fromisoformat(ledger.clock.wall()[0])
         for sku, category, period, limit in ledger.db.execute(
                 "SELECT sku, category, period, max_quantity FROM user_limits WHERE user_id = ? "
-                "AND (sku = ? OR category = ?)", [person.user_id, loc["sku"], loc["category"]]).fetchall():
+                "AND (sku = ? OR category = ?)", [person.user_id, loc.sku, loc.category]).fetchall():
             since = _window_start(now, period, shift_hours).isoformat(timespec="milliseconds")
             taken = _taken_since(ledger, person.user_id, sku, category, since)
             if taken + quantity > limit:
                 left = max(0, limit - taken)
-                return Decision.no("over_limit", "Over your limit for this %s: %d of %d taken, %d left."
+                return Refusal("over_limit", "Over your limit for this %s: %d of %d taken, %d left."
                                    % (period, taken, limit, left))
-    return Decision.yes()
+    return None
 
 
-def may_refill(ledger, person, location_id):
-    """May this person open and refill the location? Drivers only their own supplier's."""
-    loc = _location(ledger, location_id)
+def refill_refusal(ledger, person, location_id):
+    """Why this person may not open and refill the location (a Refusal), or None. Drivers only their own
+    supplier's."""
+    loc = find_location(ledger, location_id)
     if loc is None:
-        return Decision.no("no_such_item", "There is no location %s." % location_id)
+        return Refusal("no_such_item", "There is no location %s." % location_id)
     if person.role not in REFILLERS:
-        return Decision.no("not_allowed", "Refilling is for route drivers and supervisors.")
-    if person.role in SUPPLIER_BOUND and (not person.supplier or loc["supplier"] != person.supplier):
-        return Decision.no("other_supplier", "%s is another supplier's location." % location_id)
-    return Decision.yes()
+        return Refusal("not_allowed", "Refilling is for route drivers and supervisors.")
+    if person.role in SUPPLIER_BOUND and (not person.supplier or loc.supplier != person.supplier):
+        return Refusal("other_supplier", "%s is another supplier's location." % location_id)
+    return None
+
+
+def approver_id(person, approver):
+    """The approver's user id for the record, or None: only someone who may approve (roles.UNRESTRICTED, not
+    the taker) is written as approver, whoever else badged."""
+    if approver is not None and approver.role in UNRESTRICTED and approver.user_id != person.user_id:
+        return approver.user_id
+    return None

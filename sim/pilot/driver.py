@@ -10,8 +10,8 @@ An emergency visit brings only the critical locations' lines."""
 from dataclasses import dataclass, field
 
 from edge_agent.rules.access import Person
-from edge_agent.flows.refill import RefillDone, confirm_refill, pick_list
-from edge_agent.flows.vending import IssueResult
+from edge_agent.flows.refill import confirm_refill, open_for_refill, pick_list
+from edge_agent.rules.refusal import Refusal
 from edge_agent.flows.weighing import Counted, NotStable
 from sim.pilot.demand import DAY_MS, HOUR_MS, weekday
 from sim.pilot.site import DRIVER
@@ -60,9 +60,10 @@ class RouteDriver:
     def _refill(self, loc, quantity, visit):
         st = self.station
         if loc.kind == "bin":
-            take = st.bins.refill_bin(self.person, loc.id)
-            if not hasattr(take, "finish"):
-                visit.skipped.append((loc.id, take.reason))
+            try:
+                take = st.bins.refill_bin(self.person, loc.id)
+            except Refusal as refused:
+                visit.skipped.append((loc.id, refused.reason))
                 return 0
             st.bin_put(loc.unit, quantity)
             for _ in range(3):
@@ -76,9 +77,11 @@ class RouteDriver:
                 return 0
             return counted.quantity if isinstance(counted, Counted) and counted.action == "refill" else 0
         if loc.kind == "door":
-            row = st.vending._location(loc.id)
-            result = IssueResult(loc.id, 0)
-            st.vending._actuate(row, 0, result, dict(user_id=self.person.user_id), action="refill")
+            try:
+                result = open_for_refill(self.ledger, st.cabinet, self.person, loc.id)
+            except Refusal as refused:
+                visit.skipped.append((loc.id, refused.reason))
+                return 0
             if result.outcomes != ["opened"]:
                 visit.skipped.append((loc.id, result.outcomes[-1] if result.outcomes else "not_opened"))
                 return 0
@@ -88,9 +91,10 @@ class RouteDriver:
             st.load_lane(loc.unit, quantity)
         else:
             st.held[loc.id] += quantity
-        done = confirm_refill(self.ledger, self.person, loc.id, quantity, counted=st.physical(loc))
-        if not isinstance(done, RefillDone):
-            visit.skipped.append((loc.id, done.reason))
+        try:
+            done = confirm_refill(self.ledger, self.person, loc.id, quantity, counted=st.physical(loc))
+        except Refusal as refused:
+            visit.skipped.append((loc.id, refused.reason))
             return 0
         if done.corrected_from is not None:
             visit.corrections += 1

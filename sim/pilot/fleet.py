@@ -81,7 +81,7 @@ def worker(args):
     while any(outbox.acked(pilot.ledger, s) < heads[s] for s in heads) and time.monotonic() < deadline:
         time.sleep(0.05)                # polling the ledger for the cloud's ack, with a deadline
     acked = {s: outbox.acked(pilot.ledger, s) for s in outbox.STREAMS}
-    sync_cpu = thread_cpu_s(sync._thread.native_id)
+    sync_cpu = thread_cpu_s(sync.thread_id)
     wall = time.monotonic() - wall0
     sync.stop()
     pilot.close()

@@ -15,6 +15,7 @@ from edge_agent.ledger import ManualClock, open_ledger
 from edge_agent.reports.period import parse_time
 from edge_agent.flows.stock import clear_lane
 from edge_agent.flows.weighing import Counted, NotStable, issue_scanned
+from edge_agent.rules.refusal import Refusal
 from sim.pilot import faults as fault_model
 from sim.pilot.baseline import DemandStats
 from sim.pilot.demand import DAY_MS, DemandModel
@@ -157,12 +158,26 @@ class Pilot:
 
     # -- events --------------------------------------------------------------------------------------------
     def _take(self, take):
-        st, loc = self.station, self.site.location(take.location)
-        person = self.access.by_badge(badge_of(take.user_id))      # the tap at the reader
-        if not isinstance(person, Person):
-            self._refused(person.reason)
+        loc = self.site.location(take.location)
+        try:
+            person = self.access.by_badge(badge_of(take.user_id))      # the tap at the reader
+        except Refusal as refused:
+            self._refused(refused.reason)
             self.result.demand.count(loc, take.quantity, 0)
             return
+        try:
+            given = self._take_as(person, take, loc)
+        except Refusal as refused:                    # nothing was given: what they asked for is unmet demand
+            self._refused(refused.reason)
+            given = 0
+        self.result.demand.count(loc, take.quantity, given)
+        if loc.critical and self.ledger.on_hand(loc.id) <= 0 and loc.id not in self._emergency_pending:
+            self._emergency_pending.add(loc.id)
+            self._push(self.clock.monotonic_ms() + EMERGENCY_RESPONSE_MS, "emergency")
+
+    def _take_as(self, person, take, loc):
+        """What the person is given (the agent's flows, as the screen would run them); raises the Refusal."""
+        st = self.station
         approver = self.supervisor if loc.needs_approval else None
         on_hand = self.ledger.on_hand(loc.id)
         # The screen shows what is there: a person asks for what they need, or what is left of it. At an
@@ -193,22 +208,12 @@ class Pilot:
         elif loc.kind == "bin":
             given = self._bin_take(person, loc, asked, terms)
         else:
-            counted = issue_scanned(self.ledger, person, loc.id, asked, **terms)
-            if isinstance(counted, Counted):
-                given = counted.quantity
-                st.held[loc.id] -= given
-            else:
-                self._refused(counted.reason)
-        self.result.demand.count(loc, take.quantity, given)
-        if loc.critical and self.ledger.on_hand(loc.id) <= 0 and loc.id not in self._emergency_pending:
-            self._emergency_pending.add(loc.id)
-            self._push(self.clock.monotonic_ms() + EMERGENCY_RESPONSE_MS, "emergency")
+            given = issue_scanned(self.ledger, person, loc.id, asked, **terms).quantity
+            st.held[loc.id] -= given
+        return given
 
     def _bin_take(self, person, loc, asked, terms):
         take = self.station.bins.begin(person, loc.id, asked, **terms)
-        if not hasattr(take, "finish"):
-            self._refused(take.reason)
-            return 0
         self.station.bin_take(loc.unit, asked)
         for _ in range(3):
             try:

@@ -5,7 +5,9 @@ and jumps over the idle time between visits to it (nothing moves in a closed cab
 
 People's hands are here too: what a hand does to the physical cabinet (take pieces from a bin, close a
 door, load a spiral) is the hardware boundary, so it acts on the sim's physics directly."""
-from edge_agent.flows.vending import IssueResult, Vending
+from edge_agent.flows import installer
+from edge_agent.flows.vending import Vending
+from edge_agent.rules.refusal import Refusal
 from edge_agent.flows.weighing import WeighBins
 from sim.cabinet import Faults, SimCabinet
 from sim.virtual_host import VirtualCabinet, VirtualHost
@@ -93,13 +95,12 @@ class Station:
         return self.sim.physics
 
     # -- the installer ------------------------------------------------------------------------------------
-    def calibrate_bins(self, installer):
+    def calibrate_bins(self, person):
         """Tare and calibrate every weigh bin through the agent's flow (intent, TARE/CALIBRATE, outcome), as
         an installer does on the installer screen: empty bin, tare, reference weight, calibrate, restock."""
         for loc in self.site.locations:
             if loc.kind != "bin":
                 continue
-            row = self.vending._location(loc.id)
             model = self.physics.bin(loc.unit)
             pieces, model.pieces = model.pieces, 0
             self.cabinet.wait(2000)                       # the hand is out and the scale settles
@@ -107,15 +108,18 @@ class Station:
                 if setup:
                     model.place(setup / 1000)
                     self.cabinet.wait(2000)
-                result = IssueResult(loc.id, 0)
-                self.vending._actuate(row, 0, result, dict(user_id=installer.user_id, reason=action),
-                                      action=action, known_mg=setup)
-                if result.outcomes != ["done"]:
+                try:
+                    if setup:
+                        result = installer.calibrate(self.ledger, self.cabinet, person, loc.id, setup)
+                    else:
+                        result = installer.tare(self.ledger, self.cabinet, person, loc.id)
+                except Refusal as refused:
+                    raise RuntimeError("bin %d: %s failed at installation (%s)" % (loc.unit, action, refused))
+                if not result.ok:
                     raise RuntimeError("bin %d: %s failed at installation (%s)" % (loc.unit, action, result))
             model.place(0)
             model.put(pieces)
             self.cabinet.wait(2000)
-            self.ledger.db.execute("UPDATE locations SET weight_mg = NULL WHERE id = ?", [loc.id])
 
     # -- hands ---------------------------------------------------------------------------------------------
     def close_door(self, unit):

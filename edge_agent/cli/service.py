@@ -19,6 +19,7 @@ from edge_agent.app.config import AgentConfigError, load_agent_config
 from edge_agent.badge import taps
 from edge_agent.ledger import LedgerError, SystemClock, open_ledger
 from edge_agent.link.mcu_reset import silence_watch
+from edge_agent.rules.refusal import Refusal
 
 log = logging.getLogger("locker-agent")
 
@@ -49,6 +50,9 @@ def _feed(agent, reader, stop):
             answer = agent.call(agent.tap, tap.badge_id)
         except NotReady:
             log.warning("tap ignored: the locker is still starting up")
+            continue
+        except Refusal as refused:
+            log.info("tap: %s refused: %s", tap.badge_id, refused.reason)
             continue
         log.info("tap: %s -> %s", tap.badge_id, type(answer).__name__)
 

@@ -1,8 +1,14 @@
-"""The edge agent that runs on the cabinet's Raspberry Pi.
+"""The edge agent that runs on the cabinet's Raspberry Pi, in layers (docs/decisions/0021-where-code-goes.md):
 
-The cabinet link is split so its logic is testable without a port or a clock:
-`link_core.LinkCore` (sans-IO protocol engine) and `link_ops` (request and actuation state machines on top
-of it) take time as an argument; `serial_link.CabinetLink` is the thin threaded driver over pyserial.
+    link, badge      the cabinet link (only link/ imports firmware) and the badge readers
+    ledger           the SQLite ledger and what it keeps in step (locations, alerts, min/max)
+    rules            who may do what: roles, permissions, access, the one Refusal
+    flows, cloud,    what moves stock (every actuation through flows/actuation.py); cloud sync; reports
+    reports
+    app              the agent: its jobs on one worker thread, sessions
+    api, cli         the local API the screen uses; locker-agent (which also starts the API)
+
+Each layer imports only from those above it in this list; tests/test_layers.py keeps it so.
 """
 
 from importlib import metadata as _metadata

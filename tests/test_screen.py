@@ -734,12 +734,14 @@ def screenshots(out=SHOTS):
             page.locator("#item-list button", has_text="Nitrile gloves").click()
             page.locator("#plus").click()
             page.screenshot(path=out / "items.png")
-            # The vend is instant in virtual time: show the progress screen as the page does before it.
-            page.evaluate("() => { document.getElementById('busy-text').textContent = "
-                          "'Dispensing from lane 3…'; show('busy'); }")
-            page.screenshot(path=out / "dispensing.png", animations="disabled")
-            page.evaluate("() => show('items')")
+            # The vend is instant in virtual time: hold the issue's request to show the progress screen.
+            held = []
+            page.route("**/api/issue", lambda route: held.append(route))
             page.locator("#take").click()
+            page.locator("#busy-text", has_text="Dispensing from lane 3").wait_for()
+            page.screenshot(path=out / "dispensing.png", animations="disabled")
+            held[0].continue_()
+            page.unroute("**/api/issue")
             page.locator("#result-title", has_text="Take your item").wait_for()
             page.screenshot(path=out / "result.png")
             page.locator("#result-more").click()

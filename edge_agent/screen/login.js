@@ -5,8 +5,8 @@ import { $ } from "./dom.js";
 import { home } from "./home.js";
 import { forgetChoice } from "./items.js";
 import { DIGITS, LETTERS, keyButton, onKey, typeText } from "./keypad.js";
-import { onWedgeEntry, show } from "./nav.js";
-import { setState, updateState } from "./store.js";
+import { current, onWedgeEntry, show } from "./nav.js";
+import { session, setState, updateState } from "./store.js";
 
 let pinFor = null;         // user id whose badge needs a PIN too
 let fields = { user: "", pin: "" };
@@ -27,11 +27,14 @@ async function badge(typed) {
 // Signed in: the agent's state says what they may use (state.may), and so where they land.
 async function signedIn(answer, say) {
   if (answer.status === 200 && answer.person) {
-    const now = await api("GET", "/api/state");
-    if (now.status === 200 && now.session) setState(now);
-    else updateState({ session: answer.person, need_pin_for: null });
+    if (!(session() && session().user_id === answer.person.user_id)) {    // not pushed yet
+      const now = await api("GET", "/api/state");
+      if (now.status === 200 && now.session) setState(now);
+      else updateState({ session: answer.person, need_pin_for: null });
+    }
     $("who").textContent = answer.person.name;
-    return home();
+    if (current() === "idle" || current() === "pin") home();     // unless the pushed state has landed them
+    return;
   }
   if (answer.status === 200 && answer.need_pin_for) return openPin(answer.need_pin_for);
   say(answer.message || "Not recognised. Please try again.");

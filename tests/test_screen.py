@@ -7,7 +7,9 @@ Screenshots of every screen for docs/screens/*.png:
     .venv/bin/python -m tests.test_screen --screenshots
 """
 import contextlib
+import html.parser
 import http.client
+import re
 import shutil
 import sys
 import tempfile
@@ -21,6 +23,7 @@ from edge_agent import api
 from edge_agent.app.agent import Agent
 from edge_agent.app.config import AgentConfig
 from edge_agent.ledger import ManualClock, open_ledger
+from edge_agent.permissions import CAPABILITIES
 from sim.virtual_host import VirtualCabinet
 from tests.cabinets import cabinet, calibrate_bin
 from tests.chromium import browser
@@ -28,6 +31,7 @@ from tests.ledgers import ledger_from_csv, rows_of
 
 SCREEN = {"width": 800, "height": 480}
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screens"
+PAGE_DIR = Path(__file__).resolve().parent.parent / "edge_agent" / "screen"
 
 SKUS = """part_number,description,category,supplier,needs_approval,needs_work_order
 GLV,Nitrile gloves (pair),ppe,Acme,no,no
@@ -52,10 +56,12 @@ USERS = """id,name,role,supplier,cost_center,pin,badges
 T1,Ana,technician,,CC-100,2580,04A1B2C3
 S1,Dee,supervisor,,,1357,0A0B0C0D
 R1,Ray,route_driver,Acme,,,CAFEF00D
+A1,Sue,supplier_admin,Acme,,,5EED5EED
 """
 BADGE = "04A1B2C3"
 SUPERVISOR = "0A0B0C0D"
 DRIVER = "CAFEF00D"
+SUPPLIER_ADMIN = "5EED5EED"
 OFFERED = ["Carbide insert", "Nitrile gloves (pair)", "Torque wrench", "Washer M8", "Duct tape"]
 
 
@@ -696,6 +702,109 @@ def test_static_files_are_served_with_their_types_and_nothing_outside_the_screen
         assert status == 404 and b"import" not in body, path
 
 
+class _Scripts(html.parser.HTMLParser):
+    """index.html's <script> tags (their attributes) and any text inside them."""
+
+    def __init__(self):
+        super().__init__()
+        self.scripts, self.inline, self._in = [], "", False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "script":
+            self.scripts.append(dict(attrs))
+            self._in = True
+
+    def handle_endtag(self, tag):
+        self._in = self._in and tag != "script"
+
+    def handle_data(self, data):
+        if self._in:
+            self.inline += data
+
+
+IMPORT_FROM = re.compile(r"""^\s*(?:import|export)\b[^;]*?\bfrom\s*(["'])(.+?)\1""", re.M)
+IMPORT_BARE = re.compile(r"""^\s*import\s*(["'])(.+?)\1""", re.M)
+
+
+def imports_of(text):
+    return [m.group(2) for pattern in (IMPORT_FROM, IMPORT_BARE) for m in pattern.finditer(text)]
+
+
+def test_the_page_is_es_modules_all_imported_from_its_own_folder(rig):
+    page = (PAGE_DIR / "index.html").read_text()
+    parsed = _Scripts()
+    parsed.feed(page)
+    assert parsed.scripts and parsed.inline.strip() == ""                     # no inline script bodies
+    assert all(s.get("type") == "module" and s.get("src", "").startswith("/screen/") for s in parsed.scripts)
+    assert not re.search(r"\son[a-z]+\s*=", page)                            # no inline handlers either
+    reached, todo = set(), [s["src"][len("/screen/"):] for s in parsed.scripts]
+    while todo:
+        name = todo.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        text = (PAGE_DIR / name).read_text()
+        assert not re.search(r"\bimport\s*\(", text), name                  # no dynamic imports
+        for spec in imports_of(text):
+            # Relative, a plain name in this folder: the agent serves nothing else, and nothing from elsewhere.
+            assert re.fullmatch(r"\./[A-Za-z0-9_-]+\.js", spec), (name, spec)
+            todo.append(spec[2:])
+    assert reached == {p.name for p in PAGE_DIR.glob("*.js")}                 # every file, each by import
+    for name in sorted(reached):
+        assert get(rig, "/screen/" + name)[:2] == (200, "text/javascript; charset=utf-8"), name
+
+
+def test_the_page_leaves_nothing_on_window(chromium, page, rig):
+    blank = chromium.new_page(viewport=SCREEN, has_touch=True)   # same origin, same options, no script
+    blank.goto(rig.url + "screen/screen.css")
+    assert set(page.evaluate("Object.keys(window)")) == set(blank.evaluate("Object.keys(window)"))
+    blank.close()
+    assert page.evaluate("() => [typeof show, typeof state, typeof api, typeof home, typeof $]") == ["undefined"] * 5
+
+
+def test_the_page_names_no_roles_what_a_person_may_use_comes_from_state_may():
+    roles = {role for allowed in CAPABILITIES.values() for role in allowed}
+    assert {"route_driver", "supervisor", "customer_admin", "supplier_admin"} <= roles
+    quoted = re.compile(r"""(["'`])(%s)\1""" % "|".join(sorted(roles)))
+    for path in sorted(PAGE_DIR.glob("*.js")):
+        text = path.read_text()
+        assert not quoted.search(text), (path.name, quoted.search(text).group(0))   # a role as a value
+        assert not re.search(r"route_driver|customer_admin|supplier_admin|SUPERVISORS|INSTALLERS", text), path.name
+        assert not re.search(r"\.role\b|\brole\s*[!=]==?", text), path.name     # nor a person's role read
+    page = "".join(path.read_text() for path in PAGE_DIR.glob("*.js"))
+    assert all('may("%s")' % area in page for area in CAPABILITIES)           # each area, as the agent says
+
+
+def test_who_may_refill_but_not_take_lands_on_the_refill_list_and_reaches_their_other_areas(page, rig):
+    from playwright.sync_api import expect
+    badge_in(page, SUPPLIER_ADMIN, lands_on="#refill")         # a supplier admin: may refill and install
+    expect(page.locator("#who")).to_have_text("Sue")
+    assert rig.agent.call(rig.agent.state)["may"] == ["refill", "install"]
+    expect(page.locator("#refill-progress")).to_have_text("Line 1 of 2 · D2")    # Acme's lines, as the driver's
+    page.locator("#refill-skip").click()
+    page.locator("#refill-skip").click()
+    expect(page.locator("#result-title")).to_have_text("Refill done")
+    more = page.locator("#result-more")
+    expect(more).to_have_text("Other tasks")                    # not "Take something else": they may not take
+    more.click()
+    expect(page.locator("#items")).to_be_visible()
+    expect(page.locator("#supervise")).to_be_hidden()
+    page.locator("#install").click()
+    expect(page.locator("#health-link")).to_contain_text("Cabinet online")
+
+
+def test_answers_on_a_kept_alive_connection_do_not_wait_for_a_delayed_ack(rig):
+    conn = http.client.HTTPConnection(rig.host, rig.port, timeout=10)
+    took = []
+    for _ in range(6):                  # with Nagle on, each answer after the first waited ~40 ms
+        started = time.perf_counter()
+        conn.request("GET", "/api/state")
+        conn.getresponse().read()
+        took.append(time.perf_counter() - started)
+    conn.close()
+    assert min(took[1:]) < 0.025, took
+
+
 def test_the_event_stream_does_not_hold_up_the_server(rig):
     conn = http.client.HTTPConnection(rig.host, rig.port, timeout=10)
     conn.request("GET", "/api/events")
@@ -734,12 +843,14 @@ def screenshots(out=SHOTS):
             page.locator("#item-list button", has_text="Nitrile gloves").click()
             page.locator("#plus").click()
             page.screenshot(path=out / "items.png")
-            # The vend is instant in virtual time: show the progress screen as the page does before it.
-            page.evaluate("() => { document.getElementById('busy-text').textContent = "
-                          "'Dispensing from lane 3…'; show('busy'); }")
-            page.screenshot(path=out / "dispensing.png", animations="disabled")
-            page.evaluate("() => show('items')")
+            # The vend is instant in virtual time: hold the issue's request to show the progress screen.
+            held = []
+            page.route("**/api/issue", lambda route: held.append(route))
             page.locator("#take").click()
+            page.locator("#busy-text", has_text="Dispensing from lane 3").wait_for()
+            page.screenshot(path=out / "dispensing.png", animations="disabled")
+            held[0].continue_()
+            page.unroute("**/api/issue")
             page.locator("#result-title", has_text="Take your item").wait_for()
             page.screenshot(path=out / "result.png")
             page.locator("#result-more").click()

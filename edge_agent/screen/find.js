@@ -1,6 +1,9 @@
 // Finding an item fast, with gloves on: the person's usual items come first (the agent orders them), chips
 // browse by category, and Search filters by part number or words typed on an on-screen keyboard.
-"use strict";
+import { $, listNote, markChosen } from "./dom.js";
+import { chosenItem, itemEntry, itemsNote, offered, pick } from "./items.js";
+import { fillKeypad, onKey, typeText } from "./keypad.js";
+import { show } from "./nav.js";
 
 const FIND_KEYS = [..."ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "-", "Space", "⌫", "Clear"];
 let category = null;       // null: everything; "usual": the person's own items; else a category
@@ -13,11 +16,12 @@ function searchable(item) {
 // Every typed word must appear somewhere in the part number, the description or the category.
 function matching() {
   const words = query.toUpperCase().split(/\s+/).filter(Boolean);
-  return items.filter((i) => (category === null || (category === "usual" ? i.usual : i.category === category))
-                             && words.every((w) => searchable(i).includes(w)));
+  return offered().filter((i) => (category === null || (category === "usual" ? i.usual : i.category === category))
+                                 && words.every((w) => searchable(i).includes(w)));
 }
 
-function renderFinder() {
+export function renderFinder() {
+  const items = offered();
   const categories = [...new Set(items.map((i) => i.category).filter(Boolean))].sort();
   if (category === "usual" ? !items.some((i) => i.usual) : category !== null && !categories.includes(category)) {
     category = null;
@@ -44,12 +48,10 @@ function renderFinder() {
   const list = $("item-list");
   list.textContent = "";
   const shown = matching();
-  if (!items.length) listNote(list, itemsMessage);
+  if (!items.length) listNote(list, itemsNote());
   else if (!shown.length) listNote(list, "Nothing here matches. Tap All, or search again.");
   for (const item of shown) itemEntry(list, item);
-  for (const b of list.querySelectorAll("button")) {
-    b.classList.toggle("chosen", !!chosen && b.dataset.location === chosen.location);
-  }
+  markChosen(list, chosenItem());
 }
 
 function openFind() {
@@ -65,9 +67,7 @@ function renderQuery() {
 }
 
 function pressFind(key) {
-  if (key === "⌫") query = query.slice(0, -1);
-  else if (key === "Clear") query = "";
-  else if (query.length < 24) query += key === "Space" ? " " : key;
+  query = typeText(query, key, 24);
   renderQuery();
 }
 
@@ -79,5 +79,5 @@ function showFound() {
 }
 
 $("find").addEventListener("click", openFind);
-$("find-keypad").addEventListener("click", (e) => { if (e.target.dataset.key) pressFind(e.target.dataset.key); });
+onKey($("find-keypad"), pressFind);
 $("find-show").addEventListener("click", showFound);

@@ -1,26 +1,33 @@
 // What a take is for, when the item or the site asks: a work order, the machine, a cost center (the person's
 // own is offered). Typed on an on-screen keyboard. The agent still refuses an issue that lacks one.
-"use strict";
+import { $ } from "./dom.js";
+import { issue } from "./items.js";
+import { fillKeypad, onKey, typeText } from "./keypad.js";
+import { show } from "./nav.js";
+import { session, state } from "./store.js";
 
 const TERM_KEYS = [..."ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "-", "/", "⌫", "Clear"];
 const TERM_NAMES = { work_order: "a work order", machine_id: "the machine", cost_center: "a cost center" };
+const FIELDS = ["work_order", "machine_id", "cost_center"];
 let termsFor = null;       // {item, n}: the take waiting for its terms
 let terms = {};
 let termAsked = [];
 let termField = null;
 
-function needsTerms(item) {
-  return item.needs_work_order || item.needs_machine_id || !!(state && state.ask_cost_center);
+const askCostCenter = () => !!(state() && state().ask_cost_center);
+
+export function needsTerms(item) {
+  return item.needs_work_order || item.needs_machine_id || askCostCenter();
 }
 
 // reason: the agent's refusal (needs_work_order / needs_machine_id) when the list did not know.
-function openTerms(item, n, reason) {
+export function openTerms(item, n, reason) {
   termsFor = { item, n };
-  termAsked = ["work_order", "machine_id", "cost_center"].filter((f) =>
-    f === "cost_center" ? state && state.ask_cost_center : item["needs_" + f] || reason === "needs_" + f);
-  const own = state && state.session && state.session.cost_center;
+  termAsked = FIELDS.filter((f) =>
+    f === "cost_center" ? askCostCenter() : item["needs_" + f] || reason === "needs_" + f);
+  const own = session() && session().cost_center;
   terms = { work_order: "", machine_id: "", cost_center: own || "" };
-  for (const f of ["work_order", "machine_id", "cost_center"]) $("f-" + f).hidden = !termAsked.includes(f);
+  for (const f of FIELDS) $("f-" + f).hidden = !termAsked.includes(f);
   $("terms-title").textContent = (item.description || item.sku) + ": what is it for?";
   $("terms-message").textContent = "";
   $("terms-ok").textContent = "Take " + n;
@@ -40,10 +47,7 @@ function renderTerms() {
 }
 
 function pressTerm(key) {
-  const value = terms[termField];
-  if (key === "⌫") terms[termField] = value.slice(0, -1);
-  else if (key === "Clear") terms[termField] = "";
-  else if (value.length < 24) terms[termField] = value + key;
+  terms[termField] = typeText(terms[termField], key, 24);
   renderTerms();
 }
 
@@ -58,9 +62,7 @@ function takeWithTerms() {
   issue(termsFor.item, termsFor.n, given);
 }
 
-for (const f of ["work_order", "machine_id", "cost_center"]) {
-  $("f-" + f).addEventListener("click", () => chooseTerm(f));
-}
-$("terms-keypad").addEventListener("click", (e) => { if (e.target.dataset.key) pressTerm(e.target.dataset.key); });
+for (const f of FIELDS) $("f-" + f).addEventListener("click", () => chooseTerm(f));
+onKey($("terms-keypad"), pressTerm);
 $("terms-ok").addEventListener("click", takeWithTerms);
 $("terms-cancel").addEventListener("click", () => show("items"));

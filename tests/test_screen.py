@@ -23,7 +23,7 @@ from edge_agent import api
 from edge_agent.app.agent import Agent
 from edge_agent.app.config import AgentConfig
 from edge_agent.ledger import ManualClock, open_ledger
-from edge_agent.permissions import CAPABILITIES
+from edge_agent.rules.roles import AREAS
 from sim.virtual_host import VirtualCabinet
 from tests.cabinets import cabinet, calibrate_bin
 from tests.chromium import browser
@@ -763,7 +763,7 @@ def test_the_page_leaves_nothing_on_window(chromium, page, rig):
 
 
 def test_the_page_names_no_roles_what_a_person_may_use_comes_from_state_may():
-    roles = {role for allowed in CAPABILITIES.values() for role in allowed}
+    roles = {role for allowed, _ in AREAS.values() for role in allowed}
     assert {"route_driver", "supervisor", "customer_admin", "supplier_admin"} <= roles
     quoted = re.compile(r"""(["'`])(%s)\1""" % "|".join(sorted(roles)))
     for path in sorted(PAGE_DIR.glob("*.js")):
@@ -772,7 +772,7 @@ def test_the_page_names_no_roles_what_a_person_may_use_comes_from_state_may():
         assert not re.search(r"route_driver|customer_admin|supplier_admin|SUPERVISORS|INSTALLERS", text), path.name
         assert not re.search(r"\.role\b|\brole\s*[!=]==?", text), path.name     # nor a person's role read
     page = "".join(path.read_text() for path in PAGE_DIR.glob("*.js"))
-    assert all('may("%s")' % area in page for area in CAPABILITIES)           # each area, as the agent says
+    assert all('may("%s")' % area in page for area in AREAS)           # each area, as the agent says
 
 
 def test_who_may_refill_but_not_take_lands_on_the_refill_list_and_reaches_their_other_areas(page, rig):

@@ -10,7 +10,9 @@ let landing = null;        // the load under way: a second ask for the same pers
 export function home() {
   const who = session() && session().user_id;
   if (landing && landing.who === who) return landing.done;
-  const done = (may("refill") && !may("take") ? loadRefill() : loadItems()).finally(() => {
+  // Refilling is the whole job of those who neither take nor supervise (drivers, supplier admins).
+  const refiller = may("refill") && !may("take") && !may("supervise");
+  const done = (refiller ? loadRefill() : loadItems()).finally(() => {
     if (landing && landing.done === done) landing = null;
   });
   landing = { who, done };

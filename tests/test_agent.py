@@ -267,3 +267,16 @@ def test_a_supervisors_tap_while_an_issue_waits_approves_it_and_keeps_the_sessio
     with ledger_at(tmp_path / "ledger.db") as ledger:
         [out] = rows_of(ledger, "outcome")
         assert (out["location"], out["user_id"], out["approver_id"]) == ("L3", "T1", "S1")
+
+
+def test_the_state_says_which_areas_the_person_may_use_and_gates_refuse_the_rest(running):
+    agent = running()
+    agent.call(agent.tap, "04A1B2C3")                                       # a technician
+    assert agent.call(agent.state)["may"] == ["take"]
+    assert agent.call(agent.state, as_client="another screen")["may"] == []   # not their session
+    for job in (agent.health, agent.stock, agent.open_alerts):
+        said_no = refused(agent.call, job)
+        assert said_no.reason == "not_allowed" and "Only a supervisor" in said_no.words
+    agent.call(agent.tap, "0A0B0C0D")                                       # a supervisor
+    assert agent.call(agent.state)["may"] == ["take", "refill", "supervise", "install"]
+    assert agent.call(agent.stock)[0]["location"] == "L1"

@@ -14,7 +14,7 @@ from edge_agent.cloud import outbox
 from edge_agent.ledger import ManualClock, open_ledger
 from edge_agent.reports.period import parse_time
 from edge_agent.flows.stock import clear_lane
-from edge_agent.flows.weighing import Counted, NotStable, issue_scanned
+from edge_agent.flows.weighing import NotStable, issue_scanned
 from edge_agent.rules.refusal import Refusal
 from sim.pilot import faults as fault_model
 from sim.pilot.baseline import DemandStats

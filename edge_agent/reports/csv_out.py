@@ -1,8 +1,10 @@
 """The report's CSV files for billing and ERP import. Column names are a contract (docs/reports.md):
 add columns at the end, never rename. UTF-8, comma separated, header first, times ISO 8601 UTC, money as
-exact decimals with two places in the report's currency, yes/no for flags."""
+exact decimals with two places in the report's currency, yes/no for flags. Text that a spreadsheet would run
+as a formula (a work order typed as `=...`) is written with a leading apostrophe (ledger/csv_cells.py)."""
 import csv
 
+from edge_agent.ledger import csv_cells
 from edge_agent.reports import money
 from edge_agent.reports.period import iso
 
@@ -83,5 +85,5 @@ def write_csv(report, name, path):
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\r\n")
         writer.writerow(COLUMNS[name])
-        writer.writerows(rows(report, name))
+        writer.writerows([csv_cells.safe(cell) for cell in row] for row in rows(report, name))
     return path

@@ -16,6 +16,7 @@ import re
 
 from edge_agent.rules import pin_hashing
 from edge_agent.badge.ids import BadBadgeId, normalize_badge_id
+from edge_agent.ledger import csv_cells
 from edge_agent.ledger.clock import instant
 from edge_agent.ledger.errors import ImportRefused
 from edge_agent.ledger.schema_v1 import LOCATION_KINDS, OWNERSHIP, ROLES
@@ -367,14 +368,15 @@ def _without_null_defaults(ledger, table, record):
 
 # -- export -----------------------------------------------------------------------------------------------
 def export_transactions(ledger, path, since_seq=0):
-    """Write transactions with seq > since_seq to a CSV file, in seq order, every column. Returns a count."""
+    """Write transactions with seq > since_seq to a CSV file, in seq order, every column (text that a
+    spreadsheet would run as a formula neutralised: ledger/csv_cells.py). Returns a count."""
     columns = [c.name for c in ledger.db["transactions"].columns]
     count = 0
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
         for row in ledger.transactions(since_seq):
-            writer.writerow(["" if row[c] is None else row[c] for c in columns])
+            writer.writerow(["" if row[c] is None else csv_cells.safe(row[c]) for c in columns])
             count += 1
     return count
 
@@ -391,6 +393,6 @@ def read_transactions(path):
                 elif name in TRANSACTION_INTEGER_COLUMNS:
                     row[name] = int(cell)
                 else:
-                    row[name] = cell
+                    row[name] = csv_cells.plain(cell)
             rows.append(row)
         return rows

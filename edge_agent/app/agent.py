@@ -357,8 +357,7 @@ class Agent:
 
     @job("install")
     def read_bin(self, person, location):
-        return installer.read_bin(self.ledger, self.cabinet, location, tries=self.bins.tries,
-                                  poll_ms=self.bins.poll_ms, agree_mg=self.bins.floor_mg, wait=self.bins.wait)
+        return installer.read_bin(self.ledger, self.bins, location)
 
     # -- what the cloud asks (cloud/commands.py has checked signature, expiry and replay) --------------------
     def remote_unlock(self, door, command_id, reason=None):

@@ -5,7 +5,6 @@ charged except an item a test turn drops, which is recorded as taken by the inst
 cabinet is always on record. Who may do this is the agent's gate (roles.INSTALLERS); commissioning
 (cli/commissioning/) walks every unit through these same functions."""
 from edge_agent.flows.actuation import Actuator, IssueResult
-from edge_agent.flows.weighing import stable_reading
 from edge_agent.ledger.locations import find_location, units
 from edge_agent.link.codes import BinFlag, DoorState, LaneState, word
 from edge_agent.link.errors import LinkError
@@ -98,9 +97,10 @@ def _bin_command(ledger, cabinet, person, loc, action, known_mg=None):
     return result
 
 
-def read_bin(ledger, cabinet, location, **reading_options):
-    """A stable reading of a weigh bin (weighing.NotStable when it will not settle)."""
+def read_bin(ledger, bins, location):
+    """A stable reading of a weigh bin, as weighing.WeighBins `bins` reads one (NotStable when it will not
+    settle)."""
     loc = unit(ledger, location, "bin")
-    reading = stable_reading(cabinet, loc.unit, **reading_options)
+    reading = bins.read(loc.unit)
     return dict(location=location, bin=loc.unit, weight_mg=reading.weight_mg, stable=reading.stable,
                 calibrated=reading.calibrated)

@@ -280,3 +280,13 @@ def test_the_state_says_which_areas_the_person_may_use_and_gates_refuse_the_rest
     agent.call(agent.tap, "0A0B0C0D")                                       # a supervisor
     assert agent.call(agent.state)["may"] == ["take", "refill", "supervise", "install"]
     assert agent.call(agent.stock)[0]["location"] == "L1"
+
+
+def test_an_idle_time_pushed_by_the_cloud_ends_sessions_at_the_new_time(running):
+    ticks = Ticks()
+    agent = running(ticks=ticks, session_idle_s=300)
+    agent.call(agent.apply_settings, session_idle_s=30)
+    agent.call(agent.tap, "04A1B2C3")
+    ticks.now += 31
+    agent.call(agent.state)                               # the worker checks the timer after each job
+    assert agent.call(agent.state)["session"] is None

@@ -81,11 +81,13 @@ class Agent:
         self.cabinet = cabinet
         self.config = config
         self.clock = clock
-        self.ledger = self.vending = self.bins = self.access = self.sessions = None
+        self.ledger = self.vending = self.bins = self.access = None
         self.ready = False
         self.hello = None          # the cabinet's last HELLO answer
         self.live = LiveCabinet()  # open doors and bin weights as the firmware reports them, for the screen
         self.worker = Worker(clock)
+        # Access needs the ledger, opened on the worker: the sessions get it in _setup.
+        self.sessions = Sessions(None, clock, config.session_idle_s, lambda: self.worker.client)
         self._next_recovery = 0.0
         self.worker.every(0, self._recover_when_due)
         self.worker.every(0, self._housekeeping)
@@ -125,7 +127,7 @@ class Agent:
         self.vending = Vending(self.ledger, self.cabinet)
         self.bins = WeighBins(self.ledger, self.cabinet)
         self.access = Access(self.ledger, self.config.max_pin_tries, self.config.lockout_s, self.config.pin_roles)
-        self.sessions = Sessions(self.access, self.clock, self.config.session_idle_s, lambda: self.worker.client)
+        self.sessions.access = self.access
 
     def _housekeeping(self):
         self.sessions.expire_idle()
@@ -373,6 +375,7 @@ class Agent:
         self.config = dataclasses.replace(self.config, **values)
         self.access.max_tries = self.config.max_pin_tries
         self.access.lockout_s = self.config.lockout_s
+        self.sessions.idle_s = self.config.session_idle_s
         return self.config
 
     # -- what the screens see --------------------------------------------------------------------------------
@@ -382,11 +385,9 @@ class Agent:
 
     def snapshot(self):
         """The state for everyone, with whose session and awaited PIN it is (_session_owner, _pin_owner)."""
-        session = self.sessions.session if self.sessions else None
-        view = self.sessions.view() if self.sessions else dict(
-            _session_owner=None, _pin_owner=None, approver=None, session=None, need_pin_for=None)
+        session = self.sessions.session
         return dict(
-            view,
+            self.sessions.view(),
             cabinet_id=self.config.cabinet_id,
             ask_cost_center=self.config.ask_cost_center,
             ready=self.ready,

@@ -7,13 +7,14 @@ one place.
 
 Nobody is let in until start-up recovery has settled every intent left without an outcome (`ready`); a
 cabinet that cannot be asked keeps the locker closed and recovery is tried again every `RECOVER_RETRY_S`.
-An actuation whose outcome could not be known (the link failed, the firmware rebooted mid-vend) closes the
-locker again the same way until it is settled."""
+An actuation whose outcome could not be known (the link failed, the firmware rebooted mid-vend) or written
+(the disk filled) closes the locker again the same way until it is settled; the ledger's free space is
+checked every `DISK_CHECK_S` for the disk_low alert (flows/actuation.py refuses below the mark)."""
 import dataclasses
-import functools
 import logging
 import time
 
+from edge_agent.app.jobs import NotReady, job
 from edge_agent.app.live_state import LiveCabinet
 from edge_agent.app.sessions import Approved, NoSession, Sessions, client_view
 from edge_agent.app.worker import CALL_TIMEOUT_S, Worker
@@ -23,14 +24,15 @@ from edge_agent.flows import installer, loans, refill, remote, stock
 from edge_agent.flows.cabinet_events import take_events
 from edge_agent.flows.vending import Vending, jammed
 from edge_agent.flows.weighing import NotStable, WeighBins, issue_scanned
-from edge_agent.ledger.alerts import open_alerts
+from edge_agent.ledger.alerts import disk_check, open_alerts
+from edge_agent.ledger.errors import LedgerError
 from edge_agent.ledger.locations import find_location, units
 from edge_agent.link.codes import DoorState, Event, Fault
 from edge_agent.link.errors import LinkError
 from edge_agent.rules.access import Access
 from edge_agent.rules.choices import offered_items
 from edge_agent.rules.refusal import Refusal
-from edge_agent.rules.roles import area_refusal, capabilities
+from edge_agent.rules.roles import capabilities
 
 __all__ = ["Agent", "Approved", "NoSession", "NotReady", "client_view", "CALL_TIMEOUT_S"]
 
@@ -38,40 +40,7 @@ log = logging.getLogger(__name__)
 
 RECOVER_RETRY_S = 1.0
 OVERDUE_CHECK_S = 60  # how often lent tools are checked against their due time
-
-
-class NotReady(Exception):
-    """The locker is still reconciling with the cabinet: nobody can log in yet."""
-
-
-def job(area=None, moves=False):
-    """A job for the person logged in for the caller: the locker ready, someone logged in, and (area) their
-    role allowed in that screen area (roles.AREAS). The method gets the Person first. moves: it may actuate,
-    so an outcome that could not be known closes the locker, and a refusal asking for a supervisor's
-    approval makes the next supervisor's tap an approval."""
-    def wrap(method):
-        @functools.wraps(method)
-        def run(self, *args, **kwargs):
-            self.require_ready()
-            person = self.sessions.person()
-            refusal = area_refusal(person, area) if area else None
-            if refusal:
-                raise refusal
-            session = self.sessions.session
-            try:
-                result = method(self, person, *args, **kwargs)
-            except Refusal as refused:
-                session.awaiting_approval = refused.reason == "needs_approval"
-                raise
-            if moves:
-                session.awaiting_approval = False
-                if getattr(result, "unknown", False):
-                    self.ready = False
-            session.last_active = self.clock()
-            return result
-        run.area = area
-        return run
-    return wrap
+DISK_CHECK_S = 30     # how often the ledger's free space is checked for the disk_low alert
 
 
 class Agent:
@@ -92,6 +61,7 @@ class Agent:
         self.worker.every(0, self._recover_when_due)
         self.worker.every(0, self._housekeeping)
         self.worker.every(OVERDUE_CHECK_S, lambda: loans.raise_overdue_alerts(self.ledger))
+        self.worker.every(DISK_CHECK_S, lambda: disk_check(self.ledger))
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self, timeout=30):
@@ -124,6 +94,7 @@ class Agent:
 
     def _setup(self):
         self.ledger = self._open_ledger()
+        self.ledger.min_free_mb = self.config.min_free_mb
         self.vending = Vending(self.ledger, self.cabinet)
         self.bins = WeighBins(self.ledger, self.cabinet)
         self.access = Access(self.ledger, self.config.max_pin_tries, self.config.lockout_s, self.config.pin_roles)
@@ -145,6 +116,9 @@ class Agent:
             settled = self.vending.recover()
         except LinkError as e:
             log.warning("recovery: cabinet not answering (%s); the locker stays closed", e)
+            return
+        except LedgerError as e:     # the disk is still full: the outcome is written on a later pass
+            log.warning("recovery: outcome not written (%s); the locker stays closed", e)
             return
         for seq, outcome in settled:
             log.info("recovery: intent %d settled as %s", seq, outcome)

@@ -39,6 +39,7 @@ class AgentConfig:
     reset_gpio: Optional[int] = 17       # the Pi's BCM GPIO on the Pico's RUN pin (hw/wiring.md); None: not wired
     reset_pulse_ms: int = 100            # how long RUN is held low
     reset_after_silent_s: int = 0        # reset when the link has heard nothing this long; 0: never by itself
+    min_free_mb: int = 64                # [ledger]: below this much free disk nothing is actuated
     source: Path = field(default=None, compare=False)
 
 
@@ -71,6 +72,7 @@ SCHEMA = {
     "api": {"host": (str, "127.0.0.1"), "port": (int, 8080)},
     "access": {"max_pin_tries": (int, 5), "lockout_s": (int, 300), "pin_roles": (list, []),
                "session_idle_s": (int, 60), "ask_cost_center": (bool, False)},
+    "ledger": {"min_free_mb": (int, 64)},
     "cabinet": {"reset_gpio": (int, 17), "reset_pulse_ms": (int, 100), "reset_after_silent_s": (int, 0)},
     "readers": {"pcsc": (bool, False), "pcsc_reader": (str, ""), "serial": (str, ""),
                 "wedge_format": (str, "hex"), "wedge_reverse": (bool, False)},
@@ -148,6 +150,9 @@ def load_agent_config(path):
         if not v["agent", key].strip():
             raise AgentConfigError("%s: [agent] %s must not be empty" % (path, key))
     _check_reset_pin(v, path)
+    if not 1 <= v["ledger", "min_free_mb"] <= 10240:
+        raise AgentConfigError("%s: [ledger] min_free_mb must be 1 to 10240, got %d"
+                               % (path, v["ledger", "min_free_mb"]))
     return AgentConfig(
         cabinet_id=v["agent", "cabinet_id"], ledger=path.parent / v["agent", "ledger"],
         cabinet_port=v["agent", "cabinet_port"], baud=v["agent", "baud"],
@@ -161,6 +166,7 @@ def load_agent_config(path):
         wedge_format=v["readers", "wedge_format"], wedge_reverse=v["readers", "wedge_reverse"],
         reset_gpio=None if v["cabinet", "reset_gpio"] == -1 else v["cabinet", "reset_gpio"],
         reset_pulse_ms=v["cabinet", "reset_pulse_ms"], reset_after_silent_s=v["cabinet", "reset_after_silent_s"],
+        min_free_mb=v["ledger", "min_free_mb"],
         cloud=_cloud(v, path), source=path)
 
 

@@ -89,7 +89,11 @@ class Worker:
         for task in self._tasks:
             period, fn, due = task
             if self.clock() >= due:
-                fn()
+                try:
+                    fn()
+                except Exception:  # noqa: BLE001 - one failing task (a full disk) never stops the worker
+                    log.exception("periodic task %s failed; tried again in %s s", getattr(fn, "__name__", fn),
+                                  period)
                 task[2] = self.clock() + period
         self.publish()
 

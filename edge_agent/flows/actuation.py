@@ -8,6 +8,11 @@ table or, for a vend the firmware can no longer answer for, from the EV_DROP the
 answer was lost (the item came out: `dropped`, charged); what cannot be proven is recorded as unknown,
 uncharged, with an alert for a supervisor. An actuator is never pulsed again on a guess.
 
+The disk (docs/decisions/0022-durable-to-the-last-byte.md): below the ledger's free-space mark nothing is
+actuated (Refusal 'disk_low', and the alert); an intent that cannot be written refuses ('ledger_unwritable')
+with nothing sent; an outcome that cannot be written leaves its intent pending and the result unknown, and
+recover() writes it from the firmware's answer once there is room.
+
 Every flow that moves something goes through here: issues (vending.py), tool loans (loans.py), a lane clear
 (stock.py), the installer's self-tests, tare and calibration (installer.py), a refill door (refill.py), a
 remote unlock (remote.py), and commissioning and the pilot through those. Settling an outcome also writes
@@ -17,11 +22,13 @@ came at once or through recover().
 `cabinet` is anything with vend(lane, cmd_id), unlock(door, cmd_id), clear_lane(lane, cmd_id), tare(bin, cmd_id),
 calibrate(bin, cmd_id, known_mg), hello(), boot_id and query(cmd_id) returning a CommandResult, and optionally
 drop_seen(cmd_id): the agent's CabinetLink, or sim.virtual_host.VirtualCabinet in virtual time."""
+import logging
 from dataclasses import dataclass, field
 from typing import List, Optional
 
 from edge_agent.flows import loan_records
-from edge_agent.ledger.alerts import clear_alert, raise_alert
+from edge_agent.ledger.alerts import clear_alert, disk_check, raise_alert
+from edge_agent.ledger.errors import LedgerUnwritable
 from edge_agent.ledger.locations import find_location
 from edge_agent.link.codes import Result, Status
 from edge_agent.link.errors import CabinetError, LinkError
@@ -35,6 +42,12 @@ BIN_OUTCOMES = {Result.OK: ("done", 0), Result.FAILED: ("failed", 0)}   # tare, 
 DONE = ("vended", "opened", "cleared", "done")    # outcomes after which a multi-unit issue goes on
 ACTIONS = ("issue", "return", "refill", "clear_lane", "tare", "calibrate")
 OFFLINE = "The cabinet is not answering. Try again, or call your supervisor if it goes on."
+DISK_LOW = "The locker is closed: its storage is nearly full. Call the supplier."
+UNWRITABLE = "The locker cannot write its records, so nothing was opened. Call the supplier."
+UNRECORDED = ("The locker could not write down what just happened: its storage is full. It is recorded as soon "
+              "as there is room, and the locker stays closed until then. Call the supplier.")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,7 +57,8 @@ class IssueResult:
     given: int = 0
     outcomes: List[str] = field(default_factory=list)
     refused: Optional[Refusal] = None   # why it stopped part way, after some units were given
-    unknown: bool = False               # an outcome could not be known now; recovery settles it
+    unknown: bool = False               # an outcome could not be known or written now; recovery settles it
+    message: Optional[str] = None       # what the screen says when the outcome could not be written
     details: List[int] = field(default_factory=list)   # the firmware's detail of each command answered
 
     @property
@@ -71,27 +85,50 @@ class Actuator:
         """One intent, one command, one outcome for `loc` (a ledger Location), added to `result`. Returns
         whether it ended as asked (a flow issuing several units goes on). who: the intent's other fields
         (user, cost center, approver, condition, reason). Raises Refusal('cabinet_offline') when the cabinet
-        cannot be asked: nothing was written or sent, and the person may try again."""
+        cannot be asked: nothing was written or sent, and the person may try again. Below the ledger's free
+        space mark (Refusal 'disk_low', with the alert raised) or when the intent cannot be written
+        ('ledger_unwritable') nothing is sent either: no outcome must ever be left without room."""
         if action not in ACTIONS:
             raise ValueError("no such actuation: %r" % action)
+        if self.ledger.space_low():
+            disk_check(self.ledger)            # the disk_low alert, now rather than at the next periodic check
+            raise Refusal("disk_low", DISK_LOW)
         try:
             boot = self._firmware_boot()
         except LinkError:
             raise Refusal("cabinet_offline", OFFLINE) from None
-        seq, cmd_id = self.ledger.record_intent(action, location=loc.id, quantity=quantity, fw_boot=boot, **who)
+        try:
+            seq, cmd_id = self.ledger.record_intent(action, location=loc.id, quantity=quantity, fw_boot=boot,
+                                                    **who)
+        except LedgerUnwritable as e:
+            log.error("intent not written, nothing sent: %s", e)
+            raise Refusal("ledger_unwritable", UNWRITABLE) from None
         try:
             answer = self._send(loc, action, cmd_id, known_mg)
         except CabinetError as e:
             # The firmware refused: nothing moved (a jammed lane, a busy cabinet past the deadline).
-            self._settle(seq, "refused_%s" % e.name.lower(), 0, loc, result)
+            self._settle_now(seq, "refused_%s" % e.name.lower(), 0, loc, result)
             return False
         except LinkError:
             result.unknown = True              # a copy may have reached the cabinet: recover() decides
             return False
         outcome, given = outcome_of(answer, loc.kind, quantity)
-        self._settle(seq, outcome, given, loc, result)
         result.details.append(answer.detail)   # ms to open a door, turns of a vend, why a jam or a bin failed
-        return outcome in DONE
+        return self._settle_now(seq, outcome, given, loc, result) and outcome in DONE
+
+    def _settle_now(self, seq, outcome, given, loc, result):
+        """_settle, or when the outcome cannot be written (the disk filled since the intent): the intent stays
+        pending and the result unknown, so the locker closes until recover() writes it from the firmware's
+        answer. Nothing is sent again. Returns whether the outcome was written."""
+        try:
+            self._settle(seq, outcome, given, loc, result)
+            return True
+        except LedgerUnwritable as e:
+            log.error("intent %d: outcome %s not written (%s); settled by recovery once there is room",
+                      seq, outcome, e)
+            result.unknown = True
+            result.message = UNRECORDED
+            return False
 
     def _send(self, loc, action, cmd_id, known_mg):
         if action == "clear_lane":

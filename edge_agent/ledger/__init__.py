@@ -10,8 +10,8 @@ rules and the append-only, hash-chained transaction log. See docs/decisions/0006
 from edge_agent.ledger.chain import VerifyResult, verify
 from edge_agent.ledger.clock import Clock, ManualClock, SystemClock
 from edge_agent.ledger.db import Ledger, open_ledger
-from edge_agent.ledger.errors import (AppendRefused, ImportRefused, LedgerError, MigrationError,
-                                      SchemaTooNew)
+from edge_agent.ledger.errors import (AppendRefused, ImportRefused, LedgerError, LedgerUnwritable,
+                                      MigrationError, SchemaTooNew)
 
 __all__ = ["open_ledger", "Ledger", "verify", "VerifyResult", "Clock", "SystemClock", "ManualClock",
-           "LedgerError", "SchemaTooNew", "MigrationError", "AppendRefused", "ImportRefused"]
+           "LedgerError", "LedgerUnwritable", "SchemaTooNew", "MigrationError", "AppendRefused", "ImportRefused"]

@@ -19,3 +19,21 @@ def open_alerts(db, location=None):
         return db.execute("SELECT location, kind, detail FROM alerts WHERE cleared_wall IS NULL ORDER BY id").fetchall()
     return db.execute("SELECT location, kind, detail FROM alerts WHERE cleared_wall IS NULL AND location = ? "
                       "ORDER BY id", [location]).fetchall()
+
+
+def disk_check(ledger):
+    """Raise the cabinet's `disk_low` alert (no location) while the ledger's folder has less free space than
+    its mark, clear it once there is room again; returns whether it is low. The alert reaches the cloud as
+    any alert does (an outbox event written by the same statement)."""
+    low = ledger.space_low()
+    open_now = ledger.db.execute("SELECT 1 FROM alerts WHERE location IS NULL AND kind = 'disk_low' AND "
+                                 "cleared_wall IS NULL").fetchone() is not None
+    if low != open_now:
+        wall = ledger.clock.wall()[0]
+        with ledger.transaction():
+            if low:
+                raise_alert(ledger.db, None, "disk_low", "%.0f MB free for the ledger, below the %d MB mark"
+                            % (ledger.free_mb(), ledger.min_free_mb), None, wall)
+            else:
+                clear_alert(ledger.db, None, "disk_low", None, wall)
+    return low

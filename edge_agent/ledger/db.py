@@ -8,6 +8,7 @@ the clock's readings and the chain hash, and applies the row's stock change, all
 so a crash leaves both the row and its on-hand change, or neither.
 """
 import contextlib
+import os
 import sqlite3
 
 import sqlite_utils
@@ -15,12 +16,15 @@ import sqlite_utils
 from edge_agent.ledger import minmax
 from edge_agent.ledger import chain
 from edge_agent.ledger.clock import SystemClock
-from edge_agent.ledger.errors import AppendRefused, LedgerError
+from edge_agent.ledger.errors import AppendRefused, LedgerError, LedgerUnwritable
 from edge_agent.ledger.migrations import MIGRATIONS, migrate
 from edge_agent.ledger.schema_v1 import ACTIONS, TRANSACTION_KINDS
 from edge_agent.link.codes import CMD_ID_MAX
 
 BUSY_TIMEOUT_MS = 5000
+MIN_FREE_MB = 64      # below this much free space for the ledger's folder nothing is actuated ([ledger] min_free_mb)
+# SQLite's answers meaning the file cannot be written now (Ledger.transaction raises LedgerUnwritable).
+UNWRITABLE = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")
 
 
 # Fields a caller may give; seq, boot, times and hashes are the ledger's to assign.
@@ -67,6 +71,20 @@ class Ledger:
         self.clock = clock
         self.path = path
         self.boot = None
+        self.min_free_mb = MIN_FREE_MB    # the agent sets its [ledger] min_free_mb
+
+    # -- free space ------------------------------------------------------------------------------------
+    def free_mb(self):
+        """Free space for the ledger's folder in MB (what an unprivileged writer may use); None in memory."""
+        if self.path == ":memory:":
+            return None
+        st = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+        return st.f_bavail * st.f_frsize / 2 ** 20
+
+    def space_low(self):
+        """Whether the ledger's folder has less free space than min_free_mb: no intent is written then."""
+        free = self.free_mb()
+        return free is not None and free < self.min_free_mb
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def _start(self, cabinet_id, count_boot):
@@ -101,11 +119,13 @@ class Ledger:
         self.db.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
         try:
             yield self
-        except BaseException:
+            self.db.execute("COMMIT")       # a COMMIT that fails (disk full) is rolled back like the rest
+        except BaseException as e:
             if self.db.conn.in_transaction:
                 self.db.execute("ROLLBACK")
+            if isinstance(e, sqlite3.Error) and getattr(e, "sqlite_errorname", "").startswith(UNWRITABLE):
+                raise LedgerUnwritable("%s: %s" % (self.path, e)) from e
             raise
-        self.db.execute("COMMIT")
 
     # -- reading ---------------------------------------------------------------------------------------
     def cabinet(self):

@@ -13,6 +13,11 @@ class MigrationError(LedgerError):
     """A schema step failed; the file is left at the last good version."""
 
 
+class LedgerUnwritable(LedgerError):
+    """SQLite could not write the ledger file (the disk is full, an I/O error, a read-only file): the
+    transaction was rolled back whole, nothing of it is in the ledger."""
+
+
 class AppendRefused(LedgerError):
     """A transaction was not written (bad kind, unknown location, outcome without intent...)."""
 

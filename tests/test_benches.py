@@ -76,3 +76,9 @@ def test_fleet_runs_cabinets_against_a_real_broker_and_reports_cpu_memory_and_me
         assert out[key] > 0
     assert out["peak_rss_mb_per_cabinet"]["max"] > 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_disk_check_times_the_free_space_check_against_the_intent_it_guards(tmp_path):
+    out = run_bench(tmp_path, "disk_check.py", "--reps", "200")
+    assert out["bench"] == "disk_check" and out["reps"] == 200
+    assert out["check_us"] > 0 and out["intent_us"] > 0

@@ -26,6 +26,10 @@ export function issueResult(item, n, answer) {
     else text = "Recorded " + n + " × " + name + ". Take them from bin " + item.location + ".";
   } else if (answer.reason === "needs_work_order" || answer.reason === "needs_machine_id") {
     return openTerms(item, n, answer.reason);       // the agent asks for what the list did not know
+  } else if (answer.status === 200 && answer.unknown && answer.message) {
+    good = false;                                   // the outcome could not be written: the agent's words
+    heading = "Not recorded yet";
+    text = answer.message;
   } else if (answer.status === 200) {
     good = false;
     const given = answer.given || 0;

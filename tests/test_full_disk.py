@@ -14,8 +14,10 @@ import subprocess
 import pytest
 
 from edge_agent.app.agent import DISK_CHECK_S, RECOVER_RETRY_S, Agent, NotReady
-from edge_agent.app.config import AgentConfig
-from edge_agent.ledger import ManualClock, open_ledger
+from edge_agent.app.config import AgentConfig, AgentConfigError, load_agent_config
+from edge_agent.app.worker import Worker
+from edge_agent.cli import service
+from edge_agent.ledger import LedgerUnwritable, ManualClock, open_ledger
 from edge_agent.ledger.alerts import open_alerts
 from sim.virtual_host import VirtualCabinet
 from tests.cabinets import cabinet
@@ -188,3 +190,54 @@ def test_a_disk_that_fills_past_the_check_refuses_the_intent_and_nothing_moves(d
 def outbox_alerts(ledger):
     return [(row[0], row[1]) for row in ledger.db.execute(
         "SELECT type, json_extract(body, '$.kind') FROM outbox_events WHERE type LIKE 'alert_%' ORDER BY seq")]
+
+
+def test_a_write_that_finds_the_disk_full_rolls_back_whole_and_the_next_one_lands(disk):
+    with ledger_on(disk) as ledger:
+        disk.fill()
+        with pytest.raises(LedgerUnwritable, match="full"):
+            ledger.append("refusal", reason="unknown_badge", badge_id="FFFF0001")
+        assert not ledger.db.conn.in_transaction          # not left inside a transaction that never commits
+        disk.empty()
+        ledger.append("refusal", reason="unknown_badge", badge_id="FFFF0002")
+    with ledger_on(disk) as ledger:                        # another connection sees exactly the second one
+        assert [r["badge_id"] for r in rows_of(ledger, "refusal")] == ["FFFF0002"] and ledger.verify().ok
+
+
+def test_a_periodic_task_that_raises_does_not_stop_the_worker():
+    ticks = Ticks()
+    worker = Worker(ticks)
+    runs = []
+
+    def failing():
+        runs.append(ticks.now)
+        raise LedgerUnwritable("ledger.db: database or disk is full")
+
+    worker.every(30, failing)
+    worker.start(lambda: None, lambda: None, lambda: None)
+    try:
+        assert worker.call(lambda: "still here", timeout=10) == "still here"
+        ticks.now += 30
+        worker.call(lambda: None, timeout=10)
+        assert worker.call(lambda: "still here", timeout=10) == "still here" and runs == [0, 30]
+    finally:
+        worker.stop()
+
+
+@pytest.mark.parametrize("value, ok", [(0, False), (1, True), (10240, True), (10241, False)])
+def test_min_free_mb_out_of_its_bounds_is_a_config_error_with_exit_2(tmp_path, value, ok):
+    config = tmp_path / "agent.toml"
+    config.write_text('[agent]\ncabinet_id = "C1"\nledger = "l.db"\ncabinet_port = "/dev/null-cabinet"\n'
+                      "[ledger]\nmin_free_mb = %d\n" % value)
+    if ok:
+        assert load_agent_config(config).min_free_mb == value
+    else:
+        with pytest.raises(AgentConfigError, match=r"\[ledger\] min_free_mb must be 1 to 10240"):
+            load_agent_config(config)
+        assert service.main(config) == 2
+
+
+def test_min_free_mb_defaults_to_64(tmp_path):
+    config = tmp_path / "agent.toml"
+    config.write_text('[agent]\ncabinet_id = "C1"\nledger = "l.db"\ncabinet_port = "/dev/null-cabinet"\n')
+    assert load_agent_config(config).min_free_mb == 64

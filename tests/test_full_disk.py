@@ -125,7 +125,7 @@ def test_disk_full_mid_vend_charges_the_dropped_item_once_room_returns_and_never
     assert "storage is full" in result.message and "database" not in result.message
     assert sim.physics.lane(1).dropped == 1 and sim.physics.safety.times_on("lane 1") == 1   # stopped at once
     assert passes(agent)["ready"] is False                 # closed until the outcome is written
-    with pytest.raises(NotReady):
+    with pytest.raises(NotReady, match="storage is nearly full"):
         agent.call(agent.tap, "04A1B2C3")
 
     for _ in range(3):                                     # recovery tries every second; the disk is still full

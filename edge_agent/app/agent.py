@@ -21,6 +21,7 @@ from edge_agent.app.worker import CALL_TIMEOUT_S, Worker
 from edge_agent.badge.ids import BadBadgeId
 from edge_agent.badge.wedge import normalize_wedge_entry
 from edge_agent.flows import installer, loans, refill, remote, stock
+from edge_agent.flows.actuation import DISK_LOW
 from edge_agent.flows.cabinet_events import take_events
 from edge_agent.flows.vending import Vending, jammed
 from edge_agent.flows.weighing import NotStable, WeighBins, issue_scanned
@@ -154,6 +155,8 @@ class Agent:
 
     def require_ready(self):
         if not self.ready:
+            if self.ledger is not None and self.ledger.space_low():   # an outcome waits for room on the disk
+                raise NotReady(DISK_LOW)
             raise NotReady("The locker is checking with the cabinet. Please wait a moment.")
 
     # -- sessions --------------------------------------------------------------------------------------------

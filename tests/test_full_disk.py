@@ -8,11 +8,13 @@ and no lane turns twice; the locker stays closed meanwhile; below the configured
 actuated, the screen says why, and the disk_low alert goes out to the cloud and is cleared when room is back.
 
 Mounting needs root (or CAP_SYS_ADMIN): without it the test fails saying so, it is never skipped."""
+import json
 import os
 import subprocess
 
 import pytest
 
+from edge_agent import api
 from edge_agent.app.agent import DISK_CHECK_S, RECOVER_RETRY_S, Agent, NotReady
 from edge_agent.app.config import AgentConfig, AgentConfigError, load_agent_config
 from edge_agent.app.worker import Worker
@@ -20,6 +22,7 @@ from edge_agent.cli import service
 from edge_agent.ledger import LedgerUnwritable, ManualClock, open_ledger
 from edge_agent.ledger.alerts import open_alerts
 from sim.virtual_host import VirtualCabinet
+from tests.api_client import ApiClient
 from tests.cabinets import cabinet
 from tests.ledgers import ledger_from_csv, rows_of
 from tests.refusals import refused
@@ -241,3 +244,26 @@ def test_min_free_mb_defaults_to_64(tmp_path):
     config = tmp_path / "agent.toml"
     config.write_text('[agent]\ncabinet_id = "C1"\nledger = "l.db"\ncabinet_port = "/dev/null-cabinet"\n')
     assert load_agent_config(config).min_free_mb == 64
+
+
+def test_the_screen_is_told_in_plain_words_through_the_local_api(disk, locker):
+    agent, sim, ticks = locker(min_free_mb=1)
+    real_vend = agent.cabinet.vend
+
+    def vend_while_the_disk_fills(lane, cmd_id):
+        answer = real_vend(lane, cmd_id)
+        disk.fill()
+        return answer
+
+    agent.cabinet.vend = vend_while_the_disk_fills
+    server = api.serve(agent, "127.0.0.1", 0)
+    try:
+        client = ApiClient(*server.server_address[:2], timeout=60)
+        assert client.request("POST", "/api/badge", {"badge": "04A1B2C3"})[0] == 200
+        status, answer = client.request("POST", "/api/issue", {"location": "L1", "quantity": 1})
+        assert (status, answer["ok"], answer["unknown"]) == (200, False, True)
+        assert "storage is full" in answer["message"] and "database" not in json.dumps(answer)
+        status, answer = client.request("POST", "/api/badge", {"badge": "04A1B2C3"})
+        assert status == 503 and "storage is nearly full" in answer["message"]
+    finally:
+        server.shutdown()

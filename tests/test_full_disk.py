@@ -174,6 +174,20 @@ def test_below_the_free_space_mark_the_locker_refuses_in_plain_words_and_the_clo
     assert agent.call(agent.issue, "L1", 1).ok and sim.physics.lane(1).dropped == 1
 
 
+def test_a_disk_full_to_the_last_byte_still_refuses_in_plain_words_and_alerts_once_it_can(disk, locker):
+    agent, sim, ticks = locker(min_free_mb=1)
+    agent.call(agent.tap, "04A1B2C3")
+    disk.fill()                                            # not even room for the alert
+    assert refused(agent.call, agent.issue, "L1", 1).reason == "disk_low"
+    assert sim.physics.safety.times_on("lane 1") == 0 and passes(agent)["ready"] is True
+    disk.empty()
+    disk.fill(leave=MB // 2)                               # room for the alert, still below the mark
+    ticks.now += DISK_CHECK_S
+    passes(agent)
+    with ledger_on(disk) as ledger:
+        assert [(a[0], a[1]) for a in open_alerts(ledger.db)] == [(None, "disk_low")]
+
+
 def test_a_disk_that_fills_past_the_check_refuses_the_intent_and_nothing_moves(disk, locker):
     # The mark off (0, which the config file does not allow): the check passes, the intent write fails.
     agent, sim, ticks = locker(min_free_mb=0)

@@ -91,7 +91,10 @@ class Actuator:
         if action not in ACTIONS:
             raise ValueError("no such actuation: %r" % action)
         if self.ledger.space_low():
-            disk_check(self.ledger)            # the disk_low alert, now rather than at the next periodic check
+            try:
+                disk_check(self.ledger)        # the disk_low alert, now rather than at the next periodic check
+            except LedgerUnwritable as e:      # no room even for the alert: the periodic check tries again
+                log.error("disk_low alert not written: %s", e)
             raise Refusal("disk_low", DISK_LOW)
         try:
             boot = self._firmware_boot()

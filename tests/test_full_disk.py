@@ -279,5 +279,11 @@ def test_the_screen_is_told_in_plain_words_through_the_local_api(disk, locker):
         assert "storage is full" in answer["message"] and "database" not in json.dumps(answer)
         status, answer = client.request("POST", "/api/badge", {"badge": "04A1B2C3"})
         assert status == 503 and "storage is nearly full" in answer["message"]
+        disk.empty()
+        ticks.now += RECOVER_RETRY_S
+        passes(agent)
+        disk.fill()                                        # full again while the locker is open
+        status, answer = client.request("POST", "/api/badge", {"badge": "FFFF0001"})   # its refusal row fails
+        assert (status, answer["reason"]) == (503, "ledger_unwritable") and "database" not in answer["message"]
     finally:
         server.shutdown()

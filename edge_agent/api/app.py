@@ -20,6 +20,7 @@ from edge_agent.app.agent import NoSession, NotReady
 from edge_agent.api import security
 from edge_agent.api.events import Changes, event_stream
 from edge_agent.api.routes import BadRequest, routes
+from edge_agent.ledger.errors import LedgerUnwritable
 from edge_agent.rules.refusal import Refusal
 
 log = logging.getLogger("edge_agent.api")
@@ -29,6 +30,7 @@ SCREEN_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=
 SCREEN_NAME = re.compile(r"^[A-Za-z0-9_-]+(\.[a-z]+)$")     # one plain file name: no dots, no slashes
 PAGES = [("GET", "/"), ("GET", "/screen/{name}"), ("GET", "/api/events")]   # served beside the route table
 NO_CLIENT = ("This client has no session token: open the locker's screen first (GET / sets it).")
+UNWRITABLE = "The locker cannot write its records: its storage is full. Call the supplier."
 
 
 def _json(status, body, headers=None):
@@ -60,6 +62,9 @@ def _run(handler, call, body, method, path):
         return 401, {"ok": False, "message": str(e)}
     except NotReady as e:
         return 503, {"ok": False, "message": str(e)}
+    except LedgerUnwritable:                  # a disk full under a write that moves nothing (a refusal row)
+        log.exception("%s %s failed", method, path)
+        return 503, {"ok": False, "reason": "ledger_unwritable", "message": UNWRITABLE}
     except Exception as e:  # noqa: BLE001 - the screen gets a message; the log gets the trace
         log.exception("%s %s failed", method, path)
         return 500, {"ok": False, "message": "The locker had a problem: %s" % e}

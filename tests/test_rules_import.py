@@ -277,3 +277,18 @@ def test_numbers_at_their_ceiling_are_accepted(ledger, tmp_path):
                                           "id,unit,sku,min,max,on_hand,piece_weight_mg,loan_hours\n"
                                           "B4,255,X-1,0,1000000,1000000,1000000000,8784\n")) == 1
     assert ledger.on_hand("B4") == 1_000_000 and ledger.verify().ok
+
+
+def test_a_cell_too_long_for_any_reader_is_named_not_blamed_on_a_quote(ledger, tmp_path):
+    target = write(tmp_path, "skus.csv", 'part_number,description\nTAPE-1,"%s"\n' % ("x" * 200_000))
+    with pytest.raises(ImportRefused) as refused:
+        import_skus(ledger, target)
+    assert refused.value.problems == [(2, None, "has a cell longer than 131072 characters; nothing after it "
+                                                "could be read")]
+
+
+def test_a_text_cell_is_at_most_200_characters(ledger, tmp_path):
+    text = "part_number,description\nTAPE-1,%s\nTAPE-2,%s\n" % ("x" * 200, "y" * 201)
+    with pytest.raises(ImportRefused) as refused:
+        import_skus(ledger, write(tmp_path, "skus.csv", text))
+    assert refused.value.problems == [(3, "description", "is 201 characters long; at most 200")]

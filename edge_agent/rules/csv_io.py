@@ -46,8 +46,7 @@ LOCATION_COLUMNS = {"id": (True, text), "kind": (False, one_of(tuple(LOCATION_KI
                     "min": (True, whole(0, QUANTITY_MAX)), "max": (True, whole(0, QUANTITY_MAX)),
                     "refill_pack": (False, whole(1, QUANTITY_MAX)),
                     "piece_weight_mg": (False, whole(1, WEIGHT_MAX_MG)), "on_hand": (False, whole(0, QUANTITY_MAX)),
-                    "returnable": (False, yes_no),
-                    "loan_hours": (False, whole(1, LOAN_HOURS_MAX))}
+                    "returnable": (False, yes_no), "loan_hours": (False, whole(1, LOAN_HOURS_MAX))}
 REQUIREMENT_COLUMNS = ("needs_approval", "needs_work_order", "needs_machine_id")
 ROLE_ALLOW_COLUMNS = {"role": (True, one_of(ROLES)), "sku": (False, text), "category": (False, text)}
 USER_LIMIT_COLUMNS = {"user_id": (True, text), "sku": (False, text), "category": (False, text),

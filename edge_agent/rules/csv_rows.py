@@ -30,7 +30,7 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # -- field parsers: each returns the value or raises ValueError with a sentence for the operator ----------
 def text(value):
     if len(value) > TEXT_MAX:
-        raise ValueError("is %d characters long, at most %d are kept" % (len(value), TEXT_MAX))
+        raise ValueError("is %d characters long; at most %d" % (len(value), TEXT_MAX))
     return value
 
 
@@ -133,9 +133,10 @@ def _records(handle, problems):
             cells = next(reader)
         except StopIteration:
             return
-        except csv.Error as exc:
-            problems.append((row_number, None, "a quote (\") opens a cell that is not closed where the cell ends "
-                                               "(%s); nothing after it could be read" % exc))
+        except csv.Error as exc:   # in strict mode: a quote out of place, or a cell over the csv module's limit
+            said = "a cell longer than %d characters" % csv.field_size_limit() if "field larger" in str(exc) \
+                else "a quote (\") that opens a cell and is not closed where the cell ends (%s)" % exc
+            problems.append((row_number, None, "has %s; nothing after it could be read" % said))
             return
         yield row_number, cells
 

@@ -292,3 +292,18 @@ def test_a_text_cell_is_at_most_200_characters(ledger, tmp_path):
     with pytest.raises(ImportRefused) as refused:
         import_skus(ledger, write(tmp_path, "skus.csv", text))
     assert refused.value.problems == [(3, "description", "is 201 characters long; at most 200")]
+
+
+def test_the_cabinet_file_says_which_units_it_has_and_a_bad_one_is_refused_in_its_words(ledger, tmp_path):
+    small = write(tmp_path, "small.toml", '[cabinet]\nname = "x"\nboard = "pico"\n[[door]]\nnumber = 1\n'
+                  + "".join("[[lane]]\nnumber = %d\n" % n for n in (1, 2, 3, 4, 7)))
+    target = write(tmp_path, "locations.csv", "id,unit,sku,min,max\nL6,6,,0,5\nB1,1,,0,5\nD1,1,,0,1\n")
+    status, _, err = cli(ledger, "import", "locations", target, "--cabinet", small)
+    assert status == 2
+    assert "row 2, field 'unit': lane 6 is not on the cabinet in %s (lanes: 1-4, 7)" % small in err
+    assert "row 3, field 'unit': bin 1 is not on the cabinet in %s (it has no bins)" % small in err
+    assert "row 4" not in err
+    wrong = write(tmp_path, "wrong.toml", '[cabinet]\nboard = "pico"\n[[lane]]\nnumber = 300\n')
+    status, _, err = cli(ledger, "import", "locations", target, "--cabinet", wrong)
+    assert status == 2 and "%s: lane #1: number must be between 1 and 255, got 300" % wrong in err
+    assert "nothing imported" in err

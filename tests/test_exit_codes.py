@@ -111,7 +111,7 @@ CASES = [
     ("import", 2, lambda s: ["--db", s / "ledger.db", "import", "skus", s / "skus-bad.csv"],
      "row 2, field 'unit_cost': 100000000000000000000 is too large: at most 10000000.00"),
     ("import", 2, lambda s: ["--db", s / "ledger.db", "import", "skus", s / "skus-quote.csv"],
-     "row 2, field None: a quote (\")"),
+     "row 2, field None: has a quote (\")"),
     ("import", 2, lambda s: ["--db", s / "ledger.db", "import", "skus", s / "skus.csv", "--cabinet", s / "ok.toml"],
      "--cabinet checks the units of a locations file"),
     ("import", 2, lambda s: ["--db", s / "ledger.db", "import", "locations", s / "locations.csv", "--cabinet",
@@ -159,7 +159,7 @@ def test_each_command_exits_as_documented(site, case):
 RAN |= {("run", 0), ("run", 2), ("run", 3)}
 
 
-def test_run_exits_2_on_a_ledger_folder_or_api_port_it_cannot_use_0_when_stopped_and_3_when_the_link_fails(
+def test_run_exits_2_on_a_ledger_folder_or_port_it_cannot_use_0_when_stopped_and_3_when_the_link_fails(
         tmp_path):
     sim, port = simulated_cabinet()
     try:
@@ -187,6 +187,11 @@ def test_run_exits_2_on_a_ledger_folder_or_api_port_it_cannot_use_0_when_stopped
             if "cannot reach no-such-host.invalid" in agent.log() or waited.wait(0.05):
                 break
         assert "cannot reach no-such-host.invalid" in agent.log()
+        # A second agent on the cabinet port this one holds.
+        second = tmp_path / "second"
+        second.mkdir()
+        done = run(["run", "--config", write_agent_config(second, port)])
+        assert done.returncode == 2 and "cannot open the cabinet port %s" % port in done.stderr
         assert agent.stop() == 0 and "Traceback" not in agent.log()
         # The cabinet link failing while running: exit 3, for the service manager to restart the agent.
         agent = AgentProcess(write_agent_config(tmp_path, port)).start()

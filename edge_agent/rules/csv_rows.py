@@ -38,13 +38,12 @@ def whole(minimum, maximum):
     def parse(value):
         if not re.fullmatch(r"[+-]?[0-9]+", value):
             raise ValueError("%r is not a whole number" % _short(value))
-        if len(value.lstrip("+-0")) > len(str(maximum)):   # before int(): a 5,000-digit cell is not parsed
+        # More digits than the ceiling has is out of range either way: said before int() parses 5,000 digits.
+        number = int(value) if len(value.lstrip("+-").lstrip("0")) <= len(str(maximum)) else None
+        if number is None and value.startswith("-") or number is not None and number < minimum:
+            raise ValueError("%s is below the minimum of %d" % (_short(value), minimum))
+        if number is None or number > maximum:
             raise ValueError("%s is too large: at most %d" % (_short(value), maximum))
-        number = int(value)
-        if number < minimum:
-            raise ValueError("%d is below the minimum of %d" % (number, minimum))
-        if number > maximum:
-            raise ValueError("%d is too large: at most %d" % (number, maximum))
         return number
     return parse
 

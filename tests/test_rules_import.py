@@ -1,10 +1,15 @@
 """CSV import of the access rules (role allows, user limits): a clean file replaces the rule set, a file with
 any bad row is refused whole naming row and field, and the imported rules are the ones issue_refusal applies."""
+import contextlib
+import io
+from pathlib import Path
+
 import pytest
 
+from edge_agent.cli import locker_agent
 from edge_agent.rules.access import Person
 from edge_agent.ledger import ImportRefused, ManualClock
-from edge_agent.rules.csv_io import import_role_allows, import_user_limits
+from edge_agent.rules.csv_io import import_locations, import_role_allows, import_skus, import_user_limits
 from edge_agent.rules.permissions import issue_refusal
 from tests.ledgers import ledger_from_csv
 
@@ -154,3 +159,151 @@ def test_a_file_that_is_not_utf8_is_refused_with_what_to_do(ledger, tmp_path):
     with pytest.raises(ImportRefused) as refused:
         import_role_allows(ledger, target)
     assert "save the spreadsheet as \"CSV UTF-8\"" in str(refused.value) and rules(ledger) == ([], [])
+
+
+# -- imports that cannot mislead (issue 14, item 6) ---------------------------------------------------------
+# Each of these was reproduced on 3915619: a file the importer took (or crashed on) although it was wrong.
+CABINET = Path(__file__).resolve().parent.parent / "examples" / "cabinet.toml"   # 4 doors, 12 lanes, 4 bins
+
+
+def cli(ledger, *args):
+    """locker-agent on the ledger's file, in-process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = locker_agent.main(["--db", ledger.path, *map(str, args)], out=lambda s: out.write(s + "\n"))
+    return status, out.getvalue(), err.getvalue()
+
+
+def locations(ledger):
+    return ledger.db.execute("SELECT id, kind, unit, sku, min, max FROM locations ORDER BY id").fetchall()
+
+
+def test_two_locations_cannot_share_a_unit_in_one_file(ledger, tmp_path):
+    # L5 on lane 1 would drop from L1's spiral and bill L5's SKU.
+    before = locations(ledger)
+    text = "id,unit,sku,min,max\nL3,3,GLV-NIT-L,0,5\nL5,1,DRL-HSS-8,0,5\nL6,3,DRL-HSS-8,0,5\n"
+    with pytest.raises(ImportRefused) as refused:
+        import_locations(ledger, write(tmp_path, "locations.csv", text))
+    said = [(r, f, m) for r, f, m in refused.value.problems]
+    assert (3, "unit", "lane 1 is already L1 (in the ledger)") in said
+    assert (4, "unit", "lane 3 is already L3 on row 2") in said
+    assert locations(ledger) == before
+
+
+def test_a_unit_may_move_between_locations_in_one_file(ledger, tmp_path):
+    # Swapping two lanes' products by swapping their units is one consistent file, not a clash.
+    text = "id,unit,sku,min,max\nL1,2,GLV-NIT-L,0,20\nL2,1,DRL-HSS-8,0,6\nD1,1,DRL-HSS-8,0,1\n"
+    assert import_locations(ledger, write(tmp_path, "locations.csv", text)) == 3
+    assert [(i, k, u) for i, k, u, *_ in locations(ledger)] == [("D1", "door", 1), ("L1", "lane", 2),
+                                                               ("L2", "lane", 1)]   # a door 1 is not lane 1
+
+
+@pytest.mark.parametrize("unit, message", [
+    (250, "lane 250 is not on the cabinet in %s (lanes: 1-12)" % CABINET),
+    (13, "lane 13 is not on the cabinet in %s (lanes: 1-12)" % CABINET),
+])
+def test_a_unit_the_cabinet_does_not_have_is_refused_with_exit_2(ledger, tmp_path, unit, message):
+    before = locations(ledger)
+    target = write(tmp_path, "locations.csv", "id,unit,sku,min,max\nL7,%d,GLV-NIT-L,0,5\n" % unit)
+    status, out, err = cli(ledger, "import", "locations", target, "--cabinet", CABINET)
+    assert status == 2 and out == ""
+    assert "%s: row 2, field 'unit': %s" % (target, message) in err
+    assert locations(ledger) == before
+    # The same file against a cabinet that has the lane is fine; a door the cabinet has is fine too.
+    ok = write(tmp_path, "ok.csv", "id,unit,sku,min,max\nL7,7,GLV-NIT-L,0,5\nD4,4,,0,1\n")
+    assert cli(ledger, "import", "locations", ok, "--cabinet", CABINET)[0] == 0
+
+
+def test_units_outside_what_any_cabinet_has_are_refused_without_a_cabinet_file(ledger, tmp_path):
+    for unit, said in ((0, "0 is below the minimum of 1"), (256, "256 is too large: at most 255"),
+                       (250_000, "250000 is too large: at most 255")):
+        target = write(tmp_path, "locations.csv", "id,unit,sku,min,max\nL7,%d,GLV-NIT-L,0,5\n" % unit)
+        with pytest.raises(ImportRefused) as refused:
+            import_locations(ledger, target)
+        assert refused.value.problems == [(2, "unit", said)]
+
+
+def test_a_stray_quote_is_an_error_naming_its_row_not_a_smaller_import(ledger, tmp_path):
+    # The quote opens a quoted cell that runs over the next lines: before, "imported 1 skus", exit 0, and
+    # the two rows after it were silently part of row 2's category.
+    text = ('part_number,description,category\nTAPE-1,Tape,"ppe\nGLV-2,Gloves,ppe\nDRL-3,Drill,"cutting"\n'
+            'PEN-4,Pen,office\n')
+    target = write(tmp_path, "skus.csv", text)
+    before = ledger.db.execute("SELECT count(*) FROM skus").fetchone()
+    status, out, err = cli(ledger, "import", "skus", target)
+    assert (status, out) == (2, "")
+    assert "%s: row 2, field None: " % target in err and 'quote (")' in err
+    assert ledger.db.execute("SELECT count(*) FROM skus").fetchone() == before
+    # Unclosed to the end of the file: the same.
+    target = write(tmp_path, "skus2.csv", 'part_number,description\nTAPE-1,"Tape\nGLV-2,Gloves\n')
+    status, _, err = cli(ledger, "import", "skus", target)
+    assert status == 2 and "row 2, field None" in err and 'quote (")' in err
+
+
+@pytest.mark.parametrize("cell", ["Tape\x07", "Tape\tL", "Tape\x1b[2J", "Tape\x7f"])
+def test_control_characters_are_refused_naming_row_and_field(ledger, tmp_path, cell):
+    target = write(tmp_path, "skus.csv", "part_number,description\nTAPE-1,%s\n" % cell)
+    with pytest.raises(ImportRefused) as refused:
+        import_skus(ledger, target)
+    assert [(r, f) for r, f, _ in refused.value.problems] == [(2, "description")]
+    assert "control character" in str(refused.value)
+
+
+@pytest.mark.parametrize("name, text, field, limit", [
+    ("skus.csv", "part_number,unit_cost\nX-1,%s\n", "unit_cost", "10000000.00"),
+    ("skus.csv", "part_number,package_size\nX-1,%s\n", "package_size", "1000000"),
+    ("locations.csv", "id,unit,sku,min,max\nL7,7,,0,%s\n", "max", "1000000"),
+    ("locations.csv", "id,unit,sku,min,max,on_hand\nL7,7,,0,5,%s\n", "on_hand", "1000000"),
+    ("locations.csv", "id,unit,sku,min,max,refill_pack\nL7,7,,0,5,%s\n", "refill_pack", "1000000"),
+    ("locations.csv", "id,unit,sku,min,max,piece_weight_mg\nB4,4,,0,5,%s\n", "piece_weight_mg", "1000000000"),
+    ("locations.csv", "id,unit,sku,min,max,returnable,loan_hours\nD4,4,,0,1,yes,%s\n", "loan_hours", "8784"),
+    ("limits.csv", "user_id,sku,period,max_quantity\ntech-1,GLV-NIT-L,day,%s\n", "max_quantity", "1000000"),
+])
+@pytest.mark.parametrize("huge", ["100000000000000000000", "1" + "0" * 5000])
+def test_huge_numbers_are_refused_with_exit_2_naming_row_and_field(ledger, tmp_path, name, text, field,
+                                                                   limit, huge):
+    # 10^20 was a traceback and exit 1 (Python int too large to convert to SQLite INTEGER).
+    target = write(tmp_path, name, text % huge)
+    status, out, err = cli(ledger, "import", name.split(".")[0], target)
+    assert (status, out) == (2, "")
+    assert "%s: row 2, field %r: " % (target, field) in err and "at most %s" % limit in err
+    assert len(err) < 2000     # the number is not echoed in full
+
+
+def test_numbers_at_their_ceiling_are_accepted(ledger, tmp_path):
+    assert import_skus(ledger, write(tmp_path, "skus.csv", "part_number,unit_cost,package_size\n"
+                                                           "X-1,10000000.00,1000000\n")) == 1
+    assert import_locations(ledger, write(tmp_path, "locations.csv",
+                                          "id,unit,sku,min,max,on_hand,piece_weight_mg,loan_hours\n"
+                                          "B4,255,X-1,0,1000000,1000000,1000000000,8784\n")) == 1
+    assert ledger.on_hand("B4") == 1_000_000 and ledger.verify().ok
+
+
+def test_a_cell_too_long_for_any_reader_is_named_not_blamed_on_a_quote(ledger, tmp_path):
+    target = write(tmp_path, "skus.csv", 'part_number,description\nTAPE-1,"%s"\n' % ("x" * 200_000))
+    with pytest.raises(ImportRefused) as refused:
+        import_skus(ledger, target)
+    assert refused.value.problems == [(2, None, "has a cell longer than 131072 characters; nothing after it "
+                                                "could be read")]
+
+
+def test_a_text_cell_is_at_most_200_characters(ledger, tmp_path):
+    text = "part_number,description\nTAPE-1,%s\nTAPE-2,%s\n" % ("x" * 200, "y" * 201)
+    with pytest.raises(ImportRefused) as refused:
+        import_skus(ledger, write(tmp_path, "skus.csv", text))
+    assert refused.value.problems == [(3, "description", "is 201 characters long; at most 200")]
+
+
+def test_the_cabinet_file_says_which_units_it_has_and_a_bad_one_is_refused_in_its_words(ledger, tmp_path):
+    small = write(tmp_path, "small.toml", '[cabinet]\nname = "x"\nboard = "pico"\n[[door]]\nnumber = 1\n'
+                  + "".join("[[lane]]\nnumber = %d\n" % n for n in (1, 2, 3, 4, 7)))
+    target = write(tmp_path, "locations.csv", "id,unit,sku,min,max\nL6,6,,0,5\nB1,1,,0,5\nD1,1,,0,1\n")
+    status, _, err = cli(ledger, "import", "locations", target, "--cabinet", small)
+    assert status == 2
+    assert "row 2, field 'unit': lane 6 is not on the cabinet in %s (lanes: 1-4, 7)" % small in err
+    assert "row 3, field 'unit': bin 1 is not on the cabinet in %s (it has no bins)" % small in err
+    assert "row 4" not in err
+    wrong = write(tmp_path, "wrong.toml", '[cabinet]\nboard = "pico"\n[[lane]]\nnumber = 300\n')
+    status, _, err = cli(ledger, "import", "locations", target, "--cabinet", wrong)
+    assert status == 2 and "%s: lane #1: number must be between 1 and 255, got 300" % wrong in err
+    assert "nothing imported" in err

@@ -5,6 +5,7 @@ A bad file is refused whole before anything starts, with the section and key nam
 the config file's folder, so a site folder (config, ledger, CSVs) can be moved as one.
 """
 import ipaddress
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,6 +213,9 @@ def _cloud(v, path):
                                % (path, v["agent", "cabinet_id"]))
     if not 1 <= v["cloud", "port"] <= 65535:
         raise AgentConfigError("%s: [cloud] port must be 1 to 65535, got %d" % (path, v["cloud", "port"]))
+    if not _host_syntax_ok(v["cloud", "host"]):
+        raise AgentConfigError("%s: [cloud] host %r is neither a host name nor an IP address"
+                               % (path, v["cloud", "host"]))
     if bool(v["cloud", "tls_cert"]) != bool(v["cloud", "tls_key"]):
         raise AgentConfigError("%s: [cloud] tls_cert and tls_key go together" % path)
     if v["cloud", "tls_cert"] and not v["cloud", "tls_ca"]:
@@ -227,3 +231,18 @@ def _cloud(v, path):
         tls_key=file("tls_key"), batch_rows=v["cloud", "batch_rows"], batch_bytes=v["cloud", "batch_bytes"],
         backlog_batches_per_s=v["cloud", "backlog_batches_per_s"], inventory_every_s=v["cloud", "inventory_every_s"],
         publish_timeout_s=v["cloud", "publish_timeout_s"])
+
+
+HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def _host_syntax_ok(host):
+    """A DNS name or an IP address, by its spelling only: whether the name resolves is the network's business
+    at the time (the agent keeps trying, as it does for a broker that is down), not the config's."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    name = host[:-1] if host.endswith(".") else host
+    return 0 < len(name) <= 253 and all(HOST_LABEL.match(label) for label in name.split("."))

@@ -75,7 +75,17 @@ def _verify(ledger, args, out):
 
 
 def _import(ledger, args, out):
-    count = IMPORTERS[args.what](ledger, args.file)
+    if args.cabinet is None:
+        count = IMPORTERS[args.what](ledger, args.file)
+    elif args.what != "locations":
+        raise UsageError("--cabinet checks the units of a locations file, not %s; nothing imported" % args.what)
+    else:
+        from edge_agent.link.cabinet_file import CabinetFileError, read_cabinet_units
+        try:
+            cabinet = read_cabinet_units(args.cabinet)
+        except CabinetFileError as e:
+            raise UsageError("%s; nothing imported" % e) from None
+        count = import_locations(ledger, args.file, cabinet=cabinet)
     replaced = " (the previous %s were replaced)" % args.what if args.what in ("allows", "limits") else ""
     out("imported %d %s from %s%s" % (count, args.what, args.file, replaced))
     return 0
@@ -181,6 +191,8 @@ def build_parser():
                 _import, epilog=_import_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     i.add_argument("what", choices=list(IMPORTERS), help="users, skus, locations, allows or limits (below)")
     i.add_argument("file", help="the CSV file (header row first)")
+    i.add_argument("--cabinet", metavar="CABINET.toml", help="locations: refuse a unit (door, lane, bin number) "
+                                                              "this cabinet config does not have")
     e = command("export", "export transactions to a CSV file (for billing and ERP import)", _export)
     e.add_argument("what", choices=["transactions"])
     e.add_argument("file", help="the CSV file to write")

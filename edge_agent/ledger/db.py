@@ -44,9 +44,8 @@ def open_ledger(path, clock=None, *, cabinet_id=None, count_boot=True, migration
     """
     clock = clock or SystemClock()
     # isolation_level=None: we issue BEGIN IMMEDIATE ourselves so the write lock is taken up front.
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn = _connect(path)
     try:
-        conn.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal" and str(path) != ":memory:":
             raise LedgerError("%s: could not switch to WAL (journal_mode is %s)" % (path, mode))
@@ -61,6 +60,22 @@ def open_ledger(path, clock=None, *, cabinet_id=None, count_boot=True, migration
     except BaseException:
         conn.close()
         raise
+
+
+def _connect(path):
+    """The connection, or a LedgerError naming the file when it cannot be opened at all (a missing folder, a
+    folder the service user may not write): a config error for `run`, not a traceback."""
+    conn = None
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
+        conn.execute("PRAGMA schema_version").fetchone()    # reads the file: fails here if it cannot be opened
+        return conn
+    except sqlite3.OperationalError as e:
+        if conn is not None:
+            conn.close()
+        raise LedgerError("cannot open the ledger %s: %s (does its folder exist, and may this user write "
+                          "there?)" % (path, e)) from None
 
 
 class Ledger:

@@ -10,16 +10,15 @@ spreadsheet of the whole rule set, so their import replaces the table's content:
 removed (a header-only file removes them all).
 """
 import csv
-import datetime
-import decimal
 import re
 
-from edge_agent.rules import pin_hashing
-from edge_agent.badge.ids import BadBadgeId, normalize_badge_id
 from edge_agent.ledger import csv_cells
 from edge_agent.ledger.clock import instant
-from edge_agent.ledger.errors import ImportRefused
 from edge_agent.ledger.schema_v1 import LOCATION_KINDS, OWNERSHIP, ROLES
+from edge_agent.rules import pin_hashing
+from edge_agent.rules.csv_rows import (LOAN_HOURS_MAX, QUANTITY_MAX, UNIT_MAX, UNIT_MIN, WEIGHT_MAX_MG, badge_list,
+                                       duplicates, iso_time, money_cents, one_of, pin, read_rows, refuse_if, text,
+                                       whole, yes_no)
 from edge_agent.rules.roles import TAKERS, UNRESTRICTED
 
 SUPPLIER_ROLES = ("route_driver", "supplier_admin")
@@ -33,190 +32,56 @@ TRANSACTION_INTEGER_COLUMNS = ("seq", "boot", "clock_synced", "monotonic_ms", "q
                                "intent_seq", "weight_mg", "fw_boot")
 
 
-# -- field parsers: each returns the value or raises ValueError with a sentence for the operator ----------
-def text(value):
-    return value
-
-
-def whole(minimum=None):
-    def parse(value):
-        if not re.fullmatch(r"[+-]?[0-9]+", value):
-            raise ValueError("%r is not a whole number" % value)
-        number = int(value)
-        if minimum is not None and number < minimum:
-            raise ValueError("%d is below the minimum of %d" % (number, minimum))
-        return number
-    return parse
-
-
-def money_cents(value):
-    """'12.50' -> 1250. Money is integer cents in the ledger; a third decimal is refused, not rounded."""
-    try:
-        amount = decimal.Decimal(value)
-    except decimal.InvalidOperation:
-        raise ValueError("%r is not an amount of money" % value) from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError("%r is not an amount of money of zero or more" % value)
-    cents = amount * 100
-    if cents != cents.to_integral_value():
-        raise ValueError("%r has more than two decimals" % value)
-    return int(cents)
-
-
-def one_of(choices):
-    def parse(value):
-        if value not in choices:
-            raise ValueError("%r is not one of %s" % (value, ", ".join(choices)))
-        return value
-    return parse
-
-
-def yes_no(value):
-    lowered = value.lower()
-    if lowered in ("1", "yes", "y", "true"):
-        return 1
-    if lowered in ("0", "no", "n", "false"):
-        return 0
-    raise ValueError("%r is not yes or no" % value)
-
-
-def iso_time(value):
-    try:
-        datetime.datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError("%r is not an ISO date or time (like 2026-03-31 or 2026-03-31T18:00)" % value) from None
-    return value
-
-
-def pin(value):
-    problem = pin_hashing.check_pin_format(value)
-    if problem:
-        raise ValueError(problem)  # never echo the PIN itself
-    return value
-
-
-def badge_list(value):
-    """Badge ids separated by `;`, stored in the one format every reader reports (decision 0007), so a
-    typed `04:a1:b2:c3` matches the tap of that card."""
-    try:
-        return [normalize_badge_id(badge) for badge in (part.strip() for part in value.split(";")) if badge]
-    except BadBadgeId as e:
-        raise ValueError(str(e)) from None
-
-
 USER_COLUMNS = {"id": (True, text), "name": (False, text), "role": (True, one_of(ROLES)),
                 "department": (False, text), "cost_center": (False, text), "supplier": (False, text),
                 "valid_from": (False, iso_time), "valid_to": (False, iso_time), "pin": (False, pin),
                 "badges": (False, badge_list)}
 SKU_COLUMNS = {"part_number": (True, text), "description": (False, text), "category": (False, text),
-               "package_size": (False, whole(1)), "unit_cost": (False, money_cents),
+               "package_size": (False, whole(1, QUANTITY_MAX)), "unit_cost": (False, money_cents),
                "criticality": (False, text), "supplier": (False, text), "ownership": (False, one_of(OWNERSHIP)),
                "needs_approval": (False, yes_no), "needs_work_order": (False, yes_no),
                "needs_machine_id": (False, yes_no)}
 LOCATION_COLUMNS = {"id": (True, text), "kind": (False, one_of(tuple(LOCATION_KINDS))),
-                    "unit": (False, whole(0)), "sku": (False, text), "min": (True, whole(0)),
-                    "max": (True, whole(0)), "refill_pack": (False, whole(1)),
-                    "piece_weight_mg": (False, whole(1)), "on_hand": (False, whole(0)),
-                    "returnable": (False, yes_no), "loan_hours": (False, whole(1))}
+                    "unit": (False, whole(UNIT_MIN, UNIT_MAX)), "sku": (False, text),
+                    "min": (True, whole(0, QUANTITY_MAX)), "max": (True, whole(0, QUANTITY_MAX)),
+                    "refill_pack": (False, whole(1, QUANTITY_MAX)),
+                    "piece_weight_mg": (False, whole(1, WEIGHT_MAX_MG)), "on_hand": (False, whole(0, QUANTITY_MAX)),
+                    "returnable": (False, yes_no), "loan_hours": (False, whole(1, LOAN_HOURS_MAX))}
 REQUIREMENT_COLUMNS = ("needs_approval", "needs_work_order", "needs_machine_id")
 ROLE_ALLOW_COLUMNS = {"role": (True, one_of(ROLES)), "sku": (False, text), "category": (False, text)}
 USER_LIMIT_COLUMNS = {"user_id": (True, text), "sku": (False, text), "category": (False, text),
-                      "period": (True, one_of(PERIODS)), "max_quantity": (True, whole(0))}
-
-
-def read_rows(path, columns):
-    """Parse every row against `columns` {name: (required, parser)}; return (rows, problems).
-
-    rows are (row_number, {column: value}) with empty cells as None and only the file's columns present.
-    """
-    try:
-        return _read_rows(path, columns)
-    except UnicodeDecodeError:
-        return [], [(1, None, "is not UTF-8 text: save the spreadsheet as \"CSV UTF-8\"")]
-    except csv.Error as exc:
-        return [], [(1, None, "is not a readable CSV file (%s)" % exc)]
-
-
-def _read_rows(path, columns):
-    problems, rows = [], []
-    with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: spreadsheets write a BOM
-        reader = csv.reader(handle)
-        header = [name.strip() for name in next(reader, [])]
-        for name in header:
-            if name not in columns:
-                problems.append((1, name, "unknown column (expected some of %s)" % ", ".join(columns)))
-        for name, (required, _) in columns.items():
-            if required and name not in header:
-                problems.append((1, name, "required column is missing"))
-        if len(set(header)) != len(header):
-            problems.append((1, None, "a column appears twice"))
-        if problems:
-            return [], problems
-        for row_number, cells in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in cells):
-                continue  # blank line
-            if len(cells) != len(header):
-                problems.append((row_number, None, "has %d cells, the header has %d" % (len(cells), len(header))))
-                continue
-            record = {}
-            for name, cell in zip(header, cells):
-                required, parse = columns[name]
-                cell = cell.strip()
-                if not cell:
-                    if required:
-                        problems.append((row_number, name, "is required"))
-                    record[name] = None
-                    continue
-                try:
-                    record[name] = parse(cell)
-                except ValueError as exc:
-                    problems.append((row_number, name, str(exc)))
-            rows.append((row_number, record))
-    return rows, problems
-
-
-def duplicates(rows, key, problems):
-    """Report rows repeating an earlier row's key: one column, or a tuple of columns (then the problem is
-    reported on the last of them the row fills)."""
-    names = (key,) if isinstance(key, str) else tuple(key)
-    seen = {}
-    for row_number, record in rows:
-        value = tuple(record.get(name) for name in names)
-        filled = [name for name, v in zip(names, value) if v is not None]
-        if not filled:
-            continue
-        if value in seen:
-            said = "%r already on row %d" % (value[0], seen[value]) if len(names) == 1 else \
-                "the same rule is already on row %d" % seen[value]
-            problems.append((row_number, filled[-1], said))
-        else:
-            seen[value] = row_number
-
-
-def refuse_if(path, problems):
-    if problems:
-        raise ImportRefused(path, sorted(problems, key=lambda p: (p[0], p[1] or "")))
+                      "period": (True, one_of(PERIODS)), "max_quantity": (True, whole(0, QUANTITY_MAX))}
 
 
 # -- imports ----------------------------------------------------------------------------------------------
+def commit(ledger, what, path, count, write):
+    """The one place every import is written: `write()` in one SQLite transaction, all of it or none of it.
+    `what` (skus, locations, users, allows, limits) and `path` say which import it was. Returns count."""
+    with ledger.transaction():
+        write()
+    return count
+
+
 def import_skus(ledger, path):
     """Create or update SKUs (and their approval / work order / machine id requirements). Returns a count."""
     rows, problems = read_rows(path, SKU_COLUMNS)
     duplicates(rows, "part_number", problems)
     refuse_if(path, problems)
-    with ledger.transaction():
+
+    def write():
         for _, record in rows:
             sku = {k: v for k, v in record.items() if k not in REQUIREMENT_COLUMNS}
             ledger.db["skus"].upsert(_without_null_defaults(ledger, "skus", sku), pk="part_number")
             needs = {k: record[k] for k in REQUIREMENT_COLUMNS if k in record and record[k] is not None}
             if needs:
                 ledger.db["sku_requirements"].upsert(dict(needs, sku=record["part_number"]), pk="sku")
-    return len(rows)
+    return commit(ledger, "skus", path, len(rows), write)
 
 
-def import_locations(ledger, path):
+def import_locations(ledger, path, cabinet=None):
     """Create or update locations with their SKU and min/max. An on_hand column, where it differs from the
-    ledger, is written as a `count` transaction (stock only ever changes through the ledger). Returns a count."""
+    ledger, is written as a `count` transaction (stock only ever changes through the ledger). One location
+    per unit; with `cabinet` (link.cabinet_file.read_cabinet_units) only units the cabinet has. Returns a count."""
     rows, problems = read_rows(path, LOCATION_COLUMNS)
     duplicates(rows, "id", problems)
     known_skus = {r["part_number"] for r in ledger.db.query("SELECT part_number FROM skus")}
@@ -231,15 +96,18 @@ def import_locations(ledger, path):
                     problems.append((row_number, "kind", "%r disagrees with id %s (a %s)" % (
                         record["kind"], location_id, kind)))
                 record["kind"] = kind
-                if kind != "scan" and record.get("unit") is None:
+                unit_refused = any(problem[:2] == (row_number, "unit") for problem in problems)
+                if kind != "scan" and record.get("unit") is None and not unit_refused:
                     problems.append((row_number, "unit", "a %s needs its unit number on the cabinet link" % kind))
         if record.get("sku") is not None and record["sku"] not in known_skus:
             problems.append((row_number, "sku", "%r is not a known part number (import SKUs first)" % record["sku"]))
         low, high = record.get("min"), record.get("max")
         if low is not None and high is not None and high < low:
             problems.append((row_number, "max", "max %d is below min %d" % (high, low)))
+    _check_units(ledger, rows, problems, cabinet)
     refuse_if(path, problems)
-    with ledger.transaction():
+
+    def write():
         for _, record in rows:
             counted = record.pop("on_hand", None)
             before = _min_max(ledger, record["id"])
@@ -252,7 +120,27 @@ def import_locations(ledger, path):
                 # on record and lets min/max open or close the refill task right away, not at the next take.
                 ledger.append("count", location=record["id"], quantity=on_hand,
                               reason="min/max set by %s" % path)
-    return len(rows)
+    return commit(ledger, "locations", path, len(rows), write)
+
+
+def _check_units(ledger, rows, problems, cabinet):
+    """One location per unit: a second location on lane 1 would drop from that lane's spiral and bill its own
+    SKU. Units the file moves are free for other rows of the same file. With the cabinet's config, only units
+    it has."""
+    in_file = {record.get("id") for _, record in rows}
+    taken = {(kind, unit): "%s (in the ledger)" % location_id for location_id, kind, unit in ledger.db.execute(
+        "SELECT id, kind, unit FROM locations WHERE unit IS NOT NULL AND kind != 'scan'") if location_id not in in_file}
+    for row_number, record in rows:
+        kind, unit = record.get("kind"), record.get("unit")
+        if unit is None or kind in (None, "scan"):
+            continue
+        if (kind, unit) in taken:
+            problems.append((row_number, "unit", "%s %d is already %s" % (kind, unit, taken[kind, unit])))
+        else:
+            taken[kind, unit] = "%s on row %d" % (record["id"], row_number)
+        if cabinet is not None and unit not in cabinet.units[kind]:
+            problems.append((row_number, "unit", "%s %d is not on the cabinet in %s (%s)"
+                             % (kind, unit, cabinet.path, cabinet.describe(kind))))
 
 
 def _min_max(ledger, location_id):
@@ -288,14 +176,15 @@ def import_users(ledger, path):
         if clear is not None:
             record["pin_hash"] = pin_hashing.hash_pin(clear)
     badge_changes = {record["id"]: record.pop("badges") or [] for _, record in rows if "badges" in record}
-    with ledger.transaction():
+
+    def write():
         for _, record in rows:
             ledger.db["users"].upsert(_without_null_defaults(ledger, "users", record), pk="id")
         for user_id in badge_changes:  # every delete first, so a badge can move between users in one file
             ledger.db.execute("DELETE FROM badges WHERE user_id = ?", [user_id])
         for user_id, badges in badge_changes.items():
             ledger.db["badges"].insert_all([{"badge_id": b, "user_id": user_id} for b in badges])
-    return len(rows)
+    return commit(ledger, "users", path, len(rows), write)
 
 
 def import_role_allows(ledger, path):
@@ -311,7 +200,7 @@ def import_role_allows(ledger, path):
     _check_rule_targets(ledger, rows, problems)
     duplicates(rows, ("role", "sku", "category"), problems)
     refuse_if(path, problems)
-    return _replace_rules(ledger, "role_allows", [r for _, r in rows], ROLE_ALLOW_COLUMNS)
+    return _replace_rules(ledger, "allows", path, [r for _, r in rows], ROLE_ALLOW_COLUMNS)
 
 
 def import_user_limits(ledger, path):
@@ -332,7 +221,7 @@ def import_user_limits(ledger, path):
     _check_rule_targets(ledger, rows, problems)
     duplicates(rows, ("user_id", "period", "sku", "category"), problems)
     refuse_if(path, problems)
-    return _replace_rules(ledger, "user_limits", [r for _, r in rows], USER_LIMIT_COLUMNS)
+    return _replace_rules(ledger, "limits", path, [r for _, r in rows], USER_LIMIT_COLUMNS)
 
 
 def _check_rule_targets(ledger, rows, problems):
@@ -353,11 +242,16 @@ def _check_rule_targets(ledger, rows, problems):
                              % (category, ", ".join(sorted(categories)) or "none")))
 
 
-def _replace_rules(ledger, table, records, columns):
-    with ledger.transaction():
+RULE_TABLES = {"allows": "role_allows", "limits": "user_limits"}
+
+
+def _replace_rules(ledger, what, path, records, columns):
+    table = RULE_TABLES[what]
+
+    def write():
         ledger.db.execute("DELETE FROM %s" % table)
         ledger.db[table].insert_all([{name: record.get(name) for name in columns} for record in records])
-    return len(records)
+    return commit(ledger, what, path, len(records), write)
 
 
 def _without_null_defaults(ledger, table, record):

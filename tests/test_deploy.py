@@ -16,9 +16,14 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import tomllib
+import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from edge_agent.app.config import AgentConfigError, load_agent_config
 from edge_agent.ledger import ManualClock, open_ledger
@@ -27,7 +32,7 @@ from edge_agent.ledger.migrations import MIGRATIONS
 from tests.agent_process import AgentProcess, simulated_cabinet, write_agent_config
 from tests.ledgers import ledger_from_csv
 from tests.mqtt_broker import broker  # noqa: F401 - a fixture
-from tests.wheelhouse import build_wheel, dependency_wheels
+from tests.wheelhouse import LOCK, build_wheel, locked, locked_wheels
 
 REPO = Path(__file__).resolve().parent.parent
 INSTALL = REPO / "deploy/install.sh"
@@ -36,14 +41,16 @@ OLD, NEW = "1.0.0", "1.1.0"
 
 
 # -- an offline wheelhouse (tests/wheelhouse.py) -----------------------------------------------------------
-def _source_tree(dest, version, extra_migration=False):
-    """A copy of the checkout at another version (what an installer unpacks on the Pi)."""
+def _source_tree(dest, version, lock, extra_migration=False):
+    """A copy of the checkout at another version (what an installer unpacks on the Pi), whose lock file is
+    `lock` (the shipped pins, with the test wheelhouse's hashes)."""
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
     for part in ("firmware", "edge_agent", "sim", "locker_flash", "deploy"):
         shutil.copytree(REPO / part, dest / part, ignore=ignore)
     for part in ("pyproject.toml", "README.md", "docs/deployment.md", "hw/wiring.md"):
         (dest / part).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / part, dest / part)
+    (dest / "deploy/requirements.lock").write_text(lock)
     pyproject = dest / "pyproject.toml"
     pyproject.write_text(re.sub(r'(?m)^version = ".*"$', 'version = "%s"' % version, pyproject.read_text()))
     if extra_migration:
@@ -60,10 +67,10 @@ def release(tmp_path_factory):
     base = tmp_path_factory.mktemp("release")
     wheels = base / "wheels"
     wheels.mkdir()
-    dependency_wheels(wheels)
+    lock = locked_wheels(wheels)
     sources = {}
     for version in (OLD, NEW):
-        src = _source_tree(base / ("src-" + version), version, extra_migration=version == NEW)
+        src = _source_tree(base / ("src-" + version), version, lock, extra_migration=version == NEW)
         build_wheel(src, wheels)
         sources[version] = src
     return sources, wheels
@@ -191,6 +198,46 @@ def test_upgrade_keeps_the_ledger_backs_it_up_before_migrating_and_rolls_back_on
     # The unit verifies against the staged root, whose ExecStart is the installed venv's locker-agent.
     verified = verify_unit(root)
     assert verified.returncode == 0, verified.stderr
+
+
+def test_a_wheel_that_is_not_the_locked_one_stops_the_install(release, tmp_path):
+    """The wheelhouse (or the index) hands over a dependency that differs from the locked file by one member:
+    nothing is installed, nothing switched."""
+    sources, wheels = release
+    tampered = tmp_path / "wheels"
+    shutil.copytree(wheels, tampered)
+    [wheel] = tampered.glob("pyserial-3.5-*.whl")
+    with zipfile.ZipFile(wheel, "a") as whl:
+        whl.writestr("serial/tools/extra.py", "import os\n")
+    root = tmp_path / "root"
+    refused = install(sources[OLD], root, tampered)
+    assert refused.returncode == 1
+    assert "DO NOT MATCH THE HASHES" in refused.stderr and "pyserial" in refused.stderr
+    assert "deploy/requirements.lock" in refused.stderr
+    assert not (root / "opt/smart-locker/current").exists()
+
+
+def test_the_lock_pins_every_dependency_with_hashes_within_the_projects_ranges():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    pins = dict((canonicalize_name(n), v) for n, v in locked())
+    text = LOCK.read_text()
+    for name, version in locked():
+        block = text.split("\n%s==%s" % (name, version), 1)[1].split("\n#", 1)[0].split("\n    #", 1)[0]
+        assert re.findall(r"--hash=sha256:[0-9a-f]{64}", block), name
+    wanted = project["project"]["dependencies"] + project["build-system"]["requires"]
+    for text_req in wanted:
+        req = Requirement(text_req)
+        assert canonicalize_name(req.name) in pins, "%s is not locked" % req.name
+        assert req.specifier.contains(pins[canonicalize_name(req.name)]), (text_req, pins[canonicalize_name(req.name)])
+    for text_req in project["project"]["dependencies"]:            # a new major version is taken on purpose
+        assert any(spec.operator == "<" for spec in Requirement(text_req).specifier), text_req
+    # Closed: what each locked distribution needs is locked too (pip --require-hashes would refuse it on the Pi).
+    for name, version in locked():
+        for need in metadata.distribution(name).requires or []:
+            req = Requirement(need)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                assert canonicalize_name(req.name) in pins, "%s needs %s, which is not locked" % (name, req.name)
+                assert req.specifier.contains(pins[canonicalize_name(req.name)]), (name, need)
 
 
 def test_the_unit_does_not_verify_without_its_program(tmp_path):

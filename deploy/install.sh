@@ -151,8 +151,8 @@ else
     "$PYTHON" -m venv --system-site-packages "$DEST" || die "python3 -m venv failed (apt-get install python3-venv)"
     # The dependencies exactly as deploy/requirements.lock pins them, each file checked against its hashes
     # (--require-hashes: a file that differs by a byte, or a dependency missing from the lock, stops the
-    # install); --ignore-installed: into the venv, whatever Debian's site-packages hold. Then the agent
-    # itself with --no-deps, so nothing is resolved from the index at install time.
+    # install; a Debian package of the very same version counts as installed). Then the agent itself with
+    # --no-deps, so nothing is resolved from the index at install time.
     [ -f "$LOCK" ] || die "no lock file $LOCK (docs/deployment.md, \"The lock file\")"
     if [ -n "$WHEELHOUSE" ]; then
         from=(--no-index --find-links "$WHEELHOUSE")
@@ -161,7 +161,7 @@ else
         from=()
         agent=(--no-build-isolation "$SOURCE")    # built with the locked setuptools, not one fetched unchecked
     fi
-    "$DEST/bin/pip" install -q "${from[@]}" --require-hashes --ignore-installed --only-binary :all: -r "$LOCK" \
+    "$DEST/bin/pip" install -q "${from[@]}" --require-hashes --only-binary :all: -r "$LOCK" \
         || die "pip install of the locked dependencies ($LOCK) failed${WHEELHOUSE:+ from $WHEELHOUSE}"
     "$DEST/bin/pip" install -q "${from[@]}" --no-deps "${agent[@]}" \
         || die "pip install of smart-locker $VERSION failed${WHEELHOUSE:+ from $WHEELHOUSE}"

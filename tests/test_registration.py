@@ -3,6 +3,7 @@ files the service user reads; a refusal leaves nothing written."""
 import grp
 import os
 import pwd
+import re
 import shutil
 import stat
 import subprocess
@@ -125,6 +126,49 @@ def etc():
     folder.chmod(0o755)
     yield folder
     shutil.rmtree(folder)
+
+
+@pytest.mark.skipif(not shutil.which("strace"), reason="strace is not installed (scripts/setup installs it)")
+def test_each_file_is_in_its_group_with_mode_0640_before_its_first_byte(tmp_path):
+    """Read from the system calls themselves: each file is created exclusively with mode 0640 and given its
+    group before anything is written to it, so no reader outside the group ever sees a byte of a key."""
+    config = write_agent_config(tmp_path, "/dev/null", cabinet_id="CAB-42")
+    trace = tmp_path / "trace"
+    done = subprocess.run(["strace", "-f", "-o", str(trace), "-e", "trace=openat,fchown,fchmod,write,close",
+                           LOCKER_AGENT, "register", "--config", str(config), "--group", MY_GROUP],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    gid = grp.getgrnam(MY_GROUP).gr_gid
+    files, open_fds = {}, {}
+    for line in trace.read_text().splitlines():
+        call = re.match(r"\d+ +(\w+)\((.*)\) += (-?\d+)", line)
+        if not call:
+            continue
+        name, args, result = call.group(1), call.group(2), int(call.group(3))
+        fd = args.split(",")[0]
+        if name == "openat" and result >= 0:
+            path = re.search(r'"([^"]*)"', args).group(1)
+            open_fds.pop(str(result), None)
+            if path.startswith(str(tmp_path)) and "O_CREAT" in args:
+                files[path] = {"flags": args, "grouped": False, "moded": False, "bytes": 0}
+                open_fds[str(result)] = files[path]
+        elif name == "close":
+            open_fds.pop(fd, None)
+        elif fd in open_fds:
+            state = open_fds[fd]
+            if name == "fchown":
+                state["grouped"] = args.split(", ")[2] == str(gid)
+            elif name == "fchmod":
+                state["moded"] = args.split(", ")[1] == "0640"
+            elif name == "write":
+                assert state["grouped"] and state["moded"], "written before its group and mode: %s" % line
+                state["bytes"] += result
+    assert sorted(Path(p).name.rsplit(".", 2)[0] for p in files) == [".cabinet.csr", ".cabinet.key", ".command.key"]
+    for path, state in files.items():
+        assert "O_EXCL" in state["flags"] and state["flags"].endswith("0640"), (path, state["flags"])
+        assert state["bytes"] > 0, path
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".key", ".csr")) == [
+        "cabinet.csr", "cabinet.key", "command.key"]
 
 
 def test_the_service_group_is_the_one_the_installer_and_the_unit_use():

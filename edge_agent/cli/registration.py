@@ -140,14 +140,16 @@ def check_targets(paths, force):
                                 % (", ".join(existing), "s" if len(existing) == 1 else ""))
 
 
-def make_folder(folder, gid):
-    """The missing folders up to `folder`, 0750 and in the service's group (the agent must get through)."""
+def make_folder(folder, gid, made):
+    """The missing folders up to `folder`, 0750 and in the service's group (the agent must get through);
+    each one made is appended to `made`."""
     missing = []
     while not folder.exists():
         missing.append(folder)
         folder = folder.parent
     for f in reversed(missing):
         os.mkdir(f, 0o750)
+        made.append(f)
         os.chown(f, -1, gid)
         os.chmod(f, 0o750)                         # whatever the umask
 
@@ -156,27 +158,27 @@ def write_temp(path, data, gid):
     """A temporary file beside path, in group gid with mode 0640 before its first byte, written and synced."""
     tmp = path.with_name(".%s.%d.tmp" % (path.name, os.getpid()))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
-    try:
-        os.fchown(fd, -1, gid)
-        os.fchmod(fd, FILE_MODE)                   # whatever the umask
-        with os.fdopen(fd, "wb") as f:
+    with os.fdopen(fd, "wb") as f:
+        try:
+            os.fchown(fd, -1, gid)
+            os.fchmod(fd, FILE_MODE)               # whatever the umask
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        tmp.unlink()
-        raise
+            os.fsync(fd)
+        except BaseException:
+            tmp.unlink()
+            raise
     return tmp
 
 
 def write_all(files, gid, force=False):
     """Write {path: data} all or nothing: every file to a temporary first, then each moved into place (linked
-    without force, so a file that appeared meanwhile is never overwritten; the ones already placed are taken
-    back). Files are group gid, 0640, from their first byte."""
-    temps, placed = {}, []
+    without force, so a file that appeared meanwhile is never overwritten; the ones already placed, and the
+    folders made, are taken back). Files are group gid, 0640, from their first byte."""
+    temps, placed, made = {}, [], []
     try:
         for path, data in files.items():
-            make_folder(path.parent, gid)
+            make_folder(path.parent, gid, made)
             temps[path] = write_temp(path, data, gid)
         for path, tmp in temps.items():
             if force:
@@ -187,11 +189,16 @@ def write_all(files, gid, force=False):
     except BaseException:
         for path in placed:
             path.unlink()
-        raise
-    finally:
         for tmp in temps.values():
-            if tmp.exists():
-                tmp.unlink()
+            tmp.unlink(missing_ok=True)
+        for folder in reversed(made):
+            try:
+                folder.rmdir()
+            except OSError:                        # a file --force moved in stays (the old one is gone)
+                pass
+        raise
+    for tmp in temps.values():
+        tmp.unlink(missing_ok=True)                # linked into place: the temporary name goes
 
 
 def register(config, folder=None, force=False, group=None):

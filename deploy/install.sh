@@ -15,8 +15,9 @@ replaces stays as /opt/smart-locker/previous. Config (/etc/smart-locker) and the
 
   --root DIR        install into DIR instead of / (a staging tree); implies --no-system
   --no-system       no apt, useradd, chown or systemctl: files only
-  --wheelhouse DIR  install offline from wheels built with `pip wheel '.[pi]' -w DIR` (default: from this
-                    checkout, dependencies from PyPI)
+  --wheelhouse DIR  install offline from a folder of wheels: the agent's own and the locked dependencies
+                    (docs/deployment.md; default: this checkout, dependencies downloaded). Either way the
+                    dependencies are exactly deploy/requirements.lock's, hash-checked
   --python PY       the Python that builds the venv (default /usr/bin/python3, else python3)
   --keep N          versions kept under /opt/smart-locker (default 3; current and previous always)
   --reinstall       rebuild this version's venv even if it is already there
@@ -63,6 +64,7 @@ OPT=$ROOT/opt/smart-locker
 ETC=$ROOT/etc/smart-locker
 VAR=$ROOT/var/lib/smart-locker
 CONFIG=$ETC/agent.toml
+LOCK=$SOURCE/deploy/requirements.lock
 UNIT=smart-locker-agent.service
 SERVICE_USER=smart-locker
 
@@ -147,12 +149,22 @@ else
     rm -rf "$DEST"
     say "building the venv in $DEST"
     "$PYTHON" -m venv --system-site-packages "$DEST" || die "python3 -m venv failed (apt-get install python3-venv)"
+    # The dependencies exactly as deploy/requirements.lock pins them, each file checked against its hashes
+    # (--require-hashes: a file that differs by a byte, or a dependency missing from the lock, stops the
+    # install; a Debian package of the very same version counts as installed). Then the agent itself with
+    # --no-deps, so nothing is resolved from the index at install time.
+    [ -f "$LOCK" ] || die "no lock file $LOCK (docs/deployment.md, \"The lock file\")"
     if [ -n "$WHEELHOUSE" ]; then
-        "$DEST/bin/pip" install -q --no-index --find-links "$WHEELHOUSE" "smart-locker==$VERSION" \
-            || die "pip install from $WHEELHOUSE failed"
+        from=(--no-index --find-links "$WHEELHOUSE")
+        agent=("smart-locker==$VERSION")
     else
-        "$DEST/bin/pip" install -q "$SOURCE" || die "pip install of $SOURCE failed"
+        from=()
+        agent=(--no-build-isolation "$SOURCE")    # built with the locked setuptools, not one fetched unchecked
     fi
+    "$DEST/bin/pip" install -q "${from[@]}" --require-hashes --only-binary :all: -r "$LOCK" \
+        || die "pip install of the locked dependencies ($LOCK) failed${WHEELHOUSE:+ from $WHEELHOUSE}"
+    "$DEST/bin/pip" install -q "${from[@]}" --no-deps "${agent[@]}" \
+        || die "pip install of smart-locker $VERSION failed${WHEELHOUSE:+ from $WHEELHOUSE}"
     "$DEST/bin/locker-agent" --help >/dev/null || die "the new venv's locker-agent does not run"
     mkdir -p "$DEST/share/smart-locker"
     cp "$SOURCE/docs/deployment.md" "$SOURCE/hw/wiring.md" "$DEST/share/smart-locker/"

@@ -8,21 +8,31 @@ Nothing here uses the network: the install runs offline from a wheelhouse made o
 (built from a copy of the checkout with its own version) and the dependencies already in the test venv.
 """
 import http.server
+import os
 import re
+import signal
 import shutil
 import sqlite3
 import subprocess
 import sys
 import threading
+import tomllib
+import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from edge_agent.app.config import AgentConfigError, load_agent_config
 from edge_agent.ledger import ManualClock, open_ledger
 from edge_agent.rules.csv_io import import_locations, import_skus, import_users
 from edge_agent.ledger.migrations import MIGRATIONS
-from tests.wheelhouse import build_wheel, dependency_wheels
+from tests.agent_process import AgentProcess, simulated_cabinet, write_agent_config
+from tests.ledgers import ledger_from_csv
+from tests.mqtt_broker import broker  # noqa: F401 - a fixture
+from tests.wheelhouse import LOCK, build_wheel, locked, locked_wheels
 
 REPO = Path(__file__).resolve().parent.parent
 INSTALL = REPO / "deploy/install.sh"
@@ -31,14 +41,16 @@ OLD, NEW = "1.0.0", "1.1.0"
 
 
 # -- an offline wheelhouse (tests/wheelhouse.py) -----------------------------------------------------------
-def _source_tree(dest, version, extra_migration=False):
-    """A copy of the checkout at another version (what an installer unpacks on the Pi)."""
+def _source_tree(dest, version, lock, extra_migration=False):
+    """A copy of the checkout at another version (what an installer unpacks on the Pi), whose lock file is
+    `lock` (the shipped pins, with the test wheelhouse's hashes)."""
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
     for part in ("firmware", "edge_agent", "sim", "locker_flash", "deploy"):
         shutil.copytree(REPO / part, dest / part, ignore=ignore)
     for part in ("pyproject.toml", "README.md", "docs/deployment.md", "hw/wiring.md"):
         (dest / part).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / part, dest / part)
+    (dest / "deploy/requirements.lock").write_text(lock)
     pyproject = dest / "pyproject.toml"
     pyproject.write_text(re.sub(r'(?m)^version = ".*"$', 'version = "%s"' % version, pyproject.read_text()))
     if extra_migration:
@@ -55,10 +67,10 @@ def release(tmp_path_factory):
     base = tmp_path_factory.mktemp("release")
     wheels = base / "wheels"
     wheels.mkdir()
-    dependency_wheels(wheels)
+    lock = locked_wheels(wheels)
     sources = {}
     for version in (OLD, NEW):
-        src = _source_tree(base / ("src-" + version), version, extra_migration=version == NEW)
+        src = _source_tree(base / ("src-" + version), version, lock, extra_migration=version == NEW)
         build_wheel(src, wheels)
         sources[version] = src
     return sources, wheels
@@ -188,6 +200,46 @@ def test_upgrade_keeps_the_ledger_backs_it_up_before_migrating_and_rolls_back_on
     assert verified.returncode == 0, verified.stderr
 
 
+def test_a_wheel_that_is_not_the_locked_one_stops_the_install(release, tmp_path):
+    """The wheelhouse (or the index) hands over a dependency that differs from the locked file by one member:
+    nothing is installed, nothing switched."""
+    sources, wheels = release
+    tampered = tmp_path / "wheels"
+    shutil.copytree(wheels, tampered)
+    [wheel] = tampered.glob("pyserial-3.5-*.whl")
+    with zipfile.ZipFile(wheel, "a") as whl:
+        whl.writestr("serial/tools/extra.py", "import os\n")
+    root = tmp_path / "root"
+    refused = install(sources[OLD], root, tampered)
+    assert refused.returncode == 1
+    assert "DO NOT MATCH THE HASHES" in refused.stderr and "pyserial" in refused.stderr
+    assert "deploy/requirements.lock" in refused.stderr
+    assert not (root / "opt/smart-locker/current").exists()
+
+
+def test_the_lock_pins_every_dependency_with_hashes_within_the_projects_ranges():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    pins = dict((canonicalize_name(n), v) for n, v in locked())
+    text = LOCK.read_text()
+    for name, version in locked():
+        block = text.split("\n%s==%s" % (name, version), 1)[1].split("\n#", 1)[0].split("\n    #", 1)[0]
+        assert re.findall(r"--hash=sha256:[0-9a-f]{64}", block), name
+    wanted = project["project"]["dependencies"] + project["build-system"]["requires"]
+    for text_req in wanted:
+        req = Requirement(text_req)
+        assert canonicalize_name(req.name) in pins, "%s is not locked" % req.name
+        assert req.specifier.contains(pins[canonicalize_name(req.name)]), (text_req, pins[canonicalize_name(req.name)])
+    for text_req in project["project"]["dependencies"]:            # a new major version is taken on purpose
+        assert any(spec.operator == "<" for spec in Requirement(text_req).specifier), text_req
+    # Closed: what each locked distribution needs is locked too (pip --require-hashes would refuse it on the Pi).
+    for name, version in locked():
+        for need in metadata.distribution(name).requires or []:
+            req = Requirement(need)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                assert canonicalize_name(req.name) in pins, "%s needs %s, which is not locked" % (name, req.name)
+                assert req.specifier.contains(pins[canonicalize_name(req.name)]), (name, need)
+
+
 def test_the_unit_does_not_verify_without_its_program(tmp_path):
     unit = tmp_path / "etc/systemd/system" / UNIT
     unit.parent.mkdir(parents=True)
@@ -196,9 +248,18 @@ def test_the_unit_does_not_verify_without_its_program(tmp_path):
     assert result.returncode != 0 and "/opt/smart-locker/current/bin/locker-agent" in result.stderr
 
 
+def unit_settings():
+    """{key: [values, in order]} of the unit as shipped."""
+    settings = {}
+    for line in (REPO / "deploy/systemd" / UNIT).read_text().splitlines():
+        if re.match(r"^[A-Za-z]+=", line):
+            key, value = line.split("=", 1)
+            settings.setdefault(key, []).append(value)
+    return settings
+
+
 def test_the_unit_runs_the_agent_as_its_own_user_with_serial_and_gpio_and_no_watchdog():
-    unit = (REPO / "deploy/systemd" / UNIT).read_text()
-    settings = dict(line.split("=", 1) for line in unit.splitlines() if re.match(r"^[A-Za-z]+=", line))
+    settings = {key: values[-1] for key, values in unit_settings().items()}
     assert settings["ExecStart"] == ("/opt/smart-locker/current/bin/locker-agent run "
                                      "--config /etc/smart-locker/agent.toml")
     assert (settings["User"], settings["Restart"], settings["SupplementaryGroups"]) == (
@@ -207,8 +268,134 @@ def test_the_unit_runs_the_agent_as_its_own_user_with_serial_and_gpio_and_no_wat
     assert "WatchdogSec" not in settings
     sources = [p.read_text() for p in REPO.glob("edge_agent/**/*.py")]
     assert sources and not any("sd_notify" in s or "NOTIFY_SOCKET" in s for s in sources)
-    for hidden_devices in ("PrivateDevices", "DevicePolicy", "DeviceAllow", "ProtectClock"):
-        assert hidden_devices not in settings, hidden_devices
+    # PrivateDevices= would hide /dev/serial0 and the GPIO devices; the device allow-list lets through, by the
+    # kernel's names for them (/proc/devices), the Pico's UART (ttyAMA: the PL011; ttyS: the mini UART with
+    # Bluetooth on), USB serial badge readers (ttyUSB, ttyACM) and the reset line (bcm2835-gpiomem: RPi.GPIO's
+    # /dev/gpiomem; gpiochip: rpi-lgpio's /dev/gpiochip*).
+    assert "PrivateDevices" not in settings and settings["DevicePolicy"] == "closed"
+    assert set(unit_settings()["DeviceAllow"]) == {"char-%s rw" % group for group in (
+        "ttyAMA", "ttyS", "ttyUSB", "ttyACM", "bcm2835-gpiomem", "gpiochip")}
+    # The API, MQTT and pcscd's socket.
+    assert settings["RestrictAddressFamilies"] == "AF_UNIX AF_INET AF_INET6"
+
+
+def test_systemd_analyze_security_rates_the_unit_2_or_better():
+    result = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager",
+                             str(REPO / "deploy/systemd" / UNIT)], capture_output=True, text=True, timeout=120)
+    score = re.search(r"Overall exposure level for %s: (\d+\.\d+)" % re.escape(UNIT), result.stdout)
+    assert score, result.stdout + result.stderr
+    assert float(score.group(1)) <= 2.0, result.stdout
+
+
+# -- the agent under the unit's syscall filter and MemoryDenyWriteExecute ----------------------------------
+def syscall_groups():
+    """{"@group": {names and @subgroups}} as this systemd knows them."""
+    out = subprocess.run(["systemd-analyze", "syscall-filter", "--no-pager"], capture_output=True, text=True,
+                         check=True).stdout
+    groups, current = {}, None
+    for line in out.splitlines():
+        if line.startswith("@"):
+            current = groups.setdefault(line.strip(), set())
+        elif line.strip() and not line.strip().startswith("#") and current is not None:
+            current.add(line.strip())
+    return groups
+
+
+def unit_syscalls():
+    """The system calls the unit's SystemCallFilter= lines let through (an allow-list, then ~ removals)."""
+    groups = syscall_groups()
+
+    def expand(names):
+        out = set()
+        for name in names:
+            out |= expand(groups[name]) if name.startswith("@") else {name}
+        return out
+
+    allowed = None
+    for value in unit_settings()["SystemCallFilter"]:
+        if value.startswith("~"):
+            allowed -= expand(value[1:].split())
+        else:
+            allowed = expand(value.split()) if allowed is None else allowed | expand(value.split())
+    return allowed
+
+
+# Runs the agent as MemoryDenyWriteExecute=yes would: the kernel's own W^X rule for a process (prctl
+# PR_SET_MDWE, Linux 6.3), which execve keeps. First it shows the rule bites (a writable executable mapping
+# is refused), then it becomes the agent.
+MDWE = """import ctypes, mmap, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(65, 1, 0, 0, 0) != 0:    # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
+    sys.exit("PR_SET_MDWE failed: errno %d" % ctypes.get_errno())
+try:
+    mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    sys.exit("a writable executable mapping was allowed")
+except PermissionError:
+    pass
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
+@pytest.fixture
+def cabinet_site(tmp_path):
+    sim, port = simulated_cabinet(lane_matrix={"turn_ms": 300, "settle_ms": 250, "debounce_ms": 5},
+                                  sim={"drop_delay_min_ms": 50, "drop_delay_max_ms": 120, "lane_items": 6})
+    ledger = ledger_from_csv(
+        tmp_path,
+        skus="part_number,description,category,supplier\nGLV,Nitrile gloves,ppe,Acme\n",
+        locations="id,kind,unit,sku,on_hand,min,max,refill_pack\nL1,lane,1,GLV,6,5,8,2\n",
+        users="id,name,role,supplier,badges\nT100,Ana,technician,,04A1B2C3D4E5F6\n")
+    ledger.db["role_allows"].insert({"role": "technician", "category": "ppe"})
+    ledger.close()
+    yield sim, tmp_path, port
+    sim.bridge.stop()
+
+
+@pytest.mark.skipif(not shutil.which("strace"), reason="strace is not installed (scripts/setup installs it)")
+def test_the_agent_does_its_job_within_the_units_syscall_filter_and_without_writable_code(
+        cabinet_site, virtual_cards, broker):
+    sim, folder, port = cabinet_site
+    allowed = unit_syscalls()
+    assert "openat" in allowed and "setuid" not in allowed and "setrlimit" not in allowed
+    (folder / "command.key").write_text(bytes(range(32)).hex())
+    cloud = {"host": "127.0.0.1", "port": broker.port, "tenant": "acme", "site": "plant1",
+             "key_file": "command.key", "publish_timeout_s": 2}
+    config = write_agent_config(folder, port, readers={"pcsc": True, "pcsc_reader": "Virtual PCD 00 00"},
+                                cloud=cloud, cabinet_id="CAB-UNIT")
+    published = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "#", "-v",
+                                  "-W", "60"], stdout=subprocess.PIPE, text=True)
+    trace = folder / "syscalls.txt"
+    agent = AgentProcess(config, prefix=["strace", "-f", "-c", "-o", str(trace), sys.executable, "-c", MDWE])
+    try:
+        agent.start(timeout=60)
+        agent.wait_ready(timeout=60)
+        card = virtual_cards()
+        card.tap(bytes.fromhex("04A1B2C3D4E5F6"))             # pcscd's socket
+        agent.wait_for_state(lambda s: s["session"] and s["session"]["user_id"] == "T100", timeout=30)
+        card.remove()
+        status, result = agent.request("POST", "/api/issue", {"location": "L1", "quantity": 1})
+        assert status == 200 and result["outcomes"] == ["vended"], result       # the serial port, the ledger
+        for line in published.stdout:                         # MQTT: the vend reaches the broker
+            if line.startswith("locker/v1/acme/plant1/CAB-UNIT/tx ") and '"outcome"' in line:
+                break
+        else:
+            raise AssertionError("the agent published no transaction")
+        # A clean stop, as systemd does it: SIGTERM to the agent (strace's child), not to strace.
+        strace_pid = agent.proc.pid
+        child = int(Path("/proc/%d/task/%d/children" % (strace_pid, strace_pid)).read_text().split()[0])
+        os.kill(child, signal.SIGTERM)
+        assert agent.proc.wait(30) == 0, agent.log()[-3000:]
+    finally:
+        published.kill()
+        published.wait()
+        agent.kill()
+    used = set(re.findall(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+\d+\s+(?:\d+\s+)?(\w+)$", trace.read_text(), re.M)) - {"total"}
+    assert {"openat", "connect", "ioctl"} <= used, trace.read_text()
+    if os.geteuid() == 0:
+        # SQLite gives a new journal or WAL file its database's owner only when it runs as root (robustFchown
+        # in its unix VFS); the service never does, and SQLite carries on when fchown is refused.
+        used.discard("fchown")
+    assert used <= allowed, "the agent made system calls the unit refuses: %s" % sorted(used - allowed)
 
 
 def test_the_config_template_refuses_to_start_until_the_cabinet_id_is_set(tmp_path):

@@ -2,6 +2,7 @@
 dependencies repacked from what is installed in the test venv. Nothing here uses the network.
 
     dependency_wheels(into, extras=("installer",))    # the project's dependencies (and those of its extras)
+    lock = locked_wheels(into)                          # deploy/requirements.lock's pins, and a lock for them
     build_wheel(source_tree, into)                      # the project's own wheel
 """
 import base64
@@ -18,6 +19,7 @@ from packaging.requirements import Requirement
 
 PROJECT = "smart-locker"
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
+LOCK = PYPROJECT.parent / "deploy/requirements.lock"
 
 
 def repack(dist, into):
@@ -45,6 +47,7 @@ def repack(dist, into):
             record.append("%s,sha256=%s,%d" % (f, digest, len(data)))
         record.append("%s/RECORD,," % info_dir)
         whl.writestr("%s/RECORD" % info_dir, "\n".join(record) + "\n")
+    return into / name
 
 
 def dependency_wheels(into, extras=()):
@@ -78,3 +81,23 @@ def build_wheel(source, into):
     """The project's wheel from a source tree (a copy of the checkout), offline."""
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
                     "--no-index", "-w", str(into), str(source)], check=True, capture_output=True, timeout=300)
+
+
+def locked(lock=LOCK):
+    """[(name, version)] a lock file pins, in its order."""
+    return re.findall(r"(?m)^([A-Za-z0-9._-]+)==([^\s\\]+)", Path(lock).read_text())
+
+
+def locked_wheels(into, lock=LOCK):
+    """Every distribution the lock pins, repacked from the test venv into `into`; returns the text of a lock for
+    them: the same pins, with these files' hashes (a repacked wheel is not byte for byte the index's). The test
+    venv must hold the locked versions (scripts/setup installs the lock)."""
+    lines = []
+    for name, version in locked(lock):
+        dist = metadata.distribution(name)
+        if dist.version != version:
+            raise AssertionError("the test venv has %s %s where %s pins %s: run scripts/setup"
+                                 % (name, dist.version, lock, version))
+        digest = hashlib.sha256(repack(dist, into).read_bytes()).hexdigest()
+        lines.append("%s==%s --hash=sha256:%s" % (name, version, digest))
+    return "\n".join(lines) + "\n"

@@ -183,8 +183,8 @@ def build_parser():
                       "passed, 1 something failed). The agent must be stopped", lambda a, out: commissioning.main(a),
         parents=()))
     registration.add_arguments(command(
-        "register", "make the cabinet's MQTT TLS key and certificate request and its command key (files 0600, "
-                    "never overwritten without --force); prints what to send the cloud operator",
+        "register", "make the cabinet's MQTT TLS key and certificate request and its command key (files 0640 in "
+                    "the service's group, never overwritten without --force); prints what to send the cloud operator",
         lambda a, out: registration.main(a, out), parents=()))
     command("verify", "check that no transaction was edited, deleted or reordered (exit 1 if one was)", _verify)
     i = command("import", "import users, SKUs, locations (with min/max) or the access rules from a CSV file",

@@ -5,8 +5,12 @@
 clock did. A reboot starts a new run: `resume` (at every agent start) counts the time the machine was off
 only when the wall clock was synchronised both when the lockout was last measured and now, else it counts
 nothing, and the lockout goes on from what was left. So a lockout never lasts more than its length of
-running time, and a wall clock set forward or back neither ends it nor stretches it."""
+running time, and a wall clock set forward or back neither ends it nor stretches it. The time between the last measurement and a
+reboot is lost unless measured: the running agent calls `checkpoint` every CHECKPOINT_S, so a reboot
+stretches a lockout by at most that (plus the time off, when the clock was not synchronised)."""
 from edge_agent.ledger.clock import instant
+
+CHECKPOINT_S = 60
 
 
 def _now(ledger):
@@ -53,3 +57,12 @@ def resume(ledger):
                               "WHERE user_id = ?", [left, epoch, mono, wall, synced, user_id])
         else:
             ledger.db.execute("DELETE FROM pin_lockouts WHERE user_id = ?", [user_id])
+
+
+def checkpoint(ledger):
+    """Measure the lockouts of this run of the clock now, so a reboot loses little of their countdown."""
+    epoch, mono, wall, synced = _now(ledger)
+    with ledger.transaction():
+        ledger.db.execute("DELETE FROM pin_lockouts WHERE epoch = ? AND left_ms <= max(0, ? - mono_ms)", [epoch, mono])
+        ledger.db.execute("UPDATE pin_lockouts SET left_ms = left_ms - max(0, ? - mono_ms), mono_ms = ?, wall = ?, "
+                          "clock_synced = ? WHERE epoch = ?", [mono, mono, wall, synced, epoch])

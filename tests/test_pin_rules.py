@@ -90,3 +90,17 @@ def test_a_lockout_too_long_to_mean_anything_is_refused_when_the_config_is_loade
         load_agent_config(config)
     assert service.main(config) == 2             # `locker-agent run` exits 2, naming the key
     assert "lockout_s must be 1 to 86400" in capsys.readouterr().err
+
+
+def test_a_supervisor_who_needs_badge_and_pin_approves_with_both_not_the_pin_alone(rig):
+    rig.kiosk.request("POST", "/api/badge", {"badge": BADGE})
+    status, answer = rig.kiosk.request("POST", "/api/issue", {"location": "L1"})     # a critical item
+    assert status == 403 and rig.sim.physics.lane(1).dropped == 0, answer
+    status, answer = rig.kiosk.request("POST", "/api/approve", {"user_id": "S1", "pin": "1357"})
+    assert (status, answer["reason"]) == (403, "login_failed"), answer
+    assert rig.kiosk.request("POST", "/api/approve", {"badge": SUPERVISOR})[1]["need_pin_for"] == "S1"
+    status, answer = rig.kiosk.request("POST", "/api/approve", {"user_id": "S1", "pin": "1357"})
+    assert status == 200 and answer["person"]["user_id"] == "S1", answer     # the approver
+    assert rig.kiosk.request("POST", "/api/issue", {"location": "L1"})[0] == 200
+    assert rig.sim.physics.lane(1).dropped == 1
+    assert signed_in(rig)["user_id"] == "T1"

@@ -2,9 +2,13 @@
 clock does, across agent restarts and reboots; an expired contractor is not let in again by a clock set
 back. A real ledger file and the injected clock (ManualClock: set_wall steps the wall clock only, reboot
 starts a new run of the monotonic clock)."""
+import datetime
+
 import pytest
 
 from edge_agent.ledger import ManualClock, lockouts, open_ledger
+from edge_agent.ledger.migrations import MIGRATIONS
+from edge_agent.rules.pin_hashing import hash_pin
 from edge_agent.rules.access import Access, Person
 from tests.ledgers import ledger_from_csv
 from tests.refusals import refused
@@ -94,3 +98,17 @@ def test_setting_the_clock_back_does_not_let_an_expired_contractor_in(site, cloc
         assert isinstance(access.by_badge("04A1B2C3"), Person)        # no dates: the clock does not matter
         clock.set_wall("2026-03-20T09:00:00+00:00", synced=True)    # inside the window by a synchronised clock
         assert isinstance(access.by_badge("04A1B2C5"), Person)
+
+
+def test_a_lockout_running_at_the_upgrade_goes_on_for_what_its_wall_time_left(tmp_path, clock):
+    old = open_ledger(tmp_path / "ledger.db", clock=clock, migrations=MIGRATIONS[:4])      # before schema_v7
+    old.db.execute("INSERT INTO users (id, role, pin_hash) VALUES ('tech-1', 'technician', ?)", [hash_pin("9081")])
+    until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=600)
+    old.db.execute("UPDATE users SET locked_until = ? WHERE id = 'tech-1'", [until.isoformat()])
+    old.close()
+    with open_ledger(tmp_path / "ledger.db", clock=clock) as ledger:
+        access = Access(ledger)
+        assert 590 <= access.locked_for_s("tech-1") <= 600
+        assert "locked_until" not in ledger.db["users"].columns_dict
+        clock.advance(600_000)
+        assert isinstance(access.by_pin("tech-1", "9081"), Person)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import edge_agent
+import edge_agent.cli
 from edge_agent.cli import locker_agent
 from edge_agent.rules.access import Access, Person
 from edge_agent.ledger import ManualClock, SystemClock, open_ledger
@@ -284,7 +284,7 @@ def test_run_hands_the_config_to_the_agent_service(monkeypatch, capsys):
     seen = []
     fake = types.SimpleNamespace(main=lambda config: seen.append(config) or 0)
     monkeypatch.setitem(sys.modules, "edge_agent.cli.service", fake)
-    monkeypatch.setattr(edge_agent, "service", fake, raising=False)
+    monkeypatch.setattr(edge_agent.cli, "service", fake, raising=False)     # when another test imported it already
     assert locker_agent.main(["run", "--config", "site/agent.toml"]) == 0 and seen == ["site/agent.toml"]
     assert locker_agent.main(["--db", "x.db", "run", "--config", "site/agent.toml"]) == 2
     assert "from the config file, not --db" in capsys.readouterr().err

@@ -64,6 +64,8 @@ def resume(ledger):
 def checkpoint(ledger):
     """Measure the lockouts of this run of the clock now, so a reboot loses little of their countdown."""
     epoch, mono, wall, synced = _now(ledger)
+    if ledger.db.execute("SELECT 1 FROM pin_lockouts WHERE epoch = ? LIMIT 1", [epoch]).fetchone() is None:
+        return                                   # nobody locked: no write, no write lock
     with ledger.transaction():
         ledger.db.execute("DELETE FROM pin_lockouts WHERE epoch = ? AND left_ms <= max(0, ? - mono_ms)", [epoch, mono])
         ledger.db.execute("UPDATE pin_lockouts SET left_ms = left_ms - max(0, ? - mono_ms), mono_ms = ?, wall = ?, "

@@ -61,26 +61,26 @@ def test_a_contractor_gets_in_only_inside_the_validity_window(ledger, clock):
 def test_roles_configured_for_badge_plus_pin_must_type_their_pin(ledger):
     access = Access(ledger, pin_roles=["supervisor"])
     assert access.by_badge("04A1B2C4") == NeedPin("sup-1")
-    assert access.by_pin("sup-1", "11223344").role == "supervisor"
+    assert access.by_pin("sup-1", "11223344", after_badge=True).role == "supervisor"
     assert isinstance(access.by_badge("04A1B2C3"), Person)      # technicians: badge alone
 
 
-def test_wrong_pins_lock_the_user_out_for_a_while_even_across_a_restart(ledger, clock, tmp_path):
+def test_wrong_pins_lock_the_pin_for_a_while_even_across_a_restart_but_not_the_badge(ledger, clock, tmp_path):
     access = Access(ledger, max_tries=3, lockout_s=300)
-    first = refused(access.by_pin, "tech-1", "00000000")
+    first = refused(access.by_pin, "tech-1", "00000000", after_badge=True)
     assert (first.reason, first.details["tries_left"], first.words) == ("wrong_pin", 2, "Wrong PIN. 2 tries left.")
-    refused(access.by_pin, "tech-1", "00000001")
-    assert refused(access.by_pin, "tech-1", "00000002").reason == "locked_out"
-    assert refused(access.by_pin, "tech-1", "90817263").reason == "locked_out"       # even the right PIN
-    assert refused(access.by_badge, "04A1B2C3").reason == "locked_out"              # and the badge
+    refused(access.by_pin, "tech-1", "00000001", after_badge=True)
+    assert refused(access.by_pin, "tech-1", "00000002", after_badge=True).reason == "locked_out"
+    assert refused(access.by_pin, "tech-1", "90817263", after_badge=True).reason == "locked_out"   # even the right PIN
+    assert isinstance(access.by_badge("04A1B2C3"), Person)                 # the badge is not locked
     ledger.close()
     reopened = open_ledger(tmp_path / "ledger.db", clock=clock)
     access = Access(reopened, max_tries=3, lockout_s=300)
-    assert refused(access.by_pin, "tech-1", "90817263").reason == "locked_out"
+    assert refused(access.by_pin, "tech-1", "90817263", after_badge=True).reason == "locked_out"
     clock.advance(301000)
     assert access.by_pin("tech-1", "90817263").user_id == "tech-1"
     assert [reason for reason, _ in refusals(reopened)] == [
-        "wrong_pin", "wrong_pin", "wrong_pin", "locked_out", "locked_out", "locked_out", "locked_out"]
+        "wrong_pin", "wrong_pin", "wrong_pin", "locked_out", "locked_out", "locked_out"]
     assert b"00000001" not in (tmp_path / "ledger.db").read_bytes()
     reopened.close()
 
@@ -90,11 +90,13 @@ def test_a_right_pin_resets_the_count_of_wrong_ones(ledger):
     refused(access.by_pin, "tech-1", "00000000")
     refused(access.by_pin, "tech-1", "00000000")
     assert isinstance(access.by_pin("tech-1", "90817263"), Person)
-    assert refused(access.by_pin, "tech-1", "00000000").details["tries_left"] == 2
+    assert refused(access.by_pin, "tech-1", "00000000", after_badge=True).details["tries_left"] == 2
 
 
 def test_unknown_users_and_users_without_a_pin(ledger):
     access = Access(ledger)
-    assert refused(access.by_pin, "nobody", "1234").reason == "unknown_user"
+    assert refused(access.by_pin, "nobody", "1234").reason == "login_failed"
     ledger.db.execute("UPDATE users SET pin_hash = NULL WHERE id = 'sup-1'")
-    assert refused(access.by_pin, "sup-1", "11223344").reason == "no_pin"
+    assert refused(access.by_pin, "sup-1", "11223344").reason == "login_failed"
+    assert refused(access.by_pin, "sup-1", "11223344", after_badge=True).reason == "no_pin"
+    assert refusals(ledger) == [("unknown_user", None), ("no_pin", "sup-1"), ("no_pin", "sup-1")]

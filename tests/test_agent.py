@@ -10,7 +10,7 @@ from edge_agent.rules.access import NeedPin, Person
 from edge_agent.app.agent import Agent, NoSession, NotReady
 from edge_agent.app.config import AgentConfig
 from edge_agent.ledger.alerts import open_alerts
-from edge_agent.ledger import ManualClock, open_ledger
+from edge_agent.ledger import ManualClock, lockouts, open_ledger
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet
 from tests.refusals import refused
@@ -290,3 +290,15 @@ def test_an_idle_time_pushed_by_the_cloud_ends_sessions_at_the_new_time(running)
     ticks.now += 31
     agent.call(agent.state)                               # the worker checks the timer after each job
     assert agent.call(agent.state)["session"] is None
+
+
+def test_the_running_agent_measures_pin_lockouts_every_minute_so_a_reboot_loses_little(running):
+    ticks = Ticks()
+    agent = running(ticks=ticks, max_pin_tries=1, lockout_s=300)
+    refused(agent.call, agent.pin, "T1", "0000")
+    left = lambda: agent.call(lambda: agent.ledger.db.execute("SELECT left_ms FROM pin_lockouts").fetchone()[0])
+    assert left() == 300_000
+    agent.call(lambda: agent.ledger.clock.advance(100_000))
+    ticks.now += lockouts.CHECKPOINT_S
+    agent.call(agent.state)                               # the worker runs its timers after each job
+    assert left() == 200_000

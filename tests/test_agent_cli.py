@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-import edge_agent
+import edge_agent.cli
 from edge_agent.cli import locker_agent
 from edge_agent.rules.access import Access, Person
-from edge_agent.ledger import ManualClock, open_ledger
+from edge_agent.ledger import ManualClock, SystemClock, open_ledger
 from tests.refusals import refused
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,9 +125,13 @@ def boots(db):
         return con.execute("select boot from cabinet").fetchone()[0]
 
 
-def test_users_lists_what_a_supplier_admin_needs(site):
-    with sqlite3.connect(site) as con:
-        con.execute("update users set locked_until = '2099-01-01T00:00:00+00:00' where id = 'drv-1'")
+def test_users_lists_what_a_supplier_admin_needs(site, monkeypatch):
+    real_wall = SystemClock.wall
+    monkeypatch.setattr(SystemClock, "wall", lambda self: (real_wall(self)[0], True))   # this host: synchronised
+    system = SystemClock()
+    with sqlite3.connect(site) as con:      # a PIN lockout with 10 minutes to run, on this machine's clock
+        con.execute("insert into pin_lockouts values ('drv-1', 600000, ?, ?, '2026-03-16T10:00:00+00:00', 1)",
+                    [system.monotonic_epoch(), system.monotonic_ms()])
     status, said = admin(site, "users")
     assert status == 0
     header = said.splitlines()[0].split("  ")
@@ -136,8 +140,7 @@ def test_users_lists_what_a_supplier_admin_needs(site):
                                                          "state"]
     rows = table(said)
     assert rows["tech-1"] == "tech-1 Ana Ruiz technician Maintenance CC-410 - - 2 set 0 ok"
-    assert rows["drv-1"] == ("drv-1 Bo Lind route_driver - - Acme 2099-12-31 0 none 0 "
-                             "locked out until 2099-01-01T00:00:00+00:00")
+    assert rows["drv-1"] == "drv-1 Bo Lind route_driver - - Acme 2099-12-31 0 none 0 PIN locked for 600 s more"
     assert rows["con-1"] == "con-1 Cy Park contractor Projects CC-900 - 2020-01-31 0 none 0 expired"
     assert set(table(admin(site, "users", "--role", "technician")[1])) == {"tech-1"}
     users = json.loads(admin(site, "users", "--json")[1])
@@ -195,7 +198,7 @@ def test_set_pin_reads_stdin_and_the_pin_then_works(site, monkeypatch):
     assert admin(site, "set-pin", "tech-1") == (0, "PIN set for tech-1")
     with open_ledger(site, clock=ManualClock(start="2026-03-16T10:00:00+00:00")) as ledger:
         assert isinstance(Access(ledger).by_pin("tech-1", "24682468"), Person)
-        wrong = refused(Access(ledger).by_pin, "tech-1", "1357")
+        wrong = refused(Access(ledger).by_pin, "tech-1", "1357", after_badge=True)
         assert (wrong.reason, wrong.details) == ("wrong_pin", dict(user_id="tech-1", tries_left=4))
 
 
@@ -219,10 +222,10 @@ def test_unlock_user_clears_a_lockout(site):
     with open_ledger(site, clock=clock) as ledger:
         access = Access(ledger, max_tries=2)
         refused(access.by_pin, "tech-1", "0000")
-        assert refused(access.by_pin, "tech-1", "0000").reason == "locked_out"
-        assert refused(access.by_pin, "tech-1", "1357").reason == "locked_out"
+        assert refused(access.by_pin, "tech-1", "0000", after_badge=True).reason == "locked_out"
+        assert refused(access.by_pin, "tech-1", "1357", after_badge=True).reason == "locked_out"
     status, said = admin(site, "unlock-user", "tech-1")
-    assert status == 0 and said.startswith("unlocked tech-1 (was locked until 2026-03-16T10:05:00")
+    assert status == 0 and said.startswith("unlocked tech-1 (PIN was locked for "), said
     with open_ledger(site, clock=clock) as ledger:
         assert isinstance(Access(ledger, max_tries=2).by_pin("tech-1", "1357"), Person)
     assert admin(site, "unlock-user", "ghost")[0] == 2
@@ -281,7 +284,7 @@ def test_run_hands_the_config_to_the_agent_service(monkeypatch, capsys):
     seen = []
     fake = types.SimpleNamespace(main=lambda config: seen.append(config) or 0)
     monkeypatch.setitem(sys.modules, "edge_agent.cli.service", fake)
-    monkeypatch.setattr(edge_agent, "service", fake, raising=False)
+    monkeypatch.setattr(edge_agent.cli, "service", fake, raising=False)     # when another test imported it already
     assert locker_agent.main(["run", "--config", "site/agent.toml"]) == 0 and seen == ["site/agent.toml"]
     assert locker_agent.main(["--db", "x.db", "run", "--config", "site/agent.toml"]) == 2
     assert "from the config file, not --db" in capsys.readouterr().err

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.app.config import AgentConfigError, load_agent_config
+from edge_agent.app.config import BOUNDS, SCHEMA, AgentConfigError, load_agent_config
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples/site/agent.toml"
 CLOUD = '[cloud]\nhost = "broker"\ntenant = "acme"\nsite = "plant1"\nkey_file = "cabinet.key"\n'
@@ -38,7 +38,7 @@ def test_pcsc_on_with_an_empty_name_means_the_first_reader(tmp_path):
     ("[api]\nport = 70000\n", r"\[api\] port must be 0 to 65535"),
     ("[api]\nport = \"80\"\n", r"\[api\] port must be a whole number"),
     ("[access]\npin_roles = [\"janitor\"]\n", r"pin_roles: 'janitor' is not a role"),
-    ("[access]\nlockout_s = 0\n", r"\[access\] lockout_s must be more than 0"),
+    ("[access]\nlockout_s = 0\n", r"\[access\] lockout_s must be 1 to 86400, got 0"),
     ("[access]\nmax_pin_tries = true\n", r"max_pin_tries must be a whole number"),
     ("[readers]\nwedge_format = \"octal\"\n", r"wedge_format must be hex or decimal"),
     ("[readers]\npcsc_name = \"x\"\n", r"\[readers\] has no key 'pcsc_name'"),
@@ -76,3 +76,15 @@ def test_no_cloud_section_means_offline_only_and_a_cloud_section_fills_defaults(
     cloud = load_agent_config(write(tmp_path, MINIMAL + CLOUD)).cloud
     assert (cloud.host, cloud.port, cloud.tenant, cloud.site) == ("broker", 1883, "acme", "plant1")
     assert cloud.key_file == tmp_path / "cabinet.key" and cloud.tls_ca is None and cloud.keepalive_s == 30
+
+
+NUMBERS = [(section, key) for section, keys in SCHEMA.items() for key, (kind, _) in keys.items() if kind is int]
+
+
+@pytest.mark.parametrize("section, key", NUMBERS, ids=["%s.%s" % n for n in NUMBERS])
+def test_every_number_has_a_range_and_a_huge_one_is_refused_naming_it(tmp_path, section, key):
+    table = CLOUD if section == "cloud" else "[%s]\n" % section         # MINIMAL holds [agent]'s table
+    text = (MINIMAL + "%s = %d\n" if section == "agent" else MINIMAL + table + "%s = %d\n") % (key, 2 ** 63 - 1)
+    with pytest.raises(AgentConfigError, match=r"\[%s\] %s must be" % (section, key)):
+        load_agent_config(write(tmp_path, text))
+    assert (section, key) in BOUNDS or key in ("reset_gpio", "reset_after_silent_s")

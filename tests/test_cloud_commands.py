@@ -94,7 +94,9 @@ def test_a_command_on_the_wrong_topic_or_with_a_bad_body_is_malformed(down):
     down("ack", "resend", {"stream": "tx", "from_seq": 1})                   # a command on the ack topic
     down("cmd", "resend", {"stream": "logs", "from_seq": 1})
     down("cmd", "config", {"session_idle_s": -5})
-    assert results(down.ledger) == [("refused", "malformed")] * 3
+    down("cmd", "config", {"lockout_s": 10 ** 12})               # the config file's range holds for pushes too
+    assert results(down.ledger) == [("refused", "malformed")] * 4
+    assert outbox.settings(down.ledger) == {}
 
 
 def test_a_resend_rewinds_the_stream_once_and_a_replay_is_a_duplicate(down):

@@ -20,6 +20,7 @@ from tests.ledgers import ledger_from_csv
 from tests.test_commissioning import LAYOUT, commission
 from tests.test_commissioning import cabinet as commissioning_cabinet
 from tests.test_mcu_reset import FAKE_RPI_GPIO
+from tests.test_registration import MY_GROUP      # as root, register needs a group the agent runs in
 
 ROOT = Path(__file__).resolve().parent.parent
 SKUS = "part_number,description\nGLV-NIT-L,Nitrile gloves L\n"
@@ -101,8 +102,8 @@ CASES = [
     ("commission", 2, lambda s: ["commission", "--config", s / "typo.toml"], "unknown section"),
     ("commission", 2, lambda s: ["commission", "--config", s / "ok.toml", "--yes"], "/dev/no-such-port"),
     ("register", 2, lambda s: ["register", "--config", s / "typo.toml"], "unknown section"),
-    ("register", 0, lambda s: ["register", "--config", s / "ok.toml", "--dir", s / "keys"], ""),
-    ("register", 2, lambda s: ["register", "--config", s / "ok.toml", "--dir", s / "keys"], "already exist"),
+    ("register", 0, lambda s: ["register", "--config", s / "ok.toml", "--dir", s / "keys", "--group", MY_GROUP], ""),
+    ("register", 2, lambda s: ["register", "--config", s / "ok.toml", "--dir", s / "keys", "--group", MY_GROUP], "already exist"),
     ("verify", 0, lambda s: ["--db", s / "ledger.db", "verify"], ""),
     ("verify", 1, lambda s: ["--db", tampered(s), "verify"], ""),
     ("verify", 2, lambda s: ["--db", s / "missing.db", "verify"], "no ledger at"),

@@ -25,7 +25,7 @@ from edge_agent.flows.actuation import DISK_LOW
 from edge_agent.flows.cabinet_events import take_events
 from edge_agent.flows.vending import Vending, jammed
 from edge_agent.flows.weighing import NotStable, WeighBins, issue_scanned
-from edge_agent.ledger.alerts import disk_check, open_alerts
+from edge_agent.ledger import alerts, lockouts
 from edge_agent.ledger.errors import LedgerError
 from edge_agent.ledger.locations import find_location, units
 from edge_agent.link.codes import DoorState, Event, Fault
@@ -62,7 +62,8 @@ class Agent:
         self.worker.every(0, self._recover_when_due)
         self.worker.every(0, self._housekeeping)
         self.worker.every(OVERDUE_CHECK_S, lambda: loans.raise_overdue_alerts(self.ledger))
-        self.worker.every(DISK_CHECK_S, lambda: disk_check(self.ledger))
+        self.worker.every(DISK_CHECK_S, lambda: alerts.disk_check(self.ledger))
+        self.worker.every(lockouts.CHECKPOINT_S, lambda: lockouts.checkpoint(self.ledger))
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self, timeout=30):
@@ -287,7 +288,7 @@ class Agent:
     @job("supervise")
     def open_alerts(self, person):
         """The open alerts, oldest first, as dicts (location, kind, detail)."""
-        return [dict(location=a[0], kind=a[1], detail=a[2]) for a in open_alerts(self.ledger.db)]
+        return [dict(location=a[0], kind=a[1], detail=a[2]) for a in alerts.open_alerts(self.ledger.db)]
 
     @job("supervise")
     def stock(self, person):

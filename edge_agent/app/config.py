@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 from edge_agent.ledger.schema_v1 import ROLES
+from edge_agent.rules.access import RANGES as ACCESS_RANGES
 
 
 class AgentConfigError(ValueError):
@@ -84,10 +85,14 @@ SCHEMA = {
               "inventory_every_s": (int, 3600), "publish_timeout_s": (int, 10)},
 }
 OPTIONAL_SECTIONS = ("cloud",)          # absent: that part is off (values then None)
-POSITIVE = {("agent", "baud"), ("access", "max_pin_tries"), ("access", "lockout_s"),
-            ("access", "session_idle_s"), ("cabinet", "reset_pulse_ms"), ("cloud", "keepalive_s"), ("cloud", "batch_rows"),
-            ("cloud", "batch_bytes"), ("cloud", "backlog_batches_per_s"), ("cloud", "inventory_every_s"),
-            ("cloud", "publish_timeout_s")}
+# The range of every number in the file (inclusive). reset_gpio and reset_after_silent_s have their own
+# rules (_check_reset_pin). docs/agent-config.md lists them.
+BOUNDS = {("agent", "baud"): (1200, 3_000_000), ("api", "port"): (0, 65535),
+          **{("access", key): lo_hi for key, lo_hi in ACCESS_RANGES.items()},
+          ("cabinet", "reset_pulse_ms"): (1, 5000), ("cloud", "port"): (1, 65535), ("cloud", "keepalive_s"): (5, 3600),
+          ("cloud", "batch_rows"): (1, 10_000), ("cloud", "batch_bytes"): (1024, 1 << 24),
+          ("cloud", "backlog_batches_per_s"): (1, 1000), ("cloud", "inventory_every_s"): (60, 7 * 86400),
+          ("cloud", "publish_timeout_s"): (1, 600), ("ledger", "min_free_mb"): (1, 10240)}
 
 
 def _read(path):
@@ -125,8 +130,9 @@ def _values(raw, path):
                 raise AgentConfigError("%s: [%s] %s must be %s, got %r" % (
                     path, section, key, {str: "text", int: "a whole number", bool: "true or false",
                                          list: "a list"}[kind], value))
-            if (section, key) in POSITIVE and value <= 0:
-                raise AgentConfigError("%s: [%s] %s must be more than 0, got %r" % (path, section, key, value))
+            lo, hi = BOUNDS.get((section, key), (None, None))
+            if lo is not None and not lo <= value <= hi:
+                raise AgentConfigError("%s: [%s] %s must be %d to %d, got %d" % (path, section, key, lo, hi, value))
             values[section, key] = value
     return values
 
@@ -138,8 +144,6 @@ def load_agent_config(path):
         raise AgentConfigError("%s: [api] host %r is not a loopback address: the local API has no authentication "
                                "method for other hosts yet, so it listens on 127.0.0.1, ::1 or localhost only "
                                "(docs/decisions/0020-local-api-stack.md)" % (path, v["api", "host"]))
-    if not 0 <= v["api", "port"] <= 65535:
-        raise AgentConfigError("%s: [api] port must be 0 to 65535, got %d" % (path, v["api", "port"]))
     bad_roles = [r for r in v["access", "pin_roles"] if r not in ROLES]
     if bad_roles:
         raise AgentConfigError("%s: [access] pin_roles: %r is not a role (roles: %s)" % (
@@ -151,9 +155,6 @@ def load_agent_config(path):
         if not v["agent", key].strip():
             raise AgentConfigError("%s: [agent] %s must not be empty" % (path, key))
     _check_reset_pin(v, path)
-    if not 1 <= v["ledger", "min_free_mb"] <= 10240:
-        raise AgentConfigError("%s: [ledger] min_free_mb must be 1 to 10240, got %d"
-                               % (path, v["ledger", "min_free_mb"]))
     return AgentConfig(
         cabinet_id=v["agent", "cabinet_id"], ledger=path.parent / v["agent", "ledger"],
         cabinet_port=v["agent", "cabinet_port"], baud=v["agent", "baud"],
@@ -195,9 +196,6 @@ def _check_reset_pin(v, path):
         # Below 10 s it would race the firmware's own 5 s watchdog and the Pico's boot.
         raise AgentConfigError("%s: [cabinet] reset_after_silent_s must be 0 (never) or 10 to 3600, got %d"
                                % (path, silent))
-    if v["cabinet", "reset_pulse_ms"] > 5000:
-        raise AgentConfigError("%s: [cabinet] reset_pulse_ms must be at most 5000, got %d"
-                               % (path, v["cabinet", "reset_pulse_ms"]))
 
 
 def _cloud(v, path):
@@ -211,8 +209,6 @@ def _cloud(v, path):
     if not ID.match(v["agent", "cabinet_id"]):
         raise AgentConfigError("%s: [agent] cabinet_id %r must be 1 to 64 letters, digits, _ or - for the cloud"
                                % (path, v["agent", "cabinet_id"]))
-    if not 1 <= v["cloud", "port"] <= 65535:
-        raise AgentConfigError("%s: [cloud] port must be 1 to 65535, got %d" % (path, v["cloud", "port"]))
     if not _host_syntax_ok(v["cloud", "host"]):
         raise AgentConfigError("%s: [cloud] host %r is neither a host name nor an IP address"
                                % (path, v["cloud", "host"]))

@@ -31,6 +31,7 @@ class Session:
     approver: Optional[Person] = None   # a supervisor who badged to approve the next issue
     take: Optional[object] = None       # an open weigh-bin take (weighing.Take)
     awaiting_approval: bool = False     # the last issue needs a supervisor: their tap approves, not logs in
+    approver_pin_for: Optional[str] = None   # an approver whose badge needs their PIN next
     owner: Optional[str] = None         # the API client it belongs to (its token); None: in-process only
 
 
@@ -114,7 +115,8 @@ class Sessions:
         after_badge = pending is not None and pending[0] == user_id and self.mine(pending[2])
         if pending is not None and not after_badge and self.mine(pending[2]):
             self.pending_pin = None
-        return self.begin(self.access.by_pin(user_id, pin), "badge+pin" if after_badge else "pin")
+        person = self.access.by_pin(user_id, pin, after_badge=after_badge)
+        return self.begin(person, "badge+pin" if after_badge else "pin")
 
     def logout(self):
         """Ends the caller's session (another client's stays: it is not theirs to end)."""
@@ -127,8 +129,14 @@ class Sessions:
         """A supervisor badges (or types their PIN) on the same screen to approve the next issue: the
         approver, or NeedPin; raises the Refusal."""
         person = self.person()
-        answer = self.access.by_pin(user_id, pin) if badge is None else self.access.by_badge(badge)
+        if badge is None:
+            after_badge = user_id is not None and self.session.approver_pin_for == user_id
+            answer = self.access.by_pin(user_id, pin, after_badge=after_badge)
+        else:
+            answer = self.access.by_badge(badge)
+        self.session.approver_pin_for = None
         if isinstance(answer, NeedPin):
+            self.session.approver_pin_for = answer.user_id     # their PIN next, on this session's screen
             return answer
         if answer.role not in UNRESTRICTED or answer.user_id == person.user_id:
             raise Refusal("not_an_approver", "%s cannot approve this." % answer.name)

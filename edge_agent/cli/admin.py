@@ -9,7 +9,8 @@ from edge_agent.ledger import minmax
 from edge_agent.rules.access import Access
 from edge_agent.ledger.alerts import open_alerts
 
-STATE_WORDS = {"locked_out": "locked out", "expired": "expired", "not_yet_valid": "not yet valid"}
+STATE_WORDS = {"expired": "expired", "not_yet_valid": "not yet valid",
+               "clock_unsynced": "has dates: waits for the clock to be synchronised"}
 
 
 def users(ledger, role=None):
@@ -21,9 +22,10 @@ def users(ledger, role=None):
     for user in ledger.db.query(query, [role] if role else []):
         # The same judgment the agent makes at the cabinet (validity window, then PIN lockout).
         refusal = access.window_refusal(user)
+        locked_s = access.locked_for_s(user["id"])
         state = STATE_WORDS.get(refusal, "ok")
-        if refusal == "locked_out":
-            state += " until " + user["locked_until"]
+        if locked_s and not refusal:
+            state = "PIN locked for %d s more" % locked_s
         rows.append({"id": user["id"], "name": user["name"], "role": user["role"],
                      "department": user["department"], "cost_center": user["cost_center"],
                      "supplier": user["supplier"], "valid_to": user["valid_to"], "badges": user["badge_count"],

@@ -12,8 +12,9 @@ import sys
 import textwrap
 
 from edge_agent.cli import admin, commissioning, registration
-from edge_agent.ledger import LedgerError, open_ledger
+from edge_agent.ledger import LedgerError, lockouts, open_ledger
 from edge_agent.rules import csv_io, pin_hashing
+from edge_agent.rules.access import Access
 from edge_agent.rules.csv_io import (export_transactions, import_locations, import_role_allows, import_skus,
                                       import_user_limits, import_users)
 from edge_agent.ledger.schema_v1 import ROLES
@@ -98,10 +99,10 @@ def _export(ledger, args, out):
 
 
 def _user(ledger, user_id):
-    row = ledger.db.execute("SELECT failed_pins, locked_until FROM users WHERE id = ?", [user_id]).fetchone()
+    row = ledger.db.execute("SELECT failed_pins FROM users WHERE id = ?", [user_id]).fetchone()
     if row is None:
         raise UsageError("no user %r" % user_id)
-    return row
+    return row[0]
 
 
 def _read_pin():
@@ -125,17 +126,21 @@ def _set_pin(ledger, args, out):
     _user(ledger, args.user)
     pin_hash = pin_hashing.hash_pin(_read_pin())
     # A new PIN starts with a clean slate: old wrong tries and a lockout were about the old one.
-    ledger.db.execute("UPDATE users SET pin_hash = ?, failed_pins = 0, locked_until = NULL WHERE id = ?",
-                      [pin_hash, args.user])
+    with ledger.transaction():
+        ledger.db.execute("UPDATE users SET pin_hash = ?, failed_pins = 0 WHERE id = ?", [pin_hash, args.user])
+        lockouts.clear(ledger, args.user)
     out("PIN set for %s" % args.user)
     return 0
 
 
 def _unlock_user(ledger, args, out):
-    failed, locked_until = _user(ledger, args.user)
-    ledger.db.execute("UPDATE users SET failed_pins = 0, locked_until = NULL WHERE id = ?", [args.user])
+    failed = _user(ledger, args.user)
+    locked_s = Access(ledger).locked_for_s(args.user)
+    with ledger.transaction():
+        ledger.db.execute("UPDATE users SET failed_pins = 0 WHERE id = ?", [args.user])
+        lockouts.clear(ledger, args.user)
     out("unlocked %s (%s, %d wrong PINs cleared)" % (
-        args.user, "was locked until " + locked_until if locked_until else "was not locked", failed))
+        args.user, "PIN was locked for %d s more" % locked_s if locked_s else "was not locked", failed))
     return 0
 
 

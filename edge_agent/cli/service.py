@@ -17,6 +17,7 @@ from edge_agent import api
 from edge_agent.app.agent import Agent, NotReady
 from edge_agent.app.config import AgentConfigError, load_agent_config
 from edge_agent.badge import taps
+from edge_agent.badge.ids import log_tag
 from edge_agent.ledger import LedgerError, SystemClock, open_ledger
 from edge_agent.link.mcu_reset import silence_watch
 from edge_agent.rules.refusal import Refusal
@@ -45,16 +46,17 @@ def _readers(config):
 def _feed(agent, reader, stop):
     """Hand every tap from one reader to the agent; a tap while the locker starts up is refused, not kept."""
     for tap in taps(reader, stop):
-        log.info("tap: %s on %s", tap.badge_id, tap.reader)
+        tag = log_tag(tap.badge_id)             # never the number itself: it is a credential
+        log.info("tap: %s on %s", tag, tap.reader)
         try:
             answer = agent.call(agent.tap, tap.badge_id)
         except NotReady:
             log.warning("tap ignored: the locker is still starting up")
             continue
         except Refusal as refused:
-            log.info("tap: %s refused: %s", tap.badge_id, refused.reason)
+            log.info("tap: %s refused: %s", tag, refused.reason)
             continue
-        log.info("tap: %s -> %s", tap.badge_id, type(answer).__name__)
+        log.info("tap: %s -> %s %s", tag, type(answer).__name__, getattr(answer, "user_id", ""))
 
 
 def main(config_path):

@@ -14,6 +14,7 @@ import logging
 from edge_agent.cloud import desired, outbox
 from edge_agent.cloud.envelope import Refused, check
 from edge_agent.cloud.topics import parse
+from edge_agent.rules.access import RANGES as ACCESS_RANGES
 from edge_agent.rules.refusal import Refusal
 
 log = logging.getLogger(__name__)
@@ -23,10 +24,12 @@ TYPES_BY_LEAF = {"ack": ("ack",), "cmd": ("resend", "unlock", "users_delta", "co
 SETTINGS = ("session_idle_s", "max_pin_tries", "lockout_s")
 
 
-def _int(body, name, minimum=0):
+def _int(body, name, minimum=0, maximum=None):
     value = body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise Refused("malformed", "%s must be a whole number of at least %d" % (name, minimum))
+    if (isinstance(value, bool) or not isinstance(value, int) or value < minimum
+            or (maximum is not None and value > maximum)):
+        raise Refused("malformed", "%s must be a whole number of at least %d%s"
+                      % (name, minimum, "" if maximum is None else " and at most %d" % maximum))
     return value
 
 
@@ -113,7 +116,7 @@ class Commands:
         unknown = sorted(set(body) - set(SETTINGS))
         if unknown or not body:
             raise Refused("malformed", "config takes %s" % ", ".join(SETTINGS))
-        values = {name: _int(body, name, 1) for name in body}
+        values = {name: _int(body, name, *ACCESS_RANGES[name]) for name in body}   # the config file's ranges
         self._once(env)
         with self.ledger.transaction():
             outbox.set_settings(self.ledger, **values)

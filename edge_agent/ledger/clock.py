@@ -10,6 +10,8 @@ from typing import Protocol, Tuple
 
 # systemd-timesyncd creates this file once the clock has been synchronised since boot.
 TIMESYNC_FLAG = "/run/systemd/timesync/synchronized"
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+TIME_ERROR = 5          # adjtimex(2): the kernel holds the clock unsynchronised (set by hand, or never synced)
 
 
 class Clock(Protocol):
@@ -19,19 +21,50 @@ class Clock(Protocol):
     def monotonic_ms(self) -> int:
         """Milliseconds from an arbitrary start that never goes backwards within one boot."""
 
+    def monotonic_epoch(self) -> str:
+        """Which run of the monotonic clock this is (the OS boot): two readings of one epoch subtract to the
+        time between them, whatever the wall clock did, even across restarts of the agent."""
+
 
 class SystemClock:
     """The Pi's own clocks."""
 
     def __init__(self, synced_flag_path=TIMESYNC_FLAG):
         self.synced_flag_path = synced_flag_path
+        self._epoch = None
 
     def wall(self):
         now = datetime.datetime.now(datetime.timezone.utc)
-        return now.isoformat(timespec="milliseconds"), os.path.exists(self.synced_flag_path)
+        synced = os.path.exists(self.synced_flag_path)
+        if synced and str(self.synced_flag_path) == TIMESYNC_FLAG:     # another flag (a test's) is trusted alone
+            synced = kernel_synced()
+        return now.isoformat(timespec="milliseconds"), synced
 
     def monotonic_ms(self):
         return time.monotonic_ns() // 1_000_000
+
+    def monotonic_epoch(self):
+        if self._epoch is None:
+            try:
+                with open(BOOT_ID, encoding="ascii") as f:
+                    self._epoch = f.read().strip()
+            except OSError:
+                self._epoch = "pid-%d" % os.getpid()     # no boot id: good for this process only
+        return self._epoch
+
+
+def kernel_synced():
+    """False when the kernel says the clock is unsynchronised: setting it by hand (`date -s`) marks it so
+    even while timesyncd's flag file from an earlier sync is still there. True where it cannot be asked."""
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        state = libc.adjtimex(ctypes.create_string_buffer(512))      # modes 0: read only
+    except (OSError, AttributeError):
+        return True
+    return state != TIME_ERROR
 
 
 class ManualClock:
@@ -41,6 +74,7 @@ class ManualClock:
         self._wall = datetime.datetime.fromisoformat(start)
         self._mono = monotonic_ms
         self.synced = synced
+        self.epoch = 1
 
     def advance(self, ms):
         self._mono += ms
@@ -51,11 +85,21 @@ class ManualClock:
         self._wall = datetime.datetime.fromisoformat(iso_text)
         self.synced = synced
 
+    def reboot(self, off_ms=0):
+        """The machine restarts after `off_ms` switched off: a new monotonic epoch starting at 0; the wall
+        clock moves on by the time off (set it with set_wall when the Pi came back with a wrong one)."""
+        self._wall += datetime.timedelta(milliseconds=off_ms)
+        self._mono = 0
+        self.epoch += 1
+
     def wall(self):
         return self._wall.isoformat(timespec="milliseconds"), self.synced
 
     def monotonic_ms(self):
         return self._mono
+
+    def monotonic_epoch(self):
+        return "manual-%d" % self.epoch
 
 
 def instant(text):

@@ -15,6 +15,7 @@ import sqlite_utils
 
 from edge_agent.ledger import minmax
 from edge_agent.ledger import chain
+from edge_agent.ledger import lockouts
 from edge_agent.ledger.clock import SystemClock
 from edge_agent.ledger.errors import AppendRefused, LedgerError, LedgerUnwritable
 from edge_agent.ledger.migrations import MIGRATIONS, migrate
@@ -113,6 +114,7 @@ class Ledger:
                 self.db.execute("UPDATE cabinet SET cabinet_id = ? WHERE id = 1", [cabinet_id])
             if count_boot:
                 self.db.execute("UPDATE cabinet SET boot = boot + 1 WHERE id = 1")
+                lockouts.resume(self)        # lockouts from before a reboot go on in this run of the clock
         self.boot = self.cabinet()["boot"]
 
     def close(self):

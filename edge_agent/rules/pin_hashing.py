@@ -15,6 +15,9 @@ DEFAULT_N, DEFAULT_R, DEFAULT_P = 2 ** 14, 8, 1
 SALT_BYTES = 16
 HASH_BYTES = 32
 MIN_PIN_LENGTH, MAX_PIN_LENGTH = 4, 12
+# Checked against when a login fails before any stored hash is looked at (no such user, no PIN, locked), so
+# that it costs what a real check costs. It matches no PIN (no scrypt output is all zeros, to 2^-256).
+DUMMY_HASH = "%s$%d$%d$%d$%s$%s" % (SCHEME, DEFAULT_N, DEFAULT_R, DEFAULT_P, "00" * SALT_BYTES, "00" * HASH_BYTES)
 
 
 def check_pin_format(pin):

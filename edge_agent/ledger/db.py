@@ -14,10 +14,12 @@ import sqlite_utils
 
 from edge_agent.ledger import minmax
 from edge_agent.ledger import chain
+from edge_agent.ledger.effects import MOVES_STOCK_ON_OUTCOME, STOCK_EFFECT, effect_of  # noqa: F401 (re-exported)
 from edge_agent.ledger.clock import SystemClock
 from edge_agent.ledger.errors import AppendRefused, LedgerError
 from edge_agent.ledger.migrations import MIGRATIONS, migrate
-from edge_agent.ledger.schema_v1 import ACTIONS, TRANSACTION_KINDS
+from edge_agent.ledger.schema_v1 import ACTIONS
+from edge_agent.ledger.schema_v5 import KINDS as TRANSACTION_KINDS
 from edge_agent.link.codes import CMD_ID_MAX
 
 BUSY_TIMEOUT_MS = 5000
@@ -26,10 +28,7 @@ BUSY_TIMEOUT_MS = 5000
 # Fields a caller may give; seq, boot, times and hashes are the ledger's to assign.
 CALLER_FIELDS = ("action", "user_id", "badge_id", "sku", "location", "quantity", "unit_cost", "work_order",
                  "machine_id", "cost_center", "cmd_id", "intent_seq", "outcome", "reason", "approver_id",
-                 "condition", "weight_mg", "fw_boot")
-# How each kind (or an outcome's action) moves on_hand: a signed delta per unit, or "set" for a count.
-STOCK_EFFECT = {"issue": -1, "return": +1, "refill": +1, "adjustment": +1, "count": "set"}
-MOVES_STOCK_ON_OUTCOME = ("issue", "return", "refill")
+                 "condition", "weight_mg", "fw_boot", "detail")
 INTEGER_FIELDS = ("quantity", "unit_cost", "cmd_id", "intent_seq", "weight_mg", "fw_boot")
 
 
@@ -212,10 +211,7 @@ class Ledger:
     @staticmethod
     def _stock_effect(kind, row):
         """None, a signed multiplier for quantity, or "set"; refuses rows that cannot say what moved."""
-        if kind == "outcome":
-            effect = STOCK_EFFECT[row["action"]] if row["action"] in MOVES_STOCK_ON_OUTCOME else None
-        else:
-            effect = STOCK_EFFECT.get(kind)
+        effect = effect_of(kind, row["action"])
         if effect is None:
             return None
         quantity = row["quantity"]

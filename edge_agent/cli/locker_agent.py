@@ -16,6 +16,7 @@ from edge_agent.ledger import LedgerError, open_ledger
 from edge_agent.rules import csv_io, pin_hashing
 from edge_agent.rules.csv_io import (export_transactions, import_locations, import_role_allows, import_skus,
                                       import_user_limits, import_users)
+from edge_agent.ledger.admin_log import record_admin_change
 from edge_agent.ledger.schema_v1 import ROLES
 from edge_agent.reports import command as report_command
 
@@ -115,8 +116,10 @@ def _set_pin(ledger, args, out):
     _user(ledger, args.user)
     pin_hash = pin_hashing.hash_pin(_read_pin())
     # A new PIN starts with a clean slate: old wrong tries and a lockout were about the old one.
-    ledger.db.execute("UPDATE users SET pin_hash = ?, failed_pins = 0, locked_until = NULL WHERE id = ?",
-                      [pin_hash, args.user])
+    with ledger.transaction():
+        ledger.db.execute("UPDATE users SET pin_hash = ?, failed_pins = 0, locked_until = NULL WHERE id = ?",
+                          [pin_hash, args.user])
+        record_admin_change(ledger, "set pin", {"user": args.user})
     out("PIN set for %s" % args.user)
     return 0
 

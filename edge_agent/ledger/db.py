@@ -12,7 +12,7 @@ import sqlite3
 
 import sqlite_utils
 
-from edge_agent.ledger import minmax
+from edge_agent.ledger import admin_log, minmax
 from edge_agent.ledger import chain
 from edge_agent.ledger.effects import MOVES_STOCK_ON_OUTCOME, STOCK_EFFECT, effect_of  # noqa: F401 (re-exported)
 from edge_agent.ledger.clock import SystemClock
@@ -91,15 +91,22 @@ class Ledger:
         self.close()
 
     @contextlib.contextmanager
-    def transaction(self):
-        """One SQLite transaction (a savepoint when nested): all of it lands, or none of it."""
+    def transaction(self, admin=None):
+        """One SQLite transaction (a savepoint when nested): all of it lands, or none of it.
+
+        admin=(what, detail): the block is an admin change; its `admin` chain row is written at the end of
+        the block, in the same transaction (admin_log.record_admin_change)."""
         if self.db.conn.in_transaction:
             with self.db.atomic():
                 yield self
+                if admin is not None:
+                    admin_log.record_admin_change(self, *admin)
             return
         self.db.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
         try:
             yield self
+            if admin is not None:
+                admin_log.record_admin_change(self, *admin)
         except BaseException:
             if self.db.conn.in_transaction:
                 self.db.execute("ROLLBACK")
@@ -196,7 +203,8 @@ class Ledger:
         row.update(seq=head["next_seq"], boot=self.boot, wall_time=wall_time, clock_synced=int(bool(synced)),
                    monotonic_ms=int(self.clock.monotonic_ms()), kind=kind, prev_hash=head["head_hash"])
         row["hash"] = chain.row_hash(row["prev_hash"], row)
-        self.db["transactions"].insert(row)
+        # Nulls left out: the hash ignores them, and a ledger opened with an older schema lacks later columns.
+        self.db["transactions"].insert({k: v for k, v in row.items() if v is not None})
         if effect == "set":
             self.db.execute("UPDATE locations SET on_hand = ? WHERE id = ?", [row["quantity"], row["location"]])
         elif effect is not None:

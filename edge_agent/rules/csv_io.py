@@ -204,7 +204,7 @@ def import_skus(ledger, path):
     rows, problems = read_rows(path, SKU_COLUMNS)
     duplicates(rows, "part_number", problems)
     refuse_if(path, problems)
-    with ledger.transaction():
+    with ledger.transaction(admin=("import skus", str(path))):
         for _, record in rows:
             sku = {k: v for k, v in record.items() if k not in REQUIREMENT_COLUMNS}
             ledger.db["skus"].upsert(_without_null_defaults(ledger, "skus", sku), pk="part_number")
@@ -239,7 +239,7 @@ def import_locations(ledger, path):
         if low is not None and high is not None and high < low:
             problems.append((row_number, "max", "max %d is below min %d" % (high, low)))
     refuse_if(path, problems)
-    with ledger.transaction():
+    with ledger.transaction(admin=("import locations", str(path))):
         for _, record in rows:
             counted = record.pop("on_hand", None)
             before = _min_max(ledger, record["id"])
@@ -288,7 +288,7 @@ def import_users(ledger, path):
         if clear is not None:
             record["pin_hash"] = pin_hashing.hash_pin(clear)
     badge_changes = {record["id"]: record.pop("badges") or [] for _, record in rows if "badges" in record}
-    with ledger.transaction():
+    with ledger.transaction(admin=("import users", str(path))):
         for _, record in rows:
             ledger.db["users"].upsert(_without_null_defaults(ledger, "users", record), pk="id")
         for user_id in badge_changes:  # every delete first, so a badge can move between users in one file
@@ -354,7 +354,7 @@ def _check_rule_targets(ledger, rows, problems):
 
 
 def _replace_rules(ledger, table, records, columns):
-    with ledger.transaction():
+    with ledger.transaction(admin=("import " + table, None)):
         ledger.db.execute("DELETE FROM %s" % table)
         ledger.db[table].insert_all([{name: record.get(name) for name in columns} for record in records])
     return len(records)

@@ -164,7 +164,8 @@ def test_the_schemas_are_there():
 def test_a_tx_batch_is_stored_and_acked_with_a_signed_envelope(cloud, cabinet):
     cabinet.publish("tx", tx_batch(ROWS[0:3]))
     ack = cabinet.wait_envelope("ack")                  # envelope.check has accepted it with the cabinet's key
-    assert ack["type"] == "ack" and ack["cabinet"] == CABINET and ack["body"] == {"stream": "tx", "upto_seq": 3}
+    assert ack["type"] == "ack" and ack["cabinet"] == CABINET and ack["body"] == {"stream": "tx", "upto_seq": 3,
+                                                                                  "hash": ROWS[2]["hash"]}
     assert cloud.rows(CABINET) == ROWS[0:3] and cloud.watermark(CABINET, "tx") == 3
     with pytest.raises(envelope.Refused, match="bad_signature"):
         cabinet.envelopes("ack", key=bytes(32))
@@ -266,7 +267,7 @@ def test_a_fresh_receiver_starts_from_the_births_acked(cloud, cabinet):
     cabinet.publish("status", status("online", 5))
     cabinet.publish("birth", birth(tx=(12, 8), events=(3, 3), session=5))   # an earlier cloud acked tx 1..8
     cabinet.publish("tx", tx_batch(ROWS[8:12], backlog=True))
-    cabinet.wait_envelope("ack", lambda e: e["body"] == {"stream": "tx", "upto_seq": 12})
+    cabinet.wait_envelope("ack", lambda e: e["body"] == {"stream": "tx", "upto_seq": 12, "hash": ROWS[11]["hash"]})
     assert cloud.watermark(CABINET, "tx") == 12 and cloud.watermark(CABINET, "events") == 3
     assert resends(cabinet) == [] and cloud.chain_breaks() == []            # 9's predecessor is not ours to check
     assert cloud.birth(CABINET)["streams"]["tx"] == {"head": 12, "acked": 8}

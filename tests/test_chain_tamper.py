@@ -309,3 +309,44 @@ def test_pushed_settings_and_desired_users_are_admin_rows(down):  # noqa: F811
     assert [what for what, _ in admin][-2:] == ["config", "desired users"]
     assert admin[-2][1]["settings"] == {"lockout_s": 900} and admin[-1][1]["version"] == 3
     assert ledger.verify().ok
+
+
+# -- end to end: the agent process, Mosquitto, the reference cloud ---------------------------------------------
+def test_a_rewrite_hidden_from_verify_is_caught_by_the_cloud_which_stops_acking_and_the_agent_shows_it(tmp_path):
+    """The rewrite also rolls the local anchor back, so verify alone passes; resent, the rewritten row meets
+    the cloud's first copy: the cloud stops acknowledging, says why, the agent raises the alert (which reaches
+    the cloud on the events stream) and verify fails. A remote unlock on the way is an admin row."""
+    from tests.test_cloud_sync import CABINET, WAIT_S, Site
+    site = Site(tmp_path)
+    try:
+        site.broker.start()
+        cloud = site.start_cloud()
+        site.start_agent()
+        site.issue(2)
+        command_id = cloud.send_command(CABINET, "unlock", {"door": 1, "reason": "driver lost badge"})
+        assert cloud.wait_for(lambda: any(r["command_id"] == command_id for r in cloud.command_results(CABINET)),
+                              WAIT_S)
+        head = site.check_complete()["tx"]                  # everything acked; the agent stopped
+        with open_ledger(tmp_path / "ledger.db", count_boot=False) as ledger:
+            unlock = [r for r in ledger.transactions() if r["kind"] == "admin" and r["reason"] == "remote unlock"]
+            assert [json.loads(r["detail"])["detail"]["command_id"] for r in unlock] == [command_id]
+            previous = ledger.transaction_row(head - 1)["hash"]
+            assert ledger.verify().ok
+        rewrite_from(tmp_path / "ledger.db", head, reason="nothing to see")
+        conn = raw(tmp_path / "ledger.db")
+        conn.execute("UPDATE cloud_state SET tx_acked = ?, tx_acked_hash = ?", [head - 1, previous])
+        conn.close()
+        assert verify(tmp_path / "ledger.db", ManualClock()).ok    # locally, the rewrite is consistent
+
+        site.start_agent()                                  # sends seq `head` again, from its (rolled back) ack
+        assert cloud.wait_for(lambda: any(e["type"] == "alert_raised" and e["kind"] == "chain_break"
+                                          for e in cloud.events(CABINET)), WAIT_S), site.agent.log()[-2000:]
+        assert [(b["seq"], b["kind"]) for b in cloud.chain_breaks(CABINET)] == [(head, "rewritten")]
+        assert [a["kind"] for a in cloud.alerts(CABINET)] == ["chain_break"]
+        assert site.agent.stop() == 0
+        with open_ledger(tmp_path / "ledger.db", count_boot=False) as ledger:
+            assert [a[1] for a in open_alerts(ledger.db)].count("chain_break") == 1
+            result = ledger.verify()
+        assert not result.ok and "the cloud found the chain broken at seq %d (rewritten" % head in str(result)
+    finally:
+        site.close()

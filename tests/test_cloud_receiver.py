@@ -251,6 +251,40 @@ def test_a_chain_break_is_flagged_not_rejected(cloud, cabinet):
     assert cloud.watermark(CABINET, "tx") == 6 and cloud.rejected() == []
 
 
+def test_after_a_chain_break_tx_acks_stall_below_it_with_the_reason_and_an_alert(cloud, cabinet):
+    """The issue's reproduction: the cloud noticed the break on synced rows but kept acking."""
+    cabinet.publish("tx", tx_batch(ROWS[0:3]))
+    cabinet.wait_envelope("ack")
+    forged = chain(4, 6, prev_hash="ab" * 32)           # self-consistent rows that do not follow seq 3
+    cabinet.publish("tx", tx_batch(forged))
+    cabinet.publish("tx", tx_batch(chain(7, 8, prev_hash=forged[-1]["hash"])))
+    cabinet.publish("events", event_batch([alert(1)]))
+    cabinet.wait_envelope("ack", lambda e: e["body"] == {"stream": "events", "upto_seq": 1})
+    assert cloud.watermark(CABINET, "tx") == 8          # stored: the evidence
+    assert acks(cabinet) == [3, 3, 3]                   # but never acknowledged past the break
+    stalled = [e["body"] for e in cabinet.envelopes("ack") if e["body"]["stream"] == "tx"][1:]
+    assert all(b["chain_break"]["seq"] == 4 and b["chain_break"]["kind"] == "prev_hash" and
+               b["hash"] == ROWS[2]["hash"] for b in stalled)
+    (raised,) = cloud.alerts(CABINET)
+    assert raised["kind"] == "chain_break" and raised["detail"].startswith("tx 4 (prev_hash)")
+    # Someone has looked (the cabinet's ledger restored, or its rows accepted): the acks go on.
+    cloud.clear_chain_break(CABINET)
+    cabinet.publish("tx", tx_batch(chain(7, 8, prev_hash=forged[-1]["hash"]), backlog=True))
+    cabinet.wait_envelope("ack", lambda e: e["body"].get("upto_seq") == 8)
+    assert cloud.alerts(CABINET) == []
+
+
+def test_a_birth_whose_head_went_back_below_what_we_hold_is_a_rolled_back_chain(cloud, cabinet):
+    cabinet.publish("birth", birth(tx=(6, 0), session=1))
+    cabinet.publish("tx", tx_batch(ROWS[0:6]))
+    cabinet.wait_envelope("ack", lambda e: e["body"].get("upto_seq") == 6)
+    cabinet.publish("birth", birth(tx=(4, 4), session=2))      # rows 5-6 deleted, next_seq rolled back
+    stalled = cabinet.wait_envelope("ack", lambda e: "chain_break" in e["body"])["body"]
+    assert stalled == {"stream": "tx", "upto_seq": 4, "hash": ROWS[3]["hash"], "chain_break": {
+        "seq": 5, "kind": "rolled_back", "detail": "the cabinet's head is seq 4, but seq 5 to 6 were received from it"}}
+    assert [a["kind"] for a in cloud.alerts(CABINET)] == ["chain_break"]
+
+
 def test_events_and_command_results_are_stored_and_acked(cloud, cabinet):
     result = {"seq": 2, "type": "command_result", "wall": "2026-11-23T10:00:03.400+00:00", "clock_synced": False,
               "ledger_seq": None, "command_id": "b96e9e87-1859-5ab4-8ad6-560c96cbf694", "command_type": "unlock",

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 import pytest
 
 from edge_agent.rules.access import Person
+from edge_agent.ledger import record_admin_change
 from edge_agent.ledger.alerts import open_alerts
 from edge_agent.link.messages import BinReading
 from edge_agent.flows.weighing import (MISMATCH, OVER_ALLOWED, UNEXPLAINED, Counted, NotStable, WeighBins,
-from edge_agent.ledger import record_admin_change
                                  issue_scanned, stable_reading, whole_pieces)
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet

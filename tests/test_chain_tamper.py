@@ -350,3 +350,14 @@ def test_a_rewrite_hidden_from_verify_is_caught_by_the_cloud_which_stops_acking_
         assert not result.ok and "the cloud found the chain broken at seq %d (rewritten" % head in str(result)
     finally:
         site.close()
+
+
+def test_a_pin_set_by_an_admin_is_an_admin_row_and_verify_stays_ok(path, clock, monkeypatch):
+    import io
+    from edge_agent.cli import locker_agent
+    monkeypatch.setattr("sys.stdin", io.StringIO("24681357\n"))
+    said = []
+    assert locker_agent.main(["--db", str(path), "set-pin", "tech-1"], out=said.append) == 0
+    row = last_row(path)
+    assert (row["kind"], row["reason"], json.loads(row["detail"])["detail"]) == ("admin", "set pin", {"user": "tech-1"})
+    assert verify(path, clock).ok

@@ -89,10 +89,10 @@ class Commands:
             raise Refused("malformed", "ack chain_break must be an object")
         outbox.set_acked(self.ledger, body["stream"], _int(body, "upto_seq"), upto_hash)
         self.sync.stats.acks += 1
-        if body["stream"] == "tx" and (found is not None or upto_hash is not None):
-            # The cloud says the chain is broken and stops acknowledging (or acknowledges again: cleared).
-            if found is None or outbox.chain_break(self.ledger) != found:
-                outbox.set_chain_break(self.ledger, found)
+        if body["stream"] == "tx" and (found is not None or upto_hash is not None) and \
+                found != outbox.chain_break(self.ledger):
+            # The cloud says the chain is broken and stops acknowledging (or, acking with no break, cleared).
+            outbox.set_chain_break(self.ledger, found)
             if found is not None:
                 log.error("cloud: the cloud stopped acknowledging transactions: chain broken at seq %s (%s): %s",
                           found.get("seq"), found.get("kind"), found.get("detail"))

@@ -285,6 +285,23 @@ def test_a_birth_whose_head_went_back_below_what_we_hold_is_a_rolled_back_chain(
     assert [a["kind"] for a in cloud.alerts(CABINET)] == ["chain_break"]
 
 
+def test_a_birth_whose_head_hash_is_not_the_row_we_hold_is_a_rewritten_chain(cloud, cabinet):
+    """A consistent rewrite of rows the cloud already holds shows at the next connection, unsent."""
+    cabinet.publish("tx", tx_batch(ROWS[0:6]))
+    cabinet.wait_envelope("ack", lambda e: e["body"].get("upto_seq") == 6)
+    same = birth(tx=(6, 6), session=2)
+    same["streams"]["tx"]["head_hash"] = ROWS[5]["hash"]
+    cabinet.publish("birth", same)
+    received(cloud, 2)
+    assert cloud.chain_breaks(CABINET) == []
+    rewritten = birth(tx=(6, 6), session=3)
+    rewritten["streams"]["tx"]["head_hash"] = "ef" * 32
+    cabinet.publish("birth", rewritten)
+    received(cloud, 3)
+    assert [(b["seq"], b["kind"]) for b in cloud.chain_breaks(CABINET)] == [(6, "rewritten")]
+    assert [a["kind"] for a in cloud.alerts(CABINET)] == ["chain_break"]
+
+
 def test_events_and_command_results_are_stored_and_acked(cloud, cabinet):
     result = {"seq": 2, "type": "command_result", "wall": "2026-11-23T10:00:03.400+00:00", "clock_synced": False,
               "ledger_seq": None, "command_id": "b96e9e87-1859-5ab4-8ad6-560c96cbf694", "command_type": "unlock",

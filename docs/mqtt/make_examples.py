@@ -119,7 +119,8 @@ def build():
         "birth.json": up(agent_version="0.1.0", firmware_version="locker-fw 1.4.0", firmware_boot=3,
                          agent_boot=12, config_hash=hashlib.sha256(b"example agent.toml").hexdigest(),
                          applied={"users": 12, "catalog": 4},
-                         streams={"tx": {"head": rows[-1]["seq"], "acked": 0}, "events": {"head": 51, "acked": 40}}),
+                         streams={"tx": {"head": rows[-1]["seq"], "acked": 0, "head_hash": rows[-1]["hash"]},
+                                  "events": {"head": 51, "acked": 40}}),
         "tx_batch.json": up(stream="tx", first_seq=rows[0]["seq"], last_seq=rows[-1]["seq"], backlog=True, rows=rows),
         "event_batch_alerts.json": event_batch(
             41,

@@ -109,6 +109,14 @@ def head(ledger, stream):
         "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox_events'), 0))").fetchone()[0]
 
 
+def head_hash(ledger, stream):
+    """{"head_hash": hash of the last transaction} for "tx" with rows (what the birth carries), else {}."""
+    if stream != "tx":
+        return {}
+    found = ledger.db.execute("SELECT head_hash FROM cabinet WHERE id = 1 AND next_seq > 1").fetchone()
+    return {"head_hash": found[0]} if found else {}
+
+
 # -- reading a stream ---------------------------------------------------------------------------------------
 def read_batch(ledger, stream, after_seq, max_rows=200, max_bytes=65536) -> Optional[Batch]:
     """The next items of `stream` with seq > after_seq, in seq order, or None when there are none.

@@ -350,6 +350,11 @@ class CloudReceiver:
                 if stream == "tx" and head < state["watermark"]:
                     self._chain_break(cabinet, head + 1, "rolled_back", "the cabinet's head is seq %d, but seq %d "
                                       "to %d were received from it" % (head, head + 1, state["watermark"]))
+                held = self._stored_row(cabinet, head) if stream == "tx" and head else None
+                said = p["streams"][stream].get("head_hash")
+                if held is not None and said is not None and said != held["hash"]:
+                    self._chain_break(cabinet, head, "rewritten", "the cabinet's head hash is %s; the copy received "
+                                      "had %s" % (said, held["hash"]))
                 if acked < state["watermark"]:
                     out.append(self._ack(topics, stream, state["watermark"]))   # it missed our last ack
                 elif acked > state["watermark"] and stream == "events":

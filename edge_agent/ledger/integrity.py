@@ -15,9 +15,10 @@ import json
 
 from edge_agent.ledger import admin_log
 from edge_agent.ledger.effects import MOVES_STOCK_ON_OUTCOME, STOCK_EFFECT
-from edge_agent.ledger.migrations import MIGRATIONS
+from edge_agent.ledger.migrations import MIGRATIONS, schema_version
 
 GUARDED_TABLE = "transactions"
+ANCHOR_VERSION = 5      # the schema version with admin rows, the acknowledged hash and the cloud's word
 
 
 def expected_triggers(migrations=MIGRATIONS):
@@ -38,13 +39,13 @@ def expected_triggers(migrations=MIGRATIONS):
 def trigger_problems(db):
     present = {name: (table, sql) for name, table, sql in
                db.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")}
+    expected = expected_triggers(MIGRATIONS[:schema_version(db)])
     problems = []
-    for name, sql in sorted(expected_triggers().items()):
+    for name, sql in sorted(expected.items()):
         if name not in present:
             problems.append("trigger %s is missing (dropped: rows could be edited or deleted in place)" % name)
         elif present[name][1] != sql:
             problems.append("trigger %s is not the one the schema created (replaced)" % name)
-    expected = expected_triggers()
     for name, (table, _) in sorted(present.items()):
         if table == GUARDED_TABLE and name not in expected:
             problems.append("trigger %s on %s is not one of the schema's (added)" % (name, table))
@@ -77,6 +78,8 @@ def on_hand_problems(db):
 
 
 def people_problems(db):
+    if schema_version(db) < ANCHOR_VERSION:
+        return []
     anchored = admin_log.anchored_people_digest(db)
     if anchored is None:
         return []       # no admin row yet: nothing to compare with (docs/decisions/0025)
@@ -88,6 +91,8 @@ def people_problems(db):
 
 def cloud_anchor_problems(db):
     """The acknowledged row against the ledger; the cloud's report of a break."""
+    if schema_version(db) < ANCHOR_VERSION:
+        return []
     state = db.execute("SELECT tx_acked, tx_acked_hash, chain_break FROM cloud_state WHERE id = 1").fetchone()
     if state is None:
         return []

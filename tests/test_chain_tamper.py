@@ -361,3 +361,26 @@ def test_a_pin_set_by_an_admin_is_an_admin_row_and_verify_stays_ok(path, clock, 
     row = last_row(path)
     assert (row["kind"], row["reason"], json.loads(row["detail"])["detail"]) == ("admin", "set pin", {"user": "tech-1"})
     assert verify(path, clock).ok
+
+
+def test_a_v4_ledger_with_history_migrates_to_admin_rows_and_keeps_its_hashes(tmp_path, clock):
+    from edge_agent.ledger.migrations import MIGRATIONS
+    path = tmp_path / "old.db"
+    with open_ledger(path, clock, migrations=MIGRATIONS[:4]) as old:
+        old.db["skus"].insert({"part_number": "P-100"})
+        old.db["locations"].insert({"id": "L3", "kind": "lane", "unit": 3, "sku": "P-100"})
+        old.append("refill", location="L3", quantity=4, user_id="drv-1")
+        hashes = [r["hash"] for r in old.transactions()]
+    reader = raw(path)                                  # a connection open across the migration
+    reader.execute("SELECT count(*) FROM transactions").fetchone()
+    with open_ledger(path, clock) as ledger:
+        assert [r["hash"] for r in ledger.transactions()] == hashes and ledger.verify().ok
+        ledger.db["users"].insert({"id": "tech-1", "role": "technician"})
+        seq = ledger.transaction_row(ledger.cabinet()["next_seq"] - 1)["seq"]
+        from edge_agent.ledger import record_admin_change
+        record_admin_change(ledger, "users by hand, then put on record")
+        assert ledger.transaction_row(seq + 1)["kind"] == "admin" and ledger.verify().ok
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):     # the CHECK still holds for other kinds
+        reader.execute("INSERT INTO transactions (seq, boot, wall_time, clock_synced, monotonic_ms, kind, "
+                       "prev_hash, hash) VALUES (99, 1, 'x', 1, 0, 'gift', 'a', 'b')")
+    reader.close()

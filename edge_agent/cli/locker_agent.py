@@ -179,7 +179,8 @@ def build_parser():
         "register", "make the cabinet's MQTT TLS key and certificate request and its command key (files 0600, "
                     "never overwritten without --force); prints what to send the cloud operator",
         lambda a, out: registration.main(a, out), parents=()))
-    command("verify", "check that no transaction was edited, deleted or reordered (exit 1 if one was)", _verify)
+    command("verify", "check that no transaction was edited, deleted or reordered, and the triggers, on hand, "
+                      "people and the cloud's acknowledged hash (exit 1 if not)", _verify)
     i = command("import", "import users, SKUs, locations (with min/max) or the access rules from a CSV file",
                 _import, epilog=_import_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     i.add_argument("what", choices=list(IMPORTERS), help="users, skus, locations, allows or limits (below)")

@@ -85,7 +85,7 @@ def user_csv():
 def stock_ledger(path, clock):
     """The ledger file, stocked through the CSV importers, with rules and limits. Returns it closed."""
     ledger = ledger_from_csv(path.parent, skus=sku_csv(), locations=location_csv(), users=user_csv(), clock=clock)
-    with ledger.transaction():
+    with ledger.transaction(admin=("import rules and limits", None)):   # an admin row, as the importers write
         ledger.db["role_allows"].insert_all([{"role": "technician", "category": c} for c in CATEGORIES] +
                                             [{"role": "contractor", "category": c} for c in ("ppe", "fasteners")])
         limits = []

@@ -42,9 +42,10 @@ def test_an_installer_imports_the_cabinet_then_verifies_and_exports_it(tmp_path)
         assert run.returncode == 0, run.stderr
         assert run.stdout.startswith("imported 1 %s" % what)
     run = agent(db, "verify")
-    assert (run.returncode, run.stdout.strip()) == (0, "ledger OK: 1 transactions, chain intact")
+    # The location's count, and each import an admin row (docs/decisions/0025).
+    assert (run.returncode, run.stdout.strip()) == (0, "ledger OK: 4 transactions, chain intact")
     run = agent(db, "export", "transactions", tmp_path / "out.csv")
-    assert run.returncode == 0 and "exported 1 transactions" in run.stdout
+    assert run.returncode == 0 and "exported 4 transactions" in run.stdout
     exported = (tmp_path / "out.csv").read_text()
     assert "L3" in exported and "count" in exported
     with sqlite3.connect(db) as con:
@@ -169,12 +170,14 @@ def test_transactions_are_one_readable_line_each(site):
     issue = next(line for line in lines if " outcome " in line)
     for shown in ("2026-03-16 09:00:00?", "issue", "tech-1", "L1", "GLV-NIT-L", "done", "work order WO-77"):
         assert shown in issue
-    # 1-3: the imported locations' counts (L3 is new, at 0: its min/max goes on record too), 4-5 the issue
-    assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3", "4", "5", "6"]
-    assert [line.split()[0] for line in admin(site, "transactions", "--last", "2")[1].splitlines()[1:]] == ["5", "6"]
-    since = json.loads(admin(site, "transactions", "--since", "4", "--json")[1])
-    assert [(t["seq"], t["kind"], t["user"], t["qty"]) for t in since] == [(5, "outcome", "tech-1", 4),
-                                                                         (6, "refill", "drv-1", 10)]
+    # 1 the skus import (an admin row), 2-4 the imported locations' counts (L3 is new, at 0: its min/max goes
+    # on record too) and 5 that import, 6-8 the users, allows and limits imports, 9-10 the issue, 11 a refill
+    assert [line.split()[0] for line in lines[1:]] == [str(seq) for seq in range(1, 12)]
+    assert [line.split()[3] for line in lines[6:9]] == ["admin"] * 3
+    assert [line.split()[0] for line in admin(site, "transactions", "--last", "2")[1].splitlines()[1:]] == ["10", "11"]
+    since = json.loads(admin(site, "transactions", "--since", "9", "--json")[1])
+    assert [(t["seq"], t["kind"], t["user"], t["qty"]) for t in since] == [(10, "outcome", "tech-1", 4),
+                                                                         (11, "refill", "drv-1", 10)]
     assert since[0]["time"] == "2026-03-16T09:00:00.000+00:00" and since[0]["clock_synced"] is False
 
 

@@ -164,7 +164,8 @@ def test_the_schemas_are_there():
 def test_a_tx_batch_is_stored_and_acked_with_a_signed_envelope(cloud, cabinet):
     cabinet.publish("tx", tx_batch(ROWS[0:3]))
     ack = cabinet.wait_envelope("ack")                  # envelope.check has accepted it with the cabinet's key
-    assert ack["type"] == "ack" and ack["cabinet"] == CABINET and ack["body"] == {"stream": "tx", "upto_seq": 3}
+    assert ack["type"] == "ack" and ack["cabinet"] == CABINET and ack["body"] == {"stream": "tx", "upto_seq": 3,
+                                                                                  "hash": ROWS[2]["hash"]}
     assert cloud.rows(CABINET) == ROWS[0:3] and cloud.watermark(CABINET, "tx") == 3
     with pytest.raises(envelope.Refused, match="bad_signature"):
         cabinet.envelopes("ack", key=bytes(32))
@@ -250,6 +251,57 @@ def test_a_chain_break_is_flagged_not_rejected(cloud, cabinet):
     assert cloud.watermark(CABINET, "tx") == 6 and cloud.rejected() == []
 
 
+def test_after_a_chain_break_tx_acks_stall_below_it_with_the_reason_and_an_alert(cloud, cabinet):
+    """The issue's reproduction: the cloud noticed the break on synced rows but kept acking."""
+    cabinet.publish("tx", tx_batch(ROWS[0:3]))
+    cabinet.wait_envelope("ack")
+    forged = chain(4, 6, prev_hash="ab" * 32)           # self-consistent rows that do not follow seq 3
+    cabinet.publish("tx", tx_batch(forged))
+    cabinet.publish("tx", tx_batch(chain(7, 8, prev_hash=forged[-1]["hash"])))
+    cabinet.publish("events", event_batch([alert(1)]))
+    cabinet.wait_envelope("ack", lambda e: e["body"] == {"stream": "events", "upto_seq": 1})
+    assert cloud.watermark(CABINET, "tx") == 8          # stored: the evidence
+    assert acks(cabinet) == [3, 3, 3]                   # but never acknowledged past the break
+    stalled = [e["body"] for e in cabinet.envelopes("ack") if e["body"]["stream"] == "tx"][1:]
+    assert all(b["chain_break"]["seq"] == 4 and b["chain_break"]["kind"] == "prev_hash" and
+               b["hash"] == ROWS[2]["hash"] for b in stalled)
+    (raised,) = cloud.alerts(CABINET)
+    assert raised["kind"] == "chain_break" and raised["detail"].startswith("tx 4 (prev_hash)")
+    # Someone has looked (the cabinet's ledger restored, or its rows accepted): the acks go on.
+    cloud.clear_chain_break(CABINET)
+    cabinet.publish("tx", tx_batch(chain(7, 8, prev_hash=forged[-1]["hash"]), backlog=True))
+    cabinet.wait_envelope("ack", lambda e: e["body"].get("upto_seq") == 8)
+    assert cloud.alerts(CABINET) == []
+
+
+def test_a_birth_whose_head_went_back_below_what_we_hold_is_a_rolled_back_chain(cloud, cabinet):
+    cabinet.publish("birth", birth(tx=(6, 0), session=1))
+    cabinet.publish("tx", tx_batch(ROWS[0:6]))
+    cabinet.wait_envelope("ack", lambda e: e["body"].get("upto_seq") == 6)
+    cabinet.publish("birth", birth(tx=(4, 4), session=2))      # rows 5-6 deleted, next_seq rolled back
+    stalled = cabinet.wait_envelope("ack", lambda e: "chain_break" in e["body"])["body"]
+    assert stalled == {"stream": "tx", "upto_seq": 4, "hash": ROWS[3]["hash"], "chain_break": {
+        "seq": 5, "kind": "rolled_back", "detail": "the cabinet's head is seq 4, but seq 5 to 6 were received from it"}}
+    assert [a["kind"] for a in cloud.alerts(CABINET)] == ["chain_break"]
+
+
+def test_a_birth_whose_head_hash_is_not_the_row_we_hold_is_a_rewritten_chain(cloud, cabinet):
+    """A consistent rewrite of rows the cloud already holds shows at the next connection, unsent."""
+    cabinet.publish("tx", tx_batch(ROWS[0:6]))
+    cabinet.wait_envelope("ack", lambda e: e["body"].get("upto_seq") == 6)
+    same = birth(tx=(6, 6), session=2)
+    same["streams"]["tx"]["head_hash"] = ROWS[5]["hash"]
+    cabinet.publish("birth", same)
+    received(cloud, 2)
+    assert cloud.chain_breaks(CABINET) == []
+    rewritten = birth(tx=(6, 6), session=3)
+    rewritten["streams"]["tx"]["head_hash"] = "ef" * 32
+    cabinet.publish("birth", rewritten)
+    received(cloud, 3)
+    assert [(b["seq"], b["kind"]) for b in cloud.chain_breaks(CABINET)] == [(6, "rewritten")]
+    assert [a["kind"] for a in cloud.alerts(CABINET)] == ["chain_break"]
+
+
 def test_events_and_command_results_are_stored_and_acked(cloud, cabinet):
     result = {"seq": 2, "type": "command_result", "wall": "2026-11-23T10:00:03.400+00:00", "clock_synced": False,
               "ledger_seq": None, "command_id": "b96e9e87-1859-5ab4-8ad6-560c96cbf694", "command_type": "unlock",
@@ -266,7 +318,7 @@ def test_a_fresh_receiver_starts_from_the_births_acked(cloud, cabinet):
     cabinet.publish("status", status("online", 5))
     cabinet.publish("birth", birth(tx=(12, 8), events=(3, 3), session=5))   # an earlier cloud acked tx 1..8
     cabinet.publish("tx", tx_batch(ROWS[8:12], backlog=True))
-    cabinet.wait_envelope("ack", lambda e: e["body"] == {"stream": "tx", "upto_seq": 12})
+    cabinet.wait_envelope("ack", lambda e: e["body"] == {"stream": "tx", "upto_seq": 12, "hash": ROWS[11]["hash"]})
     assert cloud.watermark(CABINET, "tx") == 12 and cloud.watermark(CABINET, "events") == 3
     assert resends(cabinet) == [] and cloud.chain_breaks() == []            # 9's predecessor is not ours to check
     assert cloud.birth(CABINET)["streams"]["tx"] == {"head": 12, "acked": 8}

@@ -10,6 +10,7 @@ import signal
 import pytest
 
 from edge_agent.cloud import envelope, outbox
+from edge_agent.ledger import record_admin_change
 from sim.cloud.receiver import CloudReceiver
 from tests.agent_process import AgentProcess, ledger_of, simulated_cabinet, write_agent_config
 from tests.ledgers import ledger_from_csv
@@ -34,6 +35,7 @@ class Site:
                                  locations="id,kind,unit,sku,on_hand,min,max\n" + lanes + "\nD1,door,1,GLV,1,0,1\n",
                                  users="id,name,role,badges\nT1,Ana,technician,%s\n" % BADGE)
         ledger.db["role_allows"].insert({"role": "technician", "category": "ppe"})
+        record_admin_change(ledger, "access rules written by the test")    # as an import would
         ledger.close()
         self.key = bytes(range(32))
         (folder / "cabinet.key").write_text(self.key.hex())

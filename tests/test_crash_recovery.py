@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from edge_agent.ledger.alerts import open_alerts
+from edge_agent.ledger import record_admin_change
 from firmware import messages as M
 from tests.agent_process import AgentProcess, ledger_of, simulated_cabinet, write_agent_config
 from tests.ledgers import ledger_from_csv, rows_of
@@ -30,6 +31,7 @@ def site(tmp_path):
                              locations="id,kind,unit,sku,on_hand,min,max\n" + lanes + "\n",
                              users="id,name,role,badges\nT1,Ana,technician,%s\n" % BADGE)
     ledger.db["role_allows"].insert({"role": "technician", "category": "ppe"})
+    record_admin_change(ledger, "access rules written by the test")   # as an import would
     ledger.close()
     agent = AgentProcess(write_agent_config(tmp_path, port, access={"session_idle_s": 3600}))
     yield sim, tmp_path, agent

@@ -4,6 +4,7 @@ real pty, and the ledger file read back afterwards."""
 import pytest
 
 from edge_agent.ledger.alerts import open_alerts
+from edge_agent.ledger import record_admin_change
 from tests.agent_process import AgentProcess, ledger_of, simulated_cabinet, write_agent_config
 from tests.ledgers import ledger_from_csv, rows_of
 
@@ -23,6 +24,7 @@ def site(tmp_path):
         users="id,name,role,supplier,badges\nT100,Ana,technician,,04A1B2C3D4E5F6\n"
               "R300,Ray,route_driver,Acme,CAFEF00D\n")
     ledger.db["role_allows"].insert({"role": "technician", "category": "ppe"})
+    record_admin_change(ledger, "access rules written by the test")   # as an import would
     ledger.close()
     yield sim, tmp_path, port
     sim.bridge.stop()

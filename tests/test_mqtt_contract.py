@@ -68,7 +68,7 @@ def _examples(folder=EXAMPLES):
 
 def _down_leaf(stem):
     """The topic leaf a down example is published on, from its name: ack, cmd_*, desired_*; None if up."""
-    if stem == "ack":
+    if stem == "ack" or stem.startswith("ack_"):
         return "ack"
     if stem.startswith("cmd_"):
         return "cmd"

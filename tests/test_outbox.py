@@ -139,7 +139,7 @@ def test_read_batch_keeps_to_rows_and_bytes_in_seq_order(ledger):
     for _ in range(9):
         ledger.append("return", location="L4", quantity=1, user_id="tech-1")
     head = outbox.head(ledger, "tx")
-    assert head == 11                                   # the import's 2 counts and 9 returns
+    assert head == 13                                   # the imports' 2 counts and 2 admin rows, 9 returns
     every = outbox.read_batch(ledger, "tx", 0, max_rows=1000)
     assert [r["seq"] for r in every.items] == list(range(1, head + 1))
     assert (every.stream, every.first_seq, every.last_seq) == ("tx", 1, head)
@@ -267,7 +267,9 @@ def test_a_v2_ledger_with_history_migrates_unsynced_and_without_backfill(tmp_pat
         before = list(led.transactions())
     with open_ledger(path, clock, cabinet_id="CAB-1") as led:
         assert schema_version(led.db) == MIGRATIONS[-1].version == len(MIGRATIONS)
-        assert list(led.transactions()) == before and led.verify().ok
+        def set_fields(rows):                               # later versions add nullable columns
+            return [{k: v for k, v in r.items() if v is not None} for r in rows]
+        assert set_fields(led.transactions()) == set_fields(before) and led.verify().ok
         assert led.db["alerts"].count == 1 and led.db["refill_tasks"].count == 1
         assert outbox.read_batch(led, "events", 0) is None  # history is not back-filled
         assert {s: outbox.acked(led, s) for s in outbox.STREAMS} == {"tx": 0, "events": 0}

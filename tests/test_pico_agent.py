@@ -18,6 +18,7 @@ import pytest
 from edge_agent.ledger.alerts import open_alerts
 from edge_agent.link.errors import CabinetError, LinkTimeout
 from edge_agent.link.serial import CabinetLink
+from edge_agent.ledger import record_admin_change
 from firmware import messages as M
 from sim.pico.board import EmulatedPico
 from sim.pico.serve import flash_firmware
@@ -99,6 +100,7 @@ def site_ledger(folder):
                   "L1,lane,1,GLV,6,2,8,2\nL2,lane,2,GLV,6,2,8,2\nD2,door,2,EAR,10,2,10,5\n",
         users="id,name,role,supplier,badges\nT100,Ana,technician,,%s\n" % BADGE)
     ledger.db["role_allows"].insert({"role": "technician", "category": "ppe"})
+    record_admin_change(ledger, "access rules written by the test")   # as an import would
     ledger.close()
 
 

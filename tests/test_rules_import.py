@@ -89,10 +89,12 @@ def test_an_import_replaces_the_whole_rule_set(ledger, tmp_path):
     assert rules(ledger)[0] == []
 
 
-def test_the_rules_import_leaves_the_chain_alone(ledger, tmp_path):
+def test_the_rules_import_is_one_admin_row_on_the_chain(ledger, tmp_path):
     before = ledger.cabinet()["next_seq"]
     import_role_allows(ledger, write(tmp_path, "allows.csv", ALLOWS))
-    assert ledger.cabinet()["next_seq"] == before and ledger.verify().ok
+    row = ledger.transaction_row(before)
+    assert ledger.cabinet()["next_seq"] == before + 1 and ledger.verify().ok
+    assert (row["kind"], row["reason"]) == ("admin", "import role_allows")
 
 
 @pytest.mark.parametrize("text, row, field, message", [

@@ -8,6 +8,7 @@ from tests.agent_process import AgentProcess, ledger_of, simulated_cabinet, writ
 from tests.ledgers import ledger_from_csv, rows_of
 from tests.chromium import browser
 from tests.test_screen import open_screen
+from edge_agent.ledger import record_admin_change
 
 FAST_LANES = {"turn_ms": 300, "settle_ms": 250, "debounce_ms": 5}   # a short turn needs a short debounce
 SIM = {"drop_delay_min_ms": 50, "drop_delay_max_ms": 120, "lane_items": 6,
@@ -28,6 +29,7 @@ def locker(tmp_path):
                   "D1,door,1,TAPE,5,1,5\n",
         users="id,name,role,badges\nT100,Ana,technician,04A1B2C3D4E5F6\nS200,Dee,supervisor,0A0B0C0D\n")
     ledger.db["role_allows"].insert_all([{"role": "technician", "category": c} for c in ("ppe", "cutting")])
+    record_admin_change(ledger, "access rules written by the test")   # as an import would
     ledger.close()
     agent = AgentProcess(write_agent_config(tmp_path, port, readers=READER)).start()
     try:

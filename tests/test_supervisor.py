@@ -10,6 +10,7 @@ from edge_agent.ledger.alerts import open_alerts
 from edge_agent.ledger import ManualClock
 from edge_agent.rules.refusal import Refusal
 from edge_agent.flows.vending import Vending
+from edge_agent.ledger import record_admin_change
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet
 from tests.refusals import refused
@@ -34,6 +35,7 @@ def ledger(tmp_path):
     led = ledger_from_csv(tmp_path, skus=SKUS, locations=LOCATIONS, clock=ManualClock())
     led.db["role_allows"].insert_all([{"role": "technician", "category": "ppe"},
                                       {"role": "technician", "category": "tools"}])
+    record_admin_change(led, "access rules written by the test")   # as an import would
     yield led
     led.close()
 

@@ -12,6 +12,7 @@ from edge_agent.ledger.alerts import open_alerts
 from edge_agent.link.errors import LinkTimeout
 from edge_agent.ledger import ManualClock
 from edge_agent.flows.vending import Vending
+from edge_agent.ledger import record_admin_change
 from sim.virtual_host import VirtualCabinet
 from tests.refusals import refused
 from tests.cabinets import cabinet
@@ -38,6 +39,7 @@ def ledger(tmp_path):
     led = ledger_from_csv(tmp_path, skus=SKUS, locations=LOCATIONS, users=USERS, clock=ManualClock(START))
     led.db["role_allows"].insert_all([{"role": "technician", "category": "tools"},
                                       {"role": "technician", "category": "ppe"}])
+    record_admin_change(led, "access rules written by the test")   # as an import would
     yield led
     led.close()
 

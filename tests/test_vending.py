@@ -6,6 +6,7 @@ import pytest
 from edge_agent.rules.access import Person
 from edge_agent.ledger.alerts import open_alerts
 from edge_agent.flows.vending import Vending
+from edge_agent.ledger import record_admin_change
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet, VirtualHost
 from tests.refusals import refused
@@ -24,6 +25,7 @@ def ledger(tmp_path):
                           locations="id,kind,unit,sku,min,max,refill_pack,on_hand\n" + "\n".join(locations) + "\n")
     led.db["role_allows"].insert_all([{"role": "technician", "category": "ppe"},
                                       {"role": "technician", "category": "tools"}])
+    record_admin_change(led, "access rules written by the test")   # as an import would
     yield led
     led.close()
 

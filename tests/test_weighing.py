@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from edge_agent.rules.access import Person
+from edge_agent.ledger import record_admin_change
 from edge_agent.ledger.alerts import open_alerts
 from edge_agent.link.messages import BinReading
 from edge_agent.flows.weighing import (MISMATCH, OVER_ALLOWED, UNEXPLAINED, Counted, NotStable, WeighBins,
@@ -39,6 +40,7 @@ def rig(tmp_path):
                              locations=LOCATIONS, users="id,name,role,cost_center\ntech-1,Ana,technician,CC-410\n")
     ledger.db["role_allows"].insert_all([{"role": "technician", "category": "hardware"},
                                          {"role": "technician", "category": "consumables"}])
+    record_admin_change(ledger, "access rules written by the test")   # as an import would
     # Every bin holds 40 pieces of 12.5 g except B2 (5, below its min); B4 is never calibrated.
     sim, host = cabinet(sim={"piece_weight_g": PIECE_MG / 1000, "bin_pieces": 40}, bin=[{"number": 2, "pieces": 5}])
     for number in (1, 2, 3):
@@ -180,6 +182,7 @@ def test_an_uncalibrated_bin_is_refused(rig):
 
 def test_taking_more_than_allowed_is_refused_up_front_and_recorded_and_flagged_after(rig):
     rig.ledger.db["user_limits"].insert({"user_id": "tech-1", "sku": "WSH", "period": "day", "max_quantity": 2})
+    record_admin_change(rig.ledger, "access rules written by the test")   # as an import would
     assert refused(rig.bins.begin, TECH, "B1", 3).reason == "over_limit"
     take = rig.bins.begin(TECH, "B1", 2)
     rig.bin(1).take(4)

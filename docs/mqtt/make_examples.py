@@ -119,7 +119,8 @@ def build():
         "birth.json": up(agent_version="0.1.0", firmware_version="locker-fw 1.4.0", firmware_boot=3,
                          agent_boot=12, config_hash=hashlib.sha256(b"example agent.toml").hexdigest(),
                          applied={"users": 12, "catalog": 4},
-                         streams={"tx": {"head": rows[-1]["seq"], "acked": 0}, "events": {"head": 51, "acked": 40}}),
+                         streams={"tx": {"head": rows[-1]["seq"], "acked": 0, "head_hash": rows[-1]["hash"]},
+                                  "events": {"head": 51, "acked": 40}}),
         "tx_batch.json": up(stream="tx", first_seq=rows[0]["seq"], last_seq=rows[-1]["seq"], backlog=True, rows=rows),
         "event_batch_alerts.json": event_batch(
             41,
@@ -171,7 +172,11 @@ def build():
             {"id": "D2", "kind": "door", "sku": None, "on_hand": 0, "min": 0, "max": 0, "quarantine": 0},
             {"id": "L3", "kind": "lane", "sku": "P-100", "on_hand": 11, "min": 2, "max": 20, "quarantine": 1}]),
         # down: full signed envelopes
-        "ack.json": signed("ack", "ack", {"stream": "tx", "upto_seq": rows[-1]["seq"]}),
+        "ack.json": signed("ack", "ack", {"stream": "tx", "upto_seq": rows[-1]["seq"], "hash": rows[-1]["hash"]}),
+        "ack_chain_break.json": signed("ack_chain_break", "ack", {
+            "stream": "tx", "upto_seq": rows[1]["seq"], "hash": rows[1]["hash"],
+            "chain_break": {"seq": rows[2]["seq"], "kind": "rewritten", "detail": "received again with hash "
+                            "9c1f...; the first copy had " + rows[2]["hash"]}}),
         "cmd_resend.json": signed("cmd_resend", "resend", {"stream": "events", "from_seq": 44}),
         "cmd_unlock.json": signed("cmd_unlock", "unlock", {"door": 2, "reason": "ticket 8812: fetch the torque wrench"}),
         "cmd_users_delta.json": signed("cmd_users_delta", "users_delta", {

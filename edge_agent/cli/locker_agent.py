@@ -17,6 +17,7 @@ from edge_agent.rules import csv_io, pin_hashing
 from edge_agent.rules.access import Access
 from edge_agent.rules.csv_io import (export_transactions, import_locations, import_role_allows, import_skus,
                                       import_user_limits, import_users)
+from edge_agent.ledger.admin_log import record_admin_change
 from edge_agent.ledger.schema_v1 import ROLES
 from edge_agent.reports import command as report_command
 
@@ -129,6 +130,7 @@ def _set_pin(ledger, args, out):
     with ledger.transaction():
         ledger.db.execute("UPDATE users SET pin_hash = ?, failed_pins = 0 WHERE id = ?", [pin_hash, args.user])
         lockouts.clear(ledger, args.user)
+        record_admin_change(ledger, "set pin", {"user": args.user})
     out("PIN set for %s" % args.user)
     return 0
 
@@ -191,7 +193,8 @@ def build_parser():
         "register", "make the cabinet's MQTT TLS key and certificate request and its command key (files 0640 in "
                     "the service's group, never overwritten without --force); prints what to send the cloud operator",
         lambda a, out: registration.main(a, out), parents=()))
-    command("verify", "check that no transaction was edited, deleted or reordered (exit 1 if one was)", _verify)
+    command("verify", "check that no transaction was edited, deleted or reordered, and the triggers, on hand, "
+                      "people and the cloud's acknowledged hash (exit 1 if not)", _verify)
     i = command("import", "import users, SKUs, locations (with min/max) or the access rules from a CSV file",
                 _import, epilog=_import_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     i.add_argument("what", choices=list(IMPORTERS), help="users, skus, locations, allows or limits (below)")

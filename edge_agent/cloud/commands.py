@@ -14,6 +14,7 @@ import logging
 from edge_agent.cloud import desired, outbox
 from edge_agent.cloud.envelope import Refused, check
 from edge_agent.cloud.topics import parse
+from edge_agent.ledger.admin_log import record_admin_change
 from edge_agent.rules.access import RANGES as ACCESS_RANGES
 from edge_agent.rules.refusal import Refusal
 
@@ -84,8 +85,20 @@ class Commands:
         body = env["body"]
         if body.get("stream") not in outbox.STREAMS:
             raise Refused("malformed", "ack stream must be one of %s" % ", ".join(outbox.STREAMS))
-        outbox.set_acked(self.ledger, body["stream"], _int(body, "upto_seq"))
+        upto_hash, found = body.get("hash"), body.get("chain_break")
+        if upto_hash is not None and not isinstance(upto_hash, str):
+            raise Refused("malformed", "ack hash must be text")
+        if found is not None and not isinstance(found, dict):
+            raise Refused("malformed", "ack chain_break must be an object")
+        outbox.set_acked(self.ledger, body["stream"], _int(body, "upto_seq"), upto_hash)
         self.sync.stats.acks += 1
+        if body["stream"] == "tx" and (found is not None or upto_hash is not None) and \
+                found != outbox.chain_break(self.ledger):
+            # The cloud says the chain is broken and stops acknowledging (or, acking with no break, cleared).
+            outbox.set_chain_break(self.ledger, found)
+            if found is not None:
+                log.error("cloud: the cloud stopped acknowledging transactions: chain broken at seq %s (%s): %s",
+                          found.get("seq"), found.get("kind"), found.get("detail"))
 
     def _resend(self, env):
         body = env["body"]
@@ -102,6 +115,9 @@ class Commands:
         if self.sync.agent is None:
             raise Refused("not_available", "this agent runs without a cabinet")
         self._once(env)
+        record_admin_change(self.ledger, "remote unlock", {"command_id": env["id"], "door": door,
+                                                           "reason": body.get("reason"), "issued": env["issued"]},
+                            user_id="cloud:%s" % env["id"])
         try:
             result = self.sync.agent.call(self.sync.agent.remote_unlock, door, env["id"], body.get("reason"))
         except Refusal as e:     # no such door, the cabinet not answering
@@ -120,6 +136,7 @@ class Commands:
         self._once(env)
         with self.ledger.transaction():
             outbox.set_settings(self.ledger, **values)
+            record_admin_change(self.ledger, "config", {"command_id": env["id"], "settings": values})
         if self.sync.agent is not None:
             self.sync.agent.call(self.sync.agent.apply_settings, **values)
         self._done(env, detail=", ".join("%s=%d" % kv for kv in sorted(values.items())))
@@ -157,6 +174,8 @@ class Commands:
             self._applied(env, what, version)
 
     def _applied(self, env, what, version):
+        record_admin_change(self.ledger, "desired " + what if env["type"] != "users_delta" else "users delta",
+                            {"command_id": env["id"], "version": version})
         outbox.set_applied_version(self.ledger, what, version)
         outbox.record_event(self.ledger, "desired_applied", what=what, version=version)
         self._result(env, "applied", detail="%s version %d" % (what, version))

@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Optional
 
+from edge_agent.ledger import alerts
 from edge_agent.ledger.errors import LedgerError
 
 STREAMS = ("tx", "events")
@@ -58,18 +59,43 @@ def acked(ledger, stream):
     return _state(ledger, _acked_column(stream))
 
 
-def set_acked(ledger, stream, upto_seq):
+def set_acked(ledger, stream, upto_seq, upto_hash=None):
     """Record the cloud's ack of `stream` up to `upto_seq`; return the acked seq now stored.
 
     Never goes back (an old or repeated ack changes nothing) and never passes the stream's head (an ack of
-    seqs this cabinet never wrote cannot mark them synced)."""
+    seqs this cabinet never wrote cannot mark them synced). For "tx", `upto_hash` (the hash the cloud holds
+    for seq upto_seq) is kept beside the acked seq when the ack is the one stored: the anchor `verify`
+    checks the chain against (ledger/integrity.py)."""
     column = _acked_column(stream)
     if isinstance(upto_seq, bool) or not isinstance(upto_seq, int) or upto_seq < 0:
         raise ValueError("upto_seq must be a whole number >= 0, got %r" % (upto_seq,))
     with ledger.transaction():
         value = max(_state(ledger, column), min(upto_seq, head(ledger, stream)))
         ledger.db.execute("UPDATE cloud_state SET %s = ? WHERE id = 1" % column, [value])
+        if stream == "tx" and upto_hash is not None and value == upto_seq:
+            ledger.db.execute("UPDATE cloud_state SET tx_acked_hash = ? WHERE id = 1", [upto_hash])
         return value
+
+
+def chain_break(ledger):
+    """The cloud's report of a break in this cabinet's chain ({seq, kind, detail}), or None."""
+    text = _state(ledger, "chain_break")
+    return json.loads(text) if text else None
+
+
+def set_chain_break(ledger, found):
+    """Keep the cloud's report of a chain break (a dict: seq, kind, detail) and raise the `chain_break`
+    alert (once while open), or with None clear both: the cloud acknowledges again."""
+    wall, _ = ledger.clock.wall()
+    with ledger.transaction():
+        if found is None:
+            ledger.db.execute("UPDATE cloud_state SET chain_break = NULL WHERE id = 1")
+            alerts.clear_alert(ledger.db, None, "chain_break", None, wall)
+            return
+        text = json.dumps(found, sort_keys=True, separators=(",", ":"))
+        ledger.db.execute("UPDATE cloud_state SET chain_break = ? WHERE id = 1", [text])
+        alerts.raise_alert(ledger.db, None, "chain_break", "the cloud found this cabinet's chain broken at seq "
+                           "%s (%s): %s" % (found.get("seq"), found.get("kind"), found.get("detail")), None, wall)
 
 
 def head(ledger, stream):
@@ -81,6 +107,14 @@ def head(ledger, stream):
     return ledger.db.execute(
         "SELECT max(coalesce((SELECT max(seq) FROM outbox_events), 0), "
         "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox_events'), 0))").fetchone()[0]
+
+
+def head_hash(ledger, stream):
+    """{"head_hash": hash of the last transaction} for "tx" with rows (what the birth carries), else {}."""
+    if stream != "tx":
+        return {}
+    found = ledger.db.execute("SELECT head_hash FROM cabinet WHERE id = 1 AND next_seq > 1").fetchone()
+    return {"head_hash": found[0]} if found else {}
 
 
 # -- reading a stream ---------------------------------------------------------------------------------------

@@ -232,8 +232,8 @@ class CloudSync:
                     firmware_version=state.get("firmware_version"), firmware_boot=state.get("firmware_boot"),
                     agent_boot=self.ledger.cabinet()["boot"], config_hash=self._config_hash,
                     applied=outbox.applied_versions(self.ledger),
-                    streams={s: {"head": outbox.head(self.ledger, s), "acked": outbox.acked(self.ledger, s)}
-                             for s in outbox.STREAMS})
+                    streams={s: dict({"head": outbox.head(self.ledger, s), "acked": outbox.acked(self.ledger, s)},
+                                     **outbox.head_hash(self.ledger, s)) for s in outbox.STREAMS})
 
     def _pump(self):
         """Send what is due; True while a stream still has work (a batch in flight or rows waiting)."""

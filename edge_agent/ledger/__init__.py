@@ -7,6 +7,7 @@ rules and the append-only, hash-chained transaction log. See docs/decisions/0006
     ... send VEND with cmd_id ...
     ledger.record_outcome(seq, "done", 1)
 """
+from edge_agent.ledger.admin_log import record_admin_change
 from edge_agent.ledger.chain import VerifyResult, verify
 from edge_agent.ledger.clock import Clock, ManualClock, SystemClock
 from edge_agent.ledger.db import Ledger, open_ledger
@@ -14,4 +15,5 @@ from edge_agent.ledger.errors import (AppendRefused, ImportRefused, LedgerError,
                                       MigrationError, SchemaTooNew)
 
 __all__ = ["open_ledger", "Ledger", "verify", "VerifyResult", "Clock", "SystemClock", "ManualClock",
-           "LedgerError", "LedgerUnwritable", "SchemaTooNew", "MigrationError", "AppendRefused", "ImportRefused"]
+           "LedgerError", "LedgerUnwritable", "SchemaTooNew", "MigrationError", "AppendRefused", "ImportRefused",
+           "record_admin_change"]

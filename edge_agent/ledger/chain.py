@@ -3,12 +3,19 @@
 Each row stores `hash = sha256(prev_hash + canonical bytes of the row)` and the previous row's hash, so an
 edited, deleted or reordered row shows even when someone drops the append-only triggers and edits the file
 with the sqlite3 CLI. What the chain cannot show alone is a consistent rewrite of the whole tail after an
-edit; the cloud's copy of the hashes it has received is the anchor for that.
+edit, or a tail deleted with the head rolled back: the hash the cloud last acknowledged is the anchor for
+that (integrity.py checks it, with the triggers, on_hand and the people tables).
+
+The recipe (docs/decisions/0025-chain-anchored-by-the-cloud.md): `hash = sha256(prev_hash + canonical)`,
+prev_hash as 64 lowercase hex ASCII characters (GENESIS_HASH, 64 zeros, for seq 1), canonical the row's
+every column but `hash` and `prev_hash`, nulls left out, as JSON with sorted keys, no spaces, ASCII escapes.
 """
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
+
+from edge_agent.ledger import integrity
 
 GENESIS_HASH = "0" * 64
 # Not part of the hashed bytes: the hash itself, and prev_hash (already the prefix).
@@ -35,20 +42,34 @@ class VerifyResult:
     checked: int  # rows that checked out before the first problem
     bad_seq: Optional[int] = None
     reason: Optional[str] = None
+    problems: Tuple[str, ...] = ()  # what else is wrong (triggers, on_hand, people, the cloud's anchor)
 
     def __str__(self):
         if self.ok:
             return "ledger OK: %d transactions, chain intact" % self.checked
-        return "ledger TAMPERED at seq %d: %s (%d rows before it check out)" % (
-            self.bad_seq, self.reason, self.checked)
+        lines = []
+        if self.bad_seq is not None:
+            lines.append("ledger TAMPERED at seq %d: %s (%d rows before it check out)" % (
+                self.bad_seq, self.reason, self.checked))
+        else:
+            lines.append("ledger TAMPERED: %s (the chain's %d rows check out)" % (self.reason, self.checked))
+        lines += ["  also: %s" % p for p in self.problems if p != self.reason]
+        return "\n".join(lines)
 
 
 def verify(ledger):
-    """Walk the ledger's chain from seq 1; report the first bad seq and why, or ok."""
+    """Walk the ledger's chain from seq 1, then the checks of integrity.py; report the first bad seq and
+    why (or the first other problem), every problem found, or ok."""
     db = ledger.db
     head = db.execute("SELECT next_seq, head_hash FROM cabinet WHERE id = 1").fetchone()
     rows = db.query("SELECT * FROM transactions ORDER BY seq")
-    return verify_rows(rows, *(head or (None, None)))
+    walked = verify_rows(rows, *(head or (None, None)))
+    found = integrity.problems(db)
+    if walked.ok and not found:
+        return walked
+    if walked.ok:
+        return VerifyResult(False, walked.checked, None, found[0], tuple(found))
+    return VerifyResult(False, walked.checked, walked.bad_seq, walked.reason, tuple([walked.reason] + found))
 
 
 def verify_rows(rows, next_seq=None, head_hash=None):

@@ -13,13 +13,15 @@ import sqlite3
 
 import sqlite_utils
 
-from edge_agent.ledger import minmax
+from edge_agent.ledger import admin_log, minmax
 from edge_agent.ledger import chain
 from edge_agent.ledger import lockouts
+from edge_agent.ledger.effects import MOVES_STOCK_ON_OUTCOME, STOCK_EFFECT, effect_of  # noqa: F401 (re-exported)
 from edge_agent.ledger.clock import SystemClock
 from edge_agent.ledger.errors import AppendRefused, LedgerError, LedgerUnwritable
 from edge_agent.ledger.migrations import MIGRATIONS, migrate
-from edge_agent.ledger.schema_v1 import ACTIONS, TRANSACTION_KINDS
+from edge_agent.ledger.schema_v1 import ACTIONS
+from edge_agent.ledger.schema_v5 import KINDS as TRANSACTION_KINDS
 from edge_agent.link.codes import CMD_ID_MAX
 
 BUSY_TIMEOUT_MS = 5000
@@ -31,10 +33,7 @@ UNWRITABLE = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN
 # Fields a caller may give; seq, boot, times and hashes are the ledger's to assign.
 CALLER_FIELDS = ("action", "user_id", "badge_id", "sku", "location", "quantity", "unit_cost", "work_order",
                  "machine_id", "cost_center", "cmd_id", "intent_seq", "outcome", "reason", "approver_id",
-                 "condition", "weight_mg", "fw_boot")
-# How each kind (or an outcome's action) moves on_hand: a signed delta per unit, or "set" for a count.
-STOCK_EFFECT = {"issue": -1, "return": +1, "refill": +1, "adjustment": +1, "count": "set"}
-MOVES_STOCK_ON_OUTCOME = ("issue", "return", "refill")
+                 "condition", "weight_mg", "fw_boot", "detail")
 INTEGER_FIELDS = ("quantity", "unit_cost", "cmd_id", "intent_seq", "weight_mg", "fw_boot")
 
 
@@ -127,15 +126,22 @@ class Ledger:
         self.close()
 
     @contextlib.contextmanager
-    def transaction(self):
-        """One SQLite transaction (a savepoint when nested): all of it lands, or none of it."""
+    def transaction(self, admin=None):
+        """One SQLite transaction (a savepoint when nested): all of it lands, or none of it.
+
+        admin=(what, detail): the block is an admin change; its `admin` chain row is written at the end of
+        the block, in the same transaction (admin_log.record_admin_change)."""
         if self.db.conn.in_transaction:
             with self.db.atomic():
                 yield self
+                if admin is not None:
+                    admin_log.record_admin_change(self, *admin)
             return
         self.db.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
         try:
             yield self
+            if admin is not None:
+                admin_log.record_admin_change(self, *admin)
             self.db.execute("COMMIT")       # a COMMIT that fails (disk full) is rolled back like the rest
         except BaseException as e:
             if self.db.conn.in_transaction:
@@ -234,7 +240,8 @@ class Ledger:
         row.update(seq=head["next_seq"], boot=self.boot, wall_time=wall_time, clock_synced=int(bool(synced)),
                    monotonic_ms=int(self.clock.monotonic_ms()), kind=kind, prev_hash=head["head_hash"])
         row["hash"] = chain.row_hash(row["prev_hash"], row)
-        self.db["transactions"].insert(row)
+        # Nulls left out: the hash ignores them, and a ledger opened with an older schema lacks later columns.
+        self.db["transactions"].insert({k: v for k, v in row.items() if v is not None})
         if effect == "set":
             self.db.execute("UPDATE locations SET on_hand = ? WHERE id = ?", [row["quantity"], row["location"]])
         elif effect is not None:
@@ -249,10 +256,7 @@ class Ledger:
     @staticmethod
     def _stock_effect(kind, row):
         """None, a signed multiplier for quantity, or "set"; refuses rows that cannot say what moved."""
-        if kind == "outcome":
-            effect = STOCK_EFFECT[row["action"]] if row["action"] in MOVES_STOCK_ON_OUTCOME else None
-        else:
-            effect = STOCK_EFFECT.get(kind)
+        effect = effect_of(kind, row["action"])
         if effect is None:
             return None
         quantity = row["quantity"]

@@ -8,7 +8,7 @@ to it could drop what the newer schema holds.
 from dataclasses import dataclass
 from typing import Callable, Sequence, Union
 
-from edge_agent.ledger import schema_v1, schema_v2, schema_v3, schema_v4, schema_v5
+from edge_agent.ledger import schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6
 from edge_agent.ledger.errors import MigrationError, SchemaTooNew
 
 
@@ -26,8 +26,9 @@ MIGRATIONS = [
     Migration(3, "cloud sync: cloud_state, events outbox (filled by triggers), commands seen",
               schema_v3.STATEMENTS),
     Migration(4, "commissioning reports (outbox event by trigger)", schema_v4.STATEMENTS),
-    # schema_v5 by its issue-14 number; 5 here until the integrator renumbers
     Migration(5, "PIN lockouts on the monotonic clock", schema_v5.STATEMENTS),
+    Migration(6, "admin chain rows (kind admin, detail), the cloud's acknowledged hash and chain break",
+              schema_v6.migrate),
 ]
 
 

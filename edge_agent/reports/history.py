@@ -1,6 +1,6 @@
 """The ledger's stock movements as a report reads them, and on-hand over time rebuilt from them.
 
-A movement is a transaction row that changes on-hand, the same rule Ledger.append applies (db.py
+A movement is a transaction row that changes on-hand, the same rule Ledger.append applies (effects.py
 STOCK_EFFECT): issue, return, refill and adjustment rows, counts (which set on-hand), and outcomes of
 issue/return/refill intents (the quantity that actually moved). Replaying them in seq order from seq 1
 gives every location's on-hand after every movement; nothing is ordered by wall time (a Pi's clock may
@@ -8,7 +8,7 @@ step), but wall time is what places a movement in a period and measures how long
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from edge_agent.ledger.db import MOVES_STOCK_ON_OUTCOME, STOCK_EFFECT
+from edge_agent.ledger.effects import MOVES_STOCK_ON_OUTCOME, STOCK_EFFECT
 from edge_agent.reports.period import hours_between, parse_time
 
 MOVEMENT_QUERY = (

@@ -56,8 +56,9 @@ USER_LIMIT_COLUMNS = {"user_id": (True, text), "sku": (False, text), "category":
 # -- imports ----------------------------------------------------------------------------------------------
 def commit(ledger, what, path, count, write):
     """The one place every import is written: `write()` in one SQLite transaction, all of it or none of it.
-    `what` (skus, locations, users, allows, limits) and `path` say which import it was. Returns count."""
-    with ledger.transaction():
+    `what` (skus, locations, users, allows, limits) and `path` say which import it was: an admin row on the
+    chain, in the same transaction, records it. Returns count."""
+    with ledger.transaction(admin=("import " + RULE_TABLES.get(what, what), str(path))):
         write()
     return count
 

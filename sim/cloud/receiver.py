@@ -36,10 +36,14 @@ Choices the contract leaves to the cloud, and what this one does:
   acked below our watermark: the cabinet is resending what we already have, so it missed our last ack.
 - **Resends.** At most one per stream per grace_s, and the timed ones only while the cabinet's status is
   online (a resend queued for an offline cabinet is worth nothing: it resends from its ack on reconnect).
-- **The hash chain** (docs/decisions/0006) is checked wherever a row's neighbour is stored: its own hash,
-  its prev_hash against the previous row's hash, and a redelivered seq whose hash differs from the stored
-  one (a rewritten history). A break is recorded in `chain_breaks`, never rejected: the cabinet's chain
-  is the evidence, and the first copy received is the anchor.
+- **The hash chain** (docs/decisions/0006, 0025) is checked wherever a row's neighbour is stored: its own
+  hash, its prev_hash against the previous row's hash, and a redelivered seq whose hash differs from the
+  stored one (a rewritten history); and a birth whose tx head is below the watermark (rows deleted and the
+  head rolled back). A break is recorded in `chain_breaks`, never rejected: the cabinet's chain is the
+  evidence, and the first copy received is the anchor. Every tx ack carries the hash of its seq, which the
+  cabinet keeps as its anchor. After a break the cabinet's tx acks stop below the first broken seq, each
+  saying why (`chain_break`), and an alert is raised (`alerts`, reported); the events stream is still
+  acknowledged. `clear_chain_break` (someone has looked) lets the acks go on.
 - **Status.** The latest per cabinet, except that an `offline` from an older session (the last will of a
   previous connection, delivered late) never overwrites the current session's `online`.
 """
@@ -96,6 +100,8 @@ CREATE TABLE IF NOT EXISTS inventory (cabinet TEXT PRIMARY KEY, session INTEGER 
     as_of_seq INTEGER NOT NULL, snapshot_json TEXT NOT NULL, received_wall TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS chain_breaks (cabinet TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
     detail TEXT NOT NULL, found_wall TEXT NOT NULL, PRIMARY KEY (cabinet, seq, kind));
+CREATE TABLE IF NOT EXISTS alerts (id INTEGER PRIMARY KEY, cabinet TEXT NOT NULL, kind TEXT NOT NULL,
+    detail TEXT NOT NULL, raised_wall TEXT NOT NULL, cleared_wall TEXT);
 CREATE TABLE IF NOT EXISTS rejected (id INTEGER PRIMARY KEY, topic TEXT NOT NULL, cabinet TEXT,
     reason TEXT NOT NULL, payload TEXT NOT NULL, received_wall TEXT NOT NULL);
 """
@@ -341,6 +347,14 @@ class CloudReceiver:
             else:
                 self.db.execute("UPDATE streams SET head = max(head, ?) WHERE cabinet = ? AND stream = ?",
                                 [head, cabinet, stream])
+                if stream == "tx" and head < state["watermark"]:
+                    self._chain_break(cabinet, head + 1, "rolled_back", "the cabinet's head is seq %d, but seq %d "
+                                      "to %d were received from it" % (head, head + 1, state["watermark"]))
+                held = self._stored_row(cabinet, head) if stream == "tx" and head else None
+                said = p["streams"][stream].get("head_hash")
+                if held is not None and said is not None and said != held["hash"]:
+                    self._chain_break(cabinet, head, "rewritten", "the cabinet's head hash is %s; the copy received "
+                                      "had %s" % (said, held["hash"]))
                 if acked < state["watermark"]:
                     out.append(self._ack(topics, stream, state["watermark"]))   # it missed our last ack
                 elif acked > state["watermark"] and stream == "events":
@@ -472,15 +486,35 @@ class CloudReceiver:
     def _chain_break(self, cabinet, seq, kind, detail):
         self.db.execute("INSERT OR IGNORE INTO chain_breaks VALUES (?,?,?,?,?)", [cabinet, seq, kind, detail, _wall()])
         self.report("%s CHAIN BREAK at tx %d (%s): %s" % (cabinet, seq, kind, detail))
+        if not self.db.execute("SELECT 1 FROM alerts WHERE cabinet = ? AND kind = 'chain_break' AND cleared_wall "
+                               "IS NULL", [cabinet]).fetchone():
+            self.db.execute("INSERT INTO alerts (cabinet, kind, detail, raised_wall) VALUES (?, 'chain_break', ?, ?)",
+                            [cabinet, "tx %d (%s): %s" % (seq, kind, detail), _wall()])
+            self.report("%s ALERT chain_break: transactions no longer acknowledged from tx %d" % (cabinet, seq))
+
+    def _first_break(self, cabinet):
+        """The lowest broken seq not yet cleared, as the ack's chain_break, or None."""
+        found = self.db.execute("SELECT seq, kind, detail FROM chain_breaks WHERE cabinet = ? ORDER BY seq, kind "
+                                "LIMIT 1", [cabinet]).fetchone()
+        return None if found is None else {"seq": found["seq"], "kind": found["kind"], "detail": found["detail"][:1000]}
 
     def _stream(self, cabinet, stream):
         return self.db.execute("SELECT * FROM streams WHERE cabinet = ? AND stream = ?", [cabinet, stream]).fetchone()
 
     # -- acks and resends -------------------------------------------------------------------------------
     def _ack(self, topics, stream, upto_seq):
+        body = {"stream": stream, "upto_seq": upto_seq}
+        if stream == "tx":
+            broken = self._first_break(topics.cabinet)
+            if broken is not None:      # no further than the row before the break, and say why
+                body.update(upto_seq=min(upto_seq, broken["seq"] - 1), chain_break=broken)
+            row = self._stored_row(topics.cabinet, body["upto_seq"])
+            if row is not None:
+                body["hash"] = row["hash"]
         self.stats.acks += 1
-        self.report("%s ack %s up to %d" % (topics.cabinet, stream, upto_seq))
-        return topics.ack, self._sign(topics.cabinet, "ack", {"stream": stream, "upto_seq": upto_seq})
+        self.report("%s ack %s up to %d%s" % (topics.cabinet, stream, body["upto_seq"],
+                                              " (chain broken: stalled)" if "chain_break" in body else ""))
+        return topics.ack, self._sign(topics.cabinet, "ack", body)
 
     def _resend(self, topics, stream, from_seq, why):
         """A resend envelope, or None when one went out for this stream less than grace_s ago."""
@@ -598,6 +632,19 @@ class CloudReceiver:
         if cabinet is None:
             return self._query("SELECT * FROM chain_breaks ORDER BY cabinet, seq")
         return self._query("SELECT * FROM chain_breaks WHERE cabinet = ? ORDER BY seq", [cabinet])
+
+    def alerts(self, cabinet=None):
+        """Open alerts (chain_break), oldest first."""
+        return self._query("SELECT * FROM alerts WHERE cleared_wall IS NULL AND (? IS NULL OR cabinet = ?) "
+                           "ORDER BY id", [cabinet, cabinet])
+
+    def clear_chain_break(self, cabinet):
+        """Someone has looked at the break (restored the cabinet's ledger, or accepted its rows): forget the
+        breaks found so far and acknowledge again from the next batch."""
+        with self._lock:
+            self.db.execute("DELETE FROM chain_breaks WHERE cabinet = ?", [cabinet])
+            self.db.execute("UPDATE alerts SET cleared_wall = ? WHERE cabinet = ? AND kind = 'chain_break' AND "
+                            "cleared_wall IS NULL", [_wall(), cabinet])
 
     def rejected(self):
         return self._query("SELECT * FROM rejected ORDER BY id")

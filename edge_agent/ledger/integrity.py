@@ -1,0 +1,121 @@
+"""What `verify` checks beyond the chain walk (chain.py), each giving a problem in words or nothing:
+
+- **Triggers.** The append-only triggers and the outbox triggers the migrations created exist with the SQL
+  they were created with, and no other trigger sits on the transactions table.
+- **On hand.** Every location's `on_hand` is what replaying the log from seq 1 gives (effects.py).
+- **People.** The users, badges and rules hash to the digest the last admin row recorded (admin_log.py).
+- **The cloud's anchor.** The row the cloud last acknowledged is there with the hash the ack carried: a tail
+  deleted with next_seq and head_hash rolled back, or a chain rewritten consistently from an edited row,
+  no longer matches.
+- **The cloud's word.** The cloud has not reported the chain broken (it then stops acknowledging).
+
+See docs/decisions/0025-chain-anchored-by-the-cloud.md for what this proves and what it cannot.
+"""
+import json
+
+from edge_agent.ledger import admin_log
+from edge_agent.ledger.effects import MOVES_STOCK_ON_OUTCOME, STOCK_EFFECT
+from edge_agent.ledger.migrations import MIGRATIONS, schema_version
+
+GUARDED_TABLE = "transactions"
+ANCHOR_VERSION = 6      # the schema version with admin rows, the acknowledged hash and the cloud's word
+
+
+def expected_triggers(migrations=MIGRATIONS):
+    """{name: CREATE TRIGGER text} as the migrations (those given as statements) leave them."""
+    found = {}
+    for migration in migrations:
+        if callable(migration.steps):
+            continue
+        for statement in migration.steps:
+            words = statement.split()
+            if words[:2] == ["CREATE", "TRIGGER"]:
+                found[words[2]] = statement
+            elif words[:2] == ["DROP", "TRIGGER"]:
+                found.pop(words[-1], None)
+    return found
+
+
+def trigger_problems(db):
+    present = {name: (table, sql) for name, table, sql in
+               db.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")}
+    expected = expected_triggers(MIGRATIONS[:schema_version(db)])
+    problems = []
+    for name, sql in sorted(expected.items()):
+        if name not in present:
+            problems.append("trigger %s is missing (dropped: rows could be edited or deleted in place)" % name)
+        elif present[name][1] != sql:
+            problems.append("trigger %s is not the one the schema created (replaced)" % name)
+    for name, (table, _) in sorted(present.items()):
+        if table == GUARDED_TABLE and name not in expected:
+            problems.append("trigger %s on %s is not one of the schema's (added)" % (name, table))
+    return problems
+
+
+def on_hand_from_log(db):
+    """{location: on_hand} replaying every stock-moving row in seq order."""
+    result = {}
+    outcome_actions = ", ".join("'%s'" % a for a in MOVES_STOCK_ON_OUTCOME)
+    cursor = db.execute("SELECT kind, action, location, quantity FROM transactions WHERE kind IN (%s) "
+                        "OR (kind = 'outcome' AND action IN (%s)) ORDER BY seq"
+                        % (", ".join("'%s'" % k for k in STOCK_EFFECT), outcome_actions))
+    for kind, action, location, quantity in cursor:
+        effect = STOCK_EFFECT[action if kind == "outcome" else kind]
+        quantity = quantity or 0
+        result[location] = quantity if effect == "set" else result.get(location, 0) + effect * quantity
+    return result
+
+
+def on_hand_problems(db):
+    expected = on_hand_from_log(db)
+    problems = []
+    for location, on_hand in db.execute("SELECT id, on_hand FROM locations ORDER BY id"):
+        logged = expected.get(location, 0)
+        if on_hand != logged:
+            problems.append("%s holds on_hand %d but its transactions give %d (on_hand edited)"
+                            % (location, on_hand, logged))
+    return problems
+
+
+def people_problems(db):
+    if schema_version(db) < ANCHOR_VERSION:
+        return []
+    anchored = admin_log.anchored_people_digest(db)
+    if anchored is None:
+        return []       # no admin row yet: nothing to compare with (docs/decisions/0025)
+    if admin_log.people_digest(db) != anchored:
+        return ["users, badges or access rules differ from what the last admin row recorded (a role, badge, "
+                "PIN hash or rule edited outside the agent)"]
+    return []
+
+
+def cloud_anchor_problems(db):
+    """The acknowledged row against the ledger; the cloud's report of a break."""
+    if schema_version(db) < ANCHOR_VERSION:
+        return []
+    state = db.execute("SELECT tx_acked, tx_acked_hash, chain_break FROM cloud_state WHERE id = 1").fetchone()
+    if state is None:
+        return []
+    acked, acked_hash, chain_break = state
+    problems = []
+    head = db.execute("SELECT next_seq - 1 FROM cabinet WHERE id = 1").fetchone()
+    last = db.execute("SELECT max(seq) FROM transactions").fetchone()[0] or 0
+    ends = min(last, head[0] if head else last)
+    if acked > ends:
+        problems.append("the cloud acknowledged transactions up to seq %d but the ledger ends at seq %d (rows "
+                        "deleted from the end and the head rolled back)" % (acked, ends))
+    elif acked_hash is not None and acked > 0:
+        row = db.execute("SELECT hash FROM transactions WHERE seq = ?", [acked]).fetchone()
+        if row is not None and row[0] != acked_hash:
+            problems.append("seq %d does not have the hash the cloud acknowledged (%s...): the chain was "
+                            "rewritten at or before it" % (acked, acked_hash[:12]))
+    if chain_break:
+        found = json.loads(chain_break)
+        problems.append("the cloud found the chain broken at seq %s (%s: %s) and stopped acknowledging"
+                        % (found.get("seq"), found.get("kind"), found.get("detail")))
+    return problems
+
+
+def problems(db):
+    """Every problem found, in the order above (empty: all checks pass)."""
+    return trigger_problems(db) + on_hand_problems(db) + people_problems(db) + cloud_anchor_problems(db)

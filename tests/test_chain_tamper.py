@@ -18,7 +18,7 @@ from edge_agent.ledger.chain import GENESIS_HASH, UNHASHED, canonical_bytes, row
 from edge_agent.ledger.integrity import expected_triggers
 from edge_agent.ledger.schema_v2 import CONDITIONS
 from edge_agent.ledger.schema_v1 import ACTIONS
-from edge_agent.ledger.schema_v5 import KINDS
+from edge_agent.ledger.schema_v6 import KINDS
 from edge_agent.rules.pin_hashing import hash_pin
 from tests.ledgers import ledger_from_csv
 from tests.test_cloud_commands import down, results  # noqa: F401 - the fixture
@@ -265,7 +265,9 @@ def test_edited_roles_badges_pin_hashes_and_rules_fail_verify(path, clock, state
 
 
 def test_a_login_changing_the_wrong_pin_count_is_not_a_people_change(path, clock):
-    tamper(path, "UPDATE users SET failed_pins = 3, locked_until = '2026-03-02T09:00:00Z' WHERE id = 'sup-1'")
+    tamper(path, "UPDATE users SET failed_pins = 3 WHERE id = 'sup-1'",
+           "INSERT INTO pin_lockouts (user_id, left_ms, epoch, mono_ms, wall, clock_synced) "
+           "VALUES ('sup-1', 60000, 'boot-1', 0, '2026-03-02T09:00:00Z', 1)")
     assert verify(path, clock).ok
 
 

@@ -19,7 +19,7 @@ from edge_agent.app.agent import DISK_CHECK_S, RECOVER_RETRY_S, Agent, NotReady
 from edge_agent.app.config import AgentConfig, AgentConfigError, load_agent_config
 from edge_agent.app.worker import Worker
 from edge_agent.cli import service
-from edge_agent.ledger import LedgerUnwritable, ManualClock, open_ledger
+from edge_agent.ledger import LedgerUnwritable, ManualClock, open_ledger, record_admin_change
 from edge_agent.ledger.alerts import open_alerts
 from sim.virtual_host import VirtualCabinet
 from tests.api_client import ApiClient
@@ -73,6 +73,7 @@ def disk(tmp_path):
     try:
         ledger = ledger_from_csv(folder, skus=SKUS, locations=LOCATIONS, users=USERS)
         ledger.db["role_allows"].insert({"role": "technician", "category": "ppe"})
+        record_admin_change(ledger, "access rules written by the test")   # as an import would
         ledger.close()
         yield Disk(folder)
     finally:

@@ -21,7 +21,7 @@ from edge_agent.ledger.clock import SystemClock
 from edge_agent.ledger.errors import AppendRefused, LedgerError, LedgerUnwritable
 from edge_agent.ledger.migrations import MIGRATIONS, migrate
 from edge_agent.ledger.schema_v1 import ACTIONS
-from edge_agent.ledger.schema_v5 import KINDS as TRANSACTION_KINDS
+from edge_agent.ledger.schema_v6 import KINDS as TRANSACTION_KINDS
 from edge_agent.link.codes import CMD_ID_MAX
 
 BUSY_TIMEOUT_MS = 5000

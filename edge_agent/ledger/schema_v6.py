@@ -1,4 +1,4 @@
-"""Schema version 5: a chain that cannot be rewritten quietly (docs/decisions/0025-chain-anchored-by-the-cloud.md).
+"""Schema version 6: a chain that cannot be rewritten quietly (docs/decisions/0025-chain-anchored-by-the-cloud.md).
 
 - A transaction kind `admin` and a nullable `detail` column: imports, pushed settings and desired state,
   PIN changes and remote unlocks are chain rows, `reason` saying what changed and `detail` (compact JSON)

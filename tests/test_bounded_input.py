@@ -164,3 +164,18 @@ def test_a_count_not_yet_written_is_written_when_the_agent_stops(tmp_path):
                                                              "WHERE type = 'refusals_coalesced'")]
     assert [c["count"] for c in counts] == [3]
     ledger.close()
+
+
+def test_a_count_that_cannot_be_written_is_dropped_with_a_warning_not_an_error(tmp_path, caplog):
+    clock = ManualClock(start="2026-03-15T08:00:00+00:00")
+    ledger = ledger_from_csv(tmp_path, users=USERS, clock=clock)
+    access = Access(ledger)
+    for n in range(refusal_tally.BURST + 2):
+        refused(access.by_badge, "%08X" % (0xDEAD0000 + n))
+    ledger.db.execute("CREATE TRIGGER no_room BEFORE INSERT ON outbox_events BEGIN "
+                      "SELECT RAISE(FAIL, 'database or disk is full'); END")
+    clock.advance(60000)
+    assert refusal_tally.flush(ledger) == 0
+    assert "2 unknown_badge refusals were counted but their count could not be written" in caplog.text
+    assert refusal_tally.pending(ledger) == {}
+    ledger.close()

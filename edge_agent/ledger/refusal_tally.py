@@ -11,6 +11,8 @@ BURST rows and one event a window, whatever its rate: nothing is fsynced per ref
 
 What is counted and not yet flushed lives in memory: a crash loses at most one window's count (never a
 stock or money row: refusals move nothing). The windows use the ledger clock's monotonic reading."""
+import logging
+import sqlite3
 import weakref
 from dataclasses import dataclass, field
 
@@ -19,6 +21,7 @@ from edge_agent.ledger.events import insert_event
 WINDOW_S = 60
 BURST = 5
 EVENT = "refusals_coalesced"
+log = logging.getLogger(__name__)
 _tallies = weakref.WeakKeyDictionary()       # ledger -> {(reason, user_id): Tally}
 
 
@@ -77,9 +80,16 @@ def pending(ledger):
 
 
 def _write_event(ledger, key, tally):
+    """The pair's event, when it counted any. A write that fails (a full disk, a closed ledger) loses the count
+    with a warning and raises nothing: it runs in housekeeping and at stop, where an error would stop the
+    worker, for refusals that move nothing."""
     if not tally.count:
         return 0
     reason, user_id = key
-    insert_event(ledger, EVENT, tally.last_seq, dict(reason=reason, user_id=user_id, count=tally.count,
-                                                     first=tally.first, last=tally.last, **tally.seen))
+    try:
+        insert_event(ledger, EVENT, tally.last_seq, dict(reason=reason, user_id=user_id, count=tally.count,
+                                                         first=tally.first, last=tally.last, **tally.seen))
+    except sqlite3.Error as e:
+        log.warning("%d %s refusals were counted but their count could not be written: %s", tally.count, reason, e)
+        return 0
     return 1

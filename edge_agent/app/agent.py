@@ -6,8 +6,9 @@ owns the rules (flows/). A flow answers with its result or raises a Refusal; the
 one place.
 
 Nobody is let in until start-up recovery has settled every intent left without an outcome (`ready`); a
-cabinet that cannot be asked keeps the locker closed and recovery is tried again every `RECOVER_RETRY_S`. An
-actuation whose outcome could not be known (the link failed, the firmware rebooted mid-vend) closes it again."""
+cabinet that cannot be asked keeps the locker closed and recovery is tried again every `RECOVER_RETRY_S`.
+An actuation whose outcome could not be known (the link failed, the firmware rebooted mid-vend) closes the
+locker again the same way until it is settled."""
 import dataclasses
 import functools
 import logging
@@ -22,7 +23,6 @@ from edge_agent.flows import installer, loans, refill, remote, stock
 from edge_agent.flows.cabinet_events import take_events
 from edge_agent.flows.vending import Vending, jammed
 from edge_agent.flows.weighing import NotStable, WeighBins, issue_scanned
-from edge_agent.ledger import refusal_tally
 from edge_agent.ledger.alerts import open_alerts
 from edge_agent.ledger.locations import find_location, units
 from edge_agent.link.codes import DoorState, Event, Fault
@@ -45,9 +45,10 @@ class NotReady(Exception):
 
 
 def job(area=None, moves=False):
-    """A job for the caller's person: the locker ready, someone logged in, (area) their role allowed there
-    (roles.AREAS); the method gets the Person first. moves: it may actuate, so an outcome that could not be
-    known closes the locker, and a refusal asking for approval makes the next supervisor's tap an approval."""
+    """A job for the person logged in for the caller: the locker ready, someone logged in, and (area) their
+    role allowed in that screen area (roles.AREAS). The method gets the Person first. moves: it may actuate,
+    so an outcome that could not be known closes the locker, and a refusal asking for a supervisor's
+    approval makes the next supervisor's tap an approval."""
     def wrap(method):
         @functools.wraps(method)
         def run(self, *args, **kwargs):
@@ -94,8 +95,8 @@ class Agent:
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self, timeout=30):
-        self.worker.start(self._setup, lambda: (refusal_tally.flush(self.ledger, everything=True),
-                                                self.ledger.close()), self.snapshot, timeout)
+        self.worker.start(self._setup, lambda: (Refusal.flush(self.ledger, everything=True), self.ledger.close()),
+                          self.snapshot, timeout)
 
     def stop(self):
         self.worker.stop()
@@ -131,7 +132,7 @@ class Agent:
 
     def _housekeeping(self):
         self.sessions.expire_idle()
-        refusal_tally.flush(self.ledger)        # refusals counted, once their window is over
+        Refusal.flush(self.ledger)          # the refusals counted, once their window is over
         take_events(self.ledger, self.cabinet, self._seen)
 
     # -- start-up recovery -----------------------------------------------------------------------------------
@@ -165,8 +166,7 @@ class Agent:
 
     def _seen(self, event):
         """Each event from the cabinet, once recorded: the screen's live state follows it. After EV_FAULT events
-        lost the firmware's STATUS is read again (docs/protocol.md): a dropped door or bin event would
-        otherwise leave the live state wrong until the next one."""
+        lost, STATUS is read again (docs/protocol.md): a dropped door or bin event would leave it wrong."""
         self.live.seen(event)
         if event.type == Event.FAULT and event.fields and event.fields["code"] == Fault.EVENTS_LOST:
             log.warning("the cabinet dropped %d events since its boot: reading its state again",

@@ -24,6 +24,11 @@ class Refusal(Exception):
         refusal_tally.record(ledger, dict(row, reason=self.reason))
         return self
 
+    @staticmethod
+    def flush(ledger, everything=False):
+        """Write the counts of refusals coalesced whose window is over (everything: all, as the agent stops)."""
+        return refusal_tally.flush(ledger, everything)
+
     def __eq__(self, other):
         return isinstance(other, Refusal) and (self.reason, self.words) == (other.reason, other.words)
 

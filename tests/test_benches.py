@@ -82,3 +82,16 @@ def test_disk_check_times_the_free_space_check_against_the_intent_it_guards(tmp_
     out = run_bench(tmp_path, "disk_check.py", "--reps", "200")
     assert out["bench"] == "disk_check" and out["reps"] == 200
     assert out["check_us"] > 0 and out["intent_us"] > 0
+
+
+def test_refusal_flood_floods_the_real_agent_and_counts_what_reaches_the_ledger(tmp_path):
+    out = run_bench(tmp_path, "refusal_flood.py", "--seconds", "1", "--clients", "1")
+    assert out["bench"] == "refusal_flood"
+    badges, location = out["unknown_badges"], out["oversized_location"]
+    assert set(badges["statuses"]) == {"403"} and badges["requests"] > 0
+    assert 1 <= badges["refusal_rows"] <= 5                        # a few rows, the rest counted
+    assert set(location["statuses"]) == {"400"} and location["refusal_rows"] == 0
+    assert out["after_stop"]["coalesced_events"] == (1 if badges["refusal_rows"] < badges["requests"] else 0)
+    for phase in (badges, location):
+        assert {"rows_per_s", "ledger_mb_per_min", "disk_mb_per_min", "requests_per_s"} <= set(phase)
+    assert list(tmp_path.iterdir()) == []

@@ -379,6 +379,8 @@ def test_the_agents_own_payloads_validate(tmp_path):
     from edge_agent.cli import commissioning
     from edge_agent.cloud import outbox
     from edge_agent.cloud.sync import CloudSync
+    from edge_agent.ledger import refusal_tally
+    from edge_agent.rules.refusal import Refusal
 
     clock = ManualClock(start="2026-11-23T09:00:00.000+00:00")
     with open_ledger(tmp_path / "ledger.db", clock, cabinet_id="CAB-1") as ledger:
@@ -398,6 +400,11 @@ def test_the_agents_own_payloads_validate(tmp_path):
         commissioning.record_report(ledger, commissioning.build_report(
             "CAB-1", None, "kari", ["lanes"], 500000, 2500, "2026-11-23T09:00:00.000+00:00",
             "2026-11-23T09:01:00.000+00:00", [commissioning.Check("lane", 3, "L3", "failed", "lane 3: jammed")]))
+
+        for n in range(refusal_tally.BURST + 2):            # past the first few unknown badges: a count
+            Refusal("unknown_badge", "not registered").record(ledger, badge_id="DEAD%04X" % n)
+        clock.advance(refusal_tally.WINDOW_S * 1000)
+        assert refusal_tally.flush(ledger) == 1
 
         sync = CloudSync(lambda: None, SimpleNamespace(cabinet_id="CAB-1", source=None),
                          SimpleNamespace(tenant="acme", site="plant1"))

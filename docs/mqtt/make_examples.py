@@ -167,6 +167,10 @@ def build():
                                                                  "lane is empty"),
                  commissioning_check("bin", 1, "B1", "passed", "tared and calibrated (209 counts/g); reads 500.0 g "
                                      "with the 500.0 g weight and 0.0 g empty", counts_per_g=209, reading_mg=500012)]})),
+        "event_batch_refusals_coalesced.json": event_batch(53, (
+            "refusals_coalesced", "2026-11-23T10:01:00.004+00:00", 8,
+            {"reason": "unknown_badge", "user_id": None, "count": 2841, "first": "2026-11-23T10:00:00.211+00:00",
+             "last": "2026-11-23T10:00:59.987+00:00", "location": None, "badge_id": "8F3A11C2"})),
         "inventory.json": up(as_of_seq=rows[-1]["seq"], locations=[
             {"id": "B1", "kind": "bin", "sku": "G-221", "on_hand": 240, "min": 100, "max": 500, "quarantine": 0},
             {"id": "D2", "kind": "door", "sku": None, "on_hand": 0, "min": 0, "max": 0, "quarantine": 0},

@@ -9,6 +9,7 @@ import dataclasses
 
 from edge_agent.app.agent import Approved
 from edge_agent.flows.weighing import NotStable
+from edge_agent.rules import bounds
 from edge_agent.rules.access import NeedPin
 
 
@@ -24,6 +25,9 @@ def _field(body, name, kind, required=True, default=None):
     value = body[name]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise BadRequest("%s must be %s" % (name, "a whole number" if kind is int else "text"))
+    wrong = bounds.check(name, value)       # ids by their pattern, text capped, numbers in range
+    if wrong:
+        raise BadRequest(wrong)
     return value
 
 
@@ -54,12 +58,6 @@ def _take(take):
                unexplained=dataclasses.asdict(take.unexplained) if take.unexplained else None)
 
 
-def _not_negative(body, *names):
-    for name in names:
-        if body.get(name) is not None and isinstance(body[name], int) and body[name] < 0:
-            raise BadRequest("%s must not be negative" % name)
-
-
 def routes(agent):
     """{(method, path): handler(call, body) -> (status, json)}: each handler runs its job on the agent's worker
     through call (Agent.call for the asking client). docs/api.md lists every one (a test checks both ways)."""
@@ -71,8 +69,6 @@ def routes(agent):
 
     def issue_terms(body):
         quantity = number(body, "quantity", required=False, default=1)
-        if quantity < 1:
-            raise BadRequest("quantity must be 1 or more")
         return (text(body, "location"), quantity, text(body, "work_order", False), text(body, "machine_id", False),
                 text(body, "cost_center", False))
 
@@ -93,12 +89,10 @@ def routes(agent):
                                                                          "hand out and press done again. (%s)" % e}
 
     def refill(call, body):
-        _not_negative(body, "added", "counted")
         return _result(call(agent.refill, text(body, "location"), number(body, "added"),
                             number(body, "counted", required=False)))
 
     def count(call, body):
-        _not_negative(body, "counted")
         return _ok(difference=call(agent.cycle_count, text(body, "location"), number(body, "counted"),
                                    text(body, "reason", False)))
 
@@ -107,7 +101,6 @@ def routes(agent):
                                 text(body, "reason", False)))
 
     def quarantine(call, body):
-        _not_negative(body, "quantity")
         return _ok(quarantine=call(agent.release_quarantine, text(body, "location"), number(body, "quantity"),
                                    text(body, "disposition")))
 

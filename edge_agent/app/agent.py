@@ -67,7 +67,8 @@ class Agent:
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self, timeout=30):
-        self.worker.start(self._setup, lambda: self.ledger.close(), self.snapshot, timeout)
+        self.worker.start(self._setup, lambda: (Refusal.flush(self.ledger, everything=True), self.ledger.close()),
+                          self.snapshot, timeout)
 
     def stop(self):
         self.worker.stop()
@@ -104,6 +105,7 @@ class Agent:
 
     def _housekeeping(self):
         self.sessions.expire_idle()
+        Refusal.flush(self.ledger)          # the refusals counted, once their window is over
         take_events(self.ledger, self.cabinet, self._seen)
 
     # -- start-up recovery -----------------------------------------------------------------------------------
@@ -140,8 +142,7 @@ class Agent:
 
     def _seen(self, event):
         """Each event from the cabinet, once recorded: the screen's live state follows it. After EV_FAULT events
-        lost the firmware's STATUS is read again (docs/protocol.md): a dropped door or bin event would
-        otherwise leave the live state wrong until the next one."""
+        lost, STATUS is read again (docs/protocol.md): a dropped door or bin event would leave it wrong."""
         self.live.seen(event)
         if event.type == Event.FAULT and event.fields and event.fields["code"] == Fault.EVENTS_LOST:
             log.warning("the cabinet dropped %d events since its boot: reading its state again",

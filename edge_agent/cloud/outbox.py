@@ -22,6 +22,7 @@ from typing import Optional
 
 from edge_agent.ledger import alerts
 from edge_agent.ledger.errors import LedgerError
+from edge_agent.ledger.events import insert_event
 
 STREAMS = ("tx", "events")
 DESIRED = ("users", "catalog")
@@ -183,12 +184,7 @@ def record_event(ledger, type, ledger_seq=None, **fields):  # noqa: A002 - the c
         raise ValueError("%s: fields %s are the event's own" % (type, ", ".join(clash)))
     if ledger_seq is not None and (isinstance(ledger_seq, bool) or not isinstance(ledger_seq, int)):
         raise ValueError("ledger_seq must be a whole number or None, got %r" % (ledger_seq,))
-    wall, synced = ledger.clock.wall()
-    body = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-    with ledger.transaction():
-        cursor = ledger.db.execute("INSERT INTO outbox_events (type, wall, clock_synced, ledger_seq, body) "
-                                   "VALUES (?, ?, ?, ?, ?)", [type, wall, int(bool(synced)), ledger_seq, body])
-        return cursor.lastrowid
+    return insert_event(ledger, type, ledger_seq, fields)
 
 
 def prune_synced_events(ledger, keep=10000):

@@ -9,6 +9,7 @@ from typing import Optional
 
 from edge_agent.flows.actuation import Actuator, IssueResult
 from edge_agent.ledger.locations import find_location
+from edge_agent.rules.bounds import refill_ceiling
 from edge_agent.rules.permissions import refill_refusal
 from edge_agent.rules.roles import SUPPLIER_BOUND
 
@@ -54,6 +55,9 @@ def confirm_refill(ledger, person, location, added, counted=None):
         raise refusal.record(ledger, user_id=person.user_id, location=location, quantity=added)
     if added < 0 or (counted is not None and counted < 0):
         raise ValueError("quantities must not be negative")
+    ceiling = refill_ceiling(find_location(ledger, location))
+    if added > ceiling or (counted is not None and counted > ceiling):
+        raise ValueError("%s holds at most %d: a refill cannot put in or count more" % (location, ceiling))
     with ledger.transaction():
         ledger.append("refill", user_id=person.user_id, location=location, quantity=added)
         expected = ledger.on_hand(location)

@@ -35,6 +35,8 @@ CALLER_FIELDS = ("action", "user_id", "badge_id", "sku", "location", "quantity",
                  "machine_id", "cost_center", "cmd_id", "intent_seq", "outcome", "reason", "approver_id",
                  "condition", "weight_mg", "fw_boot", "detail")
 INTEGER_FIELDS = ("quantity", "unit_cost", "cmd_id", "intent_seq", "weight_mg", "fw_boot")
+INTEGER_MAX = 2 ** 63 - 1
+TEXT_MAX = 1000     # the last door: the API caps each field far lower (rules/bounds.py)
 
 
 def open_ledger(path, clock=None, *, cabinet_id=None, count_boot=True, migrations=MIGRATIONS):
@@ -276,7 +278,11 @@ def _checked_value(kind, name, value):
     if name in INTEGER_FIELDS:
         if isinstance(value, bool) or not isinstance(value, int):
             raise AppendRefused("%s: %s must be a whole number, got %r" % (kind, name, value))
+        if not -INTEGER_MAX <= value <= INTEGER_MAX:        # SQLite's 64 bits (and no row has a use for more)
+            raise AppendRefused("%s: %s is out of range: %d digits" % (kind, name, len(str(abs(value)))))
         return value
     if not isinstance(value, str):
         raise AppendRefused("%s: %s must be text, got %r" % (kind, name, value))
+    if len(value) > TEXT_MAX:
+        raise AppendRefused("%s: %s is %d characters, more than %d" % (kind, name, len(value), TEXT_MAX))
     return value or None  # "" and None are one thing in the ledger (and in a CSV export)

@@ -1,0 +1,42 @@
+"""What a value given at the cabinet may be, checked before anything is recorded (decision 0023).
+
+Ids match their pattern (a location is its kind's letter and a number, as the contract's location_id; a badge
+is at most what a keyboard-wedge reader types for 16 bytes), text is capped, and every number a person types
+is a whole number in a sane range: at most QUANTITY_MAX (a refill at most what the location holds, its max).
+`check(name, value)` answers with the words for a 400, or None when the value is fine."""
+import re
+
+from edge_agent.badge.ids import MAX_BYTES
+from edge_agent.rules.csv_io import LOCATION_ID
+
+QUANTITY_MAX = 1_000_000                    # units in one take, refill, count or adjustment
+SHORT_TEXT = 64                             # ids a person or a site names: user, work order, machine, cost centre
+LONG_TEXT = 200                             # a reason said in words
+PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*$")
+# The longest each text field may be; anything not listed is SHORT_TEXT.
+TEXT_MAX = {"location": 16, "badge": 3 * MAX_BYTES, "reason": LONG_TEXT, "disposition": 32, "condition": 32}
+# The range of each number field; anything not listed is 1..QUANTITY_MAX.
+NUMBER_RANGE = {"added": (0, QUANTITY_MAX), "counted": (0, QUANTITY_MAX), "delta": (-QUANTITY_MAX, QUANTITY_MAX)}
+
+
+def check(name, value):
+    """The words saying why `value` is not a good `name`, or None."""
+    if isinstance(value, str):
+        longest = TEXT_MAX.get(name, SHORT_TEXT)
+        if len(value) > longest:
+            return "%s is longer than %d characters" % (name, longest)
+        if not PRINTABLE.match(value):
+            return "%s must not hold control characters" % name
+        if name == "location" and not LOCATION_ID.match(value):
+            return "%s must be a location id such as L3 or D1 (a letter D, L, B or S and a number)" % name
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        low, high = NUMBER_RANGE.get(name, (1, QUANTITY_MAX))
+        if not low <= value <= high:
+            return "%s must be from %d to %d" % (name, low, high)
+    return None
+
+
+def refill_ceiling(location):
+    """The most one refill may put in a location: what it holds when full (its max), else QUANTITY_MAX."""
+    return location.max if location.max > 0 else QUANTITY_MAX

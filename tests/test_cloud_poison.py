@@ -1,0 +1,210 @@
+"""The cloud link cannot be poisoned (issue 14, item 7): a down message the agent cannot take is refused, with
+its command's id whenever the envelope could be read, and the link goes on; size and nesting are judged on
+the bytes before any parsing; every body is held to its schema; and refusals of one kind are coalesced, so
+a cloud with the wrong key cannot flood the cabinet's outbox. Real ledgers, the agent's real checks; the
+last test runs the agent process against a real Mosquitto and the reference cloud."""
+import copy
+import datetime
+import json
+
+import pytest
+
+from edge_agent.app.config import AgentConfig, CloudConfig
+from edge_agent.cloud import coalesce, envelope, outbox
+from edge_agent.cloud.commands import BODY_KEYS, Commands
+from edge_agent.cloud.sync import CloudSync
+from edge_agent.ledger import ManualClock
+from edge_agent.cloud.topics import Topics
+from sim.cloud.contract import body_schema, errors, schema
+from tests.ledgers import ledger_from_csv
+from tests.test_cloud_sync import CABINET as SITE_CABINET, Site
+from tests.test_mqtt_contract import EXAMPLES
+
+KEY = bytes(range(32))
+CABINET = "CAB-1"
+NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)     # ManualClock's start
+NESTED = b"[" * 1000 + b"]" * 1000
+LEAVES = {"ack": "ack", "resend": "cmd", "unlock": "cmd", "users_delta": "cmd", "config": "cmd",
+          "users": "desired/users", "catalog": "desired/catalog"}
+EXAMPLE = {"ack": "ack", "resend": "cmd_resend", "unlock": "cmd_unlock", "users_delta": "cmd_users_delta",
+           "config": "cmd_config", "users": "desired_users", "catalog": "desired_catalog"}
+
+
+@pytest.fixture
+def down(tmp_path):
+    clock = ManualClock()
+    ledger = ledger_from_csv(tmp_path, clock=clock, skus="part_number,description\nGLV,Gloves\n",
+                             locations="id,kind,unit,sku,on_hand,min,max\nL1,lane,1,GLV,5,2,8\nL3,lane,3,GLV,5,2,8\n"
+                             "B1,bin,1,GLV,5,2,8\nD2,door,2,GLV,1,0,1\n",
+                             users="id,name,role\nT1,Ana,technician\n")
+    (tmp_path / "key").write_text(KEY.hex())
+    cloud = CloudConfig(host="127.0.0.1", tenant="acme", site="plant1", key_file=tmp_path / "key")
+    sync = CloudSync(lambda: ledger, AgentConfig(cabinet_id=CABINET, ledger=tmp_path / "ledger.db",
+                                                 cabinet_port="none", cloud=cloud), cloud,
+                     clock=lambda: clock.monotonic_ms() / 1000)
+    sync.key, sync.ledger = KEY, ledger
+    sync.commands = Commands(sync)
+
+    def send(leaf, type_=None, body=None, raw=None, key=KEY, **sign):
+        env = None
+        if raw is None:
+            env = envelope.sign(key, sign.pop("cabinet", CABINET), type_, body, sign.pop("now", NOW), **sign)
+            raw = json.dumps(env).encode()
+        sync.commands.handle(sync.topics.root + "/" + leaf, raw)
+        return env
+
+    send.ledger, send.sync, send.clock = ledger, sync, clock
+    yield send
+    ledger.close()
+
+
+def results(ledger):
+    batch = outbox.read_batch(ledger, "events", 0, 100000)
+    return [e for e in (batch.items if batch else []) if e["type"] == "command_result"]
+
+
+@pytest.mark.parametrize("leaf", ["cmd", "desired/users", "ack"])
+def test_a_thousand_deep_array_is_refused_and_the_next_message_still_applies(down, leaf):
+    down(leaf, raw=NESTED)                       # on 3915619: RecursionError out of the sync thread
+    down(leaf, raw=b"[" * 1000)                  # unbalanced, as deep
+    down(leaf, raw=b'{"a": "' + b"x" * (envelope.MAX_BYTES) + b'"}')
+    assert [(r["status"], r["reason"], r["command_id"]) for r in results(down.ledger)] == [
+        ("refused", "malformed", None)] * 3
+    assert "deeper than" in results(down.ledger)[0]["detail"] and "over the limit" in results(down.ledger)[2]["detail"]
+    down("cmd", "config", {"lockout_s": 600})
+    assert outbox.settings(down.ledger) == {"lockout_s": 600}
+
+
+def test_a_signed_envelope_nesting_deep_inside_its_body_is_refused_before_parsing(down):
+    deep = {"x": 1}
+    for _ in range(envelope.MAX_DEPTH):
+        deep = [deep]
+    down("desired/users", "users", {"version": 1, "users": [], "extra": deep})
+    assert [(r["reason"], r["command_id"]) for r in results(down.ledger)] == [("malformed", None)]
+    assert outbox.applied_versions(down.ledger)["users"] is None
+
+
+def test_any_failure_while_applying_is_a_refusal_naming_the_command(down):
+    for op in ("INSERT", "UPDATE"):                               # the ledger fails under the command
+        down.ledger.db.execute("CREATE TRIGGER fail_%s BEFORE %s ON cloud_state BEGIN "
+                               "SELECT RAISE(ABORT, 'disk on fire'); END" % (op, op))
+    env = down("cmd", "config", {"lockout_s": 600})
+    assert [(r["status"], r["reason"], r["command_id"]) for r in results(down.ledger)] == [
+        ("refused", "error", env["id"])]
+
+
+def _unsigned(env):
+    del env["sig"]
+    return env
+
+
+@pytest.mark.parametrize("tamper", [
+    dict(key=bytes(32)), dict(cabinet="CAB-2"), dict(now=NOW - datetime.timedelta(hours=2)),
+    dict(lifetime_s=3 * 86400), dict(edit=_unsigned), dict(edit=lambda e: dict(e, v=2)),
+    dict(edit=lambda e: dict(e, issued="yesterday")), dict(body={"door": 1}), dict(body={"door": 1, "reason": 5}),
+    dict(body={"door": 1, "reason": "x", "force": True}), dict(leaf="ack"),
+])
+def test_every_refusal_names_the_command_whenever_the_envelope_could_be_read(down, tamper):
+    """On 3915619 9 of 17 refusals came back with command_id null, so the cloud could not match them."""
+    key, now = tamper.get("key", KEY), tamper.get("now", NOW)
+    env = envelope.sign(key, tamper.get("cabinet", CABINET), "unlock", tamper.get("body", {"door": 1, "reason": "x"}),
+                        now, tamper.get("lifetime_s", 300))
+    env = tamper.get("edit", lambda e: e)(env)
+    down(tamper.get("leaf", "cmd"), raw=json.dumps(env).encode())
+    [result] = results(down.ledger)
+    assert (result["status"], result["command_id"], result["command_type"]) == ("refused", env["id"], "unlock")
+
+
+def test_a_signed_unlock_without_a_reason_is_refused_as_malformed(down):
+    """On 3915619 it went on to the door (here, with no cabinet: refused as not_available)."""
+    env = down("cmd", "unlock", {"door": 1})
+    [result] = results(down.ledger)
+    assert (result["reason"], result["command_id"]) == ("malformed", env["id"]) and "reason" in result["detail"]
+    assert outbox.command_status(down.ledger, env["id"]) == "refused"
+
+
+@pytest.mark.parametrize("type_", sorted(LEAVES))
+def test_every_body_is_held_to_its_schema(down, type_):
+    """For each down type, its example and its mutations (a key left out, a key the schema does not know, the
+    wrong type, an unknown key in an entry): the agent refuses as malformed exactly what the schema refuses."""
+    assert set(schema(body_schema(type_))["properties"]) == set(sum(BODY_KEYS[type_], ()))
+    body = json.loads((EXAMPLES / (EXAMPLE[type_] + ".json")).read_text())["body"]
+    mutants = [dict(body, unknown=1)] + [{k: v for k, v in body.items() if k != name} for name in body]
+    mutants += [dict(body, **{name: [] if not isinstance(value, list) else "text"}) for name, value in body.items()]
+    for entry_list in ("users", "upsert", "skus", "locations"):
+        if body.get(entry_list):
+            mutated = copy.deepcopy(body)
+            mutated[entry_list][0]["unknown"] = 1
+            mutants.append(mutated)
+    refused = 0
+    for mutant in mutants + [body]:
+        down.sync.commands = Commands(down.sync)                   # (a fresh coalescer: every result recorded)
+        before = len(results(down.ledger))
+        down(LEAVES[type_], type_, mutant)
+        malformed = any(r["reason"] == "malformed" for r in results(down.ledger)[before:])
+        assert malformed == bool(errors(body_schema(type_), mutant)), (type_, mutant)   # agent and schema agree
+        refused += malformed
+    assert refused >= 2                                             # the unknown key and a wrong type at least
+
+
+@pytest.mark.parametrize("type_", envelope.NEEDS_CLOCK)
+def test_every_command_that_acts_now_is_refused_once_expired_or_while_the_clock_is_unsynchronised(down, type_):
+    body = {"door": 1, "reason": "stuck"} if type_ == "unlock" else {"lockout_s": 600}
+    expired = down("cmd", type_, body, now=NOW - datetime.timedelta(seconds=301))
+    down.clock.synced = False
+    unsynced = down("cmd", type_, body)
+    assert [(r["reason"], r["command_id"]) for r in results(down.ledger)] == [
+        ("expired", expired["id"]), ("expired", unsynced["id"])]
+    assert outbox.settings(down.ledger) == {}
+
+
+@pytest.mark.parametrize("type_", sorted(LEAVES))
+def test_every_type_is_refused_with_a_lifetime_over_a_day(down, type_):
+    body = json.loads(json.dumps({"ack": {"stream": "tx", "upto_seq": 1}}.get(type_, {})))
+    env = down(LEAVES[type_], type_, body, lifetime_s=86400 + 1)
+    [result] = results(down.ledger)
+    assert (result["reason"], result["command_id"]) == ("expired", env["id"]) and outbox.acked(down.ledger, "tx") == 0
+
+
+def test_refusals_from_a_cloud_with_the_wrong_key_are_coalesced_and_counted(down):
+    """A cloud holding the wrong key sends ten a second for ten minutes: on 3915619, 6,000 event rows."""
+    sent = []
+    for _ in range(6000):
+        sent.append(down("cmd", "resend", {"stream": "tx", "from_seq": 1}, key=bytes(32))["id"])
+        down.clock.advance(100)
+        down.sync.commands.flush()
+    rows = results(down.ledger)
+    minutes = 10
+    assert len(rows) <= coalesce.BURST + minutes * 60 * coalesce.RATE_PER_S + 1    # under 1 row per 5 s
+    down.sync.commands.flush(everything=True)                  # at a stop: what is pending is recorded
+    rows = results(down.ledger)
+    assert sum(r.get("count", 1) for r in rows) == len(sent)   # every refusal is counted, none lost
+    assert {r["reason"] for r in rows} == {"bad_signature"} and rows[0]["command_id"] == sent[0]
+    summary = rows[-1]
+    assert summary["command_id"] == sent[-1] and summary["first"] < summary["last"]
+
+
+def test_a_poisoned_cabinet_keeps_syncing_also_after_a_restart(tmp_path):
+    """A 1,000-level array on {root}/cmd and retained on desired/users, and a signed unlock with no reason,
+    through a real Mosquitto to the agent process: refused, and transactions keep reaching the cloud, also
+    after the agent restarts and the broker delivers the retained poison again."""
+    site = Site(tmp_path)
+    try:
+        site.broker.start()
+        cloud = site.start_cloud()
+        site.start_agent()
+        root = Topics("acme", "plant1", SITE_CABINET).root
+        cloud.client.publish(root + "/desired/users", NESTED, qos=1, retain=True).wait_for_publish(10)
+        cloud.publish_raw(SITE_CABINET, "cmd", NESTED).wait_for_publish(10)
+        unlock = cloud.send_command(SITE_CABINET, "unlock", {"door": 1})
+        site.issue(3)
+        site.wait_delivered()
+        refused = [(r["command_id"], r["reason"]) for r in cloud.command_results(SITE_CABINET)]
+        assert (unlock, "malformed") in refused and refused.count((None, "malformed")) >= 2, refused
+        site.agent.stop()
+        site.start_agent()
+        site.issue(2)
+        site.check_complete()
+        assert "stopped by an error" not in site.agent.log()
+    finally:
+        site.close()

@@ -1,49 +1,28 @@
-"""The agent's connection to a broker that wants what a production broker wants: TLS with a CA the agent
-checks, a per-cabinet client certificate the broker checks, and a username and password. Real Mosquitto,
+"""The agent's connection to the broker as shipped (deploy/broker/): TLS with a CA the agent checks, a
+per-cabinet client certificate the broker checks, a username and password, the ACL. Real Mosquitto,
 real certificates made with openssl; and the last will: a cabinet that dies is reported offline, with the
 session of the connection that died."""
 import json
 import ssl
-import subprocess
 import threading
 
 import paho.mqtt.client as mqtt
 import pytest
 
+from tests.mqtt_broker import shipped_broker
 from tests.test_cloud_sync import CABINET, Site
 
-SUBJECT = "/O=Locker tests/CN=%s"
-
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_pki(folder):
-    """A CA, a server certificate for 127.0.0.1 and a client certificate for the cabinet (EC keys: fast)."""
-    folder.mkdir()
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-            "-subj", SUBJECT % "test CA", "-keyout", "ca.key", "-out", "ca.pem", cwd=folder)
-    for name, extra in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
-        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
-                SUBJECT % (CABINET if name == "client" else "127.0.0.1"), "-keyout", name + ".key",
-                "-out", name + ".csr", cwd=folder)
-        (folder / (name + ".ext")).write_text(extra + "\n")
-        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-days", "2", "-extfile", name + ".ext", "-out", name + ".pem", cwd=folder)
-    return folder
+PASSWORD = "s3cret-for-tests"
 
 
 @pytest.fixture
 def secure_site(tmp_path):
-    pki = make_pki(tmp_path / "pki")
-    subprocess.run(["mosquitto_passwd", "-b", "-c", str(pki / "passwd"), CABINET, "s3cret-for-tests"], check=True)
+    """A site whose broker runs deploy/broker's mosquitto.conf and acl as shipped: TLS, client certificates,
+    a password per user, the ACL (the agent's user name is its cabinet id)."""
     (tmp_path / "site").mkdir()
     site = Site(tmp_path / "site")
-    site.broker.extra_config = [
-        "allow_anonymous false", "password_file %s" % (pki / "passwd"),
-        "cafile %s" % (pki / "ca.pem"), "certfile %s" % (pki / "server.pem"), "keyfile %s" % (pki / "server.key"),
-        "require_certificate true"]
+    pki = tmp_path / "pki"
+    site.broker = shipped_broker(pki, {CABINET: PASSWORD, "cloud": PASSWORD}, client_cn=CABINET)
     for name in ("ca.pem", "client.pem", "client.key"):
         (site.folder / name).write_bytes((pki / name).read_bytes())
     yield site, pki
@@ -56,7 +35,7 @@ def watch_status(site, pki):
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher", protocol=mqtt.MQTTv5)
     client.tls_set(ca_certs=str(pki / "ca.pem"), certfile=str(pki / "client.pem"), keyfile=str(pki / "client.key"),
                    tls_version=ssl.PROTOCOL_TLS_CLIENT)
-    client.username_pw_set(CABINET, "s3cret-for-tests")
+    client.username_pw_set("cloud", PASSWORD)               # the ACL lets the cloud read every status
 
     def on_message(_client, _userdata, message):
         with changed:
@@ -77,7 +56,7 @@ def watch_status(site, pki):
 
 def test_tls_client_certificate_and_password_then_the_last_will_on_a_crash(secure_site):
     site, pki = secure_site
-    (site.folder / "password").write_text("s3cret-for-tests\n")
+    (site.folder / "password").write_text(PASSWORD + "\n")
     site.broker.start()
     client, seen, wait = watch_status(site, pki)
     try:

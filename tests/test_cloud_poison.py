@@ -18,7 +18,7 @@ from edge_agent.cloud.topics import Topics
 from sim.cloud.contract import body_schema, errors, schema
 from tests.ledgers import ledger_from_csv
 from tests.test_cloud_sync import CABINET as SITE_CABINET, Site
-from tests.test_mqtt_contract import EXAMPLES
+from tests.test_mqtt_contract import EXAMPLES, MD
 
 KEY = bytes(range(32))
 CABINET = "CAB-1"
@@ -182,6 +182,18 @@ def test_refusals_from_a_cloud_with_the_wrong_key_are_coalesced_and_counted(down
     assert {r["reason"] for r in rows} == {"bad_signature"} and rows[0]["command_id"] == sent[0]
     summary = rows[-1]
     assert summary["command_id"] == sent[-1] and summary["first"] < summary["last"]
+    batch = {"v": 1, "cabinet": CABINET, "session": 1, "sent_wall": summary["last"], "clock_synced": True,
+             "stream": "events", "first_seq": rows[0]["seq"], "last_seq": rows[-1]["seq"], "backlog": False,
+             "events": rows}
+    assert errors("event_batch", batch) == []                  # the coalesced rows are in the contract
+
+
+def test_the_limits_are_the_ones_the_contract_states():
+    limits = MD.split("### Limits", 1)[1].split("\n## ", 1)[0]
+    assert "**1 MiB** (%s bytes)" % format(envelope.MAX_BYTES, ",") in limits
+    assert "more than **%d** levels" % envelope.MAX_DEPTH in limits
+    assert "the first %d are recorded" % coalesce.BURST in limits
+    assert "one row per %d s" % (1 / coalesce.RATE_PER_S) in limits
 
 
 def test_a_poisoned_cabinet_keeps_syncing_also_after_a_restart(tmp_path):

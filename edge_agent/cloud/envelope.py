@@ -16,7 +16,7 @@ KEY_BYTES = 32
 NEEDS_CLOCK = ("unlock", "config")   # the commands whose freshness matters (expiry checked), not only their id
 # Limits on a down message, checked on the raw bytes before any JSON parsing (docs/mqtt.md, "Limits"): a
 # desired users set for a large site fits in 1 MiB; the deepest lawful message (a user's badge list inside
-# users inside the body inside the envelope) nests 4 levels.
+# users inside the body inside the envelope) nests 5 levels.
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 8
 ID_MAX = 64                          # the longest id or type echoed back in a command_result

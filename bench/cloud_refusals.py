@@ -4,9 +4,15 @@ A cloud holding the wrong key (or two cabinets sharing one id) sends badly signe
 second for `--seconds`: each goes through the agent's real checks (Commands.handle, as the sync thread calls
 it for every message from the broker) on a real ledger file, in real time, the sync loop's flush called as
 its loop would. Counted: the command_result rows written (each an fsynced outbox row that then goes up to the
-cloud), per minute and per second, and how many refusals they account for. Run it on a checkout of 3915619
-(copy this file there) for the figure before. The last line is JSON.
-Usage: .venv/bin/python bench/cloud_refusals.py [--rate N] [--seconds S]"""
+cloud), per minute and per second, and how many refusals they account for.
+
+--feedback: the issue's case end to end instead: the agent process (`locker-agent run`, a simulated
+cabinet) and the reference cloud holding the wrong key, over a real Mosquitto. Every batch the agent sends
+is acked with a bad signature; each refusal is an event, which goes up in a batch, which is acked again...
+Counted: command_result rows in the agent's ledger over `--seconds`.
+
+Run it on a checkout of 3915619 (copy this file there) for the figure before. The last line is JSON.
+Usage: .venv/bin/python bench/cloud_refusals.py [--rate N] [--seconds S] [--feedback]"""
 import argparse
 import json
 import sys
@@ -26,11 +32,48 @@ from tests.ledgers import ledger_from_csv  # noqa: E402
 CABINET = "CAB-1"
 
 
+def feedback(seconds):
+    """command_result rows per minute in a real agent's ledger while the cloud acks with the wrong key."""
+    from sim.cloud.receiver import CloudReceiver
+    from tests.agent_process import ledger_of
+    from tests.test_cloud_sync import CABINET as SITE_CABINET, Site
+    with tempfile.TemporaryDirectory() as tmp:
+        site = Site(Path(tmp))
+        try:
+            site.broker.start()
+            site.cloud = CloudReceiver("127.0.0.1", site.broker.port, Path(tmp) / "cloud.db",
+                                       {SITE_CABINET: bytes(32)}, grace_s=1.0,
+                                       sites={SITE_CABINET: ("acme", "plant1")})
+            site.cloud.start()
+            site.start_agent()
+            site.issue(2)
+            start = time.monotonic()
+            time.sleep(seconds)         # a benchmark: real time is what is measured
+            elapsed = time.monotonic() - start
+            site.agent.stop()
+            with ledger_of(site.folder) as ledger:
+                batch = outbox.read_batch(ledger, "events", 0, 10 ** 6, 10 ** 9)
+                rows = [e for e in (batch.items if batch else []) if e["type"] == "command_result"]
+            accounted = sum(e.get("count", 1) for e in rows)
+        finally:
+            site.close()
+    figures = {"mode": "feedback", "seconds": round(elapsed, 1), "rows": len(rows),
+               "rows_per_min": round(len(rows) / elapsed * 60, 1), "rows_per_s": round(len(rows) / elapsed, 3),
+               "refusals_accounted": accounted}
+    print("the cloud acking with the wrong key for %(seconds)s s: %(rows)d command_result rows in the agent's "
+          "outbox, %(rows_per_min)s rows/min (%(rows_per_s)s rows/s), standing for %(refusals_accounted)d "
+          "refusals" % figures)
+    print(json.dumps(figures))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=20.0, help="bad messages per second (default 20)")
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--feedback", action="store_true", help="the agent process and a cloud with the wrong key")
     args = parser.parse_args()
+    if args.feedback:
+        return feedback(args.seconds)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         ledger = ledger_from_csv(folder, skus="part_number,description\nGLV,Gloves\n",

@@ -57,12 +57,15 @@ def feedback(seconds):
             accounted = sum(e.get("count", 1) for e in rows)
         finally:
             site.close()
-    figures = {"mode": "feedback", "seconds": round(elapsed, 1), "rows": len(rows),
-               "rows_per_min": round(len(rows) / elapsed * 60, 1), "rows_per_s": round(len(rows) / elapsed, 3),
-               "refusals_accounted": accounted}
-    print("the cloud acking with the wrong key for %(seconds)s s: %(rows)d command_result rows in the agent's "
-          "outbox, %(rows_per_min)s rows/min (%(rows_per_s)s rows/s), standing for %(refusals_accounted)d "
-          "refusals" % figures)
+    report("the cloud acking with the wrong key for %(seconds)s s: %(rows)d command_result rows in the agent's "
+           "outbox, %(rows_per_min)s rows/min (%(rows_per_s)s rows/s), standing for %(refusals_accounted)d "
+           "refusals", elapsed, rows, accounted, mode="feedback")
+
+
+def report(words, elapsed, rows, accounted, **more):
+    figures = dict(more, seconds=round(elapsed, 1), rows=len(rows), rows_per_min=round(len(rows) / elapsed * 60, 1),
+                   rows_per_s=round(len(rows) / elapsed, 3), refusals_accounted=accounted)
+    print(words % figures)
     print(json.dumps(figures))
 
 
@@ -105,13 +108,9 @@ def main():
         batch = outbox.read_batch(ledger, "events", 0, 10 ** 6, 10 ** 9)
         accounted = sum(e.get("count", 1) for e in batch.items if e["type"] == "command_result")
         ledger.close()
-    figures = {"offered_per_s": args.rate, "seconds": round(elapsed, 1), "messages": sent, "rows": len(rows),
-               "rows_per_min": round(len(rows) / elapsed * 60, 1), "rows_per_s": round(len(rows) / elapsed, 3),
-               "refusals_accounted": accounted}
-    print("%(messages)d badly signed messages in %(seconds)s s (%(offered_per_s)s/s): %(rows)d command_result rows, "
-          "%(rows_per_min)s rows/min (%(rows_per_s)s rows/s); the rows account for %(refusals_accounted)d "
-          "refusals" % figures)
-    print(json.dumps(figures))
+    report("%(messages)d badly signed messages in %(seconds)s s (%(offered_per_s)s/s): %(rows)d command_result "
+           "rows, %(rows_per_min)s rows/min (%(rows_per_s)s rows/s); the rows account for %(refusals_accounted)d "
+           "refusals", elapsed, rows, accounted, mode="flood", offered_per_s=args.rate, messages=sent)
 
 
 if __name__ == "__main__":

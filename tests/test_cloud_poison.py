@@ -9,53 +9,19 @@ import json
 
 import pytest
 
-from edge_agent.app.config import AgentConfig, CloudConfig
 from edge_agent.cloud import coalesce, envelope, outbox
 from edge_agent.cloud.commands import BODY_KEYS, Commands
-from edge_agent.cloud.sync import CloudSync
-from edge_agent.ledger import ManualClock
 from edge_agent.cloud.topics import Topics
 from sim.cloud.contract import body_schema, errors, schema
-from tests.ledgers import ledger_from_csv
+from tests.test_cloud_commands import CABINET, KEY, NOW, down  # noqa: F401 - down: the fixture
 from tests.test_cloud_sync import CABINET as SITE_CABINET, Site
 from tests.test_mqtt_contract import EXAMPLES, MD
 
-KEY = bytes(range(32))
-CABINET = "CAB-1"
-NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)     # ManualClock's start
 NESTED = b"[" * 1000 + b"]" * 1000
 LEAVES = {"ack": "ack", "resend": "cmd", "unlock": "cmd", "users_delta": "cmd", "config": "cmd",
           "users": "desired/users", "catalog": "desired/catalog"}
 EXAMPLE = {"ack": "ack", "resend": "cmd_resend", "unlock": "cmd_unlock", "users_delta": "cmd_users_delta",
            "config": "cmd_config", "users": "desired_users", "catalog": "desired_catalog"}
-
-
-@pytest.fixture
-def down(tmp_path):
-    clock = ManualClock()
-    ledger = ledger_from_csv(tmp_path, clock=clock, skus="part_number,description\nGLV,Gloves\n",
-                             locations="id,kind,unit,sku,on_hand,min,max\nL1,lane,1,GLV,5,2,8\nL3,lane,3,GLV,5,2,8\n"
-                             "B1,bin,1,GLV,5,2,8\nD2,door,2,GLV,1,0,1\n",
-                             users="id,name,role\nT1,Ana,technician\n")
-    (tmp_path / "key").write_text(KEY.hex())
-    cloud = CloudConfig(host="127.0.0.1", tenant="acme", site="plant1", key_file=tmp_path / "key")
-    sync = CloudSync(lambda: ledger, AgentConfig(cabinet_id=CABINET, ledger=tmp_path / "ledger.db",
-                                                 cabinet_port="none", cloud=cloud), cloud,
-                     clock=lambda: clock.monotonic_ms() / 1000)
-    sync.key, sync.ledger = KEY, ledger
-    sync.commands = Commands(sync)
-
-    def send(leaf, type_=None, body=None, raw=None, key=KEY, **sign):
-        env = None
-        if raw is None:
-            env = envelope.sign(key, sign.pop("cabinet", CABINET), type_, body, sign.pop("now", NOW), **sign)
-            raw = json.dumps(env).encode()
-        sync.commands.handle(sync.topics.root + "/" + leaf, raw)
-        return env
-
-    send.ledger, send.sync, send.clock = ledger, sync, clock
-    yield send
-    ledger.close()
 
 
 def results(ledger):

@@ -6,6 +6,8 @@ last test runs the agent process against a real Mosquitto and the reference clou
 import copy
 import datetime
 import json
+import threading
+import time
 
 import pytest
 
@@ -14,7 +16,8 @@ from edge_agent.cloud.commands import BODY_KEYS, Commands
 from edge_agent.cloud.topics import Topics
 from sim.cloud.contract import body_schema, errors, schema
 from tests.test_cloud_commands import CABINET, KEY, NOW, down  # noqa: F401 - down: the fixture
-from tests.test_cloud_sync import CABINET as SITE_CABINET, Site
+from tests.agent_process import ledger_of
+from tests.test_cloud_sync import CABINET as SITE_CABINET, WAIT_S, Site
 from tests.test_mqtt_contract import EXAMPLES, MD
 
 NESTED = b"[" * 1000 + b"]" * 1000
@@ -184,5 +187,33 @@ def test_a_poisoned_cabinet_keeps_syncing_also_after_a_restart(tmp_path):
         site.issue(2)
         site.check_complete()
         assert "stopped by an error" not in site.agent.log()
+    finally:
+        site.close()
+
+
+def test_an_error_outside_any_message_drops_the_connection_and_sync_goes_on(tmp_path):
+    """A bug anywhere in the sync loop (here: an outbox row whose body is not an object, as a bug could write) stopped
+    cloud sync for good on 3915619; now the connection is dropped and made again, and once the cause is gone
+    everything is delivered."""
+    site = Site(tmp_path)
+    try:
+        site.broker.start()
+        site.start_cloud()
+        site.start_agent()
+        site.issue(2)
+        site.wait_delivered()
+        with ledger_of(site.folder) as ledger, ledger.transaction():
+            seq = ledger.db.execute("INSERT INTO outbox_events (type, wall, clock_synced, ledger_seq, body) VALUES "
+                                    "('command_result', '2026-01-01T00:00:00.000+00:00', 1, NULL, '[1]')"
+                                    ).lastrowid
+        end = time.monotonic() + WAIT_S
+        while "an error" not in site.agent.log():
+            assert time.monotonic() < end, site.agent.log()[-3000:]
+            threading.Event().wait(0.05)
+        with ledger_of(site.folder) as ledger, ledger.transaction():
+            ledger.db.execute("UPDATE outbox_events SET body = ? WHERE seq = ?", [json.dumps(
+                {"command_id": None, "command_type": None, "status": "refused", "reason": "error"}), seq])
+        site.issue(2)
+        site.check_complete()
     finally:
         site.close()

@@ -12,7 +12,7 @@ is acked with a bad signature; each refusal is an event, which goes up in a batc
 Counted: command_result rows in the agent's ledger over `--seconds`.
 
 Run it on a checkout of 3915619 (copy this file there) for the figure before. The last line is JSON.
-Usage: .venv/bin/python bench/cloud_refusals.py [--rate N] [--seconds S] [--feedback]"""
+Usage: .venv/bin/python bench/cloud_refusals.py [--rate N] [--seconds S] [--feedback] [--dir DIR]"""
 import argparse
 import json
 import sys
@@ -32,12 +32,12 @@ from tests.ledgers import ledger_from_csv  # noqa: E402
 CABINET = "CAB-1"
 
 
-def feedback(seconds):
+def feedback(seconds, parent):
     """command_result rows per minute in a real agent's ledger while the cloud acks with the wrong key."""
     from sim.cloud.receiver import CloudReceiver
     from tests.agent_process import ledger_of
     from tests.test_cloud_sync import CABINET as SITE_CABINET, Site
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=parent) as tmp:
         site = Site(Path(tmp))
         try:
             site.broker.start()
@@ -63,7 +63,7 @@ def feedback(seconds):
 
 
 def report(words, elapsed, rows, accounted, **more):
-    figures = dict(more, seconds=round(elapsed, 1), rows=len(rows), rows_per_min=round(len(rows) / elapsed * 60, 1),
+    figures = dict(more, bench="cloud_refusals", seconds=round(elapsed, 1), rows=len(rows), rows_per_min=round(len(rows) / elapsed * 60, 1),
                    rows_per_s=round(len(rows) / elapsed, 3), refusals_accounted=accounted)
     print(words % figures)
     print(json.dumps(figures))
@@ -74,10 +74,11 @@ def main():
     parser.add_argument("--rate", type=float, default=20.0, help="bad messages per second (default 20)")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--feedback", action="store_true", help="the agent process and a cloud with the wrong key")
+    parser.add_argument("--dir", help="where its temporary folder goes (default: the system's)")
     args = parser.parse_args()
     if args.feedback:
-        return feedback(args.seconds)
-    with tempfile.TemporaryDirectory() as tmp:
+        return feedback(args.seconds, args.dir)
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
         ledger = ledger_from_csv(folder, skus="part_number,description\nGLV,Gloves\n",
                                  locations="id,kind,unit,sku,on_hand,min,max\nL1,lane,1,GLV,5,2,8\n",

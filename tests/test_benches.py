@@ -76,3 +76,10 @@ def test_fleet_runs_cabinets_against_a_real_broker_and_reports_cpu_memory_and_me
         assert out[key] > 0
     assert out["peak_rss_mb_per_cabinet"]["max"] > 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cloud_refusals_counts_the_rows_a_flood_of_bad_down_messages_writes(tmp_path):
+    out = run_bench(tmp_path, "cloud_refusals.py", "--rate", "50", "--seconds", "2")
+    assert out["bench"] == "cloud_refusals" and out["mode"] == "flood" and out["messages"] > 10
+    assert out["rows"] < out["messages"] and out["refusals_accounted"] == out["messages"]   # coalesced, all counted
+    assert list(tmp_path.iterdir()) == []

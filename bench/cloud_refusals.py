@@ -63,8 +63,9 @@ def feedback(seconds, parent):
 
 
 def report(words, elapsed, rows, accounted, **more):
-    figures = dict(more, bench="cloud_refusals", seconds=round(elapsed, 1), rows=len(rows), rows_per_min=round(len(rows) / elapsed * 60, 1),
-                   rows_per_s=round(len(rows) / elapsed, 3), refusals_accounted=accounted)
+    figures = dict(more, bench="cloud_refusals", seconds=round(elapsed, 1), rows=len(rows),
+                   rows_per_min=round(len(rows) / elapsed * 60, 1), rows_per_s=round(len(rows) / elapsed, 3),
+                   refusals_accounted=accounted)
     print(words % figures)
     print(json.dumps(figures))
 

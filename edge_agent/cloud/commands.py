@@ -30,6 +30,7 @@ BODY_KEYS = {"ack": (("stream", "upto_seq"), ()), "resend": (("stream", "from_se
              "config": ((), SETTINGS), "users": (("version", "users"), ()),
              "catalog": (("version", "skus", "locations"), ())}
 SEQ_MAX = 2 ** 63 - 1
+DETAIL_MAX = 300        # characters of a refusal's detail kept (it may quote what the message held)
 
 
 def _int(body, name, minimum=0, maximum=SEQ_MAX):
@@ -82,7 +83,7 @@ class Commands:
     def _refused(self, leaf, claim, env, reason, detail):
         self.sync.stats.refused[reason] = self.sync.stats.refused.get(reason, 0) + 1
         status = "duplicate" if reason == "duplicate" else "refused"
-        fields = {"command_id": envelope.claimed(claim, "id"), "status": status, "detail": detail or None,
+        fields = {"command_id": envelope.claimed(claim, "id"), "status": status, "detail": detail[:DETAIL_MAX] or None,
                   "command_type": envelope.claimed(claim, "type") if claim and claim.get("type") in TYPES else None,
                   "reason": None if status == "duplicate" else reason}
         try:

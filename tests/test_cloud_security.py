@@ -9,8 +9,9 @@ import threading
 import paho.mqtt.client as mqtt
 import pytest
 
+from sim.cloud.receiver import CloudReceiver
 from tests.mqtt_broker import shipped_broker
-from tests.test_cloud_sync import CABINET, Site
+from tests.test_cloud_sync import BADGE, CABINET, Site
 
 PASSWORD = "s3cret-for-tests"
 
@@ -88,3 +89,30 @@ def test_a_wrong_password_keeps_the_cabinet_offline_and_the_locker_working(secur
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def test_the_whole_contract_flows_through_the_shipped_acl(secure_site):
+    """The ACL lets a cabinet do all it must: its rows reach the cloud, the cloud's acks, commands and
+    retained desired state reach it (the reference cloud connecting as the `cloud` user, over TLS)."""
+    site, pki = secure_site
+    (site.folder / "password").write_text(PASSWORD + "\n")
+    site.broker.start()
+
+    def login(client):
+        client.tls_set(ca_certs=str(pki / "ca.pem"), certfile=str(pki / "client.pem"),
+                       keyfile=str(pki / "client.key"), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        client.username_pw_set("cloud", PASSWORD)
+
+    site.cloud = CloudReceiver("127.0.0.1", site.broker.port, site.folder / "cloud.db", {CABINET: site.key},
+                               grace_s=1.0, sites={CABINET: ("acme", "plant1")})
+    site.cloud.client_setup = login
+    site.cloud.start()
+    site.start_agent(username=CABINET, password_file="password", tls_ca="ca.pem", tls_cert="client.pem",
+                     tls_key="client.key")
+    site.issue(3)
+    users = site.cloud.publish_desired(CABINET, "users", 7, {"users": [
+        {"id": "T1", "name": "Ana", "role": "technician", "badges": [BADGE]}]})
+    resend = site.cloud.send_command(CABINET, "resend", {"stream": "tx", "from_seq": 1})
+    assert site.cloud.wait_for(lambda: {users, resend} <= {r["command_id"] for r in site.cloud.command_results(CABINET)
+                                                           if r["status"] == "applied"}, 30), site.agent.log()[-3000:]
+    site.check_complete()                              # every row stored, and acked back to the cabinet

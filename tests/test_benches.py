@@ -95,3 +95,10 @@ def test_refusal_flood_floods_the_real_agent_and_counts_what_reaches_the_ledger(
     for phase in (badges, location):
         assert {"rows_per_s", "ledger_mb_per_min", "disk_mb_per_min", "requests_per_s"} <= set(phase)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cloud_refusals_counts_the_rows_a_flood_of_bad_down_messages_writes(tmp_path):
+    out = run_bench(tmp_path, "cloud_refusals.py", "--rate", "50", "--seconds", "2")
+    assert out["bench"] == "cloud_refusals" and out["mode"] == "flood" and out["messages"] > 10
+    assert out["rows"] < out["messages"] and out["refusals_accounted"] == out["messages"]   # coalesced, all counted
+    assert list(tmp_path.iterdir()) == []

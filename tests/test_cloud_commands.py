@@ -22,22 +22,28 @@ USER = {"id": "T9", "name": "New Tech", "role": "technician", "badges": ["04:a1:
 
 @pytest.fixture
 def down(tmp_path):
+    """send(leaf, type_, body, ...): sign and hand a down message to a real Commands on a real ledger (raw=
+    bytes instead: those as they are); the sync loop's clock is the ledger's ManualClock (send.clock)."""
     clock = ManualClock()
     ledger = ledger_from_csv(tmp_path, clock=clock, skus="part_number,description\nGLV,Gloves\n",
-                             locations="id,kind,unit,sku,on_hand,min,max\nL1,lane,1,GLV,5,2,8\n",
+                             locations="id,kind,unit,sku,on_hand,min,max\nL1,lane,1,GLV,5,2,8\nL3,lane,3,GLV,5,2,8\n"
+                             "B1,bin,1,GLV,5,2,8\nD2,door,2,GLV,1,0,1\n",
                              users="id,name,role\nT1,Ana,technician\n")
     key_file = tmp_path / "key"
     key_file.write_text(KEY.hex())
     cloud = CloudConfig(host="127.0.0.1", tenant="acme", site="plant1", key_file=key_file)
     sync = CloudSync(lambda: ledger, AgentConfig(cabinet_id=CABINET, ledger=tmp_path / "ledger.db",
-                                                 cabinet_port="none", cloud=cloud), cloud)
+                                                 cabinet_port="none", cloud=cloud), cloud,
+                     clock=lambda: clock.monotonic_ms() / 1000)
     sync.key, sync.ledger = KEY, ledger
-    commands = Commands(sync)
+    sync.commands = Commands(sync)
 
-    def send(leaf, type_, body, key=KEY, **sign):
-        env = envelope.sign(key, sign.pop("cabinet", CABINET), type_, body, sign.pop("now", NOW), **sign)
-        raw = sign.pop("raw", None) or json.dumps(env).encode()
-        commands.handle(sync.topics.root + "/" + leaf, raw)
+    def send(leaf, type_=None, body=None, raw=None, key=KEY, **sign):
+        env = None
+        if raw is None:
+            env = envelope.sign(key, sign.pop("cabinet", CABINET), type_, body, sign.pop("now", NOW), **sign)
+            raw = json.dumps(env).encode()
+        sync.commands.handle(sync.topics.root + "/" + leaf, raw)
         return env
 
     send.ledger, send.sync, send.clock = ledger, sync, clock

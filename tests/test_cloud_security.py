@@ -1,49 +1,29 @@
-"""The agent's connection to a broker that wants what a production broker wants: TLS with a CA the agent
-checks, a per-cabinet client certificate the broker checks, and a username and password. Real Mosquitto,
+"""The agent's connection to the broker as shipped (deploy/broker/): TLS with a CA the agent checks, a
+per-cabinet client certificate the broker checks, a username and password, the ACL. Real Mosquitto,
 real certificates made with openssl; and the last will: a cabinet that dies is reported offline, with the
 session of the connection that died."""
 import json
 import ssl
-import subprocess
 import threading
 
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.test_cloud_sync import CABINET, Site
+from sim.cloud.receiver import CloudReceiver
+from tests.mqtt_broker import shipped_broker
+from tests.test_cloud_sync import BADGE, CABINET, Site
 
-SUBJECT = "/O=Locker tests/CN=%s"
-
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_pki(folder):
-    """A CA, a server certificate for 127.0.0.1 and a client certificate for the cabinet (EC keys: fast)."""
-    folder.mkdir()
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-            "-subj", SUBJECT % "test CA", "-keyout", "ca.key", "-out", "ca.pem", cwd=folder)
-    for name, extra in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
-        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
-                SUBJECT % (CABINET if name == "client" else "127.0.0.1"), "-keyout", name + ".key",
-                "-out", name + ".csr", cwd=folder)
-        (folder / (name + ".ext")).write_text(extra + "\n")
-        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-days", "2", "-extfile", name + ".ext", "-out", name + ".pem", cwd=folder)
-    return folder
+PASSWORD = "s3cret-for-tests"
 
 
 @pytest.fixture
 def secure_site(tmp_path):
-    pki = make_pki(tmp_path / "pki")
-    subprocess.run(["mosquitto_passwd", "-b", "-c", str(pki / "passwd"), CABINET, "s3cret-for-tests"], check=True)
+    """A site whose broker runs deploy/broker's mosquitto.conf and acl as shipped: TLS, client certificates,
+    a password per user, the ACL (the agent's user name is its cabinet id)."""
     (tmp_path / "site").mkdir()
     site = Site(tmp_path / "site")
-    site.broker.extra_config = [
-        "allow_anonymous false", "password_file %s" % (pki / "passwd"),
-        "cafile %s" % (pki / "ca.pem"), "certfile %s" % (pki / "server.pem"), "keyfile %s" % (pki / "server.key"),
-        "require_certificate true"]
+    pki = tmp_path / "pki"
+    site.broker = shipped_broker(pki, {CABINET: PASSWORD, "cloud": PASSWORD}, client_cn=CABINET)
     for name in ("ca.pem", "client.pem", "client.key"):
         (site.folder / name).write_bytes((pki / name).read_bytes())
     yield site, pki
@@ -56,7 +36,7 @@ def watch_status(site, pki):
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher", protocol=mqtt.MQTTv5)
     client.tls_set(ca_certs=str(pki / "ca.pem"), certfile=str(pki / "client.pem"), keyfile=str(pki / "client.key"),
                    tls_version=ssl.PROTOCOL_TLS_CLIENT)
-    client.username_pw_set(CABINET, "s3cret-for-tests")
+    client.username_pw_set("cloud", PASSWORD)               # the ACL lets the cloud read every status
 
     def on_message(_client, _userdata, message):
         with changed:
@@ -77,7 +57,7 @@ def watch_status(site, pki):
 
 def test_tls_client_certificate_and_password_then_the_last_will_on_a_crash(secure_site):
     site, pki = secure_site
-    (site.folder / "password").write_text("s3cret-for-tests\n")
+    (site.folder / "password").write_text(PASSWORD + "\n")
     site.broker.start()
     client, seen, wait = watch_status(site, pki)
     try:
@@ -109,3 +89,30 @@ def test_a_wrong_password_keeps_the_cabinet_offline_and_the_locker_working(secur
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def test_the_whole_contract_flows_through_the_shipped_acl(secure_site):
+    """The ACL lets a cabinet do all it must: its rows reach the cloud, the cloud's acks, commands and
+    retained desired state reach it (the reference cloud connecting as the `cloud` user, over TLS)."""
+    site, pki = secure_site
+    (site.folder / "password").write_text(PASSWORD + "\n")
+    site.broker.start()
+
+    def login(client):
+        client.tls_set(ca_certs=str(pki / "ca.pem"), certfile=str(pki / "client.pem"),
+                       keyfile=str(pki / "client.key"), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        client.username_pw_set("cloud", PASSWORD)
+
+    site.cloud = CloudReceiver("127.0.0.1", site.broker.port, site.folder / "cloud.db", {CABINET: site.key},
+                               grace_s=1.0, sites={CABINET: ("acme", "plant1")})
+    site.cloud.client_setup = login
+    site.cloud.start()
+    site.start_agent(username=CABINET, password_file="password", tls_ca="ca.pem", tls_cert="client.pem",
+                     tls_key="client.key")
+    site.issue(3)
+    users = site.cloud.publish_desired(CABINET, "users", 7, {"users": [
+        {"id": "T1", "name": "Ana", "role": "technician", "badges": [BADGE]}]})
+    resend = site.cloud.send_command(CABINET, "resend", {"stream": "tx", "from_seq": 1})
+    assert site.cloud.wait_for(lambda: {users, resend} <= {r["command_id"] for r in site.cloud.command_results(CABINET)
+                                                           if r["status"] == "applied"}, 30), site.agent.log()[-3000:]
+    site.check_complete()                              # every row stored, and acked back to the cabinet

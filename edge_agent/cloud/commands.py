@@ -11,8 +11,9 @@ the same version again is nothing to do, an older one is refused as stale.
 """
 import logging
 
-from edge_agent.cloud import desired, outbox
-from edge_agent.cloud.envelope import Refused, check
+from edge_agent.cloud import desired, envelope, outbox
+from edge_agent.cloud.coalesce import Coalescer
+from edge_agent.cloud.envelope import Refused
 from edge_agent.cloud.topics import parse
 from edge_agent.ledger.admin_log import record_admin_change
 from edge_agent.rules.access import RANGES as ACCESS_RANGES
@@ -22,24 +23,43 @@ log = logging.getLogger(__name__)
 
 TYPES_BY_LEAF = {"ack": ("ack",), "cmd": ("resend", "unlock", "users_delta", "config"),
                  "desired/users": ("users",), "desired/catalog": ("catalog",)}
+TYPES = tuple(t for types in TYPES_BY_LEAF.values() for t in types)
 SETTINGS = ("session_idle_s", "max_pin_tries", "lockout_s")
+# The keys of each type's body (docs/mqtt/schemas/body_<type>.json): required, then optional. A key left out
+# or one more is malformed; tests/test_cloud_poison.py holds this table to the schemas.
+BODY_KEYS = {"ack": (("stream", "upto_seq"), ()), "resend": (("stream", "from_seq"), ()),
+             "unlock": (("door", "reason"), ()), "users_delta": (("base_version", "version", "upsert", "remove"), ()),
+             "config": ((), SETTINGS), "users": (("version", "users"), ()),
+             "catalog": (("version", "skus", "locations"), ())}
+SEQ_MAX = 2 ** 63 - 1
+DETAIL_MAX = 300        # characters of a refusal's detail kept (it may quote what the message held)
 
 
-def _int(body, name, minimum=0, maximum=None):
+def _int(body, name, minimum=0, maximum=SEQ_MAX):
     value = body.get(name)
-    if (isinstance(value, bool) or not isinstance(value, int) or value < minimum
-            or (maximum is not None and value > maximum)):
-        raise Refused("malformed", "%s must be a whole number of at least %d%s"
-                      % (name, minimum, "" if maximum is None else " and at most %d" % maximum))
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise Refused("malformed", "%s must be a whole number from %d to %d" % (name, minimum, maximum))
     return value
+
+
+def check_body(type_, body):
+    """Refused (malformed) if the body has a key its schema does not, or lacks one it requires."""
+    required, optional = BODY_KEYS[type_]
+    missing = [k for k in required if k not in body]
+    unknown = sorted(set(body) - set(required) - set(optional))
+    if missing or unknown or not body:
+        raise Refused("malformed", "a %s body takes %s%s" % (type_, ", ".join(required + optional),
+                                                              "" if required else " (at least one)"))
 
 
 class Commands:
     def __init__(self, sync):
         self.sync = sync
         self.ledger = sync.ledger
+        self.coalescer = Coalescer(sync.clock)
 
     def handle(self, topic, payload):
+        """Check and apply one down message. Never raises: whatever goes wrong ends in a refusal."""
         parsed = parse(topic)
         if parsed is None or parsed[0].cabinet != self.sync.config.cabinet_id:
             return
@@ -47,27 +67,50 @@ class Commands:
         if leaf not in TYPES_BY_LEAF:
             return                                   # our own up topics, echoed by a wildcard
         from edge_agent.cloud.sync import now_utc
-        now, synced = now_utc(self.ledger)
-        env = None
+        claim = env = None
         try:
-            env = check(payload, self.sync.key, self.sync.config.cabinet_id, now, synced)
+            now, synced = now_utc(self.ledger)
+            claim = envelope.read(payload)           # limits first, then JSON: not yet trusted
+            env = envelope.check(claim, self.sync.key, self.sync.config.cabinet_id, now, synced)
             if env["type"] not in TYPES_BY_LEAF[leaf]:
                 raise Refused("malformed", "%s does not belong on %s" % (env["type"], leaf))
+            check_body(env["type"], env["body"])
             getattr(self, "_" + env["type"])(env)
         except Refused as r:
-            self.sync.stats.refused[r.reason] = self.sync.stats.refused.get(r.reason, 0) + 1
-            if r.reason == "duplicate":              # applied once already: say so, change nothing
-                self._result(env, "duplicate", None, r.detail)
-                return
-            log.warning("cloud: %s refused: %s", leaf, r)
-            self._result(env, "refused", r.reason, r.detail)
-            if env is not None and env["type"] in TYPES_BY_LEAF["cmd"]:
+            self._refused(leaf, claim, env, r.reason, r.detail)
+        except Exception as e:   # noqa: BLE001 - a bug or a full disk must not stop the link: refuse, go on
+            log.exception("cloud: %s failed", leaf)
+            self._refused(leaf, claim, env, "error", "%s: %s" % (type(e).__name__, e))
+
+    def _refused(self, leaf, claim, env, reason, detail):
+        self.sync.stats.refused[reason] = self.sync.stats.refused.get(reason, 0) + 1
+        status = "duplicate" if reason == "duplicate" else "refused"
+        fields = {"command_id": envelope.claimed(claim, "id"), "status": status, "detail": detail[:DETAIL_MAX] or None,
+                  "command_type": envelope.claimed(claim, "type") if claim and claim.get("type") in TYPES else None,
+                  "reason": None if status == "duplicate" else reason}
+        try:
+            if env is not None and env["type"] in TYPES_BY_LEAF["cmd"] and status == "refused":
                 outbox.remember_command(self.ledger, env["id"], env["type"], env["expires"], "refused")
+            if self.coalescer.admit((status, fields["reason"]), self.ledger.clock.wall()[0], fields):
+                if status == "refused":
+                    log.warning("cloud: %s refused: %s%s", leaf, reason, ": %s" % detail if detail else "")
+                outbox.record_event(self.ledger, "command_result", **fields)
+        except Exception:        # noqa: BLE001 - the ledger itself failing (a full disk): said, and go on
+            log.exception("cloud: could not record the refusal of a %s message", leaf)
+
+    def flush(self, everything=False):
+        """Record the coalesced refusals that are due (all of them at a stop)."""
+        for fields in self.coalescer.due(everything):
+            log.warning("cloud: %d more down messages %s (%s) from %s to %s", fields["count"], fields["status"],
+                        fields["reason"], fields["first"], fields["last"])
+            try:
+                outbox.record_event(self.ledger, "command_result", **fields)
+            except Exception:    # noqa: BLE001 - as above
+                log.exception("cloud: could not record %d coalesced refusals", fields["count"])
 
     def _result(self, env, status, reason=None, detail=None):
-        outbox.record_event(self.ledger, "command_result", command_id=env and env.get("id"),
-                            command_type=env and env.get("type"), status=status, reason=reason,
-                            detail=detail or None)
+        outbox.record_event(self.ledger, "command_result", command_id=env["id"], command_type=env["type"],
+                            status=status, reason=reason, detail=detail or None)
 
     def _once(self, env):
         """Refuse an id already seen; otherwise remember it as started (its own committed transaction)."""
@@ -112,6 +155,8 @@ class Commands:
     def _unlock(self, env):
         body = env["body"]
         door = _int(body, "door", 1)
+        if not isinstance(body["reason"], str):
+            raise Refused("malformed", "reason must be text")
         if self.sync.agent is None:
             raise Refused("not_available", "this agent runs without a cabinet")
         self._once(env)
@@ -119,7 +164,7 @@ class Commands:
                                                            "reason": body.get("reason"), "issued": env["issued"]},
                             user_id="cloud:%s" % env["id"])
         try:
-            result = self.sync.agent.call(self.sync.agent.remote_unlock, door, env["id"], body.get("reason"))
+            result = self.sync.agent.call(self.sync.agent.remote_unlock, door, env["id"], body["reason"])
         except Refusal as e:     # no such door, the cabinet not answering
             self._done(env, "refused", e.reason, e.words)
         except Exception as e:   # noqa: BLE001 - not ready: the result says so
@@ -129,9 +174,6 @@ class Commands:
 
     def _config(self, env):
         body = env["body"]
-        unknown = sorted(set(body) - set(SETTINGS))
-        if unknown or not body:
-            raise Refused("malformed", "config takes %s" % ", ".join(SETTINGS))
         values = {name: _int(body, name, *ACCESS_RANGES[name]) for name in body}   # the config file's ranges
         self._once(env)
         with self.ledger.transaction():
@@ -143,7 +185,9 @@ class Commands:
 
     def _users_delta(self, env):
         body = env["body"]
-        base, version = _int(body, "base_version"), _int(body, "version", 1)
+        base, version = _int(body, "base_version", 1), _int(body, "version", 1)
+        desired.checked_users(body["upsert"])            # the whole body is judged before its version
+        desired.checked_removals(body["remove"])
         self._once(env)
         applied = outbox.applied_versions(self.ledger)["users"]
         if base != applied:
@@ -151,16 +195,16 @@ class Commands:
                                                         "full set" % (base, applied))
             return
         with self.ledger.transaction():
-            desired.apply_users_delta(self.ledger, body.get("upsert", []), body.get("remove", []), version)
+            desired.apply_users_delta(self.ledger, body["upsert"], body["remove"], version)
             self._applied(env, "users", version)
 
     def _users(self, env):
-        self._desired(env, "users", lambda body, version: desired.apply_users(self.ledger, body.get("users"),
+        self._desired(env, "users", lambda body, version: desired.apply_users(self.ledger, body["users"],
                                                                                version))
 
     def _catalog(self, env):
         self._desired(env, "catalog", lambda body, version: desired.apply_catalog(
-            self.ledger, body.get("skus"), body.get("locations"), version))
+            self.ledger, body["skus"], body["locations"], version))
 
     def _desired(self, env, what, apply):
         version = _int(env["body"], "version", 1)

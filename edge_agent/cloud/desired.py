@@ -14,6 +14,16 @@ from edge_agent.ledger.schema_v1 import OWNERSHIP, ROLES
 
 USER_TEXT = ("name", "department", "cost_center", "supplier")
 SKU_TEXT = ("description", "category", "criticality", "supplier")
+# What an entry may hold (docs/mqtt/schemas/common.json user and sku, body_catalog.json location): no more.
+USER_KEYS = ("id", "role", "valid_from", "valid_to", "badges", "pin_hash") + USER_TEXT
+SKU_KEYS = ("part_number", "package_size", "unit_cost", "ownership") + SKU_TEXT
+LOCATION_KEYS = ("id", "sku", "min", "max", "refill_pack")
+
+
+def _only(entry, keys, where):
+    unknown = sorted(set(entry) - set(keys))
+    if unknown:
+        raise Refused("malformed", "%s: %s not known (takes %s)" % (where, ", ".join(unknown), ", ".join(keys)))
 
 
 def _text(entry, name, where, required=False):
@@ -36,6 +46,7 @@ def _user(entry, index):
     where = "users[%d]" % index
     if not isinstance(entry, dict):
         raise Refused("malformed", "%s is not an object" % where)
+    _only(entry, USER_KEYS, where)
     row = {"id": _text(entry, "id", where, required=True)}
     where = "user %s" % row["id"]
     row["role"] = _text(entry, "role", where, required=True)
@@ -65,7 +76,7 @@ def _user(entry, index):
     return row
 
 
-def _checked_users(users):
+def checked_users(users):
     if not isinstance(users, list):
         raise Refused("malformed", "users must be a list")
     rows = [_user(entry, i) for i, entry in enumerate(users)]
@@ -91,17 +102,24 @@ def _write_user(ledger, row):
 
 def apply_users(ledger, users, version):
     """The full set: everyone listed is created or updated, everyone else is removed."""
-    rows = _checked_users(users)
+    rows = checked_users(users)
     for row in rows:
         _write_user(ledger, row)
     keep = [row["id"] for row in rows]
     ledger.db.execute("DELETE FROM users WHERE id NOT IN (%s)" % ",".join("?" * len(keep)), keep)
 
 
-def apply_users_delta(ledger, upsert, remove, version):
-    rows = _checked_users(upsert)
-    if not isinstance(remove, list) or not all(isinstance(r, str) for r in remove):
+def checked_removals(remove):
+    if not isinstance(remove, list) or not all(isinstance(r, str) and r for r in remove):
         raise Refused("malformed", "remove must be a list of user ids")
+    if len(set(remove)) != len(remove):
+        raise Refused("malformed", "remove lists a user twice")
+    return remove
+
+
+def apply_users_delta(ledger, upsert, remove, version):
+    rows = checked_users(upsert)
+    checked_removals(remove)
     for row in rows:
         _write_user(ledger, row)
     for user_id in remove:
@@ -115,6 +133,7 @@ def apply_catalog(ledger, skus, locations, version):
     for i, entry in enumerate(skus):
         if not isinstance(entry, dict):
             raise Refused("malformed", "skus[%d] is not an object" % i)
+        _only(entry, SKU_KEYS, "skus[%d]" % i)
         row = {"part_number": _text(entry, "part_number", "skus[%d]" % i, required=True)}
         where = "sku %s" % row["part_number"]
         for name in SKU_TEXT:
@@ -131,6 +150,7 @@ def apply_catalog(ledger, skus, locations, version):
     for i, entry in enumerate(locations):
         if not isinstance(entry, dict):
             raise Refused("malformed", "locations[%d] is not an object" % i)
+        _only(entry, LOCATION_KEYS, "locations[%d]" % i)
         location = _text(entry, "id", "locations[%d]" % i, required=True)
         where = "location %s" % location
         if not ledger.db.execute("SELECT 1 FROM locations WHERE id = ?", [location]).fetchone():

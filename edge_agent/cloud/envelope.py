@@ -6,6 +6,7 @@ import datetime
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import uuid
 
@@ -13,6 +14,15 @@ VERSION = 1
 MAX_LIFETIME = datetime.timedelta(hours=24)
 KEY_BYTES = 32
 NEEDS_CLOCK = ("unlock", "config")   # the commands whose freshness matters (expiry checked), not only their id
+# Limits on a down message, checked on the raw bytes before any JSON parsing (docs/mqtt.md, "Limits"): a
+# desired users set for a large site fits in 1 MiB; the deepest lawful message (a user's badge list inside
+# users inside the body inside the envelope) nests 5 levels.
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 8
+ID_MAX = 64                          # the longest id or type echoed back in a command_result
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_INNERMOST = re.compile(rb"\[[^\[\]{}]*\]|\{[^\[\]{}]*\}")
+_BRACKET = re.compile(rb"[\[\]{}]")
 
 
 class Refused(Exception):
@@ -63,15 +73,46 @@ def sign(key, cabinet, type_, body, now, lifetime_s=300, id_=None):
     return envelope
 
 
-def check(raw, key, cabinet, now, clock_synced=True):
-    """The envelope (a dict) if `raw` (bytes) is a well-formed, correctly signed, current message for this
-    cabinet; otherwise Refused with the contract's reason. Replays are the caller's to check (by id)."""
+def within_limits(raw):
+    """Refused (malformed) if `raw` is over MAX_BYTES or nests deeper than MAX_DEPTH, judged without parsing:
+    strings are blanked, then each pass of a regular expression folds the innermost [...] and {...}; what
+    still has a bracket after MAX_DEPTH passes is too deep (or unbalanced: not JSON either way)."""
+    if len(raw) > MAX_BYTES:
+        raise Refused("malformed", "%d bytes, over the limit of %d" % (len(raw), MAX_BYTES))
+    text = _STRING.sub(b'""', raw)
+    for _ in range(MAX_DEPTH):
+        text, folded = _INNERMOST.subn(b"0", text)
+        if not folded:
+            break
+    if _BRACKET.search(text):
+        raise Refused("malformed", "nested deeper than %d levels" % MAX_DEPTH)
+
+
+def read(raw):
+    """The JSON object in `raw` (bytes), within the limits; Refused (malformed) otherwise. Not yet trusted."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    within_limits(raw)
     try:
         envelope = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise Refused("malformed", "not JSON") from None
     if not isinstance(envelope, dict):
         raise Refused("malformed", "not a JSON object")
+    return envelope
+
+
+def claimed(envelope, name):
+    """What an envelope (checked or not) says its id or type is, if it is short text; else None."""
+    value = envelope.get(name) if isinstance(envelope, dict) else None
+    return value if isinstance(value, str) and 0 < len(value) <= ID_MAX else None
+
+
+def check(raw, key, cabinet, now, clock_synced=True):
+    """The envelope (a dict) if `raw` (bytes, or an envelope already `read`) is a well-formed, correctly
+    signed, current message for this cabinet; otherwise Refused with the contract's reason. Replays are the
+    caller's to check (by id)."""
+    envelope = raw if isinstance(raw, dict) else read(raw)
     sig = envelope.get("sig")
     if not sig or not isinstance(sig, str):
         raise Refused("unsigned")

@@ -118,24 +118,43 @@ class CloudSync:
         busy = True
         try:
             while not self._stop.is_set():
-                if not self.connected and self.clock() >= self._next_attempt:
-                    if self.client is not None:       # connected at TCP level, but no CONNACK in time
-                        self.client.disconnect()
-                        self.client = None
-                        self._retry_later("no answer to CONNECT within %d s" % CONNECT_TIMEOUT_S)
-                    else:
-                        self._connect()
-                pace = LOOP_S if busy else IDLE_LOOP_S
-                if self.client is not None:
-                    self.client.loop(pace)          # network I/O and callbacks, on this thread (a packet
-                else:                               # from the broker ends the wait at once)
-                    self._stop.wait(pace)
-                busy = self._pump() if self.connected else False
-        except Exception:    # noqa: BLE001 - a bug here must not take the locker down: log, and stop syncing
-            log.exception("cloud sync stopped by an error; the ledger keeps everything for the next start")
+                try:
+                    busy = self._step(busy)
+                except Exception:  # noqa: BLE001 - a bug here must not end the link: drop it, connect again
+                    log.exception("cloud sync: an error; the connection starts again, the ledger keeps everything")
+                    self._drop()
+                    busy = False
         finally:
+            self.commands.flush(everything=True)
             self._goodbye()
             self.ledger.close()
+
+    def _step(self, busy):
+        """One turn of the loop; True while there is work (the next turn comes sooner)."""
+        if not self.connected and self.clock() >= self._next_attempt:
+            if self.client is not None:       # connected at TCP level, but no CONNACK in time
+                self.client.disconnect()
+                self.client = None
+                self._retry_later("no answer to CONNECT within %d s" % CONNECT_TIMEOUT_S)
+            else:
+                self._connect()
+        pace = LOOP_S if busy else IDLE_LOOP_S
+        if self.client is not None:
+            self.client.loop(pace)          # network I/O and callbacks, on this thread (a packet
+        else:                               # from the broker ends the wait at once)
+            self._stop.wait(pace)
+        self.commands.flush()
+        return self._pump() if self.connected else False
+
+    def _drop(self):
+        client, self.client, self.connected = self.client, None, False
+        if client is not None:
+            try:
+                client.disconnect()
+            except Exception:  # noqa: BLE001 - it is being dropped anyway
+                pass
+        self._retry_later("dropped after an error")
+        self._stop.wait(self._next_attempt - self.clock())
 
     def _goodbye(self):
         """A clean stop says offline itself (retained), so the cloud need not wait for the last will."""
@@ -319,7 +338,7 @@ class CloudSync:
 
     # -- receiving -----------------------------------------------------------------------------------------
     def _on_message(self, client, userdata, message):
-        self.commands.handle(message.topic, message.payload)
+        self.commands.handle(message.topic, message.payload)     # never raises: a bad message is refused
 
 
 def _file_hash(path):

@@ -31,13 +31,16 @@ def free_port():
 class Broker:
     """One Mosquitto; start() again after stop() or kill() is its next boot on the same port and files."""
 
-    def __init__(self, tmp_dir, persistence=False, port=None, extra_config=()):
-        """extra_config: more mosquitto.conf lines (a password file, an ACL, TLS...)."""
+    def __init__(self, tmp_dir, persistence=False, port=None, extra_config=(), shipped=None):
+        """extra_config: more mosquitto.conf lines (a password file, an ACL, TLS...). shipped: the text of a
+        whole mosquitto.conf (deploy/broker's, its file paths already pointing at the test's copies) used in
+        place of ours; only its listener moves to our loopback port and its persistence into tmp_dir."""
         self.dir = Path(tmp_dir)
         self.persistence = persistence
         self.port = port or free_port()
         self._port_given = port is not None
         self.extra_config = list(extra_config)
+        self.shipped = shipped
         self.conf_path = self.dir / "mosquitto.conf"
         self.log_path = self.dir / "mosquitto.log"
         self.persistence_dir = self.dir / "persistence"
@@ -47,15 +50,21 @@ class Broker:
     def _write_config(self):
         self.dir.mkdir(parents=True, exist_ok=True)
         lines = ["# written by sim/cloud/broker.py",
-                 "listener %d 127.0.0.1" % self.port,
-                 "allow_anonymous true",
                  # Run as root, Mosquitto would switch to the `mosquitto` user and could not write our files.
                  "user %s" % pwd.getpwuid(os.getuid()).pw_name,
                  # stderr goes to the log file (Popen below), so start-up errors land there too.
                  "log_dest stderr",
                  "log_type error", "log_type warning", "log_type notice", "log_type information",
-                 "connection_messages true",
-                 "persistence %s" % ("true" if self.persistence else "false")]
+                 "connection_messages true"]
+        if self.shipped is not None:
+            self.persistence_dir.mkdir(exist_ok=True)
+            moved = {"listener": "listener %d 127.0.0.1" % self.port,
+                     "persistence_location": "persistence_location %s/" % self.persistence_dir}
+            lines += [moved.get(line.split(" ", 1)[0], line) for line in self.shipped.splitlines()]
+            self.conf_path.write_text("\n".join(lines + self.extra_config) + "\n")
+            return
+        lines += ["listener %d 127.0.0.1" % self.port, "allow_anonymous true",
+                  "persistence %s" % ("true" if self.persistence else "false")]
         if self.persistence:
             self.persistence_dir.mkdir(exist_ok=True)
             lines += ["persistence_location %s/" % self.persistence_dir, "persistence_file mosquitto.db"]

@@ -138,6 +138,8 @@ def utc_now():
 
 
 class CloudReceiver:
+    client_setup = None     # called with the paho client before it connects: TLS, a user name (the shipped broker)
+
     def __init__(self, host, port, db_path, keys, schemas_dir=SCHEMAS_DIR, grace_s=2.0, clock=time.monotonic,
                  client_id="locker-cloud-receiver", sites=None, report=None):
         """keys: {cabinet: 32-byte command key}; sites: {cabinet: (tenant, site)} known before it speaks;
@@ -184,6 +186,8 @@ class CloudReceiver:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        if self.client_setup is not None:
+            self.client_setup(self.client)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         # A persistent session: while we are down the broker queues what cabinets publish, so a restart of

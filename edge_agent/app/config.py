@@ -89,7 +89,7 @@ OPTIONAL_SECTIONS = ("cloud",)          # absent: that part is off (values then 
 # rules (_check_reset_pin). docs/agent-config.md lists them.
 BOUNDS = {("agent", "baud"): (1200, 3_000_000), ("api", "port"): (0, 65535),
           **{("access", key): lo_hi for key, lo_hi in ACCESS_RANGES.items()},
-          ("cabinet", "reset_pulse_ms"): (1, 5000), ("cloud", "port"): (1, 65535), ("cloud", "keepalive_s"): (5, 3600),
+          ("cabinet", "reset_pulse_ms"): (1, 5000), ("cloud", "port"): (1, 65535), ("cloud", "keepalive_s"): (1, 3600),
           ("cloud", "batch_rows"): (1, 10_000), ("cloud", "batch_bytes"): (1024, 1 << 24),
           ("cloud", "backlog_batches_per_s"): (1, 1000), ("cloud", "inventory_every_s"): (60, 7 * 86400),
           ("cloud", "publish_timeout_s"): (1, 600), ("ledger", "min_free_mb"): (1, 10240)}

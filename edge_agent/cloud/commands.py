@@ -10,6 +10,7 @@ the redelivered command is a duplicate, never a second unlock. Desired state (us
 the same version again is nothing to do, an older one is refused as stale.
 """
 import logging
+import re
 
 from edge_agent.cloud import desired, envelope, outbox
 from edge_agent.cloud.coalesce import Coalescer
@@ -27,11 +28,13 @@ TYPES = tuple(t for types in TYPES_BY_LEAF.values() for t in types)
 SETTINGS = ("session_idle_s", "max_pin_tries", "lockout_s")
 # The keys of each type's body (docs/mqtt/schemas/body_<type>.json): required, then optional. A key left out
 # or one more is malformed; tests/test_cloud_poison.py holds this table to the schemas.
-BODY_KEYS = {"ack": (("stream", "upto_seq"), ()), "resend": (("stream", "from_seq"), ()),
+BODY_KEYS = {"ack": (("stream", "upto_seq"), ("hash", "chain_break")), "resend": (("stream", "from_seq"), ()),
              "unlock": (("door", "reason"), ()), "users_delta": (("base_version", "version", "upsert", "remove"), ()),
              "config": ((), SETTINGS), "users": (("version", "users"), ()),
              "catalog": (("version", "skus", "locations"), ())}
 SEQ_MAX = 2 ** 63 - 1
+SHA256 = re.compile(r"[0-9a-f]{64}")
+CHAIN_BREAK_KINDS = ("hash", "prev_hash", "rewritten", "rolled_back")
 DETAIL_MAX = 300        # characters of a refusal's detail kept (it may quote what the message held)
 
 
@@ -40,6 +43,17 @@ def _int(body, name, minimum=0, maximum=SEQ_MAX):
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise Refused("malformed", "%s must be a whole number from %d to %d" % (name, minimum, maximum))
     return value
+
+
+def _check_chain_break(found):
+    """An ack's chain_break as body_ack.json has it: exactly seq, kind and detail."""
+    if not isinstance(found, dict) or set(found) != {"seq", "kind", "detail"}:
+        raise Refused("malformed", "ack chain_break takes seq, kind and detail")
+    _int(found, "seq", 1)
+    if found["kind"] not in CHAIN_BREAK_KINDS:
+        raise Refused("malformed", "ack chain_break kind must be one of %s" % ", ".join(CHAIN_BREAK_KINDS))
+    if not isinstance(found["detail"], str) or len(found["detail"]) > 1000:
+        raise Refused("malformed", "ack chain_break detail must be text of at most 1000 characters")
 
 
 def check_body(type_, body):
@@ -129,10 +143,10 @@ class Commands:
         if body.get("stream") not in outbox.STREAMS:
             raise Refused("malformed", "ack stream must be one of %s" % ", ".join(outbox.STREAMS))
         upto_hash, found = body.get("hash"), body.get("chain_break")
-        if upto_hash is not None and not isinstance(upto_hash, str):
-            raise Refused("malformed", "ack hash must be text")
-        if found is not None and not isinstance(found, dict):
-            raise Refused("malformed", "ack chain_break must be an object")
+        if upto_hash is not None and not (isinstance(upto_hash, str) and SHA256.fullmatch(upto_hash)):
+            raise Refused("malformed", "ack hash must be 64 lowercase hex digits")
+        if found is not None:
+            _check_chain_break(found)
         outbox.set_acked(self.ledger, body["stream"], _int(body, "upto_seq"), upto_hash)
         self.sync.stats.acks += 1
         if body["stream"] == "tx" and (found is not None or upto_hash is not None) and \

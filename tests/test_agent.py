@@ -5,6 +5,8 @@ import threading
 
 import pytest
 
+from edge_agent.cloud import outbox
+
 from edge_agent import api
 from edge_agent.rules.access import NeedPin, Person
 from edge_agent.app.agent import Agent, NoSession, NotReady
@@ -286,6 +288,19 @@ def test_an_idle_time_pushed_by_the_cloud_ends_sessions_at_the_new_time(running)
     ticks = Ticks()
     agent = running(ticks=ticks, session_idle_s=300)
     agent.call(agent.apply_settings, session_idle_s=30)
+    agent.call(agent.tap, "04A1B2C3")
+    ticks.now += 31
+    agent.call(agent.state)                               # the worker checks the timer after each job
+    assert agent.call(agent.state)["session"] is None
+
+
+def test_settings_the_cloud_pushed_still_hold_after_the_agent_restarts(running, site):
+    with ledger_at(site) as ledger:                       # pushed and kept in the ledger by an earlier run
+        outbox.set_settings(ledger, session_idle_s=30, max_pin_tries=1, lockout_s=600)
+    ticks = Ticks()
+    agent = running(ticks=ticks, session_idle_s=300, max_pin_tries=5, lockout_s=60)
+    refused(agent.call, agent.pin, "T1", "0000")          # one try, as the cloud said, not five
+    assert agent.call(lambda: agent.ledger.db.execute("SELECT left_ms FROM pin_lockouts").fetchone()[0]) == 600_000
     agent.call(agent.tap, "04A1B2C3")
     ticks.now += 31
     agent.call(agent.state)                               # the worker checks the timer after each job

@@ -20,6 +20,7 @@ from edge_agent.app.sessions import Approved, NoSession, Sessions, client_view
 from edge_agent.app.worker import CALL_TIMEOUT_S, Worker
 from edge_agent.badge.ids import BadBadgeId
 from edge_agent.badge.wedge import normalize_wedge_entry
+from edge_agent.cloud import outbox
 from edge_agent.flows import installer, loans, refill, remote, stock
 from edge_agent.flows.actuation import DISK_LOW
 from edge_agent.flows.cabinet_events import take_events
@@ -102,6 +103,7 @@ class Agent:
         self.bins = WeighBins(self.ledger, self.cabinet)
         self.access = Access(self.ledger, self.config.max_pin_tries, self.config.lockout_s, self.config.pin_roles)
         self.sessions.access = self.access
+        self.apply_settings(**outbox.settings(self.ledger))    # what the cloud pushed outlives a restart
 
     def _housekeeping(self):
         self.sessions.expire_idle()

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from edge_agent.cloud import coalesce, envelope, outbox
+from edge_agent.cloud import envelope, outbox
+from edge_agent.ledger import coalesce
 from edge_agent.cloud.commands import BODY_KEYS, Commands
 from edge_agent.cloud.topics import Topics
 from sim.cloud.contract import body_schema, errors, schema

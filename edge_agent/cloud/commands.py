@@ -13,10 +13,10 @@ import logging
 import re
 
 from edge_agent.cloud import desired, envelope, outbox
-from edge_agent.cloud.coalesce import Coalescer
 from edge_agent.cloud.envelope import Refused
 from edge_agent.cloud.topics import parse
 from edge_agent.ledger.admin_log import record_admin_change
+from edge_agent.ledger.coalesce import Coalescer
 from edge_agent.rules.access import RANGES as ACCESS_RANGES
 from edge_agent.rules.refusal import Refusal
 
@@ -114,7 +114,7 @@ class Commands:
 
     def flush(self, everything=False):
         """Record the coalesced refusals that are due (all of them at a stop)."""
-        for fields in self.coalescer.due(everything):
+        for _, fields in self.coalescer.due(everything):
             log.warning("cloud: %d more down messages %s (%s) from %s to %s", fields["count"], fields["status"],
                         fields["reason"], fields["first"], fields["last"])
             try:

@@ -1,12 +1,13 @@
-"""Refusals of down messages, coalesced and rate limited (docs/mqtt.md, "Limits"; decision 0027).
+"""Refusals of one kind from one source, coalesced and rate limited: one mechanism for the ledger's
+refusals (refusal_tally.py, decision 0023) and the cloud's refused down messages (cloud/commands.py,
+docs/mqtt.md "Limits", decision 0027).
 
-Every refused or duplicate down message is a `command_result` event, a durable outbox row. A cloud holding
-the wrong key, two cabinets sharing one id, or anyone replaying old messages would otherwise write one row
-per message (693 a minute were measured). Results are grouped by (status, reason), each group with a token
-bucket: the first `BURST` are recorded one by one, each with its command's id; after that one row per
-`1 / RATE_PER_S` seconds at most, the next ones being counted, and the count recorded as one row with
-`count`, `first` and `last` (wall times) and the id of the last of them. Nothing is dropped: what is
-pending when the agent stops is recorded then.
+A flood would otherwise write one durable row per refusal (377 unknown badges a second were measured at the
+API, 693 badly signed down messages a minute from a cloud holding the wrong key). Refusals are grouped by a
+key, each group with a token bucket: the first `burst` are recorded one by one, as before; after that the
+next ones are only counted, and the count becomes one summary row with `count`, `first` and `last` (wall
+times) and the last one's fields, at most one per `1 / rate_per_s` seconds. Nothing is dropped: what is
+pending when the agent stops is recorded then (`due(everything=True)`). Pure logic on an injected clock.
 """
 from dataclasses import dataclass
 
@@ -56,7 +57,8 @@ class Coalescer:
         return False
 
     def due(self, everything=False):
-        """Summary rows to record now, as command_result fields (`everything`: all pending, at a stop)."""
+        """[(key, summary fields)] to record now: the last one's fields with count, first and last
+        (`everything`: all pending, at a stop)."""
         rows = []
         for key in list(self.buckets):
             bucket = self._bucket(key)
@@ -64,5 +66,9 @@ class Coalescer:
                 continue
             bucket.tokens = max(0.0, bucket.tokens - 1)
             p, bucket.pending = bucket.pending, None
-            rows.append(dict(p.fields, count=p.count, first=p.first, last=p.last))
+            rows.append((key, dict(p.fields, count=p.count, first=p.first, last=p.last)))
         return rows
+
+    def pending_counts(self):
+        """{key: refusals counted and not yet in a summary}."""
+        return {key: b.pending.count for key, b in self.buckets.items() if b.pending is not None}

@@ -35,7 +35,8 @@ SETUP_HINT = "scripts/setup installs pcscd, vsmartcard-vpcd and pyscard"
 
 
 def _free_port_pair():
-    for _ in range(50):
+    # Many tries: after a flood of local connections, most neighbours of a free port sit in TIME_WAIT.
+    for _ in range(2000):
         with socket.socket() as a, socket.socket() as b:
             a.bind(("0.0.0.0", 0))      # vpcd listens on all interfaces
             port = a.getsockname()[1]

@@ -20,7 +20,9 @@ from edge_agent.app.config import AgentConfig, AgentConfigError, load_agent_conf
 from edge_agent.app.worker import Worker
 from edge_agent.cli import service
 from edge_agent.ledger import LedgerUnwritable, ManualClock, open_ledger, record_admin_change
+from edge_agent.ledger import refusal_tally
 from edge_agent.ledger.alerts import open_alerts
+from edge_agent.rules.refusal import Refusal
 from sim.virtual_host import VirtualCabinet
 from tests.api_client import ApiClient
 from tests.cabinets import cabinet
@@ -208,6 +210,21 @@ def test_a_disk_that_fills_past_the_check_refuses_the_intent_and_nothing_moves(d
 def outbox_alerts(ledger):
     return [(row[0], row[1]) for row in ledger.db.execute(
         "SELECT type, json_extract(body, '$.kind') FROM outbox_events WHERE type LIKE 'alert_%' ORDER BY seq")]
+
+
+def test_a_refusal_count_due_on_a_full_disk_is_dropped_with_a_warning_and_the_ledger_still_closes(disk, caplog):
+    clock = ManualClock()
+    ledger = open_ledger(disk.folder / "ledger.db", clock, count_boot=False)
+    for n in range(refusal_tally.BURST + 2):              # past the burst: counted, not written
+        Refusal("unknown_badge", "not registered").record(ledger, badge_id="DEAD%04X" % n)
+    disk.fill()
+    clock.advance(refusal_tally.WINDOW_S * 1000)
+    assert Refusal.flush(ledger, everything=True) == 0    # what the agent runs as it stops: no exception
+    assert "2 unknown_badge refusals were counted but their count could not be written" in caplog.text
+    ledger.close()
+    disk.empty()
+    with ledger_on(disk) as ledger:
+        assert len(rows_of(ledger, "refusal")) == refusal_tally.BURST
 
 
 def test_a_write_that_finds_the_disk_full_rolls_back_whole_and_the_next_one_lands(disk):

@@ -16,6 +16,7 @@ import sqlite3
 import weakref
 
 from edge_agent.ledger.coalesce import Coalescer
+from edge_agent.ledger.errors import LedgerError
 from edge_agent.ledger.events import insert_event
 
 WINDOW_S = 60
@@ -74,7 +75,7 @@ def _write_event(ledger, key, last_seq, fields):
     reason, user_id = key
     try:
         insert_event(ledger, EVENT, last_seq, dict(fields, reason=reason, user_id=user_id))
-    except sqlite3.Error as e:
+    except (sqlite3.Error, LedgerError) as e:    # LedgerUnwritable: the disk is full
         log.warning("%d %s refusals were counted but their count could not be written: %s",
                     fields["count"], reason, e)
         return 0

@@ -3,6 +3,7 @@
 Every record carries both plus the boot counter, so nothing has to be ordered by wall time alone
 (design rule 5); the clock is injected so tests and the simulator control time (rule 6).
 """
+import ctypes
 import datetime
 import os
 import time
@@ -53,18 +54,24 @@ class SystemClock:
         return self._epoch
 
 
+def _adjtimex():
+    """libc's adjtimex, loaded once (finding libc runs `ldconfig -p`: milliseconds, far too slow per read);
+    None where there is none."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).adjtimex
+    except (OSError, AttributeError):
+        return None
+
+
+_ADJTIMEX = _adjtimex()
+
+
 def kernel_synced():
     """False when the kernel says the clock is unsynchronised: setting it by hand (`date -s`) marks it so
     even while timesyncd's flag file from an earlier sync is still there. True where it cannot be asked."""
-    try:
-        import ctypes
-        import ctypes.util
-
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        state = libc.adjtimex(ctypes.create_string_buffer(512))      # modes 0: read only
-    except (OSError, AttributeError):
+    if _ADJTIMEX is None:
         return True
-    return state != TIME_ERROR
+    return _ADJTIMEX(ctypes.create_string_buffer(512)) != TIME_ERROR      # modes 0: read only
 
 
 class ManualClock:

@@ -117,6 +117,24 @@ def test_every_body_is_held_to_its_schema(down, type_):
     assert refused >= 2                                             # the unknown key and a wrong type at least
 
 
+@pytest.mark.parametrize("type_, path, value", [
+    ("users", ("users", 0, "name"), "N" * 201), ("users", ("users", 0, "department"), "Ops\x1b[2J"),
+    ("users_delta", ("remove",), ["x" * 201]), ("catalog", ("skus", 0, "description"), "d" * 10_000),
+    ("catalog", ("skus", 0, "unit_cost"), 2 ** 64), ("catalog", ("locations", 0, "max"), 10 ** 12)])
+def test_desired_state_is_held_to_the_ceilings_of_an_import(down, type_, path, value):
+    """On 3915619 a 10,000-character description or a control character was stored as sent, and a max of 10^12
+    was taken (2^64 failed in SQLite as an error): a cloud push is bounded as a CSV import of the same table."""
+    body = json.loads((EXAMPLES / (EXAMPLE[type_] + ".json")).read_text())["body"]
+    target = body
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    down(LEAVES[type_], type_, body)
+    [result] = results(down.ledger)
+    assert result["reason"] == "malformed" and errors(body_schema(type_), body)      # the schema says so too
+    assert down.ledger.db.execute("SELECT count(*) FROM skus WHERE length(description) > 200").fetchone()[0] == 0
+
+
 @pytest.mark.parametrize("type_", envelope.NEEDS_CLOCK)
 def test_every_command_that_acts_now_is_refused_once_expired_or_while_the_clock_is_unsynchronised(down, type_):
     body = {"door": 1, "reason": "stuck"} if type_ == "unlock" else {"lockout_s": 600}

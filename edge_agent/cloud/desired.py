@@ -11,6 +11,11 @@ import datetime
 from edge_agent.badge.ids import BadBadgeId, normalize_badge_id
 from edge_agent.cloud.envelope import Refused
 from edge_agent.ledger.schema_v1 import OWNERSHIP, ROLES
+from edge_agent.rules.csv_rows import CONTROL, MONEY_MAX, QUANTITY_MAX, TEXT_MAX
+
+# The same ceilings as a CSV import of the same tables (rules/csv_rows.py; common.json admin_text, quantity).
+UNIT_COST_MAX = int(MONEY_MAX * 100)     # integer cents
+PIN_HASH_MAX = 300
 
 USER_TEXT = ("name", "department", "cost_center", "supplier")
 SKU_TEXT = ("description", "category", "criticality", "supplier")
@@ -26,19 +31,22 @@ def _only(entry, keys, where):
         raise Refused("malformed", "%s: %s not known (takes %s)" % (where, ", ".join(unknown), ", ".join(keys)))
 
 
-def _text(entry, name, where, required=False):
+def _text(entry, name, where, required=False, longest=TEXT_MAX):
     value = entry.get(name)
     if value is None and not required:
         return None
     if not isinstance(value, str) or (required and not value):
         raise Refused("malformed", "%s: %s must be text" % (where, name))
+    if len(value) > longest or CONTROL.search(value):
+        raise Refused("malformed", "%s: %s must be at most %d characters, none of them control characters"
+                      % (where, name, longest))
     return value
 
 
-def _whole(entry, name, where, minimum=0, default=None):
+def _whole(entry, name, where, minimum=0, default=None, maximum=QUANTITY_MAX):
     value = entry.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise Refused("malformed", "%s: %s must be a whole number of at least %d" % (where, name, minimum))
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise Refused("malformed", "%s: %s must be a whole number from %d to %d" % (where, name, minimum, maximum))
     return value
 
 
@@ -62,7 +70,7 @@ def _user(entry, index):
                 datetime.datetime.fromisoformat(row[name])
             except ValueError:
                 raise Refused("malformed", "%s: %s %r is not an ISO date" % (where, name, row[name])) from None
-    pin_hash = _text(entry, "pin_hash", where)
+    pin_hash = _text(entry, "pin_hash", where, longest=PIN_HASH_MAX)
     if pin_hash is not None and not pin_hash.startswith("scrypt$"):
         raise Refused("malformed", "%s: pin_hash must be the agent's scrypt$ hash, never a PIN" % where)
     row["pin_hash"] = pin_hash
@@ -110,7 +118,8 @@ def apply_users(ledger, users, version):
 
 
 def checked_removals(remove):
-    if not isinstance(remove, list) or not all(isinstance(r, str) and r for r in remove):
+    if not isinstance(remove, list) or not all(isinstance(r, str) and r and len(r) <= TEXT_MAX
+                                               and not CONTROL.search(r) for r in remove):
         raise Refused("malformed", "remove must be a list of user ids")
     if len(set(remove)) != len(remove):
         raise Refused("malformed", "remove lists a user twice")
@@ -140,7 +149,7 @@ def apply_catalog(ledger, skus, locations, version):
             row[name] = _text(entry, name, where)
         row["description"] = row["description"] or ""
         row["package_size"] = _whole(entry, "package_size", where, 1, default=1)
-        row["unit_cost"] = _whole(entry, "unit_cost", where, 0, default=0)
+        row["unit_cost"] = _whole(entry, "unit_cost", where, 0, default=0, maximum=UNIT_COST_MAX)
         row["ownership"] = entry.get("ownership", "consignment")
         if row["ownership"] not in OWNERSHIP:
             raise Refused("malformed", "%s: ownership must be one of %s" % (where, ", ".join(OWNERSHIP)))

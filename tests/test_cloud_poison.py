@@ -120,10 +120,12 @@ def test_every_body_is_held_to_its_schema(down, type_):
 @pytest.mark.parametrize("type_, path, value", [
     ("users", ("users", 0, "name"), "N" * 201), ("users", ("users", 0, "department"), "Ops\x1b[2J"),
     ("users_delta", ("remove",), ["x" * 201]), ("catalog", ("skus", 0, "description"), "d" * 10_000),
-    ("catalog", ("skus", 0, "unit_cost"), 2 ** 64), ("catalog", ("locations", 0, "max"), 10 ** 12)])
+    ("catalog", ("skus", 0, "unit_cost"), 2 ** 64), ("catalog", ("locations", 0, "max"), 10 ** 12),
+    ("unlock", ("reason",), "r" * 5000)])
 def test_desired_state_is_held_to_the_ceilings_of_an_import(down, type_, path, value):
     """On 3915619 a 10,000-character description or a control character was stored as sent, and a max of 10^12
-    was taken (2^64 failed in SQLite as an error): a cloud push is bounded as a CSV import of the same table."""
+    was taken (2^64 failed in SQLite as an error): a cloud push is bounded as a CSV import of the same table.
+    An unlock's reason goes on the record too: at most 200 characters."""
     body = json.loads((EXAMPLES / (EXAMPLE[type_] + ".json")).read_text())["body"]
     target = body
     for step in path[:-1]:

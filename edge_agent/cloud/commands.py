@@ -18,6 +18,7 @@ from edge_agent.cloud.topics import parse
 from edge_agent.ledger.admin_log import record_admin_change
 from edge_agent.ledger.coalesce import Coalescer
 from edge_agent.rules.access import RANGES as ACCESS_RANGES
+from edge_agent.rules.csv_rows import TEXT_MAX
 from edge_agent.rules.refusal import Refusal
 
 log = logging.getLogger(__name__)
@@ -169,8 +170,8 @@ class Commands:
     def _unlock(self, env):
         body = env["body"]
         door = _int(body, "door", 1)
-        if not isinstance(body["reason"], str):
-            raise Refused("malformed", "reason must be text")
+        if not isinstance(body["reason"], str) or len(body["reason"]) > TEXT_MAX:
+            raise Refused("malformed", "reason must be text of at most %d characters" % TEXT_MAX)
         if self.sync.agent is None:
             raise Refused("not_available", "this agent runs without a cabinet")
         self._once(env)

@@ -4,15 +4,12 @@ Ids match their pattern (a location is its kind's letter and a number, as the co
 is at most what a keyboard-wedge reader types for 16 bytes), text is capped, and every number a person types
 is a whole number in a sane range: at most QUANTITY_MAX (a refill at most what the location holds, its max).
 `check(name, value)` answers with the words for a 400, or None when the value is fine."""
-import re
-
 from edge_agent.badge.ids import MAX_BYTES
 from edge_agent.rules.csv_io import LOCATION_ID
+from edge_agent.rules.csv_rows import CONTROL, QUANTITY_MAX
+from edge_agent.rules.csv_rows import TEXT_MAX as LONG_TEXT     # a reason said in words, as a name in a CSV
 
-QUANTITY_MAX = 1_000_000                    # units in one take, refill, count or adjustment
 SHORT_TEXT = 64                             # ids a person or a site names: user, work order, machine, cost centre
-LONG_TEXT = 200                             # a reason said in words
-PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*$")
 # The longest each text field may be; anything not listed is SHORT_TEXT.
 TEXT_MAX = {"location": 16, "badge": 3 * MAX_BYTES, "reason": LONG_TEXT, "disposition": 32, "condition": 32}
 # The range of each number field; anything not listed is 1..QUANTITY_MAX.
@@ -25,7 +22,7 @@ def check(name, value):
         longest = TEXT_MAX.get(name, SHORT_TEXT)
         if len(value) > longest:
             return "%s is longer than %d characters" % (name, longest)
-        if not PRINTABLE.match(value):
+        if CONTROL.search(value):
             return "%s must not hold control characters" % name
         if name == "location" and not LOCATION_ID.match(value):
             return "%s must be a location id such as L3 or D1 (a letter D, L, B or S and a number)" % name

@@ -34,10 +34,6 @@ def people_digest(db):
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
-def people_present(db):
-    return any(db.execute("SELECT 1 FROM %s LIMIT 1" % table).fetchone() for table in PEOPLE_TABLES)
-
-
 def record_admin_change(ledger, what, detail=None, user_id=None):
     """Write an `admin` chain row for a change just made (in the caller's SQLite transaction when one is
     open, so the change and its record land together); `detail` is a dict (or text) of particulars.

@@ -13,10 +13,10 @@ import sqlite3
 
 import sqlite_utils
 
-from edge_agent.ledger import admin_log, minmax
+from edge_agent.ledger import minmax
 from edge_agent.ledger import chain
 from edge_agent.ledger import lockouts
-from edge_agent.ledger.effects import MOVES_STOCK_ON_OUTCOME, STOCK_EFFECT, effect_of  # noqa: F401 (re-exported)
+from edge_agent.ledger.effects import effect_of
 from edge_agent.ledger.clock import SystemClock
 from edge_agent.ledger.errors import AppendRefused, LedgerError, LedgerUnwritable
 from edge_agent.ledger.migrations import MIGRATIONS, migrate
@@ -128,22 +128,15 @@ class Ledger:
         self.close()
 
     @contextlib.contextmanager
-    def transaction(self, admin=None):
-        """One SQLite transaction (a savepoint when nested): all of it lands, or none of it.
-
-        admin=(what, detail): the block is an admin change; its `admin` chain row is written at the end of
-        the block, in the same transaction (admin_log.record_admin_change)."""
+    def transaction(self):
+        """One SQLite transaction (a savepoint when nested): all of it lands, or none of it."""
         if self.db.conn.in_transaction:
             with self.db.atomic():
                 yield self
-                if admin is not None:
-                    admin_log.record_admin_change(self, *admin)
             return
         self.db.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
         try:
             yield self
-            if admin is not None:
-                admin_log.record_admin_change(self, *admin)
             self.db.execute("COMMIT")       # a COMMIT that fails (disk full) is rolled back like the rest
         except BaseException as e:
             if self.db.conn.in_transaction:

@@ -39,10 +39,8 @@ def left_ms(ledger, user_id):
 
 
 def clear(ledger, user_id):
-    """End `user_id`'s lockout; True if there was one still running."""
-    running = left_ms(ledger, user_id) > 0
+    """End `user_id`'s lockout."""
     ledger.db.execute("DELETE FROM pin_lockouts WHERE user_id = ?", [user_id])
-    return running
 
 
 def resume(ledger):

@@ -13,6 +13,7 @@ import csv
 import re
 
 from edge_agent.ledger import csv_cells
+from edge_agent.ledger.admin_log import record_admin_change
 from edge_agent.ledger.clock import instant
 from edge_agent.ledger.schema_v1 import LOCATION_KINDS, OWNERSHIP, ROLES
 from edge_agent.rules import pin_hashing
@@ -58,8 +59,9 @@ def commit(ledger, what, path, count, write):
     """The one place every import is written: `write()` in one SQLite transaction, all of it or none of it.
     `what` (skus, locations, users, allows, limits) and `path` say which import it was: an admin row on the
     chain, in the same transaction, records it. Returns count."""
-    with ledger.transaction(admin=("import " + RULE_TABLES.get(what, what), str(path))):
+    with ledger.transaction():
         write()
+        record_admin_change(ledger, "import " + RULE_TABLES.get(what, what), str(path))
     return count
 
 

@@ -78,6 +78,8 @@ def test_posts_must_be_json_small_and_shallow(rig):
     assert status == 400 and answer["reason"] == "too_deep"
     status, answer = kiosk.request("POST", "/api/badge", raw=b'{"a": {"b": {"c": [[[[[[[1]]]]]]]}}}')
     assert status == 400 and answer["reason"] == "too_deep"
+    status, answer = kiosk.request("POST", "/api/badge", raw=b'{"badge": ' + b"[" * 16000)   # never closed
+    assert status == 400 and answer["reason"] == "bad_request"                # not parsed: no recursion, no 500
     nothing_happened(rig)
     assert kiosk.request("POST", "/api/badge", {"badge": BADGE})[0] == 200     # the same body, right: in
 

@@ -15,6 +15,8 @@ import json
 import re
 import secrets
 
+from edge_agent.rules.bounds import json_fault
+
 MAX_BODY = 16 * 1024
 MAX_DEPTH = 8
 COOKIE = "locker_client"
@@ -82,28 +84,6 @@ def cookie_header(token):
     return "%s=%s; Path=/; HttpOnly; SameSite=Strict" % (COOKIE, token)
 
 
-def _depth(raw):
-    """How deep JSON text nests ([ and { outside strings), without parsing it."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
 async def json_body(request):
     """A POST's body as a JSON object ({} when empty), or Rejected: 415 not JSON, 413 too large, 400 malformed
     or too deep."""
@@ -128,8 +108,11 @@ async def json_body(request):
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise Rejected(400, "bad_request", "the body is not UTF-8") from None
-    if _depth(text) > MAX_DEPTH:
+    fault = json_fault(raw, MAX_DEPTH)
+    if fault == "too deep":
         raise Rejected(400, "too_deep", "The JSON body nests deeper than %d levels." % MAX_DEPTH)
+    if fault:
+        raise Rejected(400, "bad_request", "the body is not JSON")
     try:
         body = json.loads(text)
     except ValueError:

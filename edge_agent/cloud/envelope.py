@@ -6,9 +6,10 @@ import datetime
 import hashlib
 import hmac
 import json
-import re
 import secrets
 import uuid
+
+from edge_agent.rules.bounds import json_fault
 
 VERSION = 1
 MAX_LIFETIME = datetime.timedelta(hours=24)
@@ -20,9 +21,6 @@ NEEDS_CLOCK = ("unlock", "config")   # the commands whose freshness matters (exp
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 8
 ID_MAX = 64                          # the longest id or type echoed back in a command_result
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_INNERMOST = re.compile(rb"\[[^\[\]{}]*\]|\{[^\[\]{}]*\}")
-_BRACKET = re.compile(rb"[\[\]{}]")
 
 
 class Refused(Exception):
@@ -74,18 +72,15 @@ def sign(key, cabinet, type_, body, now, lifetime_s=300, id_=None):
 
 
 def within_limits(raw):
-    """Refused (malformed) if `raw` is over MAX_BYTES or nests deeper than MAX_DEPTH, judged without parsing:
-    strings are blanked, then each pass of a regular expression folds the innermost [...] and {...}; what
-    still has a bracket after MAX_DEPTH passes is too deep (or unbalanced: not JSON either way)."""
+    """Refused (malformed) if `raw` is over MAX_BYTES or nests deeper than MAX_DEPTH (or leaves a bracket
+    unmatched), judged without parsing (rules/bounds.json_fault)."""
     if len(raw) > MAX_BYTES:
         raise Refused("malformed", "%d bytes, over the limit of %d" % (len(raw), MAX_BYTES))
-    text = _STRING.sub(b'""', raw)
-    for _ in range(MAX_DEPTH):
-        text, folded = _INNERMOST.subn(b"0", text)
-        if not folded:
-            break
-    if _BRACKET.search(text):
+    fault = json_fault(raw, MAX_DEPTH)
+    if fault == "too deep":
         raise Refused("malformed", "nested deeper than %d levels" % MAX_DEPTH)
+    if fault:
+        raise Refused("malformed", "not JSON")
 
 
 def read(raw):

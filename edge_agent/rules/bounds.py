@@ -3,7 +3,10 @@
 Ids match their pattern (a location is its kind's letter and a number, as the contract's location_id; a badge
 is at most what a keyboard-wedge reader types for 16 bytes), text is capped, and every number a person types
 is a whole number in a sane range: at most QUANTITY_MAX (a refill at most what the location holds, its max).
-`check(name, value)` answers with the words for a 400, or None when the value is fine."""
+`check(name, value)` answers with the words for a 400, or None when the value is fine. `json_fault` judges
+JSON text's nesting before it is parsed, for the local API and the cloud's down messages alike."""
+import re
+
 from edge_agent.badge.ids import MAX_BYTES
 from edge_agent.rules.csv_io import LOCATION_ID
 from edge_agent.rules.csv_rows import CONTROL, QUANTITY_MAX
@@ -37,3 +40,22 @@ def check(name, value):
 def refill_ceiling(location):
     """The most one refill may put in a location: what it holds when full (its max), else QUANTITY_MAX."""
     return location.max if location.max > 0 else QUANTITY_MAX
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_INNERMOST = re.compile(rb"\[[^\[\]{}]*\]|\{[^\[\]{}]*\}")
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_fault(raw, levels):
+    """Why JSON text `raw` (bytes) must not be parsed, judged without parsing it (so no recursion): "too deep"
+    when [ and { nest more than `levels` deep, "unbalanced" when a bracket is left unmatched (not JSON);
+    None when it may be parsed. Strings are blanked, then each pass folds the innermost [...] and {...}."""
+    text = _JSON_STRING.sub(b'""', raw)
+    for _ in range(levels):
+        text, folded = _INNERMOST.subn(b"0", text)
+        if not folded:
+            break
+    if _INNERMOST.search(text):
+        return "too deep"
+    return "unbalanced" if _BRACKET.search(text) else None

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from edge_agent.rules.access import Person  # noqa: E402
 from edge_agent.link.errors import CabinetError  # noqa: E402
-from edge_agent.ledger import ManualClock  # noqa: E402
+from edge_agent.ledger import ManualClock, record_admin_change  # noqa: E402
 from edge_agent.link.messages import CommandResult, Hello  # noqa: E402
 from edge_agent.flows.vending import Vending  # noqa: E402
 from firmware import messages as M  # noqa: E402
@@ -61,7 +61,7 @@ def users_csv():
 def stocked_ledger(directory, clock):
     """A ledger file stocked through the CSV importers, with rules and limits that every issue evaluates."""
     ledger = ledger_from_csv(Path(directory), skus=SKUS, locations=locations_csv(), users=users_csv(), clock=clock)
-    with ledger.transaction(admin=("import rules and limits", None)):   # an admin row, as the importers write
+    with ledger.transaction():
         ledger.db["role_allows"].insert_all([{"role": "technician", "category": c}
                                              for c in ("ppe", "cutting", "tools")])
         limits = []
@@ -71,6 +71,7 @@ def stocked_ledger(directory, clock):
                        {"user_id": user, "category": "cutting", "period": "day", "max_quantity": STOCK},
                        {"user_id": user, "sku": "TRQ", "period": "shift", "max_quantity": STOCK}]
         ledger.db["user_limits"].insert_all(limits)
+        record_admin_change(ledger, "import rules and limits")    # an admin row, as the importers write
     people = [Person(r["id"], r["name"], r["role"], r["department"], r["cost_center"], r["supplier"])
               for r in ledger.db.query("SELECT * FROM users ORDER BY id")]
     return ledger, people

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from edge_agent.ledger import minmax  # noqa: E402
 from edge_agent.rules.access import Person  # noqa: E402
-from edge_agent.ledger import ManualClock, open_ledger  # noqa: E402
+from edge_agent.ledger import ManualClock, record_admin_change, open_ledger  # noqa: E402
 from edge_agent.ledger.chain import row_hash  # noqa: E402
 from edge_agent.ledger.minmax import LOW_STOCK, STOCKOUT, refill_quantity  # noqa: E402
 from edge_agent.rules.permissions import issue_refusal  # noqa: E402
@@ -85,7 +85,7 @@ def user_csv():
 def stock_ledger(path, clock):
     """The ledger file, stocked through the CSV importers, with rules and limits. Returns it closed."""
     ledger = ledger_from_csv(path.parent, skus=sku_csv(), locations=location_csv(), users=user_csv(), clock=clock)
-    with ledger.transaction(admin=("import rules and limits", None)):   # an admin row, as the importers write
+    with ledger.transaction():
         ledger.db["role_allows"].insert_all([{"role": "technician", "category": c} for c in CATEGORIES] +
                                             [{"role": "contractor", "category": c} for c in ("ppe", "fasteners")])
         limits = []
@@ -95,6 +95,7 @@ def stock_ledger(path, clock):
         for i in range(1, 31):
             limits.append({"user_id": "con-%d" % i, "category": "ppe", "period": "day", "max_quantity": 20})
         ledger.db["user_limits"].insert_all(limits)
+        record_admin_change(ledger, "import rules and limits")    # an admin row, as the importers write
     ledger.close()
     assert path.exists()
 

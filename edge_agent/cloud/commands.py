@@ -201,8 +201,8 @@ class Commands:
     def _users_delta(self, env):
         body = env["body"]
         base, version = _int(body, "base_version", 1), _int(body, "version", 1)
-        desired.checked_users(body["upsert"])            # the whole body is judged before its version
-        desired.checked_removals(body["remove"])
+        rows = desired.checked_users(body["upsert"])     # the whole body is judged before its version
+        remove = desired.checked_removals(body["remove"])
         self._once(env)
         applied = outbox.applied_versions(self.ledger)["users"]
         if base != applied:
@@ -210,7 +210,7 @@ class Commands:
                                                         "full set" % (base, applied))
             return
         with self.ledger.transaction():
-            desired.apply_users_delta(self.ledger, body["upsert"], body["remove"], version)
+            desired.apply_users_delta(self.ledger, rows, remove)
             self._applied(env, "users", version)
 
     def _users(self, env):

@@ -126,9 +126,8 @@ def checked_removals(remove):
     return remove
 
 
-def apply_users_delta(ledger, upsert, remove, version):
-    rows = checked_users(upsert)
-    checked_removals(remove)
+def apply_users_delta(ledger, rows, remove):
+    """Write a delta already judged whole: rows from checked_users, remove from checked_removals."""
     for row in rows:
         _write_user(ledger, row)
     for user_id in remove:

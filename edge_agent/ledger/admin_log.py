@@ -13,6 +13,8 @@ the role allow list and the per-user limits. Everything is text or integers, so 
 import hashlib
 import json
 
+from edge_agent.ledger.schema_v6 import ADMIN
+
 # Table: (columns, order). A column added later by another schema version stays out until it is named here.
 PEOPLE_TABLES = {
     "users": (("id", "name", "role", "department", "cost_center", "supplier", "valid_from", "valid_to",
@@ -21,7 +23,7 @@ PEOPLE_TABLES = {
     "role_allows": (("role", "sku", "category"), "role, sku, category"),
     "user_limits": (("user_id", "sku", "category", "period", "max_quantity"), "user_id, sku, category, period"),
 }
-KIND = "admin"
+KIND = ADMIN                     # the transaction kind (schema_v6)
 
 
 def people_digest(db):

@@ -112,9 +112,9 @@ def test_failed_migration_leaves_the_last_good_version(path, clock):
 def test_newer_ledger_is_refused_clearly(path, clock):
     open_ledger(path, clock).close()
     conn = raw(path)
-    conn.execute("INSERT INTO schema_version (version, name) VALUES (7, 'from the future')")
+    conn.execute("INSERT INTO schema_version (version, name) VALUES (?, 'from the future')", [NEXT])
     conn.close()
-    with pytest.raises(SchemaTooNew, match=r"version 7 but this agent knows only up to %d.*refusing" % (NEXT - 1)):
+    with pytest.raises(SchemaTooNew, match=r"version %d but this agent knows only up to %d.*refusing" % (NEXT, NEXT - 1)):
         open_ledger(path, clock)
 
 

@@ -371,6 +371,23 @@ def test_the_tx_row_schema_lists_exactly_the_ledgers_columns(tmp_path):
     assert set(columns) <= set(named), "docs/mqtt.md's tx section does not name every column"
 
 
+def _issue_15_events(ledger):
+    """Alert acknowledgement and update, count tasks and a refill visit, straight through their tables (the
+    outbox triggers write the events)."""
+    db, wall = ledger.db, ledger.clock.wall()[0]
+    with ledger.transaction():
+        db.execute("INSERT INTO alerts (location, kind, detail, raised_wall) VALUES ('L3', 'door_forced', 'a', ?)",
+                   [wall])
+        db.execute("UPDATE alerts SET detail = 'b' WHERE kind = 'door_forced'")
+        db.execute("UPDATE alerts SET acked_wall = ?, acked_by = 'sup-1', ack_note = 'seen' "
+                   "WHERE kind = 'door_forced'", [wall])
+        db.execute("INSERT INTO count_tasks (location, reason, opened_wall) VALUES ('L3', 'suspected empty', ?)",
+                   [wall])
+        db.execute("UPDATE count_tasks SET closed_wall = ?", [wall])
+        db.execute("INSERT INTO refill_visits (user_id, opened_wall) VALUES ('driver-1', ?)", [wall])
+        db.execute("UPDATE refill_visits SET closed_wall = ?, summary = '{\"lines\": []}'", [wall])
+
+
 # -- what the agent really publishes --------------------------------------------------------------------------
 def test_the_agents_own_payloads_validate(tmp_path):
     """The outbox's batches of both streams (every event type) and CloudSync's status, birth and inventory."""
@@ -392,6 +409,7 @@ def test_the_agents_own_payloads_validate(tmp_path):
             ledger.record_outcome(seq, "done", 1)
         clock.set_wall("2026-10-01T00:00:00.000+00:00", synced=False)
         ledger.append("refill", location="L3", quantity=4, user_id="driver-1")   # closes and clears them
+        _issue_15_events(ledger)
         outbox.record_event(ledger, "command_result", command_id=None, command_type=None, status="refused",
                             reason="malformed", detail="not JSON")
         outbox.record_event(ledger, "command_result", command_id=EX.message_id("cmd_unlock"),

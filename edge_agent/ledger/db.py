@@ -164,10 +164,10 @@ class Ledger:
         return self.db.query("SELECT * FROM transactions WHERE seq > ? ORDER BY seq", [since_seq])
 
     def pending_intents(self):
-        """Intents with no outcome yet: what start-up recovery must reconcile with the cabinet."""
-        return list(self.db.query(
-            "SELECT i.* FROM transactions i WHERE i.kind = 'intent' AND NOT EXISTS "
-            "(SELECT 1 FROM transactions o WHERE o.kind = 'outcome' AND o.intent_seq = i.seq) ORDER BY i.seq"))
+        """Intents with no outcome yet: what start-up recovery must reconcile with the cabinet (read from
+        open_intents, which triggers keep: schema_v7)."""
+        return list(self.db.query("SELECT i.* FROM open_intents p JOIN transactions i ON i.seq = p.seq "
+                                  "ORDER BY i.seq"))
 
     def verify(self):
         return chain.verify(self)

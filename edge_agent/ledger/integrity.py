@@ -4,6 +4,8 @@
   they were created with, and no other trigger sits on the transactions table.
 - **On hand.** Every location's `on_hand` is what replaying the log from seq 1 gives (effects.py).
 - **People.** The users, badges and rules hash to the digest the last admin row recorded (admin_log.py).
+- **Pending intents.** `open_intents` (what recovery reads) lists exactly the intents with no outcome: a
+  row deleted from it would let the locker open with an actuation nobody settled.
 - **The cloud's anchor.** The row the cloud last acknowledged is there with the hash the ack carried: a tail
   deleted with next_seq and head_hash rolled back, or a chain rewritten consistently from an edited row,
   no longer matches.
@@ -19,6 +21,7 @@ from edge_agent.ledger.migrations import MIGRATIONS, schema_version
 
 GUARDED_TABLE = "transactions"
 ANCHOR_VERSION = 6      # the schema version with admin rows, the acknowledged hash and the cloud's word
+OPEN_INTENTS_VERSION = 7
 
 
 def expected_triggers(migrations=MIGRATIONS):
@@ -77,6 +80,23 @@ def on_hand_problems(db):
     return problems
 
 
+def open_intent_problems(db):
+    if schema_version(db) < OPEN_INTENTS_VERSION:
+        return []
+    listed = {row[0] for row in db.execute("SELECT seq FROM open_intents")}
+    pending = {row[0] for row in db.execute(
+        "SELECT i.seq FROM transactions i WHERE i.kind = 'intent' AND NOT EXISTS "
+        "(SELECT 1 FROM transactions o WHERE o.kind = 'outcome' AND o.intent_seq = i.seq)")}
+    problems = []
+    if pending - listed:
+        problems.append("intents %s have no outcome but are missing from open_intents (recovery would not "
+                        "settle them)" % ", ".join(map(str, sorted(pending - listed))))
+    if listed - pending:
+        problems.append("open_intents lists %s, which are settled or not intents"
+                        % ", ".join(map(str, sorted(listed - pending))))
+    return problems
+
+
 def people_problems(db):
     if schema_version(db) < ANCHOR_VERSION:
         return []
@@ -118,4 +138,5 @@ def cloud_anchor_problems(db):
 
 def problems(db):
     """Every problem found, in the order above (empty: all checks pass)."""
-    return trigger_problems(db) + on_hand_problems(db) + people_problems(db) + cloud_anchor_problems(db)
+    return (trigger_problems(db) + on_hand_problems(db) + open_intent_problems(db) + people_problems(db)
+            + cloud_anchor_problems(db))

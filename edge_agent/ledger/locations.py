@@ -5,7 +5,7 @@ from typing import Optional
 
 _QUERY = ("SELECT l.id, l.kind, l.unit, l.sku, l.on_hand, l.min, l.max, l.refill_pack, l.quarantine, "
           "l.piece_weight_mg, l.weight_mg, l.returnable, l.loan_hours, "
-          "s.description, s.category, s.supplier FROM locations l LEFT JOIN skus s ON s.part_number = l.sku")
+          "s.description, s.category, s.supplier, l.capacity FROM locations l LEFT JOIN skus s ON s.part_number = l.sku")
 _ORDER = " ORDER BY CASE l.kind WHEN 'lane' THEN 0 WHEN 'door' THEN 1 WHEN 'bin' THEN 2 ELSE 3 END, l.unit, l.id"
 ACTUATED = ("door", "lane", "bin")     # kinds with a unit the firmware drives or weighs
 
@@ -28,6 +28,7 @@ class Location:
     description: Optional[str]
     category: Optional[str]
     supplier: Optional[str]
+    capacity: Optional[int] = None  # units it physically holds; None: nobody has said
 
     @property
     def name(self):

@@ -8,7 +8,7 @@ to it could drop what the newer schema holds.
 from dataclasses import dataclass
 from typing import Callable, Sequence, Union
 
-from edge_agent.ledger import schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6
+from edge_agent.ledger import schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6, schema_v7
 from edge_agent.ledger.errors import MigrationError, SchemaTooNew
 
 
@@ -29,6 +29,8 @@ MIGRATIONS = [
     Migration(5, "PIN lockouts on the monotonic clock", schema_v5.STATEMENTS),
     Migration(6, "admin chain rows (kind admin, detail), the cloud's acknowledged hash and chain break",
               schema_v6.migrate),
+    Migration(7, "capacity, alert ends, count tasks, charge-to lists, refill visits, open bin takes and intents",
+              schema_v7.STATEMENTS),
 ]
 
 

@@ -250,6 +250,23 @@ def test_an_edited_on_hand_fails_verify(path, clock):
     assert not result.ok and "L3 holds on_hand 99 but its transactions give 12" in str(result)
 
 
+def test_an_intent_deleted_from_open_intents_fails_verify_and_recovery_reads_the_index(path, clock):
+    """Recovery reads pending intents from open_intents (schema 7): a row deleted from it would let the locker
+    open with an actuation nobody settled, so verify compares it with the log."""
+    with open_ledger(path, clock, count_boot=False) as ledger:
+        seq, _ = ledger.record_intent("issue", location="L3", quantity=1, user_id="tech-1")
+        assert [i["seq"] for i in ledger.pending_intents()] == [seq] and ledger.verify().ok
+    conn = raw(path)
+    conn.execute("DELETE FROM open_intents")
+    conn.close()
+    result = verify(path, clock)
+    assert not result.ok and "intents %d have no outcome but are missing from open_intents" % seq in str(result)
+    with open_ledger(path, clock, count_boot=False) as ledger:
+        ledger.db.execute("INSERT INTO open_intents (seq) VALUES (?)", [seq])
+        ledger.record_outcome(seq, "vended", 1)
+        assert ledger.pending_intents() == [] and ledger.verify().ok
+
+
 @pytest.mark.parametrize("statement", [
     "UPDATE users SET role = 'supervisor' WHERE id = 'tech-1'",
     "INSERT INTO badges (badge_id, user_id) VALUES ('DEADBEEF', 'sup-1')",

@@ -1,16 +1,85 @@
-"""Alerts in the ledger: raised once per location and kind while open (a partial unique index makes that a
-rule of the database), cleared when the condition ends. Called inside the caller's SQLite transaction."""
+"""Alerts in the ledger and how each kind ends (docs/alerts.md, docs/decisions/0029-alert-lifecycle.md).
+
+An alert is raised once per location and kind while open (a partial unique index makes that a rule of the
+database); while it is open, raising it again with other words updates its detail (the text stays current,
+the `alert_updated` outbox event tells the cloud). It ends in one of three ways, recorded in `cleared_how`:
+- 'condition': what raised it is over (stock back above min, the door closed, the lane cleared): clear_alert;
+- 'count': a count of its location settled it (a `count` row: the ledger calls end_by_count);
+- 'acknowledged': a supervisor acknowledged it with a note (flows/alerts.py checks who): acknowledge_alert.
+ENDS says which of these end each kind; a kind raised anywhere in the code has a line here (a test checks
+it, and that docs/alerts.md describes it). Once ended, the same fault again raises a new alert.
+
+Called inside the caller's SQLite transaction (the ledger's writers hold it)."""
+
+CONDITION, COUNT, ACKNOWLEDGED = "condition", "count", "acknowledged"
+
+# kind -> the ways it ends. An acknowledgement of a kind that does not end by one is kept (who, when, the
+# note) and the alert stays open until its condition ends.
+ENDS = {
+    "low_stock": (CONDITION,),
+    "stockout": (CONDITION,),
+    "lane_jammed": (CONDITION,),                  # a lane clear that the firmware answers OK
+    "unknown_outcome": (COUNT, ACKNOWLEDGED),
+    "door_forced": (ACKNOWLEDGED,),
+    "door_left_open": (CONDITION, ACKNOWLEDGED),  # the door closed (or a supervisor saw to it)
+    "cabinet_exception": (ACKNOWLEDGED,),
+    "cabinet_output_capped": (ACKNOWLEDGED,),
+    "cabinet_events_lost": (ACKNOWLEDGED,),
+    "cabinet_fault": (ACKNOWLEDGED,),             # a fault code this agent does not know
+    "tool_overdue": (CONDITION,),
+    "tool_damaged": (CONDITION,),
+    "bin_weight_mismatch": (COUNT, ACKNOWLEDGED),
+    "bin_over_allowed": (COUNT, ACKNOWLEDGED),
+    "bin_unexplained_change": (COUNT, ACKNOWLEDGED),
+    "bin_removed_at_refill": (COUNT, ACKNOWLEDGED),
+    "disk_low": (CONDITION,),
+    "chain_break": (CONDITION,),
+}
+
+
+def ends_by(kind, how):
+    return how in ENDS.get(kind, (ACKNOWLEDGED,))     # a kind nobody listed can always be acknowledged
 
 
 def raise_alert(db, location, kind, detail, seq, wall):
+    """Raise the alert, or bring an open one's detail up to date."""
     db.execute("INSERT INTO alerts (location, kind, detail, raised_seq, raised_wall) SELECT ?, ?, ?, ?, ? "
                "WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE location IS ? AND kind = ? AND cleared_wall IS NULL)",
                [location, kind, detail, seq, wall, location, kind])
+    db.execute("UPDATE alerts SET detail = ? WHERE location IS ? AND kind = ? AND cleared_wall IS NULL "
+               "AND detail IS NOT ?", [detail, location, kind, detail])
 
 
-def clear_alert(db, location, kind, seq, wall):
-    db.execute("UPDATE alerts SET cleared_seq = ?, cleared_wall = ? "
-               "WHERE location IS ? AND kind = ? AND cleared_wall IS NULL", [seq, wall, location, kind])
+def clear_alert(db, location, kind, seq, wall, how=CONDITION):
+    db.execute("UPDATE alerts SET cleared_seq = ?, cleared_wall = ?, cleared_how = ? "
+               "WHERE location IS ? AND kind = ? AND cleared_wall IS NULL", [seq, wall, how, location, kind])
+
+
+def end_by_count(db, location, seq, wall):
+    """A count of `location` (transaction seq) ends its open alerts that a count settles."""
+    kinds = [kind for kind, ways in ENDS.items() if COUNT in ways]
+    db.execute("UPDATE alerts SET cleared_seq = ?, cleared_wall = ?, cleared_how = ? WHERE location = ? AND "
+               "cleared_wall IS NULL AND kind IN (%s)" % ",".join("?" * len(kinds)),
+               [seq, wall, COUNT, location] + kinds)
+
+
+def find_alert(db, alert_id):
+    """The alert as a dict (id, location, kind, detail, cleared_wall, acked_wall), or None."""
+    names = ("id", "location", "kind", "detail", "cleared_wall", "acked_wall")
+    row = db.execute("SELECT %s FROM alerts WHERE id = ?" % ", ".join(names), [alert_id]).fetchone()
+    return None if row is None else dict(zip(names, row))
+
+
+def acknowledge_alert(db, alert_id, by, note, wall):
+    """Record who acknowledged the alert and their note; a kind that ends by acknowledgement ends here.
+    Returns whether it ended. The caller checks the person may (flows/alerts.py)."""
+    kind = db.execute("SELECT kind FROM alerts WHERE id = ?", [alert_id]).fetchone()[0]
+    db.execute("UPDATE alerts SET acked_wall = ?, acked_by = ?, ack_note = ? WHERE id = ?", [wall, by, note, alert_id])
+    if not ends_by(kind, ACKNOWLEDGED):
+        return False
+    db.execute("UPDATE alerts SET cleared_wall = ?, cleared_how = ? WHERE id = ? AND cleared_wall IS NULL",
+               [wall, ACKNOWLEDGED, alert_id])
+    return True
 
 
 def open_alerts(db, location=None):
@@ -19,6 +88,15 @@ def open_alerts(db, location=None):
         return db.execute("SELECT location, kind, detail FROM alerts WHERE cleared_wall IS NULL ORDER BY id").fetchall()
     return db.execute("SELECT location, kind, detail FROM alerts WHERE cleared_wall IS NULL AND location = ? "
                       "ORDER BY id", [location]).fetchall()
+
+
+def open_alert_rows(db):
+    """Open alerts as dicts (id, location, kind, detail, raised_wall, acked_wall, acked_by, ack_note, ends:
+    how this kind may end), oldest first."""
+    rows = db.execute("SELECT id, location, kind, detail, raised_wall, acked_wall, acked_by, ack_note FROM alerts "
+                      "WHERE cleared_wall IS NULL ORDER BY id").fetchall()
+    names = ("id", "location", "kind", "detail", "raised_wall", "acked_wall", "acked_by", "ack_note")
+    return [dict(zip(names, r), ends=list(ENDS.get(r[2], (ACKNOWLEDGED,)))) for r in rows]
 
 
 def disk_check(ledger):

@@ -13,7 +13,7 @@ import sqlite3
 
 import sqlite_utils
 
-from edge_agent.ledger import minmax
+from edge_agent.ledger import alerts, minmax
 from edge_agent.ledger import chain
 from edge_agent.ledger import lockouts
 from edge_agent.ledger.effects import effect_of
@@ -246,6 +246,8 @@ class Ledger:
                         [row["seq"] + 1, row["hash"]])
         if effect is not None:
             minmax.evaluate(self, row["location"], row["seq"], wall_time)   # same SQLite transaction
+        if kind == "count":       # a count settles what only a count can (an unknown outcome, a bin's doubt)
+            alerts.end_by_count(self.db, row["location"], row["seq"], wall_time)
         return row
 
     @staticmethod

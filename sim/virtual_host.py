@@ -118,6 +118,13 @@ class VirtualCabinet:
         does not pass here (it passes while commands run and in wait())."""
         return self.host.unread.popleft() if self.host.unread else None
 
+    def event_stored(self, event):
+        """Acknowledge it to the firmware (a host made with ack_when_stored=True; else it already is)."""
+        self.host.core.event_stored(event)
+
+    def event_not_stored(self, event):
+        self.host.core.event_not_stored(event)
+
     def wait(self, ms):
         """Let `ms` of virtual time pass (a person's hand in a bin, a door held open)."""
         self.host.tick(ms)

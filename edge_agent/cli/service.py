@@ -69,7 +69,8 @@ def main(config_path):
         return EXIT_USAGE
     from edge_agent.link.serial import CabinetLink   # pyserial: only the running agent needs it
     try:
-        link = CabinetLink(config.cabinet_port, config.baud, exclusive=True)   # one host per cabinet line
+        # One host per cabinet line; events acknowledged once the agent has stored them (docs/protocol.md).
+        link = CabinetLink(config.cabinet_port, config.baud, exclusive=True, ack_when_stored=True)
     except Exception as e:   # noqa: BLE001 - SerialException, OSError: say which port and why
         sys.stderr.write("locker-agent: error: cannot open the cabinet port %s: %s\n" % (config.cabinet_port, e))
         return EXIT_USAGE

@@ -46,6 +46,12 @@ class EventSequencer:
             return self._accept(seq)
         return HOLD
 
+    def rewind(self, seq, boot=False):
+        """Event seq was delivered but could not be stored: deliver it again when it comes back."""
+        self.expected = seq
+        if boot:
+            self._boot_id = None
+
     def _accept(self, seq):
         self.expected = (seq + 1) & 0xFF
         self._held_seq, self._held_count = None, 0

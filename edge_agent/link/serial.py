@@ -36,19 +36,21 @@ class CabinetLink:
     """The agent's handle on one cabinet. Thread-safe; several callers may wait at once.
 
     on_event(event) is called from the reader thread; without it, events queue for next_event()/events().
-    Events are acknowledged to the firmware when they reach this object, before on_event runs.
+    Events are acknowledged to the firmware when they reach this object, before on_event runs; with
+    ack_when_stored, only once stored: after on_event returns, or when a next_event() caller says
+    event_stored(event) (event_not_stored(event): it could not, the firmware's resend is delivered again).
     exclusive: lock the port (flock) so a second exclusive opener gets a SerialException instead of
     sharing the line: the agent service and `locker-agent commission` both open it so.
     """
 
     def __init__(self, port, baud=115200, *, on_event=None, request_budget=5.0, clock=time.monotonic,
-                 exclusive=False):
+                 exclusive=False, ack_when_stored=False):
         self._clock = clock
         self._serial = serial.serial_for_url(port, baudrate=baud, timeout=READ_TIMEOUT_S,
                                              write_timeout=WRITE_TIMEOUT_S, exclusive=exclusive or None)
         # A random first seq keeps a restarted agent's first frames unlike the previous run's last ones.
         self._core = LinkCore(self._now(), request_budget_ms=request_budget * 1000,
-                              first_seq=random.randrange(256))
+                              first_seq=random.randrange(256), ack_when_stored=ack_when_stored)
         self._cond = threading.Condition()
         self._write_lock = threading.Lock()
         self._on_event = on_event
@@ -130,6 +132,15 @@ class CabinetLink:
             except queue.Empty:
                 if self._closed or (end is not None and time.monotonic() >= end):
                     return None
+
+    def event_stored(self, event):
+        with self._cond:
+            self._core.event_stored(event)
+        self._pump()
+
+    def event_not_stored(self, event):
+        with self._cond:
+            self._core.event_not_stored(event)
 
     def events(self, timeout=None):
         """Yield events as they arrive; stop once `timeout` seconds pass without one (None: until closed)."""
@@ -247,6 +258,9 @@ class CabinetLink:
             self._on_event(event)
         except Exception:
             log.exception("on_event failed for %s", event)
+            self.event_not_stored(event)
+            return
+        self.event_stored(event)
 
     def _fail(self, exc):
         log.error("cabinet link failed: %s", exc)

@@ -143,6 +143,8 @@ def routes(agent):
         ("POST", "/api/quarantine"): quarantine,
         ("POST", "/api/lane/clear"): lambda call, b: _result(call(agent.clear_lane, text(b, "location"))),
         ("GET", "/api/alerts"): listing("alerts", agent.open_alerts),
+        ("POST", "/api/alerts/ack"): lambda call, b: _ok(**call(agent.acknowledge_alert, number(b, "alert_id"),
+                                                                text(b, "note", False))),
         ("GET", "/api/stock"): listing("stock", agent.stock),
         ("GET", "/api/health"): lambda call, _: _ok(**call(agent.health)),
         ("POST", "/api/selftest/door"): lambda call, b: _result(call(agent.test_door, text(b, "location"))),

@@ -21,6 +21,7 @@ from edge_agent.app.worker import CALL_TIMEOUT_S, Worker
 from edge_agent.badge.ids import BadBadgeId
 from edge_agent.badge.wedge import normalize_wedge_entry
 from edge_agent.cloud import outbox
+from edge_agent.flows import alerts as alert_flows
 from edge_agent.flows import installer, loans, refill, remote, stock
 from edge_agent.flows.actuation import DISK_LOW
 from edge_agent.flows.cabinet_events import take_events
@@ -290,8 +291,13 @@ class Agent:
 
     @job("supervise")
     def open_alerts(self, person):
-        """The open alerts, oldest first, as dicts (location, kind, detail)."""
-        return [dict(location=a[0], kind=a[1], detail=a[2]) for a in alerts.open_alerts(self.ledger.db)]
+        """The open alerts, oldest first, as dicts (ledger.alerts.open_alert_rows: id, kind, raised_wall...)."""
+        return alerts.open_alert_rows(self.ledger.db)
+
+    @job()
+    def acknowledge_alert(self, person, alert_id, note):
+        """A supervisor's acknowledgement with a note (flows/alerts.py checks the role, on record)."""
+        return alert_flows.acknowledge(self.ledger, person, alert_id, note)
 
     @job("supervise")
     def stock(self, person):

@@ -1,5 +1,6 @@
 // The supervisor area (shown when state.may has "supervise"; the agent refuses anyone else): cycle count,
-// adjustment with a reason, a jammed lane cleared, quarantine restocked or scrapped.
+// adjustment with a reason, a jammed lane cleared, quarantine restocked or scrapped, the open alerts (alerts.js).
+import { openAlerts } from "./alerts.js";
 import { api } from "./api.js";
 import { $, listEntry, listNote, markChosen, where } from "./dom.js";
 import { loadItems } from "./items.js";
@@ -165,10 +166,11 @@ async function release(disposition) {
 
 $("supervise").addEventListener("click", () => show("sup"));
 $("sup-back").addEventListener("click", loadItems);
-for (const b of document.querySelectorAll(".sup-menu button")) {
+for (const b of document.querySelectorAll(".sup-menu button[data-mode]")) {
   b.addEventListener("click", () => openMode(b.dataset.mode));
 }
 $("sup-home").addEventListener("click", () => show("sup"));
+$("sup-alerts").addEventListener("click", () => openAlerts());
 onKey($("sup-keypad"), pressCounted);
 $("count-ok").addEventListener("click", confirmCount);
 $("adj-minus").addEventListener("click", () => stepDelta(-1));

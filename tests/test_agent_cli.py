@@ -2,6 +2,7 @@
 SQLite files: in a subprocess (the installed console script and `python -m`) and in-process through main()."""
 import io
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -189,11 +190,14 @@ def test_refill_tasks_and_alerts(site):
     assert closed["L2"]["closed"] and closed["L1"]["closed"] is None and closed["L1"]["quantity"] == 7
     status, said = admin(site, "alerts")
     # L3 was imported empty: out of stock from the start, not only after the next take
-    assert status == 0 and said.splitlines()[1:] == ["L3        stockout   nothing on hand",
-                                                     "L1        low_stock  1 on hand, min 2"]
-    assert json.loads(admin(site, "alerts", "--json")[1]) == [
-        {"location": "L3", "kind": "stockout", "detail": "nothing on hand"},
-        {"location": "L1", "kind": "low_stock", "detail": "1 on hand, min 2"}]
+    assert status == 0 and said.split()[:7] == ["id", "location", "kind", "detail", "since", "acknowledged", "by"]
+    assert [re.sub(r"\s+\S+ \S+\s+-$", "", line) for line in said.splitlines()[1:]] == [
+        " 2  L3        stockout   nothing on hand", " 3  L1        low_stock  1 on hand, min 2"]
+    listed = json.loads(admin(site, "alerts", "--json")[1])
+    assert [{k: a[k] for k in ("id", "location", "kind", "detail", "acknowledged_by")} for a in listed] == [
+        {"id": 2, "location": "L3", "kind": "stockout", "detail": "nothing on hand", "acknowledged_by": None},
+        {"id": 3, "location": "L1", "kind": "low_stock", "detail": "1 on hand, min 2", "acknowledged_by": None}]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", a["since"]) for a in listed)
 
 
 def test_set_pin_reads_stdin_and_the_pin_then_works(site, monkeypatch):

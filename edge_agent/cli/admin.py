@@ -7,7 +7,7 @@ import json
 
 from edge_agent.ledger import minmax
 from edge_agent.rules.access import Access
-from edge_agent.ledger.alerts import open_alerts
+from edge_agent.ledger.alerts import open_alert_rows
 
 STATE_WORDS = {"expired": "expired", "not_yet_valid": "not yet valid",
                "clock_unsynced": "has dates: waits for the clock to be synchronised"}
@@ -91,8 +91,10 @@ def refill_tasks(ledger, include_closed=False):
 
 
 def alerts(ledger):
-    return [{"location": location, "kind": kind, "detail": detail}
-            for location, kind, detail in open_alerts(ledger.db)]
+    """Open alerts, oldest first: id (for an acknowledgement), where, kind, detail, since when, who acknowledged."""
+    return [{"id": a["id"], "location": a["location"], "kind": a["kind"], "detail": a["detail"],
+             "since": short_time(a["raised_wall"]), "acknowledged_by": a["acked_by"]}
+            for a in open_alert_rows(ledger.db)]
 
 
 def short_time(iso):

@@ -372,15 +372,18 @@ def test_the_tx_row_schema_lists_exactly_the_ledgers_columns(tmp_path):
 
 
 def _issue_15_events(ledger):
-    """Alert acknowledgement and update, count tasks and a refill visit, straight through their tables (the
-    outbox triggers write the events)."""
+    """An alert's words updated and a supervisor's acknowledgement through the real alert code; count tasks and
+    a refill visit straight through their tables (the outbox triggers write the events)."""
+    from edge_agent.flows.alerts import acknowledge
+    from edge_agent.ledger.alerts import raise_alert
+    from edge_agent.rules.access import Person
     db, wall = ledger.db, ledger.clock.wall()[0]
+    with ledger.transaction():                                   # alert_updated: the words changed
+        raise_alert(db, "L3", "unknown_outcome", "intent 1: outcome unknown, count the location", None, wall)
+        raise_alert(db, "L3", "unknown_outcome", "intent 2: outcome unknown, count the location", None, wall)
+    alert_id = db.execute("SELECT id FROM alerts WHERE kind = 'unknown_outcome'").fetchone()[0]
+    acknowledge(ledger, Person("sup-1", "Dee", "supervisor", None, None, None), alert_id, "seen")
     with ledger.transaction():
-        db.execute("INSERT INTO alerts (location, kind, detail, raised_wall) VALUES ('L3', 'door_forced', 'a', ?)",
-                   [wall])
-        db.execute("UPDATE alerts SET detail = 'b' WHERE kind = 'door_forced'")
-        db.execute("UPDATE alerts SET acked_wall = ?, acked_by = 'sup-1', ack_note = 'seen' "
-                   "WHERE kind = 'door_forced'", [wall])
         db.execute("INSERT INTO count_tasks (location, reason, opened_wall) VALUES ('L3', 'suspected empty', ?)",
                    [wall])
         db.execute("UPDATE count_tasks SET closed_wall = ?", [wall])

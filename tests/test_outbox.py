@@ -60,7 +60,8 @@ def test_going_below_min_writes_the_row_and_its_events_together(ledger):
                      "clock_synced": True, "ledger_seq": seq, "alert_id": alert_id, "location": "L3",
                      "kind": "low_stock", "detail": "1 on hand, min 2"}
     issue(ledger)                                               # 0 left: the task follows, a stockout
-    assert kinds(ledger, 2) == [("alert_raised", "stockout")]   # no second task, no second low_stock
+    # No second task, no second low_stock: its words follow the stock (alert_updated), and a stockout.
+    assert kinds(ledger, 2) == [("alert_updated", "low_stock"), ("alert_raised", "stockout")]
 
 
 def test_a_failure_after_the_append_leaves_neither_the_row_nor_its_events(ledger):

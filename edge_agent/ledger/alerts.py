@@ -11,6 +11,8 @@ it, and that docs/alerts.md describes it). Once ended, the same fault again rais
 
 Called inside the caller's SQLite transaction (the ledger's writers hold it)."""
 
+import sqlite3
+
 CONDITION, COUNT, ACKNOWLEDGED = "condition", "count", "acknowledged"
 
 # kind -> the ways it ends. An acknowledgement of a kind that does not end by one is kept (who, when, the
@@ -51,16 +53,25 @@ def raise_alert(db, location, kind, detail, seq, wall):
 
 
 def clear_alert(db, location, kind, seq, wall, how=CONDITION):
-    db.execute("UPDATE alerts SET cleared_seq = ?, cleared_wall = ?, cleared_how = ? "
-               "WHERE location IS ? AND kind = ? AND cleared_wall IS NULL", [seq, wall, how, location, kind])
+    _end(db, "location IS ? AND kind = ?", [location, kind], seq, wall, how)
 
 
 def end_by_count(db, location, seq, wall):
     """A count of `location` (transaction seq) ends its open alerts that a count settles."""
     kinds = [kind for kind, ways in ENDS.items() if COUNT in ways]
-    db.execute("UPDATE alerts SET cleared_seq = ?, cleared_wall = ?, cleared_how = ? WHERE location = ? AND "
-               "cleared_wall IS NULL AND kind IN (%s)" % ",".join("?" * len(kinds)),
-               [seq, wall, COUNT, location] + kinds)
+    _end(db, "location = ? AND kind IN (%s)" % ",".join("?" * len(kinds)), [location] + kinds, seq, wall, COUNT)
+
+
+def _end(db, where, args, seq, wall, how):
+    try:
+        db.execute("UPDATE alerts SET cleared_seq = ?, cleared_wall = ?, cleared_how = ? "
+                   "WHERE cleared_wall IS NULL AND " + where, [seq, wall, how] + args)
+    except sqlite3.OperationalError as e:
+        if "cleared_how" not in str(e):
+            raise
+        # A ledger opened with a schema before 7 (migration tests, read-only tools): no record of how.
+        db.execute("UPDATE alerts SET cleared_seq = ?, cleared_wall = ? WHERE cleared_wall IS NULL AND " + where,
+                   [seq, wall] + args)
 
 
 def find_alert(db, alert_id):

@@ -40,3 +40,15 @@ def calibrate_bin(sim, host, number, cmd_id):
     assert host.actuate(M.CALIBRATE, cmd_id + 1, number, CAL_MG).result == M.R_OK
     bin_.place(0)
     bin_.put(pieces)
+
+
+def reset_mid_vend(sim, host):
+    """A cabinet.vend(lane, cmd_id) for a VirtualCabinet that resets the MCU while the motor turns: the vend's
+    outcome is lost (recovery records it as unknown)."""
+    def vend(lane, cmd_id):
+        op = host.core.actuate(M.VEND, cmd_id, (lane,), sim.now, 30000)
+        host.wait_for(lambda: "lane %d" % lane in sim.physics.safety.energised(), 1000)
+        host.tick(400)
+        sim.reset_mcu(M.RESET_HARD)
+        return host.run(op)
+    return vend

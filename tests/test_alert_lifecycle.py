@@ -16,7 +16,7 @@ from edge_agent.link.messages import decode_event
 from edge_agent.rules.access import Person
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet
-from tests.cabinets import cabinet
+from tests.cabinets import cabinet, reset_mid_vend
 from tests.ledgers import ledger_from_csv, rows_of
 from tests.refusals import refused
 
@@ -107,15 +107,8 @@ def test_an_unknown_outcome_ends_with_a_count_of_its_location_and_a_second_one_r
     vending = Vending(ledger, port)
     original = port.vend
 
-    def vend_then_reset(lane, cmd_id):
-        op = host.core.actuate(M.VEND, cmd_id, (lane,), sim.now, 30000)
-        host.wait_for(lambda: "lane %d" % lane in sim.physics.safety.energised(), 1000)
-        host.tick(400)
-        sim.reset_mcu(M.RESET_HARD)
-        return host.run(op)
-
     def unknown_vend():
-        port.vend = vend_then_reset
+        port.vend = reset_mid_vend(sim, host)
         assert vending.issue(TECH, "L4", 1).unknown
         port.vend = original
         host.hello()

@@ -10,7 +10,7 @@ from edge_agent.ledger import record_admin_change
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet, VirtualHost
 from tests.refusals import refused
-from tests.cabinets import cabinet
+from tests.cabinets import cabinet, reset_mid_vend
 from tests.ledgers import ledger_from_csv, rows_of
 
 TECH = Person("tech-1", "Ana", "technician", "Maint", "CC-410", None)
@@ -88,14 +88,7 @@ def test_an_mcu_reset_mid_vend_leaves_the_intent_pending_and_recovery_records_un
     port = VirtualCabinet(host)
     vending = Vending(ledger, port)
     original = port.vend
-
-    def vend_then_reset(lane, cmd_id):
-        op = host.core.actuate(M.VEND, cmd_id, (lane,), sim.now, 30000)
-        host.wait_for(lambda: "lane %d" % lane in sim.physics.safety.energised(), 1000)
-        host.tick(400)
-        sim.reset_mcu(M.RESET_HARD)
-        return host.run(op)
-    port.vend = vend_then_reset
+    port.vend = reset_mid_vend(sim, host)
     result = vending.issue(TECH, "L4", 1)
     assert result.unknown and result.given == 0
     [pending] = ledger.pending_intents()

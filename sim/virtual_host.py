@@ -120,7 +120,7 @@ class VirtualCabinet:
 
     def event_stored(self, event):
         """Acknowledge it to the firmware (a host made with ack_when_stored=True; else it already is)."""
-        self.host.core.event_stored(event)
+        return self.host.core.event_stored(event)
 
     def event_not_stored(self, event):
         self.host.core.event_not_stored(event)

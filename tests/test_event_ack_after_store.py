@@ -6,6 +6,7 @@ import struct
 
 from firmware import messages as M
 from firmware.codec import encode_frame
+from edge_agent.flows import cabinet_events
 from edge_agent.flows.cabinet_events import take_events
 from edge_agent.ledger.alerts import open_alerts
 from edge_agent.link.core import LinkCore
@@ -66,6 +67,19 @@ def test_an_event_of_a_boot_since_restarted_is_not_acknowledged_when_stored_late
     core.event_stored(old)
     assert acks_in(core.poll(20)) == []                        # seq 1 is now the new boot's event
     assert [e.seq for e in core.take_events()] == [0, 1]
+
+
+def test_only_the_event_types_the_agent_stores_wait_for_it_so_a_vends_drop_does_not_hold_up_its_result():
+    # The firmware sends EV_CMD_DONE only after EV_DROP is acknowledged, while the agent's worker is busy with
+    # the vend: a drop held until stored would leave the vend to the 1 s QUERY backstop.
+    core = LinkCore(0, heartbeat_ms=None, ack_when_stored=cabinet_events.STORED)
+    drop = encode_frame(5, M.EVENT, bytes((M.EV_DROP,)) + struct.pack(">BI", 3, 77))
+    core.receive(drop, 0)
+    assert acks_in(core.poll(0)) == [5] and core.drop_seen(77)
+    core.receive(event_frame(6, 1), 10)                        # a forced door: held until stored
+    [_, forced] = core.take_events()
+    assert acks_in(core.poll(10)) == []
+    assert core.event_stored(forced) is True and acks_in(core.poll(20)) == [6]
 
 
 def test_without_ack_when_stored_a_watching_tool_acknowledges_on_delivery_as_before():

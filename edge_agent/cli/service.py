@@ -18,6 +18,7 @@ from edge_agent.app.agent import Agent, NotReady
 from edge_agent.app.config import AgentConfigError, load_agent_config
 from edge_agent.badge import taps
 from edge_agent.badge.ids import log_tag
+from edge_agent.flows import cabinet_events
 from edge_agent.ledger import LedgerError, SystemClock, open_ledger
 from edge_agent.link.mcu_reset import silence_watch
 from edge_agent.rules.refusal import Refusal
@@ -70,7 +71,7 @@ def main(config_path):
     from edge_agent.link.serial import CabinetLink   # pyserial: only the running agent needs it
     try:
         # One host per cabinet line; events acknowledged once the agent has stored them (docs/protocol.md).
-        link = CabinetLink(config.cabinet_port, config.baud, exclusive=True, ack_when_stored=True)
+        link = CabinetLink(config.cabinet_port, config.baud, exclusive=True, ack_when_stored=cabinet_events.STORED)
     except Exception as e:   # noqa: BLE001 - SerialException, OSError: say which port and why
         sys.stderr.write("locker-agent: error: cannot open the cabinet port %s: %s\n" % (config.cabinet_port, e))
         return EXIT_USAGE

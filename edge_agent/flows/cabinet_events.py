@@ -23,6 +23,10 @@ FAULT_KINDS = {Fault.EXCEPTION: ("cabinet_exception", "the cabinet's controller 
                Fault.OUTPUT_CAPPED: ("cabinet_output_capped", "an output was cut at its time cap (GPIO %d)"),
                Fault.EVENTS_LOST: ("cabinet_events_lost", "the cabinet dropped %d events since its boot: doors "
                                                           "opened or forced meanwhile may be missing")}
+# The events record_event stores: the agent's link holds their acknowledgement until they are (the rest, a
+# drop, a command done, a door opened by its unlock, go at once: a vend waits on its EV_CMD_DONE, which the
+# firmware sends only after the events before it are acknowledged, while the worker is busy with the vend).
+STORED = (Event.DOOR_FORCED, Event.DOOR_LEFT_OPEN, Event.DOOR_CLOSED, Event.FAULT)
 NEXT_EVENT_WAIT_S = 0.05   # after one is stored the firmware sends the next at once: wait this long for it
 
 
@@ -46,9 +50,8 @@ def take_events(ledger, cabinet, seen=None):
             if give_back is not None:
                 give_back(event)
             raise
-        if stored is not None:
-            stored(event)
-            wait = NEXT_EVENT_WAIT_S
+        if stored is not None and stored(event):
+            wait = NEXT_EVENT_WAIT_S      # acknowledged just now: the firmware's next event comes at once
         if seen is not None:
             seen(event)
 

@@ -7,8 +7,8 @@ What it does (docs/protocol.md):
 - stop-and-wait requests: one outstanding, seq +1 per new request, retransmission of the identical frame on
   an adaptive timeout until the request's time budget is spent;
 - events: in-order, exactly-once delivery (event_order.py decides which) with acknowledgements that never
-  occupy the request slot; with `ack_when_stored` an event is acknowledged only when the caller says it is
-  stored (`event_stored`), so one that a crash loses before it is stored comes again;
+  occupy the request slot; with `ack_when_stored` (True, or the event types the caller stores) an event is
+  acknowledged only when the caller says it is stored (`event_stored`), so a crash before cannot lose it;
 - a PING whenever the host has sent nothing for `heartbeat_ms`, so the firmware keeps its outputs enabled;
 - the firmware's boot id, from HELLO and EV_BOOT, and reboot notices to running operations;
 - which vends the drop beam saw an item fall for (EV_DROP), so an outcome a reset cut off can be reconciled.
@@ -105,7 +105,7 @@ class LinkCore:
 
     def __init__(self, now=0, *, request_budget_ms=REQUEST_BUDGET_MS, heartbeat_ms=HEARTBEAT_MS,
                  timer=None, first_seq=0, gap_resync_after=GAP_RESYNC_AFTER, ack_when_stored=False):
-        self.ack_when_stored = ack_when_stored
+        self.ack_when_stored = ack_when_stored if isinstance(ack_when_stored, bool) else frozenset(ack_when_stored)
         self.request_budget_ms = request_budget_ms
         self.heartbeat_ms = heartbeat_ms      # None: no keep-alive pings (tests of other things)
         self.timer = timer or RetransmitTimer()
@@ -122,7 +122,7 @@ class LinkCore:
         self._ops = []
         self._unsettled = OrderedDict()       # cmd_id -> boot id it was sent to, until its outcome is known
         self._drops = OrderedDict()           # cmd_id -> lane, for every EV_DROP delivered (the newest kept)
-        self._unstored = OrderedDict()        # seq -> event delivered but not yet stored (ack_when_stored)
+        self._unstored = OrderedDict()        # seq -> event delivered, not stored yet (ack_when_stored)
         self._sequencer = EventSequencer(gap_resync_after)
         self._decoder = FrameDecoder(self._on_frame)
 
@@ -214,15 +214,15 @@ class LinkCore:
         return events
 
     def event_stored(self, event):
-        """`event` is stored: acknowledge it (ack_when_stored; not for a boot since restarted: its seq is stale)."""
-        if self._unstored.get(event.seq) is event:
-            del self._unstored[event.seq]
+        """`event` is stored: acknowledge it if held (not one of a boot since restarted: its seq is stale)."""
+        held = self._unstored.get(event.seq) is event and self._unstored.pop(event.seq) is event
+        if held:
             self._acks.append(event.seq)
+        return held
 
     def event_not_stored(self, event):
         """The caller could not store `event`: it is delivered again when the firmware resends it."""
-        if self._unstored.get(event.seq) is event:
-            del self._unstored[event.seq]
+        if self._unstored.get(event.seq) is event and self._unstored.pop(event.seq):
             self._sequencer.rewind(event.seq, event.type == M.EV_BOOT)
 
     def close(self, error):
@@ -385,7 +385,7 @@ class LinkCore:
         self._events.append(event)
         if boot_id is not None:
             self._unstored.clear()       # a new boot: the old boot's events can no longer be acknowledged
-        if self.ack_when_stored:
+        if self.ack_when_stored is True or (self.ack_when_stored and event.type in self.ack_when_stored):
             self._unstored[seq] = event
         elif seq not in self._acks:
             self._acks.append(seq)

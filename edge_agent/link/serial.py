@@ -134,9 +134,12 @@ class CabinetLink:
                     return None
 
     def event_stored(self, event):
+        """True when this acknowledged it (the firmware sends its next event now)."""
         with self._cond:
-            self._core.event_stored(event)
-        self._pump()
+            held = self._core.event_stored(event)
+        if held:
+            self._pump()
+        return held
 
     def event_not_stored(self, event):
         with self._cond:

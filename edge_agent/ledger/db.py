@@ -117,6 +117,7 @@ class Ledger:
             if count_boot:
                 self.db.execute("UPDATE cabinet SET boot = boot + 1 WHERE id = 1")
                 lockouts.resume(self)        # lockouts from before a reboot go on in this run of the clock
+                minmax.close_returnables(self)   # tool loans are not shortages (an older version said so)
         self.boot = self.cabinet()["boot"]
 
     def close(self):

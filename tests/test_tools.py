@@ -276,3 +276,74 @@ def test_stock_alerts_and_refill_tasks_an_older_version_left_at_a_tool_door_clos
         assert again.verify().ok
     finally:
         again.close()
+
+
+def test_a_supervisor_marks_a_lent_tool_lost_its_own_alert_no_refill(ledger, rig):
+    sim, port = rig
+    loan = loans.check_out(ledger, port, ANA, "D1").loan
+    ledger.clock.advance(9 * HOUR_MS)
+    loans.raise_overdue_alerts(ledger)
+    assert [a[1] for a in open_alerts(ledger.db, "D1")] == ["tool_overdue"]
+    no = refused(loans.mark_lost, ledger, ANA, loan.id)
+    assert (no.reason, no.words) == ("not_allowed", "Only a supervisor can mark a tool lost.")
+    assert loans.mark_lost(ledger, DEE, loan.id, note="left at the customer's site") == loan
+    [(_, kind, detail)] = open_alerts(ledger.db, "D1")           # lost, no longer overdue: one alert
+    assert kind == "tool_lost"
+    assert "loan #%d" % loan.id in detail and "tech-1 (Ana)" in detail and "marked lost by sup-1" in detail
+    assert "left at the customer's site" in detail
+    assert loans.loans_of(ledger, "tech-1") == [] and loans.overdue(ledger) == []
+    [lost] = rows_of(ledger, "adjustment")
+    assert (lost["location"], lost["quantity"], lost["user_id"]) == ("D1", 0, "sup-1")
+    assert lost["reason"] == "tool lost: 1 from loan #%d, out to tech-1" % loan.id
+    assert ledger.db.execute("SELECT in_seq, condition FROM tool_loans WHERE id = ?",
+                             [loan.id]).fetchone() == (lost["seq"], None)
+    assert ledger.db.execute("SELECT count(*) FROM refill_tasks").fetchone()[0] == 0
+    assert ledger.on_hand("D1") == 0
+    again = refused(loans.mark_lost, ledger, DEE, loan.id)
+    assert again.reason == "no_loan" and "marked lost already" in again.words
+    assert ledger.verify().ok
+
+
+def test_a_lost_tool_that_turns_up_is_checked_in_and_its_alert_ends(ledger, rig):
+    sim, port = rig
+    loan = loans.check_out(ledger, port, ANA, "D1").loan
+    loans.mark_lost(ledger, DEE, loan.id)
+    close_door(sim, port, 1)
+    assert refused(loans.check_in, ledger, port, ANA, "D1", "good").reason == "no_loan"   # which loan? say it
+    result = loans.check_in(ledger, port, ANA, "D1", "good", loan_id=loan.id)
+    assert result.ok and ledger.on_hand("D1") == 1
+    assert open_alerts(ledger.db, "D1") == []
+    how = ledger.db.execute("SELECT cleared_how FROM alerts WHERE kind = 'tool_lost'").fetchone()[0]
+    assert how in (None, "condition")                       # ended because the tool came back
+    assert ledger.db.execute("SELECT condition FROM tool_loans WHERE id = ?", [loan.id]).fetchone()[0] == "good"
+    assert ledger.verify().ok
+
+
+def test_lost_and_scrapped_tools_are_report_lines_of_their_own(ledger, rig, tmp_path):
+    import csv
+    from edge_agent.flows import stock
+    from edge_agent.reports import build_report, write_reports
+    sim, port = rig
+    ledger.db.execute("UPDATE skus SET unit_cost = 18900 WHERE part_number = 'TRQ'")
+    loan = loans.check_out(ledger, port, ANA, "D1").loan
+    loans.mark_lost(ledger, DEE, loan.id)
+    loans.check_out(ledger, port, RAJ, "D4")
+    close_door(sim, port, 4)
+    loans.check_in(ledger, port, RAJ, "D4", "damaged")
+    stock.release_quarantine(ledger, DEE, "D4", 1, "scrap")
+    assert [a[1] for a in open_alerts(ledger.db) if a[1] in ("tool_lost", "tool_scrapped")] == [
+        "tool_lost", "tool_scrapped"]
+    report = build_report(ledger, "2026-01-01", "2026-02-01", now=later(1))
+    lines = [(t.what, t.location, t.description, t.quantity, t.value_cents, t.recorded_by, t.loan_id, t.holder)
+             for t in report.tool_losses]
+    assert lines == [("lost", "D1", "Torque wrench", 1, 18900, "sup-1", loan.id, "tech-1"),
+                     ("scrapped", "D4", "Torque wrench", 1, 18900, "sup-1", None, None)]
+    assert report.totals.billable_cents == 0 and report.usage and all(not u.billable for u in report.usage)
+    paths = write_reports(report, tmp_path / "out")
+    with open(paths["tool_losses"], newline="", encoding="utf-8") as f:
+        rows = [(r["what"], r["location"], r["value"], r["holder"]) for r in csv.DictReader(f)]
+    assert rows == [("lost", "D1", "189.00", "tech-1"), ("scrapped", "D4", "189.00", "")]
+    page = open(paths["html"], encoding="utf-8").read()
+    assert "Tools lost or scrapped" in page and "No tool was lost or scrapped." not in page
+    again = write_reports(build_report(ledger, "2026-01-01", "2026-02-01", now=later(1)), tmp_path / "again")
+    assert open(again["tool_losses"], "rb").read() == open(paths["tool_losses"], "rb").read()   # deterministic

@@ -45,5 +45,6 @@ def offered_items(ledger, person, usual_days=USUAL_DAYS):
         row["out_of_service"] = row["jammed"] or row["suspected_empty"]
         # A lane out of service (jammed, or suspected empty until a count) stays in the list (the person
         # learns why), after everything that can be taken now.
-        offered.append((row["out_of_service"], -(mine["times"] if mine else 0), -(mine["last"] if mine else 0), order, row))
+        offered.append((row["out_of_service"], -(mine["times"] if mine else 0), -(mine["last"] if mine else 0),
+                        order, row))
     return [row for *_, row in sorted(offered, key=lambda t: t[:4])]

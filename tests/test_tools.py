@@ -347,3 +347,23 @@ def test_lost_and_scrapped_tools_are_report_lines_of_their_own(ledger, rig, tmp_
     assert "Tools lost or scrapped" in page and "No tool was lost or scrapped." not in page
     again = write_reports(build_report(ledger, "2026-01-01", "2026-02-01", now=later(1)), tmp_path / "again")
     assert open(again["tool_losses"], "rb").read() == open(paths["tool_losses"], "rb").read()   # deterministic
+
+
+def test_a_supervisor_marks_a_tool_lost_from_the_command_line(ledger, rig, tmp_path, capsys):
+    import json
+    from edge_agent.cli import locker_agent
+    sim, port = rig
+    loan = loans.check_out(ledger, port, ANA, "D1").loan
+    db = str(tmp_path / "ledger.db")
+    said = []
+    assert locker_agent.main(["tools", "--db", db, "--json"], out=said.append) == 0
+    [row] = json.loads(said[0])
+    assert (row["loan"], row["location"], row["user"], row["due"]) == (loan.id, "D1", "tech-1", later(8))
+    assert locker_agent.main(["tool-lost", str(loan.id), "--by", "tech-1", "--db", db], out=said.append) == 2
+    assert "Only a supervisor can mark a tool lost." in capsys.readouterr().err
+    assert locker_agent.main(["tool-lost", str(loan.id), "--by", "sup-1", "--note", "not seen since Monday",
+                              "--db", db], out=said.append) == 0
+    assert said[-1].startswith("loan #%d marked lost: 1 from D1, out to tech-1" % loan.id)
+    [(_, kind, detail)] = open_alerts(ledger.db, "D1")
+    assert kind == "tool_lost" and "not seen since Monday" in detail
+    assert locker_agent.main(["tools", "--db", db], out=said.append) == 0 and said[-1] == "no tools out"

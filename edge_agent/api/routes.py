@@ -151,4 +151,9 @@ def routes(agent):
         ("POST", "/api/bin/calibrate"): calibrate,
         ("GET", "/api/bin/read"): read_bin,
         ("GET", "/api/items"): listing("items", agent.items),
+        # tools lost, count tasks (issue 15: docs/decisions/0030)
+        ("GET", "/api/tools/out"): listing("loans", agent.tools_out),
+        ("POST", "/api/tools/lost"): lambda call, b: _ok(loan=call(agent.mark_lost, number(b, "loan_id"),
+                                                                   text(b, "reason", False))),
+        ("GET", "/api/count-tasks"): listing("count_tasks", agent.count_tasks),
     }

@@ -26,7 +26,7 @@ from edge_agent.flows.actuation import DISK_LOW
 from edge_agent.flows.cabinet_events import take_events
 from edge_agent.flows.vending import Vending, jammed
 from edge_agent.flows.weighing import NotStable, WeighBins, issue_scanned
-from edge_agent.ledger import alerts, lockouts
+from edge_agent.ledger import alerts, count_tasks, lockouts
 from edge_agent.ledger.errors import LedgerError
 from edge_agent.ledger.locations import find_location, units
 from edge_agent.link.codes import DoorState, Event, Fault
@@ -297,6 +297,19 @@ class Agent:
     def stock(self, person):
         """Every stock location with on_hand and quarantine (stock.stock_listing)."""
         return stock.stock_listing(self.ledger)
+
+    # -- tools lost, count tasks (issue 15: docs/decisions/0030) ----------------------------------------------
+    @job("supervise")
+    def tools_out(self, person):
+        return [dataclasses.asdict(loan) for loan in loans.open_loans(self.ledger)]
+
+    @job("supervise")
+    def mark_lost(self, person, loan_id, note=None):
+        return dataclasses.asdict(loans.mark_lost(self.ledger, person, loan_id, note))
+
+    @job("supervise")
+    def count_tasks(self, person):
+        return count_tasks.open_count_tasks(self.ledger)
 
     # -- the installer (flows/installer.py) ------------------------------------------------------------------
     @job("install")

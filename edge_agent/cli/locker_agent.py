@@ -12,9 +12,11 @@ import sys
 import textwrap
 
 from edge_agent.cli import admin, commissioning, registration
+from edge_agent.flows import loans
 from edge_agent.ledger import LedgerError, lockouts, open_ledger
 from edge_agent.rules import csv_io, pin_hashing
-from edge_agent.rules.access import Access
+from edge_agent.rules.access import Access, Person
+from edge_agent.rules.refusal import Refusal
 from edge_agent.rules.csv_io import (export_transactions, import_locations, import_role_allows, import_skus,
                                       import_user_limits, import_users)
 from edge_agent.ledger.admin_log import record_admin_change
@@ -146,6 +148,21 @@ def _unlock_user(ledger, args, out):
     return 0
 
 
+def _tool_lost(ledger, args, out):
+    """A supervisor marks a lent tool lost (loans.mark_lost): --by names them, as at the cabinet."""
+    row = ledger.db.execute("SELECT id, name, role, department, cost_center, supplier FROM users WHERE id = ?",
+                            [args.by]).fetchone()
+    if row is None:
+        raise UsageError("no user %r" % args.by)
+    try:
+        loan = loans.mark_lost(ledger, Person(*row), args.loan, args.note)
+    except Refusal as refused:
+        raise UsageError(refused.words) from None
+    out("loan #%d marked lost: %d from %s, out to %s since %s (a tool_lost alert is open)"
+        % (loan.id, loan.quantity, loan.location, loan.user_id, admin.short_time(loan.out_wall)))
+    return 0
+
+
 def _listing(fetch, empty):
     def handler(ledger, args, out):
         out(admin.render(fetch(ledger, args), args.json, empty))
@@ -230,6 +247,16 @@ def build_parser():
     f.add_argument("--all", action="store_true", help="include closed tasks")
     command("alerts", "list open alerts (low stock, stockouts...)",
             _listing(lambda led, a: admin.alerts(led), "no open alerts"), parents=[listing])
+    # Tools lost, count tasks (issue 15: docs/decisions/0030).
+    command("count-tasks", "list open count tasks: locations to count (a lane suspected empty) and why",
+            _listing(lambda led, a: admin.count_tasks(led), "no count tasks"), parents=[listing])
+    command("tools", "list every tool out on loan: loan id, door, who has it, due, overdue",
+            _listing(lambda led, a: admin.tools_out(led), "no tools out"), parents=[listing])
+    g = command("tool-lost", "mark a lent tool lost: the loan closes as lost, a tool_lost alert opens and the "
+                             "report lists it (never a refill)", _tool_lost)
+    g.add_argument("loan", type=_at_least_one, help="the loan id (locker-agent tools)")
+    g.add_argument("--by", required=True, metavar="USER", help="the supervisor who says so (a user id)")
+    g.add_argument("--note", help="what is known (where it was last seen)")
     report_command.add_arguments(command("report", report_command.SUMMARY, report_command.run))
     return parser
 

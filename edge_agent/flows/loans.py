@@ -38,7 +38,7 @@ from edge_agent.rules.refusal import Refusal
 from edge_agent.rules.roles import SUPERVISORS
 
 __all__ = ["DEFAULT_LOAN_HOURS", "Loan", "ToolResult", "check_in", "check_out", "loans_of", "mark_lost",
-           "overdue", "raise_overdue_alerts"]
+           "open_loans", "overdue", "raise_overdue_alerts"]
 
 
 @dataclass
@@ -126,10 +126,15 @@ def loans_of(ledger, user_id):
     return find_loans(ledger, "in_seq IS NULL AND user_id = ?", [user_id])
 
 
+def open_loans(ledger):
+    """Every tool out now, soonest due first (a supervisor's view: which one to mark lost)."""
+    return find_loans(ledger, "in_seq IS NULL")
+
+
 def overdue(ledger):
     """Open loans past due by the ledger clock, soonest due first."""
     now = instant(ledger.clock.wall()[0])
-    return [loan for loan in find_loans(ledger, "in_seq IS NULL") if instant(loan.due_wall) < now]
+    return [loan for loan in open_loans(ledger) if instant(loan.due_wall) < now]
 
 
 def raise_overdue_alerts(ledger):

@@ -436,6 +436,33 @@ def test_a_jammed_lane_is_listed_last_with_why_and_refused_in_plain_words(chromi
         page.close()
 
 
+def test_a_lane_that_drops_nothing_twice_shows_out_of_service_and_is_refused_in_plain_words(chromium, tmp_path):
+    from playwright.sync_api import expect
+    with screen_rig(tmp_path, lane=[{"number": 3, "items": 0}]) as rig:    # the ledger says 8, the lane is empty
+        page = open_screen(chromium, rig)
+        badge_in(page)
+        for _ in range(2):
+            page.locator("#item-list button", has_text="Nitrile gloves").click()
+            page.locator("#take").click()
+            expect(page.locator("#result-title")).to_have_text("Nothing came out")
+            page.locator("#result-more").click()
+        expect(page.locator("#item-list .where").last).to_have_text(
+            "Lane 3 · out of service: may be empty, back once counted")
+        page.locator("#item-list button", has_text="Nitrile gloves").click()
+        page.locator("#take").click()
+        expect(page.locator("#result-title")).to_have_text("You cannot take this")
+        expect(page.locator("#result-text")).to_have_text(
+            "Lane 3 is out of service: it turned without dropping anything, so it may be empty. It is back once "
+            "a supervisor or the driver counts it.")
+        with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
+            assert [o["outcome"] for o in rows_of(ledger, "outcome")] == ["no_drop", "no_drop"]
+            assert rows_of(ledger, "refusal")[-1]["reason"] == "suspected_empty"
+            assert ledger.on_hand("L3") == 8
+            assert ledger.db.execute("SELECT location FROM count_tasks WHERE closed_wall IS NULL").fetchall() == [
+                ("L3",)]
+        page.close()
+
+
 def test_a_supervisor_restocks_a_returned_tool_from_quarantine(page, rig):
     from playwright.sync_api import expect
     from edge_agent.flows import loans

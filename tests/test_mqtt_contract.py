@@ -373,7 +373,8 @@ def test_the_tx_row_schema_lists_exactly_the_ledgers_columns(tmp_path):
 
 def _issue_15_events(ledger):
     """Alert acknowledgement and update, count tasks and a refill visit, straight through their tables (the
-    outbox triggers write the events)."""
+    outbox triggers write the events); the count task through the ledger's count_tasks and a real count."""
+    from edge_agent.ledger import count_tasks
     db, wall = ledger.db, ledger.clock.wall()[0]
     with ledger.transaction():
         db.execute("INSERT INTO alerts (location, kind, detail, raised_wall) VALUES ('L3', 'door_forced', 'a', ?)",
@@ -381,9 +382,8 @@ def _issue_15_events(ledger):
         db.execute("UPDATE alerts SET detail = 'b' WHERE kind = 'door_forced'")
         db.execute("UPDATE alerts SET acked_wall = ?, acked_by = 'sup-1', ack_note = 'seen' "
                    "WHERE kind = 'door_forced'", [wall])
-        db.execute("INSERT INTO count_tasks (location, reason, opened_wall) VALUES ('L3', 'suspected empty', ?)",
-                   [wall])
-        db.execute("UPDATE count_tasks SET closed_wall = ?", [wall])
+        count_tasks.open_count_task(db, "L3", "suspected empty", None, wall)     # as actuation.suspect_empty
+        ledger.append("count", location="L3", quantity=ledger.on_hand("L3"), user_id="sup-1")   # closes it
         db.execute("INSERT INTO refill_visits (user_id, opened_wall) VALUES ('driver-1', ?)", [wall])
         db.execute("UPDATE refill_visits SET closed_wall = ?, summary = '{\"lines\": []}'", [wall])
 

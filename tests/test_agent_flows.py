@@ -163,3 +163,36 @@ def test_a_driver_opens_a_door_to_refill_it_and_only_their_suppliers(rig):
     status, done = rig("POST", "/api/refill", {"location": "D2", "added": 6})
     assert status == 200 and done["on_hand"] == 6
     assert rig("POST", "/api/issue", {"location": "D2"})[0] == 403           # drivers refill, they do not take
+
+
+def test_a_lent_tool_is_not_on_the_pick_list_and_a_supervisor_marks_it_lost(rig):
+    rig("POST", "/api/badge", {"badge": "04A1B2C3"})
+    assert rig("POST", "/api/issue", {"location": "D1"})[1]["outcomes"] == ["opened"]   # the only wrench
+    assert rig("GET", "/api/tools/out")[0] == 403                                   # a supervisor's view
+    rig("POST", "/api/badge", {"badge": "CAFEF00D"})
+    assert "D1" not in [p["location"] for p in rig("GET", "/api/refill")[1]["pick_list"]]
+    rig("POST", "/api/badge", {"badge": "0A0B0C0D"})
+    [loan] = rig("GET", "/api/tools/out")[1]["loans"]
+    assert (loan["location"], loan["user_id"]) == ("D1", "T1")
+    status, answer = rig("POST", "/api/tools/lost", {"loan_id": loan["id"], "reason": "left on site B"})
+    assert status == 200 and answer["loan"]["id"] == loan["id"]
+    status, again = rig("POST", "/api/tools/lost", {"loan_id": loan["id"]})
+    assert status == 403 and again["reason"] == "no_loan"
+    assert rig("GET", "/api/tools/out")[1]["loans"] == []
+    with ledger_of(rig) as ledger:
+        assert [a[1] for a in open_alerts(ledger.db, "D1")] == ["tool_lost"]
+
+
+def test_a_lane_suspected_empty_is_a_count_task_a_supervisor_sees_and_settles(rig):
+    rig.sim.physics.lane(1).items = 0                       # the ledger says 8
+    rig("POST", "/api/badge", {"badge": "0A0B0C0D"})
+    for _ in range(2):
+        assert rig("POST", "/api/issue", {"location": "L1"})[1]["outcomes"] == ["no_drop"]
+    [task] = rig("GET", "/api/count-tasks")[1]["count_tasks"]
+    assert (task["location"], task["on_hand"]) == ("L1", 8) and "nothing dropped" in task["reason"]
+    status, refused = rig("POST", "/api/issue", {"location": "L1"})
+    assert status == 403 and refused["reason"] == "suspected_empty"
+    assert rig("POST", "/api/count", {"location": "L1", "counted": 0}) == (200, {"ok": True, "difference": -8})
+    assert rig("GET", "/api/count-tasks")[1]["count_tasks"] == []
+    with ledger_of(rig) as ledger:
+        assert sorted(a[1] for a in open_alerts(ledger.db, "L1")) == ["low_stock", "stockout"]

@@ -372,8 +372,8 @@ def test_the_tx_row_schema_lists_exactly_the_ledgers_columns(tmp_path):
 
 
 def _issue_15_events(ledger):
-    """Alert acknowledgement and update, count tasks and a refill visit, straight through their tables (the
-    outbox triggers write the events)."""
+    """Alert acknowledgement and update and count tasks straight through their tables (the outbox triggers
+    write the events); a refill visit through the refill flow: a driver's count that differs, then Finish."""
     db, wall = ledger.db, ledger.clock.wall()[0]
     with ledger.transaction():
         db.execute("INSERT INTO alerts (location, kind, detail, raised_wall) VALUES ('L3', 'door_forced', 'a', ?)",
@@ -384,8 +384,12 @@ def _issue_15_events(ledger):
         db.execute("INSERT INTO count_tasks (location, reason, opened_wall) VALUES ('L3', 'suspected empty', ?)",
                    [wall])
         db.execute("UPDATE count_tasks SET closed_wall = ?", [wall])
-        db.execute("INSERT INTO refill_visits (user_id, opened_wall) VALUES ('driver-1', ?)", [wall])
-        db.execute("UPDATE refill_visits SET closed_wall = ?, summary = '{\"lines\": []}'", [wall])
+    from edge_agent.flows.refill import confirm_refill
+    from edge_agent.flows.refill_visits import close_visit
+    from edge_agent.rules.access import Person
+    driver = Person("driver-1", "Bo", "supervisor", None, None, None)
+    confirm_refill(ledger, driver, "L3", 1, counted=ledger.on_hand("L3"))       # one loaded, none more counted
+    assert close_visit(ledger, "driver-1")["differences"] == 1
 
 
 # -- what the agent really publishes --------------------------------------------------------------------------

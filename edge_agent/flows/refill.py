@@ -84,10 +84,11 @@ def pick_list(ledger, person):
             + sorted(counts, key=lambda line: line.location))
 
 
-def count_required(location):
-    """The words when a refill of `location` (a Location) comes without the driver's count, else None."""
-    if location.kind == "bin":
-        return None                        # a weigh bin's scale counts; its refill goes through weighing
+def count_required(location, added):
+    """The words when a refill of `added` into `location` (a Location) comes without the driver's count, else
+    None. A weigh bin's scale counts what goes in (its refill goes through weighing), unless nothing did."""
+    if location.kind == "bin" and added:
+        return None
     return ("Count what is in %s now and enter that count: a refill is recorded with the count after "
             "loading." % location.id)
 
@@ -106,10 +107,10 @@ def confirm_refill(ledger, person, location, added, counted=None):
     ceiling = refill_ceiling(loc)
     if added > ceiling or (counted is not None and counted > ceiling):
         raise ValueError("%s holds at most %d: a refill cannot put in or count more" % (location, ceiling))
-    if counted is None and count_required(loc):
-        raise ValueError(count_required(loc))
+    if counted is None and count_required(loc, added):
+        raise ValueError(count_required(loc, added))
     with ledger.transaction():
-        if added or counted is None:
+        if added:                          # a count line puts nothing in: no refill row
             ledger.append("refill", user_id=person.user_id, location=location, quantity=added)
         expected = ledger.on_hand(location)
         corrected = None

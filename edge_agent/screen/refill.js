@@ -75,7 +75,8 @@ function render() {
   const l = pickList[line];
   $("refill-added").querySelector(".value").textContent = typed.added;
   $("refill-count").querySelector(".value").textContent = typed.counted;
-  $("refill-confirm").disabled = typed.added === "" || (typed.counted === "" && l.kind !== "bin");
+  const needsCount = l.kind !== "bin" || l.line === "count";
+  $("refill-confirm").disabled = typed.added === "" || (typed.counted === "" && needsCount);
 }
 
 function press(key) {

@@ -1,6 +1,9 @@
-"""The bar's pills as they are (issue 15, point 9), in a real Chromium against the in-process agent: the
-cabinet link and the cloud shown apart; no cloud configured says so; a cabinet that stops answering is shown
-as such, and back when it answers again. The page reaching the agent is neither."""
+"""The bar's pills as they are (issue 15, point 9), in a real Chromium: the cabinet link and the cloud shown
+apart; no cloud configured says so; a cabinet that stops answering is shown as such, and back when it answers
+again (the agent in-process); a configured cloud offline with what waits, then connected (the agent process,
+a real Mosquitto and the cloud receiver). The page reaching the agent is neither."""
+import re
+
 from sim.cabinet import Faults, Line
 from tests.test_screen import BADGE, chromium, open_screen, page, rig, screen_rig  # noqa: F401 - fixtures
 
@@ -30,3 +33,24 @@ def test_a_cabinet_that_stops_answering_is_shown_as_such_and_back_when_it_answer
         expect(page.locator("#status")).to_have_text("Cabinet ready")
         page.close()
 
+
+
+def test_with_a_cloud_configured_the_pill_shows_it_offline_with_its_backlog_then_connected(chromium, tmp_path):
+    """The agent process with a [cloud] section, its broker down, then up with the cloud acknowledging."""
+    from playwright.sync_api import expect
+    from tests.test_cloud_sync import Site
+    site = Site(tmp_path)
+    try:
+        agent = site.start_agent()
+        site.issue(2)
+        page = open_screen(chromium, agent)
+        cloud = page.locator("#cloud")
+        expect(cloud).to_have_text(re.compile(r"^Cloud offline · \d+ unsent · no ack yet$"), timeout=15000)
+        expect(page.locator("#status")).to_have_text("Cabinet ready")
+        site.broker.start()
+        site.start_cloud()
+        site.wait_delivered()
+        expect(cloud).to_have_text("Cloud connected", timeout=15000)
+        page.close()
+    finally:
+        site.close()

@@ -2,6 +2,7 @@
 scan-only bins, tools lent and returned, a supervisor's approval on the same screen, counts, adjustments,
 quarantine and a jammed lane cleared, a driver's door refill. The real ledger file, the agent's worker and
 HTTP server, and the simulated cabinet in virtual time."""
+import json
 
 import pytest
 
@@ -160,7 +161,9 @@ def test_a_driver_opens_a_door_to_refill_it_and_only_their_suppliers(rig):
     status, opened = rig("POST", "/api/refill/open", {"location": "D2"})
     assert status == 200 and opened["outcomes"] == ["opened"] and opened["given"] == 0
     assert rig.sim.physics.door(2).opens == 1
-    status, done = rig("POST", "/api/refill", {"location": "D2", "added": 6})
+    status, refused = rig("POST", "/api/refill", {"location": "D2", "added": 6})       # no count: not recorded
+    assert status == 400 and refused["message"].startswith("Count what is in D2 now"), refused
+    status, done = rig("POST", "/api/refill", {"location": "D2", "added": 6, "counted": 6})
     assert status == 200 and done["on_hand"] == 6
     assert rig("POST", "/api/issue", {"location": "D2"})[0] == 403           # drivers refill, they do not take
 
@@ -196,3 +199,27 @@ def test_a_lane_suspected_empty_is_a_count_task_a_supervisor_sees_and_settles(ri
     assert rig("GET", "/api/count-tasks")[1]["count_tasks"] == []
     with ledger_of(rig) as ledger:
         assert sorted(a[1] for a in open_alerts(ledger.db, "L1")) == ["low_stock", "stockout"]
+
+
+def test_a_drivers_visit_closes_at_logout_and_its_summary_goes_to_the_outbox(rig):
+    rig("POST", "/api/badge", {"badge": "CAFEF00D"})
+    lines = rig("GET", "/api/refill")[1]["pick_list"]             # the visit opens here
+    assert [(p["location"], p["line"]) for p in lines] == [("D2", "refill"), ("B1", "top_off"), ("S1", "top_off")]
+    status, done = rig("POST", "/api/refill", {"location": "D2", "added": 6, "counted": 5})   # one short
+    assert status == 200 and done["on_hand"] == 5 and done["corrected_from"] == 6
+    status, done = rig("POST", "/api/refill", {"location": "S1", "added": 10, "counted": 20})
+    assert status == 200 and done["corrected_from"] is None
+    rig("POST", "/api/logout")
+    rig.agent.call(lambda: None)                                  # a worker pass after the logout
+    with ledger_of(rig) as ledger:
+        [body] = [json.loads(e["body"]) for e in ledger.db.query("SELECT body FROM outbox_events "
+                                                                 "WHERE type = 'refill_visit'")]
+    assert body["user_id"] == "R1"
+    assert body["summary"] == dict(loaded=16, counted=2, differences=1, lines=[
+        dict(location="D2", sku="GLV", loaded=6, counted=5, expected=6, difference=-1),
+        dict(location="S1", sku="TAPE", loaded=10, counted=20, expected=20, difference=0)])
+
+
+def test_the_state_says_the_cabinet_link_is_up_and_no_cloud_is_configured(rig):
+    state = rig("GET", "/api/state")[1]
+    assert (state["cabinet_link"], state["cloud"]) == ("up", None)

@@ -372,8 +372,9 @@ def test_the_tx_row_schema_lists_exactly_the_ledgers_columns(tmp_path):
 
 
 def _issue_15_events(ledger):
-    """Alert acknowledgement and update, count tasks and a refill visit, straight through their tables (the
-    outbox triggers write the events); the count task through the ledger's count_tasks and a real count."""
+    """Alert acknowledgement and update straight through their tables (the outbox triggers write the events);
+    the count task through the ledger's count_tasks and a real count; a refill visit through the refill flow:
+    a driver's count that differs, then Finish."""
     from edge_agent.ledger import count_tasks
     db, wall = ledger.db, ledger.clock.wall()[0]
     with ledger.transaction():
@@ -384,8 +385,12 @@ def _issue_15_events(ledger):
                    "WHERE kind = 'door_forced'", [wall])
         count_tasks.open_count_task(db, "L3", "suspected empty", None, wall)     # as actuation.suspect_empty
         ledger.append("count", location="L3", quantity=ledger.on_hand("L3"), user_id="sup-1")   # closes it
-        db.execute("INSERT INTO refill_visits (user_id, opened_wall) VALUES ('driver-1', ?)", [wall])
-        db.execute("UPDATE refill_visits SET closed_wall = ?, summary = '{\"lines\": []}'", [wall])
+    from edge_agent.flows.refill import confirm_refill
+    from edge_agent.flows.refill_visits import close_visit
+    from edge_agent.rules.access import Person
+    driver = Person("driver-1", "Bo", "supervisor", None, None, None)
+    confirm_refill(ledger, driver, "L3", 1, counted=ledger.on_hand("L3"))       # one loaded, none more counted
+    assert close_visit(ledger, "driver-1")["differences"] == 1
 
 
 # -- what the agent really publishes --------------------------------------------------------------------------

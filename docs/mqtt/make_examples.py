@@ -152,7 +152,7 @@ def build():
                                     "expected": 20, "difference": 0},
                                    {"location": "L7", "sku": "P-230", "loaded": 10, "counted": 9,
                                     "expected": 10, "difference": -1}],
-                         "loaded": 28, "differences": 1}})),
+                         "loaded": 28, "counted": 2, "differences": 1}})),
         "event_batch_refill_tasks.json": event_batch(
             44,
             ("refill_task_opened", "2026-11-23T09:59:12.031+00:00", 3,

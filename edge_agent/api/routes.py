@@ -138,6 +138,7 @@ def routes(agent):
         ("POST", "/api/refill/open"): lambda call, b: _result(call(agent.open_for_refill, text(b, "location"))),
         ("POST", "/api/refill/bin"): lambda call, b: _take(call(agent.refill_begin, text(b, "location"))),
         ("POST", "/api/refill"): refill,
+        ("POST", "/api/refill/finish"): lambda call, _: _ok(summary=call(agent.finish_visit)),
         ("POST", "/api/count"): count,
         ("POST", "/api/adjust"): adjust,
         ("POST", "/api/quarantine"): quarantine,

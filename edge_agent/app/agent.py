@@ -17,6 +17,7 @@ import time
 from edge_agent.app.jobs import NotReady, job
 from edge_agent.app.live_state import LiveCabinet
 from edge_agent.app.sessions import Approved, NoSession, Sessions, client_view
+from edge_agent.app.watches import LINK_CHECK_S, CabinetLinkWatch, VisitWatch
 from edge_agent.app.worker import CALL_TIMEOUT_S, Worker
 from edge_agent.badge.ids import BadBadgeId
 from edge_agent.badge.wedge import normalize_wedge_entry
@@ -56,6 +57,9 @@ class Agent:
         self.ready = False
         self.hello = None          # the cabinet's last HELLO answer
         self.live = LiveCabinet()  # open doors and bin weights as the firmware reports them, for the screen
+        self.cloud = None          # the CloudSync (cli/service.py): the state shows its cloud_state(); None: no cloud
+        self.link = CabinetLinkWatch(cabinet, clock)
+        self.visit = VisitWatch()
         self.worker = Worker(clock)
         # Access needs the ledger, opened on the worker: the sessions get it in _setup.
         self.sessions = Sessions(None, clock, config.session_idle_s, lambda: self.worker.client)
@@ -65,6 +69,7 @@ class Agent:
         self.worker.every(OVERDUE_CHECK_S, lambda: loans.raise_overdue_alerts(self.ledger))
         self.worker.every(DISK_CHECK_S, lambda: alerts.disk_check(self.ledger))
         self.worker.every(lockouts.CHECKPOINT_S, lambda: lockouts.checkpoint(self.ledger))
+        self.worker.every(LINK_CHECK_S, lambda: self.link.check(self.ready))
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self, timeout=30):
@@ -104,11 +109,13 @@ class Agent:
         self.access = Access(self.ledger, self.config.max_pin_tries, self.config.lockout_s, self.config.pin_roles)
         self.sessions.access = self.access
         self.apply_settings(**outbox.settings(self.ledger))    # what the cloud pushed outlives a restart
+        self.visit.close_left_open(self.ledger)
 
     def _housekeeping(self):
         self.sessions.expire_idle()
         Refusal.flush(self.ledger)          # the refusals counted, once their window is over
         take_events(self.ledger, self.cabinet, self._seen)
+        self.visit.check(self.ledger, self.sessions.session)
 
     # -- start-up recovery -----------------------------------------------------------------------------------
     def _recover_when_due(self):
@@ -122,10 +129,12 @@ class Agent:
             settled = self.vending.recover()
         except LinkError as e:
             log.warning("recovery: cabinet not answering (%s); the locker stays closed", e)
+            self.link.quiet = True
             return
         except LedgerError as e:     # the disk is still full: the outcome is written on a later pass
             log.warning("recovery: outcome not written (%s); the locker stays closed", e)
             return
+        self.link.quiet = False
         for seq, outcome in settled:
             log.info("recovery: intent %d settled as %s", seq, outcome)
         pending = self.ledger.pending_intents()
@@ -237,6 +246,8 @@ class Agent:
             raise Refusal("no_take", "No bin is open. Choose a bin first.")
         counted = take.finish()
         self.session.take = None
+        if take.purpose == "refill":
+            self.visit.weighed_in(self.ledger, person, counted)
         return counted
 
     @job(moves=True)
@@ -258,7 +269,8 @@ class Agent:
     # -- refilling -------------------------------------------------------------------------------------------
     @job()
     def pick_list(self, person):
-        """A route driver's open refill tasks (only their supplier's)."""
+        """A route driver's lines (only their supplier's): refills, top-offs, counts. Opens their visit."""
+        self.visit.touched(self.ledger, person, open_now=True)
         return refill.pick_list(self.ledger, person)
 
     @job(moves=True)
@@ -269,7 +281,13 @@ class Agent:
     @job(moves=True)
     def refill(self, person, location, added, counted=None):
         """What the driver put in, and their count after it when they made one (it corrects the ledger)."""
+        self.visit.touched(self.ledger, person)       # the line goes into their visit (refill_visits)
         return refill.confirm_refill(self.ledger, person, location, added, counted)
+
+    @job("refill")
+    def finish_visit(self, person):
+        """The driver is done: their visit closes; its summary (also sent to the cloud), or None."""
+        return self.visit.finish(self.ledger, person)
 
     # -- a supervisor's work (flows/stock.py checks the role again, and keeps the refusal on record) ----------
     @job()
@@ -390,4 +408,6 @@ class Agent:
             firmware_version=self.hello.firmware if self.hello else None,
             doors_open=sorted(self.live.open_doors),
             take=self.live.take_progress(session.take) if session and session.take else None,
+            cabinet_link=self.link.state(self.ready),
+            cloud=self.cloud.cloud_state() if self.cloud is not None else None,
         )

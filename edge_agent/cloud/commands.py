@@ -150,6 +150,7 @@ class Commands:
             _check_chain_break(found)
         outbox.set_acked(self.ledger, body["stream"], _int(body, "upto_seq"), upto_hash)
         self.sync.stats.acks += 1
+        self.sync.last_ack_wall = self.ledger.clock.wall()[0]
         if body["stream"] == "tx" and (found is not None or upto_hash is not None) and \
                 found != outbox.chain_break(self.ledger):
             # The cloud says the chain is broken and stops acknowledging (or, acking with no break, cleared).

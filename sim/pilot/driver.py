@@ -10,7 +10,8 @@ An emergency visit brings only the critical locations' lines."""
 from dataclasses import dataclass, field
 
 from edge_agent.rules.access import Person
-from edge_agent.flows.refill import confirm_refill, open_for_refill, pick_list
+from edge_agent.flows.refill import confirm_refill, open_for_refill, pick_list, weighed_in
+from edge_agent.flows.refill_visits import close_visit
 from edge_agent.rules.refusal import Refusal
 from edge_agent.flows.weighing import Counted, NotStable
 from sim.pilot.demand import DAY_MS, HOUR_MS, weekday
@@ -55,6 +56,7 @@ class RouteDriver:
             if added:
                 visit.lines += 1
                 visit.units += added
+        close_visit(self.ledger, self.person.user_id)     # its summary goes to the cloud (refill_visit)
         return visit
 
     def _refill(self, loc, quantity, visit):
@@ -75,6 +77,7 @@ class RouteDriver:
             else:
                 visit.skipped.append((loc.id, "not_stable"))
                 return 0
+            weighed_in(self.ledger, self.person, counted)
             return counted.quantity if isinstance(counted, Counted) and counted.action == "refill" else 0
         if loc.kind == "door":
             try:

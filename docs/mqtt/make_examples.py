@@ -211,7 +211,7 @@ def build():
         "cmd_config.json": signed("cmd_config", "config", {"session_idle_s": 45, "max_pin_tries": 5, "lockout_s": 300}),
         "desired_users.json": signed("desired_users", "users", {"version": 13, "users": [USER_ANNA, USER_OLE, USER_LIV]}),
         "desired_catalog.json": signed("desired_catalog", "catalog", {"version": 5, "skus": SKUS, "locations": [
-            {"id": "L3", "sku": "P-100", "min": 2, "max": 20, "refill_pack": 1},
+            {"id": "L3", "sku": "P-100", "min": 2, "max": 15, "refill_pack": 1, "capacity": 15},
             {"id": "B1", "sku": "G-221", "min": 100, "max": 500, "refill_pack": 100},
             {"id": "D2", "sku": None, "min": 0, "max": 0}]}),
     }

@@ -11,6 +11,7 @@ import datetime
 from edge_agent.badge.ids import BadBadgeId, normalize_badge_id
 from edge_agent.cloud.envelope import Refused
 from edge_agent.ledger.schema_v1 import OWNERSHIP, ROLES
+from edge_agent.rules.csv_io import capacity_words
 from edge_agent.rules.csv_rows import CONTROL, MONEY_MAX, QUANTITY_MAX, TEXT_MAX
 
 # The same ceilings as a CSV import of the same tables (rules/csv_rows.py; common.json admin_text, quantity).
@@ -22,7 +23,7 @@ SKU_TEXT = ("description", "category", "criticality", "supplier")
 # What an entry may hold (docs/mqtt/schemas/common.json user and sku, body_catalog.json location): no more.
 USER_KEYS = ("id", "role", "valid_from", "valid_to", "badges", "pin_hash") + USER_TEXT
 SKU_KEYS = ("part_number", "package_size", "unit_cost", "ownership") + SKU_TEXT
-LOCATION_KEYS = ("id", "sku", "min", "max", "refill_pack")
+LOCATION_KEYS = ("id", "sku", "min", "max", "refill_pack", "capacity")
 
 
 def _only(entry, keys, where):
@@ -169,6 +170,12 @@ def apply_catalog(ledger, skus, locations, version):
             raise Refused("malformed", "%s: sku %s is not in the catalog" % (where, row["sku"]))
         if row["max"] < row["min"]:
             raise Refused("malformed", "%s: max %d is below min %d" % (where, row["max"], row["min"]))
+        if "capacity" in entry:      # null: not said; absent: the capacity on record stays
+            row["capacity"] = None if entry["capacity"] is None else _whole(entry, "capacity", where, 1)
+        capacity = row["capacity"] if "capacity" in row else ledger.db.execute(
+            "SELECT capacity FROM locations WHERE id = ?", [location]).fetchone()[0]
+        if capacity is not None and row["max"] > capacity:
+            raise Refused("malformed", "%s: %s" % (where, capacity_words(row["max"], capacity)))
         loc_rows.append(row)
     for row in sku_rows:
         ledger.db["skus"].upsert(row, pk="part_number")
@@ -176,6 +183,6 @@ def apply_catalog(ledger, skus, locations, version):
         before = ledger.db.execute("SELECT sku, min, max, refill_pack FROM locations WHERE id = ?",
                                    [row["id"]]).fetchone()
         ledger.db["locations"].update(row["id"], {k: v for k, v in row.items() if k != "id"})
-        if tuple(before) != (row["sku"], row["min"], row["max"], row["refill_pack"]):
+        if tuple(before) != tuple(row[k] for k in ("sku", "min", "max", "refill_pack")):
             ledger.append("count", location=row["id"], quantity=ledger.on_hand(row["id"]),
                           reason="min/max set by the cloud's catalog version %d" % version)

@@ -47,7 +47,8 @@ LOCATION_COLUMNS = {"id": (True, text), "kind": (False, one_of(tuple(LOCATION_KI
                     "min": (True, whole(0, QUANTITY_MAX)), "max": (True, whole(0, QUANTITY_MAX)),
                     "refill_pack": (False, whole(1, QUANTITY_MAX)),
                     "piece_weight_mg": (False, whole(1, WEIGHT_MAX_MG)), "on_hand": (False, whole(0, QUANTITY_MAX)),
-                    "returnable": (False, yes_no), "loan_hours": (False, whole(1, LOAN_HOURS_MAX))}
+                    "returnable": (False, yes_no), "loan_hours": (False, whole(1, LOAN_HOURS_MAX)),
+                    "capacity": (False, whole(1, QUANTITY_MAX))}
 REQUIREMENT_COLUMNS = ("needs_approval", "needs_work_order", "needs_machine_id")
 ROLE_ALLOW_COLUMNS = {"role": (True, one_of(ROLES)), "sku": (False, text), "category": (False, text)}
 USER_LIMIT_COLUMNS = {"user_id": (True, text), "sku": (False, text), "category": (False, text),
@@ -107,6 +108,9 @@ def import_locations(ledger, path, cabinet=None):
         low, high = record.get("min"), record.get("max")
         if low is not None and high is not None and high < low:
             problems.append((row_number, "max", "max %d is below min %d" % (high, low)))
+        capacity = record["capacity"] if "capacity" in record else _capacity(ledger, location_id)
+        if high is not None and capacity is not None and high > capacity:
+            problems.append((row_number, "max", capacity_words(high, capacity)))
     _check_units(ledger, rows, problems, cabinet)
     refuse_if(path, problems)
 
@@ -144,6 +148,18 @@ def _check_units(ledger, rows, problems, cabinet):
         if cabinet is not None and unit not in cabinet.units[kind]:
             problems.append((row_number, "unit", "%s %d is not on the cabinet in %s (%s)"
                              % (kind, unit, cabinet.path, cabinet.describe(kind))))
+
+
+def capacity_words(high, capacity):
+    """Why a max is refused: the location cannot hold it (a CSV import and the cloud's catalog say the same)."""
+    return ("max %d is more than the location physically holds (capacity %d): lower max, or raise capacity "
+            "if the location really holds more" % (high, capacity))
+
+
+def _capacity(ledger, location_id):
+    """The capacity on record for a location (None: not said, or no such location yet)."""
+    row = ledger.db.execute("SELECT capacity FROM locations WHERE id = ?", [location_id]).fetchone()
+    return row[0] if row else None
 
 
 def _min_max(ledger, location_id):

@@ -213,7 +213,11 @@ def build():
         "desired_catalog.json": signed("desired_catalog", "catalog", {"version": 5, "skus": SKUS, "locations": [
             {"id": "L3", "sku": "P-100", "min": 2, "max": 15, "refill_pack": 1, "capacity": 15},
             {"id": "B1", "sku": "G-221", "min": 100, "max": 500, "refill_pack": 100},
-            {"id": "D2", "sku": None, "min": 0, "max": 0}]}),
+            {"id": "D2", "sku": None, "min": 0, "max": 0}],
+            "charge_lists": {"cost_center": [{"value": "CC-410", "description": "Maintenance"},
+                                             {"value": "CC-520", "description": "Production"}],
+                             "machine": [{"value": "PRESS-07", "description": "Press line 7"}],
+                             "work_order": [{"value": "WO-######", "description": "SAP PM orders"}]}}),
     }
     # Refused by edge_agent.cloud.envelope.check at INVALID_NOW (clock synchronised):
     unsigned = signed("invalid/unsigned", "unlock", {"door": 2, "reason": "no signature"})

@@ -151,4 +151,5 @@ def routes(agent):
         ("POST", "/api/bin/calibrate"): calibrate,
         ("GET", "/api/bin/read"): read_bin,
         ("GET", "/api/items"): listing("items", agent.items),
+        ("GET", "/api/charge_lists"): lambda call, _: _ok(**call(agent.charge_lists)),
     }

@@ -5,12 +5,14 @@ with the version it brings; a bad entry refuses the whole message as `malformed`
 People keep their local state (wrong-PIN count, lockout) across an update. A location's layout (kind, unit)
 is the cabinet's own and never comes from the cloud: the catalog may only name locations that exist, and a
 change of min/max is written as a count of what is there, so min/max opens or closes the refill task at once.
+The catalog may carry the site's charge-to lists (cost centers, machines, work-order patterns).
 """
 import datetime
 
 from edge_agent.badge.ids import BadBadgeId, normalize_badge_id
 from edge_agent.cloud.envelope import Refused
 from edge_agent.ledger.schema_v1 import OWNERSHIP, ROLES
+from edge_agent.rules.charge_lists import LISTS
 from edge_agent.rules.csv_io import capacity_words
 from edge_agent.rules.csv_rows import CONTROL, MONEY_MAX, QUANTITY_MAX, TEXT_MAX
 
@@ -135,7 +137,33 @@ def apply_users_delta(ledger, rows, remove):
         ledger.db.execute("DELETE FROM users WHERE id = ?", [user_id])
 
 
-def apply_catalog(ledger, skus, locations, version):
+def _charge_lists(lists):
+    """{list: [(value, description)]} for each list the catalog names (rules/charge_lists.py)."""
+    if not isinstance(lists, dict):
+        raise Refused("malformed", "charge_lists must be an object of lists (%s)" % ", ".join(LISTS))
+    _only(lists, LISTS, "charge_lists")
+    checked = {}
+    for name, entries in lists.items():
+        if not isinstance(entries, list):
+            raise Refused("malformed", "charge_lists.%s must be a list" % name)
+        rows = []
+        for i, entry in enumerate(entries):
+            where = "charge_lists.%s[%d]" % (name, i)
+            if not isinstance(entry, dict):
+                raise Refused("malformed", "%s is not an object" % where)
+            _only(entry, ("value", "description"), where)
+            rows.append((_text(entry, "value", where, required=True), _text(entry, "description", where) or ""))
+        values = [value for value, _ in rows]
+        if len(set(values)) != len(values):
+            raise Refused("malformed", "charge_lists.%s lists a value twice" % name)
+        checked[name] = rows
+    return checked
+
+
+def apply_catalog(ledger, skus, locations, version, charge_lists=None):
+    """SKUs (upserted), min/max of existing locations, and (when sent) the charge-to lists: each list named
+    replaces that list, an empty one means not checked; a list not named stays as it is."""
+    lists = _charge_lists(charge_lists) if charge_lists is not None else {}
     if not isinstance(skus, list) or not isinstance(locations, list):
         raise Refused("malformed", "catalog needs skus and locations lists")
     sku_rows = []
@@ -177,6 +205,10 @@ def apply_catalog(ledger, skus, locations, version):
         if capacity is not None and row["max"] > capacity:
             raise Refused("malformed", "%s: %s" % (where, capacity_words(row["max"], capacity)))
         loc_rows.append(row)
+    for name, rows in lists.items():
+        ledger.db.execute("DELETE FROM charge_lists WHERE list = ?", [name])
+        ledger.db.conn.executemany("INSERT INTO charge_lists (list, value, description) VALUES (?, ?, ?)",
+                              [(name, value, description) for value, description in rows])
     for row in sku_rows:
         ledger.db["skus"].upsert(row, pk="part_number")
     for row in loc_rows:

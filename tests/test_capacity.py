@@ -101,3 +101,10 @@ def test_a_recommendation_stays_within_capacity_and_says_so(tmp_path):
     with open(paths["minmax_recommendations"], newline="", encoding="utf-8") as f:
         l2 = [r for r in csv.DictReader(f) if r["location"] == "L2"][0]
     assert (l2["recommended_min"], l2["recommended_max"]) == ("2", "4") and "add a second lane" in l2["reason"]
+
+
+def test_the_inventory_snapshot_carries_capacity(down):  # noqa: F811
+    down("desired/catalog", "catalog", {"version": 1, "skus": [],
+                                        "locations": [{"id": "L1", "sku": "GLV", "min": 2, "max": 8, "capacity": 12}]})
+    snapshot = {loc["id"]: loc for loc in down.sync._inventory()["locations"]}
+    assert (snapshot["L1"]["capacity"], snapshot["L3"]["capacity"]) == (12, None)

@@ -195,9 +195,11 @@ def build():
             {"reason": "unknown_badge", "user_id": None, "count": 2841, "first": "2026-11-23T10:00:00.211+00:00",
              "last": "2026-11-23T10:00:59.987+00:00", "location": None, "badge_id": "8F3A11C2"})),
         "inventory.json": up(as_of_seq=rows[-1]["seq"], locations=[
-            {"id": "B1", "kind": "bin", "sku": "G-221", "on_hand": 240, "min": 100, "max": 500, "quarantine": 0},
-            {"id": "D2", "kind": "door", "sku": None, "on_hand": 0, "min": 0, "max": 0, "quarantine": 0},
-            {"id": "L3", "kind": "lane", "sku": "P-100", "on_hand": 11, "min": 2, "max": 20, "quarantine": 1}]),
+            {"id": "B1", "kind": "bin", "sku": "G-221", "on_hand": 240, "min": 100, "max": 500, "quarantine": 0,
+             "capacity": None},
+            {"id": "D2", "kind": "door", "sku": None, "on_hand": 0, "min": 0, "max": 0, "quarantine": 0, "capacity": 1},
+            {"id": "L3", "kind": "lane", "sku": "P-100", "on_hand": 11, "min": 2, "max": 15, "quarantine": 1,
+             "capacity": 15}]),
         # down: full signed envelopes
         "ack.json": signed("ack", "ack", {"stream": "tx", "upto_seq": rows[-1]["seq"], "hash": rows[-1]["hash"]}),
         "ack_chain_break.json": signed("ack_chain_break", "ack", {

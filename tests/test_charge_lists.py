@@ -142,9 +142,9 @@ def test_where_the_site_allows_it_another_cost_center_must_be_on_the_list(tmp_pa
         assert (status, answer["reason"]) == (403, "not_on_list")
         assert answer["message"] == ("Cost center CC-999 is not one of this site's cost centers. Pick one from the "
                                      "list (CC-100, CC-200).")
-        status, answer = tech.request("POST", "/api/issue", {"location": "L3", "cost_center": "CC-200"})
+        status, answer = tech.request("POST", "/api/issue", {"location": "L3", "cost_center": "cc-200"})
         assert status == 200, answer
-        outcome = rig.agent.call(lambda: rows_of(rig.agent.ledger, "outcome")[-1])
+        outcome = rig.agent.call(lambda: rows_of(rig.agent.ledger, "outcome")[-1])      # as the list spells it
         assert (outcome["cost_center"], outcome["user_id"]) == ("CC-200", "T1")
 
 

@@ -103,4 +103,6 @@ def charge_to(ledger, person, cost_center, may_override):
         refusal = off_list_refusal(ledger, "cost_center", cost_center)
     if refusal:
         raise refusal.record(ledger, user_id=person.user_id)
-    return dataclasses.replace(person, cost_center=cost_center)
+    # Billed as the list spells it: "cc-200" typed is CC-200, one billing line, not two.
+    listed = {v.upper(): v for v, _ in entries(ledger, "cost_center")}
+    return dataclasses.replace(person, cost_center=listed.get(cost_center.upper(), cost_center))

@@ -157,4 +157,5 @@ def routes(agent):
         ("POST", "/api/tools/lost"): lambda call, b: _ok(loan=call(agent.mark_lost, number(b, "loan_id"),
                                                                    text(b, "reason", False))),
         ("GET", "/api/count-tasks"): listing("count_tasks", agent.count_tasks),
+        ("GET", "/api/charge_lists"): lambda call, _: _ok(**call(agent.charge_lists)),
     }

@@ -32,6 +32,7 @@ from edge_agent.ledger.errors import LedgerError
 from edge_agent.ledger.locations import find_location, units
 from edge_agent.link.codes import DoorState, Event, Fault
 from edge_agent.link.errors import LinkError
+from edge_agent.rules import charge_lists
 from edge_agent.rules.access import Access
 from edge_agent.rules.choices import offered_items
 from edge_agent.rules.refusal import Refusal
@@ -204,9 +205,9 @@ class Agent:
 
     # -- taking ----------------------------------------------------------------------------------------------
     def _taker(self, person, cost_center):
-        """The person, charging the cost center they named (their own when they named none)."""
-        cost_center = (cost_center or "").strip()
-        return dataclasses.replace(person, cost_center=cost_center) if cost_center else person
+        """The person, charging the cost center they named (their own when they named none): another than their
+        own only where the site allows it, and from the site's list when it has one (rules/charge_lists.py)."""
+        return charge_lists.charge_to(self.ledger, person, cost_center, self.config.may_override_cost_center)
 
     @job(moves=True)
     def issue(self, person, location, quantity=1, work_order=None, machine_id=None, cost_center=None):
@@ -259,6 +260,11 @@ class Agent:
     def items(self, person):
         """What the screen offers the person, their usual items first (rules/choices.py)."""
         return offered_items(self.ledger, person)
+
+    @job("take")
+    def charge_lists(self, person):
+        """The site's lists a take may be charged to, for the screen to offer (rules/charge_lists.py)."""
+        return dict(lists=charge_lists.choices(self.ledger), cost_center_override=self.config.may_override_cost_center)
 
     @job()
     def loans(self, person):

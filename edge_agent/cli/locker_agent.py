@@ -27,13 +27,15 @@ EXIT_TAMPERED = 1
 EXIT_USAGE = 2
 
 IMPORTERS = {"users": import_users, "skus": import_skus, "locations": import_locations,
-             "allows": import_role_allows, "limits": import_user_limits}
+             "allows": import_role_allows, "limits": import_user_limits, "charge_lists": csv_io.import_charge_lists}
 COLUMNS = {"users": csv_io.USER_COLUMNS, "skus": csv_io.SKU_COLUMNS, "locations": csv_io.LOCATION_COLUMNS,
-           "allows": csv_io.ROLE_ALLOW_COLUMNS, "limits": csv_io.USER_LIMIT_COLUMNS}
+           "allows": csv_io.ROLE_ALLOW_COLUMNS, "limits": csv_io.USER_LIMIT_COLUMNS,
+           "charge_lists": csv_io.CHARGE_LIST_COLUMNS}
 IMPORT_RULES = """users, skus and locations are created or updated: rows not in the file stay as they are.
 allows (which SKUs or categories technicians and contractors may take) and limits (how many a user may
 take per shift or day) REPLACE the whole rule set: a rule not in the file is removed, a file with only
-its header removes them all. The file is the site's complete rule spreadsheet.
+its header removes them all. The file is the site's complete rule spreadsheet. charge_lists (the cost
+centers, machines and work-order patterns a take may be charged to) is replaced the same way.
 A rule names a sku or a category, not both. A file with any bad row is refused whole, every problem
 named by row and field. Details: docs/admin.md."""
 
@@ -90,7 +92,7 @@ def _import(ledger, args, out):
         except CabinetFileError as e:
             raise UsageError("%s; nothing imported" % e) from None
         count = import_locations(ledger, args.file, cabinet=cabinet)
-    replaced = " (the previous %s were replaced)" % args.what if args.what in ("allows", "limits") else ""
+    replaced = " (the previous %s were replaced)" % args.what if args.what in csv_io.RULE_TABLES else ""
     out("imported %d %s from %s%s" % (count, args.what, args.file, replaced))
     return 0
 
@@ -214,7 +216,8 @@ def build_parser():
                       "people and the cloud's acknowledged hash (exit 1 if not)", _verify)
     i = command("import", "import users, SKUs, locations (with min/max) or the access rules from a CSV file",
                 _import, epilog=_import_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    i.add_argument("what", choices=list(IMPORTERS), help="users, skus, locations, allows or limits (below)")
+    i.add_argument("what", choices=list(IMPORTERS),
+                   help="users, skus, locations, allows, limits or charge_lists (below)")
     i.add_argument("file", help="the CSV file (header row first)")
     i.add_argument("--cabinet", metavar="CABINET.toml", help="locations: refuse a unit (door, lane, bin number) "
                                                               "this cabinet config does not have")

@@ -342,11 +342,10 @@ class CloudSync:
                 stream.sent = max(stream.sent, inflight.batch.last_seq)
 
     def _inventory(self):
-        rows = self.ledger.db.execute("SELECT id, kind, sku, on_hand, min, max, quarantine FROM locations "
-                                      "ORDER BY id").fetchall()
+        names = ("id", "kind", "sku", "on_hand", "min", "max", "quarantine", "capacity")
+        rows = self.ledger.db.execute("SELECT %s FROM locations ORDER BY id" % ", ".join(names)).fetchall()
         return dict(self._envelope(), as_of_seq=outbox.head(self.ledger, "tx"),
-                    locations=[dict(zip(("id", "kind", "sku", "on_hand", "min", "max", "quarantine"), r))
-                               for r in rows])
+                    locations=[dict(zip(names, r)) for r in rows])
 
     def rewind(self, stream_name, from_seq):
         """A resend asked for by the cloud: send again from from_seq (never below 1)."""

@@ -163,3 +163,41 @@ def test_a_driver_opens_a_door_to_refill_it_and_only_their_suppliers(rig):
     status, done = rig("POST", "/api/refill", {"location": "D2", "added": 6})
     assert status == 200 and done["on_hand"] == 6
     assert rig("POST", "/api/issue", {"location": "D2"})[0] == 403           # drivers refill, they do not take
+
+
+def test_a_weigh_bin_take_cut_short_by_the_agent_stopping_is_charged_to_the_person_at_the_next_start(rig):
+    rig("POST", "/api/badge", {"badge": "04A1B2C3"})
+    status, _ = rig("POST", "/api/take/begin", {"location": "B1", "quantity": 3, "work_order": "WO-7"})
+    assert status == 200
+    rig.sim.physics.bin(1).take(3)
+    rig.cab.wait(3000)
+    rig.agent.stop()                                        # the agent goes before anyone pressed Done
+    again = Agent(lambda: open_ledger(rig.path, ManualClock()), rig.cab,
+                  AgentConfig(cabinet_id="CAB-T", ledger=rig.path, cabinet_port="virtual"))
+    again.start()
+    try:
+        assert again.call(again.state)["ready"] is True
+    finally:
+        again.stop()
+    with ledger_of(rig) as ledger:
+        issue = rows_of(ledger, "issue")[-1]
+        assert (issue["user_id"], issue["quantity"], issue["work_order"], issue["outcome"]) == \
+            ("T1", 3, "WO-7", "interrupted")
+        assert ledger.on_hand("B1") == 37
+        [(_, kind, words)] = open_alerts(ledger.db, "B1")
+        assert kind == "bin_take_interrupted" and "Ana (T1)" in words and "3 pieces taken" in words
+
+
+def test_a_take_left_open_at_logout_is_finished_for_its_person_and_the_bin_is_free_for_the_next(rig):
+    rig("POST", "/api/badge", {"badge": "04A1B2C3"})
+    rig("POST", "/api/take/begin", {"location": "B1", "quantity": 2})
+    rig.sim.physics.bin(1).take(2)
+    rig.cab.wait(3000)
+    rig("POST", "/api/logout")
+    rig("POST", "/api/badge", {"badge": "0A0B0C0D"})
+    rig("POST", "/api/pin", {"user_id": "S1", "pin": "1357"})
+    status, opened = rig("POST", "/api/take/begin", {"location": "B1", "quantity": 1})
+    assert status == 200, opened
+    with ledger_of(rig) as ledger:
+        assert [(r["user_id"], r["quantity"]) for r in rows_of(ledger, "issue")] == [("T1", 2)]
+        assert ledger.on_hand("B1") == 38

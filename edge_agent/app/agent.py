@@ -107,6 +107,7 @@ class Agent:
 
     def _housekeeping(self):
         self.sessions.expire_idle()
+        self._release_takes()
         Refusal.flush(self.ledger)          # the refusals counted, once their window is over
         take_events(self.ledger, self.cabinet, self._seen)
 
@@ -218,6 +219,7 @@ class Agent:
     @job(moves=True)
     def take_begin(self, person, location, quantity=1, work_order=None, machine_id=None, cost_center=None):
         """Open a weigh-bin take: permission for what the person says they take, the weight before."""
+        self._release_takes()
         self.session.take = self.bins.begin(self._taker(person, cost_center), location, quantity,
                                             work_order=work_order, machine_id=machine_id,
                                             approver=self.sessions.take_approver())
@@ -226,6 +228,7 @@ class Agent:
     @job(moves=True)
     def refill_begin(self, person, location):
         """A driver at a weigh bin: the weight before; take_finish counts what went in."""
+        self._release_takes()
         self.session.take = self.bins.refill_bin(person, location)
         return self.session.take
 
@@ -238,6 +241,11 @@ class Agent:
         counted = take.finish()
         self.session.take = None
         return counted
+
+    def _release_takes(self):
+        """A take whose session ended (logout, idle, another badge) is finished for its person (WeighBins.release)."""
+        for location, done in self.bins.release(keep=self.session.take if self.session else None).items():
+            log.info("take at %s finished as its session ended: %s", location, done)
 
     @job(moves=True)
     def give_back(self, person, location, condition="good"):

@@ -74,6 +74,7 @@ class RouteDriver:
                     continue
             else:
                 visit.skipped.append((loc.id, "not_stable"))
+                st.bins.release()        # the driver moves on: settled for them when the bin is next weighed
                 return 0
             return counted.quantity if isinstance(counted, Counted) and counted.action == "refill" else 0
         if loc.kind == "door":

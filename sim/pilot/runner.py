@@ -222,6 +222,7 @@ class Pilot:
                 continue
             return counted.quantity if counted.action == "issue" else 0
         self._refused("not_stable")
+        self.station.bins.release()      # they walk away: settled for them when the bin is next weighed
         return 0
 
     def _refused(self, reason):

@@ -107,9 +107,9 @@ class Agent:
 
     def _housekeeping(self):
         self.sessions.expire_idle()
-        self._release_takes()
         Refusal.flush(self.ledger)          # the refusals counted, once their window is over
         take_events(self.ledger, self.cabinet, self._seen)
+        self._release_takes()
 
     # -- start-up recovery -----------------------------------------------------------------------------------
     def _recover_when_due(self):

@@ -201,3 +201,14 @@ def test_a_take_left_open_at_logout_is_finished_for_its_person_and_the_bin_is_fr
     with ledger_of(rig) as ledger:
         assert [(r["user_id"], r["quantity"]) for r in rows_of(ledger, "issue")] == [("T1", 2)]
         assert ledger.on_hand("B1") == 38
+
+
+def test_opening_the_same_bin_again_finishes_the_persons_open_take_first(rig):
+    rig("POST", "/api/badge", {"badge": "04A1B2C3"})
+    rig("POST", "/api/take/begin", {"location": "B1", "quantity": 1})
+    rig.sim.physics.bin(1).take(1)
+    rig.cab.wait(3000)
+    status, again = rig("POST", "/api/take/begin", {"location": "B1", "quantity": 1})   # the page reloaded
+    assert status == 200, again
+    with ledger_of(rig) as ledger:
+        assert [(r["user_id"], r["quantity"], r["outcome"]) for r in rows_of(ledger, "issue")] == [("T1", 1, None)]

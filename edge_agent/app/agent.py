@@ -219,7 +219,7 @@ class Agent:
     @job(moves=True)
     def take_begin(self, person, location, quantity=1, work_order=None, machine_id=None, cost_center=None):
         """Open a weigh-bin take: permission for what the person says they take, the weight before."""
-        self._release_takes()
+        self._release_takes(everyone=True)      # their own open take too: they moved on from it
         self.session.take = self.bins.begin(self._taker(person, cost_center), location, quantity,
                                             work_order=work_order, machine_id=machine_id,
                                             approver=self.sessions.take_approver())
@@ -228,7 +228,7 @@ class Agent:
     @job(moves=True)
     def refill_begin(self, person, location):
         """A driver at a weigh bin: the weight before; take_finish counts what went in."""
-        self._release_takes()
+        self._release_takes(everyone=True)
         self.session.take = self.bins.refill_bin(person, location)
         return self.session.take
 
@@ -242,9 +242,11 @@ class Agent:
         self.session.take = None
         return counted
 
-    def _release_takes(self):
-        """A take whose session ended (logout, idle, another badge) is finished for its person (WeighBins.release)."""
-        for location, done in self.bins.release(keep=self.session.take if self.session else None).items():
+    def _release_takes(self, everyone=False):
+        """A take whose session ended (logout, idle, another badge), or every open take (everyone), is finished
+        for its person (WeighBins.release)."""
+        keep = None if everyone or self.session is None else self.session.take
+        for location, done in self.bins.release(keep=keep).items():
             log.info("take at %s finished as its session ended: %s", location, done)
 
     @job(moves=True)

@@ -73,8 +73,11 @@ class RouteDriver:
                 except NotStable:
                     continue
             else:
+                # The driver moves on: the refill is finished for them now, or settled when next weighed.
+                late = st.bins.release().get(loc.id)
+                if isinstance(late, Counted) and late.action == "refill":
+                    return late.quantity
                 visit.skipped.append((loc.id, "not_stable"))
-                st.bins.release()        # the driver moves on: settled for them when the bin is next weighed
                 return 0
             return counted.quantity if isinstance(counted, Counted) and counted.action == "refill" else 0
         if loc.kind == "door":

@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from edge_agent.ledger.alerts import raise_alert
-from edge_agent.link.errors import LinkError
 from edge_agent.ledger.locations import all_locations, find_location
+from edge_agent.link.errors import LinkError
 from edge_agent.rules.permissions import approver_id, issue_refusal, refill_refusal
 from edge_agent.rules.refusal import Refusal
 

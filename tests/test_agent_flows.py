@@ -223,3 +223,52 @@ def test_a_drivers_visit_closes_at_logout_and_its_summary_goes_to_the_outbox(rig
 def test_the_state_says_the_cabinet_link_is_up_and_no_cloud_is_configured(rig):
     state = rig("GET", "/api/state")[1]
     assert (state["cabinet_link"], state["cloud"]) == ("up", None)
+
+
+def test_a_weigh_bin_take_cut_short_by_the_agent_stopping_is_charged_to_the_person_at_the_next_start(rig):
+    rig("POST", "/api/badge", {"badge": "04A1B2C3"})
+    status, _ = rig("POST", "/api/take/begin", {"location": "B1", "quantity": 3, "work_order": "WO-7"})
+    assert status == 200
+    rig.sim.physics.bin(1).take(3)
+    rig.cab.wait(3000)
+    rig.agent.stop()                                        # the agent goes before anyone pressed Done
+    again = Agent(lambda: open_ledger(rig.path, ManualClock()), rig.cab,
+                  AgentConfig(cabinet_id="CAB-T", ledger=rig.path, cabinet_port="virtual"))
+    again.start()
+    try:
+        assert again.call(again.state)["ready"] is True
+    finally:
+        again.stop()
+    with ledger_of(rig) as ledger:
+        issue = rows_of(ledger, "issue")[-1]
+        assert (issue["user_id"], issue["quantity"], issue["work_order"], issue["outcome"]) == \
+            ("T1", 3, "WO-7", "interrupted")
+        assert ledger.on_hand("B1") == 37
+        [(_, kind, words)] = open_alerts(ledger.db, "B1")
+        assert kind == "bin_take_interrupted" and "Ana (T1)" in words and "3 pieces taken" in words
+
+
+def test_a_take_left_open_at_logout_is_finished_for_its_person_and_the_bin_is_free_for_the_next(rig):
+    rig("POST", "/api/badge", {"badge": "04A1B2C3"})
+    rig("POST", "/api/take/begin", {"location": "B1", "quantity": 2})
+    rig.sim.physics.bin(1).take(2)
+    rig.cab.wait(3000)
+    rig("POST", "/api/logout")
+    rig("POST", "/api/badge", {"badge": "0A0B0C0D"})
+    rig("POST", "/api/pin", {"user_id": "S1", "pin": "1357"})
+    status, opened = rig("POST", "/api/take/begin", {"location": "B1", "quantity": 1})
+    assert status == 200, opened
+    with ledger_of(rig) as ledger:
+        assert [(r["user_id"], r["quantity"]) for r in rows_of(ledger, "issue")] == [("T1", 2)]
+        assert ledger.on_hand("B1") == 38
+
+
+def test_opening_the_same_bin_again_finishes_the_persons_open_take_first(rig):
+    rig("POST", "/api/badge", {"badge": "04A1B2C3"})
+    rig("POST", "/api/take/begin", {"location": "B1", "quantity": 1})
+    rig.sim.physics.bin(1).take(1)
+    rig.cab.wait(3000)
+    status, again = rig("POST", "/api/take/begin", {"location": "B1", "quantity": 1})   # the page reloaded
+    assert status == 200, again
+    with ledger_of(rig) as ledger:
+        assert [(r["user_id"], r["quantity"], r["outcome"]) for r in rows_of(ledger, "issue")] == [("T1", 1, None)]

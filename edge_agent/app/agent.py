@@ -117,6 +117,7 @@ class Agent:
         Refusal.flush(self.ledger)          # the refusals counted, once their window is over
         take_events(self.ledger, self.cabinet, self._seen)
         self.visit.check(self.ledger, self.sessions.session)
+        self._release_takes()
 
     # -- start-up recovery -----------------------------------------------------------------------------------
     def _recover_when_due(self):
@@ -228,6 +229,7 @@ class Agent:
     @job(moves=True)
     def take_begin(self, person, location, quantity=1, work_order=None, machine_id=None, cost_center=None):
         """Open a weigh-bin take: permission for what the person says they take, the weight before."""
+        self._release_takes(everyone=True)      # their own open take too: they moved on from it
         self.session.take = self.bins.begin(self._taker(person, cost_center), location, quantity,
                                             work_order=work_order, machine_id=machine_id,
                                             approver=self.sessions.take_approver())
@@ -236,6 +238,7 @@ class Agent:
     @job(moves=True)
     def refill_begin(self, person, location):
         """A driver at a weigh bin: the weight before; take_finish counts what went in."""
+        self._release_takes(everyone=True)
         self.session.take = self.bins.refill_bin(person, location)
         return self.session.take
 
@@ -250,6 +253,13 @@ class Agent:
         if take.purpose == "refill":
             self.visit.weighed_in(self.ledger, person, counted)
         return counted
+
+    def _release_takes(self, everyone=False):
+        """A take whose session ended (logout, idle, another badge), or every open take (everyone), is finished
+        for its person (WeighBins.release)."""
+        keep = None if everyone or self.session is None else self.session.take
+        for location, done in self.bins.release(keep=keep).items():
+            log.info("take at %s finished as its session ended: %s", location, done)
 
     @job(moves=True)
     def give_back(self, person, location, condition="good"):

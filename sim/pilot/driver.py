@@ -75,6 +75,10 @@ class RouteDriver:
                 except NotStable:
                     continue
             else:
+                # The driver moves on: the refill is finished for them now, or settled when next weighed.
+                late = st.bins.release().get(loc.id)
+                if isinstance(late, Counted) and late.action == "refill":
+                    return late.quantity
                 visit.skipped.append((loc.id, "not_stable"))
                 return 0
             weighed_in(self.ledger, self.person, counted)

@@ -14,7 +14,7 @@ from edge_agent.cloud import outbox
 from edge_agent.ledger import ManualClock, open_ledger
 from edge_agent.reports.period import parse_time
 from edge_agent.flows.stock import clear_lane
-from edge_agent.flows.weighing import NotStable, issue_scanned
+from edge_agent.flows.weighing import Counted, NotStable, issue_scanned
 from edge_agent.rules.refusal import Refusal
 from sim.pilot import faults as fault_model
 from sim.pilot.baseline import DemandStats
@@ -222,7 +222,9 @@ class Pilot:
                 continue
             return counted.quantity if counted.action == "issue" else 0
         self._refused("not_stable")
-        return 0
+        # They walk away: the take is finished for them now, or settled for them when the bin is next weighed.
+        late = self.station.bins.release().get(loc.id)
+        return late.quantity if isinstance(late, Counted) and late.action == "issue" else 0
 
     def _refused(self, reason):
         self.result.refusals[reason] = self.result.refusals.get(reason, 0) + 1

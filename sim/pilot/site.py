@@ -215,6 +215,16 @@ def _min_max(loc):
     loc.par = max(1, min(cap, par))
 
 
+def par_for(loc, gap_days):
+    """The baseline's top-up level for visits at most `gap_days` apart: the demand of that many days
+    (working days: WEEK_WORKDAYS a week) with the same safety stock, within what the location holds.
+    A weekly visit is loc.par."""
+    if gap_days >= 7:
+        return loc.par
+    _, par = _cover(loc, gap_days * WEEK_WORKDAYS / 7)
+    return max(1, min(loc.capacity, par))
+
+
 def build_site(seed, locations=60, raw_config=None):
     """The site for a seed: with raw_config, that cabinet's doors, lanes and bins (scan-only bins fill up to
     `locations`); otherwise a cabinet sized by hardware_for(locations)."""

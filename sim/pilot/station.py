@@ -18,6 +18,7 @@ from firmware import messages as M
 
 CAL_MG = 500_000               # the installer's reference weight (500 g), as in sim/demo.py
 DOOR_CLOSE_MS = 300            # after a hand shuts a door: the firmware debounces and reports it
+SETTLE_AFTER_RESET_MS = 1000   # after an MCU reset mid-vend: longer than any item takes to fall through the beam
 STEP_MS = 5                    # virtual ms per firmware pass: a board loops every 1-5 ms; 5 is the slow end
 
 
@@ -163,7 +164,12 @@ class Station:
             host.tick(delay_ms)
             sim.reset_mcu(M.RESET_HARD)
             self.resets += 1
-            return host.run(op, inner.timeout_ms + 5000)
+            try:
+                return host.run(op, inner.timeout_ms + 5000)
+            finally:
+                # An item already pushed off falls now, while the new boot runs no command (the cabinet's
+                # virtual time stands still between takes: without this it would fall into the next vend).
+                host.tick(SETTLE_AFTER_RESET_MS)
 
         inner.vend = vend_then_reset
         try:

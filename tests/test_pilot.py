@@ -308,7 +308,8 @@ def test_the_cli_says_the_schedules_and_costs_and_refuses_a_bad_one(capsys, tmp_
     said = " ".join(capsys.readouterr().out.split())
     for words in ("--pilot-visits", "default tue,fri@9", "--baseline-visits", "default mon@8",
                   "--visit-cost", "default 45.00", "--emergency-visit-cost", "default 120.00",
-                  "--emergency-order-cost", "default 80.00", "--carrying-rate", "default 20", "--pilot-config"):
+                  "--emergency-order-cost", "default 80.00", "--carrying-rate", "stock carrying cost, % a year",
+                  "default 20", "--pilot-config"):
         assert words in said
     assert cli.main(["pilot", "--pilot-visits", "someday@9", "--out", str(tmp_path)]) == 2
     assert "the pilot's visits must look like tue,fri@9" in capsys.readouterr().err

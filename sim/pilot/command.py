@@ -62,7 +62,7 @@ def add_parser(sub):
         p.add_argument(name, type=float, metavar="X", dest=key,
                        help="cost of %s (default %.2f)" % (words, plan.DEFAULT_COSTS[key]))
     p.add_argument("--carrying-rate", type=float, metavar="PCT", dest="carrying_rate_pct",
-                   help="stock carrying cost, %% a year of the average stock value (default %g; 0: none)"
+                   help="stock carrying cost, %%%% a year of the average stock value (default %g; 0: none)"
                         % plan.DEFAULT_COSTS["carrying_rate_pct"])
     p.set_defaults(run=run)
     f = sub.add_parser(

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.ledger import open_ledger
+from edge_agent.reports.history import read_movements
 from edge_agent.reports.period import parse_time
 from sim import cli
 from edge_agent.flows.refill import PickLine
@@ -329,6 +330,15 @@ def test_a_refill_never_leaves_a_location_below_min_when_a_pack_is_larger_than_t
     assert bring(PickLine(lane.id, lane.sku, "", 2, 15, 10), lane, physical=10) == 5   # never past max
     for run in runs.values():
         assert run.pilot.below_min_after_refill == 0 and run.pilot.refill_lines > 0
+        with open_ledger(run.paths["ledger"], count_boot=False) as ledger:
+            mins = dict(ledger.db.execute("SELECT id, min FROM locations").fetchall())
+            moves = list(read_movements(ledger))
+        refilled = [(i, m) for i, m in enumerate(moves) if m.action == "refill" and m.user_id == DRIVER[0]]
+        assert refilled
+        for i, m in refilled:     # on hand after the refill and the driver's count that goes with it
+            after = next((n.on_hand_after for n in moves[i + 1:i + 2] if n.location == m.location
+                          and n.action == "count"), m.on_hand_after)
+            assert after >= mins[m.location], (m.location, after, mins[m.location])
 
 
 # -- stock and charge accuracy against the physical truth ---------------------------------------------------

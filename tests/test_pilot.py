@@ -298,6 +298,11 @@ def test_schedules_and_costs_come_from_a_config_file_and_the_command_line_wins(t
     assert (plan.costs.visit, plan.costs.emergency_visit, plan.costs.emergency_order,
             plan.costs.carrying_rate_pct) == (30, 120, 99.5, 0)
     assert plan.pilot.times(7) == [6 * HOUR_MS, 3 * DAY_MS + 6 * HOUR_MS]
+    # The pilot's min/max cover the longest gap of its schedule: a weekly driver needs more on hand.
+    weekly, twice = build_site(1, 12, gap_days=parse_schedule("mon@9").longest_gap_days()), build_site(1, 12)
+    assert all(w.minimum >= t.minimum for w, t in zip(weekly.locations, twice.locations))
+    assert any(w.minimum > t.minimum for w, t in zip(weekly.locations, twice.locations))
+    assert parse_schedule("tue,fri@9").longest_gap_days() == 4
     config.write_text('[costs]\nvisits = 30\n')
     with pytest.raises(PlanError, match="has no key costs.visits"):
         load_plan(config)

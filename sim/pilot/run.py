@@ -45,7 +45,7 @@ def run_pilot(out_dir, *, days=60, seed=1, locations=60, raw_config=None, progre
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError("--out %s exists and is not a directory" % out_dir)
-    site = build_site(seed, locations, raw_config)
+    site = build_site(seed, locations, raw_config, plan.pilot.longest_gap_days())
     takes = DemandModel(site, seed, days).takes()
     if faults is None:
         faults = FaultPlan(seed, days) if jam_rate is None else FaultPlan(seed, days, jam_rate=jam_rate)

@@ -22,6 +22,7 @@ from edge_agent.reports import build_report, write_reports  # noqa: E402
 from sim.pilot.baseline import run_baseline  # noqa: E402
 from sim.pilot.demand import DemandModel  # noqa: E402
 from sim.pilot.faults import FaultPlan  # noqa: E402
+from sim.pilot.plan import PilotPlan  # noqa: E402
 from sim.pilot.run import STEP_MS, period  # noqa: E402
 from sim.pilot.runner import Pilot  # noqa: E402
 from sim.pilot.site import build_site  # noqa: E402
@@ -52,7 +53,9 @@ def main():
         write_reports(build_report(pilot.ledger, start, end, now=end), tmp)
         rows = pilot.ledger.db.execute("SELECT count(*) FROM transactions").fetchone()[0]
         pilot.close()
-        run_baseline(site, takes, args.days)
+        plan = PilotPlan()
+        for schedule in (plan.pilot, plan.baseline):      # the equal-visits and the weekly baseline
+            run_baseline(site, takes, args.days, schedule)
         w3, c3 = time.perf_counter(), time.process_time()
     counts = site.counts
     out = {
@@ -67,6 +70,7 @@ def main():
         "takes_per_s": round(len(takes) / (w2 - w1), 1),
         "peak_rss_mb": round(peak_rss_mb(), 1), "rss_at_start_mb": round(rss_start, 1),
         "jams": result.jams, "hangs": result.hangs, "outages": result.sync.outages,
+        "mcu_resets": result.mcu_resets, "shrinkage_events": len(result.shrinkage),
     }
     print("%(locations)d locations, %(days)d days: %(takes)d takes, %(vends)d vends, %(ledger_rows)d ledger rows"
           % out)

@@ -1,6 +1,7 @@
 """The agent process's core and its local API, in one process: the real ledger file, the real worker thread
 and HTTP server, the simulated cabinet in virtual time (VirtualCabinet) behind it."""
 import dataclasses
+import json
 import threading
 
 import pytest
@@ -117,6 +118,33 @@ def test_an_idle_session_ends_by_itself(running):
     assert agent.call(agent.state)["session"] is None
     with pytest.raises(NoSession):
         agent.call(agent.issue, "L1", 1)
+
+
+def _visits(path):
+    with ledger_at(path) as ledger:
+        return [json.loads(e["body"])["summary"] for e in
+                ledger.db.query("SELECT body FROM outbox_events WHERE type = 'refill_visit' ORDER BY seq")]
+
+
+def test_a_refill_visit_ends_with_its_session_and_one_a_restart_cut_short_ends_at_the_next_start(running, site):
+    ticks = Ticks()
+    agent = running(ticks=ticks, session_idle_s=30)
+    agent.call(agent.tap, "0A0B0C0D")                     # a supervisor refills too
+    agent.call(agent.pick_list)                           # the visit opens
+    agent.call(agent.refill, "L1", 0, 7)                  # nothing put in, one missing
+    assert _visits(site) == []
+    ticks.now += 31                                       # walks away: the idle timer ends the session
+    agent.call(agent.state)
+    agent.call(agent.state)
+    [summary] = _visits(site)
+    assert (summary["counted"], summary["differences"], summary["lines"][0]["difference"]) == (1, 1, -1)
+    agent.call(agent.tap, "0A0B0C0D")
+    agent.call(agent.refill, "L2", 0, 8)                  # a new visit, then the agent stops mid-visit
+    agent.stop()
+    assert len(_visits(site)) == 1
+    again = running()
+    again.call(again.state)
+    assert [s["lines"][0]["location"] for s in _visits(site)] == ["L1", "L2"]
 
 
 def test_nobody_is_let_in_before_pending_intents_are_settled(site):

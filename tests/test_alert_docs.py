@@ -15,26 +15,30 @@ def _str(node):
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
+RAISERS = ("raise_alert", "note_alert")      # ledger/alerts.py, ledger/tool_losses.py
+
+
 def kinds_in_code():
-    """Kinds given to raise_alert: as a literal, as a module's constant, or as the first of an (kind, words)
-    pair (actuation.py, weighing.py, cabinet_events.py build those)."""
+    """Kinds given to a raiser: as a literal, as a constant (of any agent module), or as the first of a
+    (kind, words) pair in a module that raises (actuation.py, weighing.py, cabinet_events.py build those)."""
+    trees = {path: ast.parse(path.read_text()) for path in sorted((ROOT / "edge_agent").rglob("*.py"))}
+    constants = {t.id: _str(n.value) for tree in trees.values() for n in tree.body if isinstance(n, ast.Assign)
+                 for t in n.targets if isinstance(t, ast.Name) and _str(n.value)}
+
+    def named(node):
+        return _str(node) or (constants.get(node.id) if isinstance(node, ast.Name) else None)
     found = {}
-    for path in sorted((ROOT / "edge_agent").rglob("*.py")):
+    for path, tree in trees.items():
         text = path.read_text()
-        if "raise_alert(" not in text or path.name == "alerts.py" and path.parent.name == "ledger":
+        if not any(r + "(" in text for r in RAISERS) or path.name == "alerts.py" and path.parent.name == "ledger":
             continue
-        tree = ast.parse(text)
-        constants = {t.id: _str(n.value) for n in tree.body if isinstance(n, ast.Assign)
-                     for t in n.targets if isinstance(t, ast.Name) and _str(n.value)}
         for node in ast.walk(tree):
             kind = None
-            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "raise_alert":
-                arg = node.args[2]
-                kind = _str(arg) or (constants.get(arg.id) if isinstance(arg, ast.Name) else None)
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in RAISERS:
+                kind = named(node.args[2])
             elif isinstance(node, ast.Tuple) and len(node.elts) == 2 and (
                     not isinstance(node.elts[1], ast.Constant) or " " in (_str(node.elts[1]) or "")):
-                first = node.elts[0]
-                kind = _str(first) or (constants.get(first.id) if isinstance(first, ast.Name) else None)
+                kind = named(node.elts[0])
             if kind and KIND.fullmatch(kind):
                 found.setdefault(kind, path.relative_to(ROOT).as_posix())
     return found
@@ -56,7 +60,7 @@ def documented():
 def test_every_kind_raised_in_the_code_has_an_end_and_a_line_in_docs_alerts():
     code = kinds_in_code()
     assert {"low_stock", "door_forced", "bin_weight_mismatch", "tool_overdue", "unknown_outcome",
-            "cabinet_output_capped", "chain_break"} <= set(code)        # the scan finds every way kinds are written
+            "cabinet_output_capped", "chain_break", "suspected_empty", "tool_lost"} <= set(code)        # the scan finds every way kinds are written
     assert sorted(set(code) - set(ENDS)) == []
     assert sorted(set(code) - set(documented())) == []
 

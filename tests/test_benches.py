@@ -102,3 +102,12 @@ def test_cloud_refusals_counts_the_rows_a_flood_of_bad_down_messages_writes(tmp_
     assert out["bench"] == "cloud_refusals" and out["mode"] == "flood" and out["messages"] > 10
     assert out["rows"] < out["messages"] and out["refusals_accounted"] == out["messages"]   # coalesced, all counted
     assert list(tmp_path.iterdir()) == []
+
+
+def test_status_noise_times_status_on_a_noisy_line_for_both_cabinets(tmp_path):
+    out = run_bench(tmp_path, "status_noise.py", "--tries", "20", "--seeds", "1")
+    assert out["bench"] == "status_noise" and out["noise"] == 0.02 and out["budget_ms"] == 5000
+    for name in ("example", "pilot"):
+        fig = out["cabinets"][name]
+        assert fig["n"] == 20 and fig["frame_bytes"] > 40
+        assert {"p50_ms", "p90_ms", "p99_ms", "max_ms", "over_half_budget", "failed"} <= set(fig)

@@ -107,7 +107,9 @@ def test_every_body_is_held_to_its_schema(down, type_):
             mutated[entry_list][0]["unknown"] = 1
             mutants.append(mutated)
     refused = 0
-    for mutant in mutants + [body]:
+    for i, mutant in enumerate(mutants + [body]):
+        if isinstance(mutant.get("version"), int):   # each a new version: one taken (an optional key left out)
+            mutant = dict(mutant, version=mutant["version"] + i)    # must not make the next a redelivery
         down.sync.commands = Commands(down.sync)                   # (a fresh coalescer: every result recorded)
         before = len(results(down.ledger))
         down(LEAVES[type_], type_, mutant)

@@ -251,3 +251,18 @@ def test_desired_users_reach_the_cabinet_and_it_reports_the_version_applied(site
     site.start_agent()                                 # the next birth says which version is in force
     assert cloud.wait_for(lambda: (cloud.birth(CABINET) or {}).get("applied", {}).get("users") == 3, WAIT_S)
     assert [e["version"] for e in cloud.events(CABINET) if e["type"] == "desired_applied"] == [3]   # once
+
+
+def test_the_state_shows_the_cloud_as_it_is_unsent_rows_while_down_then_connected_and_acknowledged(site):
+    """What the screen's cloud pill shows (GET /api/state `cloud`): not connected with the backlog waiting,
+    then connected, nothing unsent, and when the cloud last acknowledged."""
+    site.start_agent()
+    site.issue(3)
+    down = site.agent.wait_for_state(lambda s: s["cloud"] is not None and s["cloud"]["backlog"] >= 3)["cloud"]
+    assert (down["connected"], down["last_ack_wall"]) == (False, None)
+    site.broker.start()
+    site.start_cloud()
+    site.wait_delivered()
+    up = site.agent.wait_for_state(lambda s: s["cloud"]["connected"] and s["cloud"]["backlog"] == 0
+                                   and s["cloud"]["last_ack_wall"] is not None, timeout=30)
+    assert up["cabinet_link"] == "up"

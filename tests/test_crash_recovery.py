@@ -1,7 +1,8 @@
 """Kill the agent (SIGKILL) at random points while people take things, restart it each time, and check that
 the ledger and the cabinet agree: nothing lost, nothing counted twice, no motor turned twice for one intent.
 The same with the microcontroller reset in the middle of vends, where what cannot be proven is recorded as
-unknown for a supervisor instead of being guessed.
+unknown for a supervisor instead of being guessed. And a weigh-bin take the kill cuts short is charged, at
+the next start, to the person who was at the bin, with an alert.
 
 The kill points are random (seeded) on purpose; the checks hold wherever they land."""
 import collections
@@ -13,7 +14,9 @@ import pytest
 from edge_agent.ledger.alerts import open_alerts
 from edge_agent.ledger import record_admin_change
 from firmware import messages as M
+from sim.cabinet import serve_pty
 from tests.agent_process import AgentProcess, ledger_of, simulated_cabinet, write_agent_config
+from tests.cabinets import cabinet, calibrate_bin
 from tests.ledgers import ledger_from_csv, rows_of
 
 LANES = 12
@@ -136,3 +139,38 @@ def test_mcu_resets_mid_vend_are_recorded_unknown_and_never_guessed(site):
             if unknown[lane]:
                 assert "L%d" % lane in alerted
             assert motor_runs[lane] <= per_lane(intents)[lane], "lane %d: pulsed again on a guess" % lane
+
+
+def test_sigkill_in_the_middle_of_a_weigh_bin_take_charges_the_pieces_to_the_person_at_the_next_start(tmp_path):
+    sim, host = cabinet(sim={"piece_weight_g": 12.5, "bin_pieces": 40})
+    calibrate_bin(sim, host, 1, 900)
+    host.tick(3000)                                  # calibrated and settled, in virtual time
+    port = serve_pty(sim, 3.0)
+    ledger = ledger_from_csv(tmp_path, skus="part_number,description,category\nWSH,Washer M8,hardware\n",
+                             locations="id,kind,unit,sku,on_hand,min,max,piece_weight_mg\n"
+                                       "B1,bin,1,WSH,40,0,60,12500\n",
+                             users="id,name,role,cost_center,badges\nT1,Ana,technician,CC-410,%s\n" % BADGE)
+    ledger.db["role_allows"].insert({"role": "technician", "category": "hardware"})
+    record_admin_change(ledger, "access rules written by the test")   # as an import would
+    ledger.close()
+    agent = AgentProcess(write_agent_config(tmp_path, port, access={"session_idle_s": 3600}))
+    try:
+        agent.start().wait_ready()
+        agent.login(BADGE)
+        status, opened = agent.request("POST", "/api/take/begin", {"location": "B1", "quantity": 3,
+                                                                   "work_order": "WO-7"})
+        assert status == 200, opened
+        sim.bridge.call(lambda s: s.physics.bin(1).take(3))
+        agent.wait_for_state(lambda s: (s.get("take") or {}).get("pieces") == 3)   # the hand is out
+        agent.kill()                                     # before anyone pressed Done
+        agent.start().wait_ready()
+        with ledger_of(tmp_path) as ledger:
+            issue = rows_of(ledger, "issue")[-1]
+            assert (issue["user_id"], issue["quantity"], issue["cost_center"], issue["work_order"],
+                    issue["outcome"]) == ("T1", 3, "CC-410", "WO-7", "interrupted")
+            assert ledger.on_hand("B1") == 37
+            [(_, kind, words)] = open_alerts(ledger.db, "B1")
+            assert kind == "bin_take_interrupted" and "Ana (T1)" in words
+    finally:
+        agent.kill()
+        sim.bridge.stop()

@@ -65,3 +65,23 @@ def test_tap_vend_ledger_min_max_and_a_refill_that_closes_the_task(site, virtual
         assert task["opened_seq"] == issue_b["seq"]            # the vend that took it below min opened it
         assert open_alerts(ledger.db) == []                     # low stock raised, then cleared by the refill
         assert [a["kind"] for a in ledger.db["alerts"].rows] == ["low_stock"]
+
+
+def test_a_cabinet_line_gone_silent_shows_not_answering_until_the_cabinet_answers_again(site):
+    """The state's cabinet_link (the screen's cabinet pill) from the serial link itself: the firmware answers
+    the agent's PING every 0.5 s; a pulled cable leaves it silent, and the state says so within seconds."""
+    from sim.cabinet import Faults, Line
+    sim, folder, port = site
+    agent = AgentProcess(write_agent_config(folder, port)).start()
+    try:
+        agent.wait_ready()
+        assert agent.request("GET", "/api/state")[1]["cabinet_link"] == "up"
+        wire = sim.bridge.call(lambda s: s.line)
+        cut = Line(sim.config["uart"]["baud"], Faults(drop_rate=1.0))
+        sim.bridge.do(lambda s: setattr(s, "line", cut))                 # the cable is pulled
+        agent.wait_for_state(lambda s: s["cabinet_link"] == "not_answering", timeout=15)
+        sim.bridge.do(lambda s: setattr(s, "line", wire))                # and plugged back in
+        assert agent.wait_for_state(lambda s: s["cabinet_link"] == "up", timeout=15)["ready"]
+        assert agent.stop() == 0
+    finally:
+        agent.kill()

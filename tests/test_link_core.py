@@ -718,3 +718,28 @@ def test_cabinet_link_over_a_pty():
         server.join(timeout=2)
         os.close(master)
         os.close(slave)
+
+
+def test_an_answer_damaged_on_the_line_is_asked_again_at_the_measured_timeout_and_silence_backs_off():
+    def lost_eight_answers(damaged):
+        b = Bench(heartbeat_ms=None, fw=FakeFirmware(boot_event=False))
+        b.finish(b.core.call(M.PING, b"learn", b.t))          # one clean round trip: the measured timeout
+        measured = b.core.rto_ms
+        losses = iter([True] * 8)
+
+        def lose(*frame):
+            lost = next(losses, False)
+            if lost and damaged:                               # the answer came back, with a byte broken
+                b.core.receive(b"\x03\x01\x02\x00", b.t)
+            return lost
+        b.lose_to_host = lose
+        start = b.t
+        op = b.core.call(M.PING, b"x", b.t)
+        b.finish(op)
+        assert op.result() == b"x" and b.core.stats.retransmissions == 8
+        return b.t - start, measured, b.core.rto_ms
+
+    took, measured, rto = lost_eight_answers(damaged=True)
+    assert took < 400 and rto == measured                      # the firmware answers: no slower each time
+    took, _, rto = lost_eight_answers(damaged=False)
+    assert took > 2000 and rto == 500                          # silence: the firmware may be slow, back off

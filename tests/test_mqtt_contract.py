@@ -372,9 +372,11 @@ def test_the_tx_row_schema_lists_exactly_the_ledgers_columns(tmp_path):
 
 
 def _issue_15_events(ledger):
-    """An alert's words updated and a supervisor's acknowledgement through the real alert code; count tasks and
-    a refill visit straight through their tables (the outbox triggers write the events)."""
+    """An alert's words updated and a supervisor's acknowledgement through the real alert code; the count task
+    through the ledger's count_tasks and a real count; a refill visit through the refill flow: a driver's
+    count that differs, then Finish."""
     from edge_agent.flows.alerts import acknowledge
+    from edge_agent.ledger import count_tasks
     from edge_agent.ledger.alerts import raise_alert
     from edge_agent.rules.access import Person
     db, wall = ledger.db, ledger.clock.wall()[0]
@@ -384,11 +386,13 @@ def _issue_15_events(ledger):
     alert_id = db.execute("SELECT id FROM alerts WHERE kind = 'unknown_outcome'").fetchone()[0]
     acknowledge(ledger, Person("sup-1", "Dee", "supervisor", None, None, None), alert_id, "seen")
     with ledger.transaction():
-        db.execute("INSERT INTO count_tasks (location, reason, opened_wall) VALUES ('L3', 'suspected empty', ?)",
-                   [wall])
-        db.execute("UPDATE count_tasks SET closed_wall = ?", [wall])
-        db.execute("INSERT INTO refill_visits (user_id, opened_wall) VALUES ('driver-1', ?)", [wall])
-        db.execute("UPDATE refill_visits SET closed_wall = ?, summary = '{\"lines\": []}'", [wall])
+        count_tasks.open_count_task(db, "L3", "suspected empty", None, wall)     # as actuation.suspect_empty
+        ledger.append("count", location="L3", quantity=ledger.on_hand("L3"), user_id="sup-1")   # closes it
+    from edge_agent.flows.refill import confirm_refill
+    from edge_agent.flows.refill_visits import close_visit
+    driver = Person("driver-1", "Bo", "supervisor", None, None, None)
+    confirm_refill(ledger, driver, "L3", 1, counted=ledger.on_hand("L3"))       # one loaded, none more counted
+    assert close_visit(ledger, "driver-1")["differences"] == 1
 
 
 # -- what the agent really publishes --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ Screenshots of every screen for docs/screens/*.png:
 """
 import contextlib
 import html.parser
+import json
 import http.client
 import re
 import shutil
@@ -316,33 +317,57 @@ def test_a_lent_tool_is_returned_damaged_from_the_items_screen(page, rig):
     expect(page.locator("#return-tool")).to_be_hidden()
 
 
-def test_a_route_driver_refills_their_pick_list_line_by_line(page, rig):
+def test_a_route_driver_refills_with_a_count_tops_off_counts_and_sees_the_visit_summary(page, rig):
     from playwright.sync_api import expect
+    with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:     # as a lane suspected empty
+        ledger.db.execute("INSERT INTO count_tasks (location, reason, opened_wall) VALUES ('L3', "
+                          "'suspected empty', '2026-11-23T09:00:00.000+00:00')")
+        ledger.db.conn.commit()
     badge_in(page, DRIVER, lands_on="#refill")
     expect(page.locator("#item-list")).to_be_hidden()
-    # Acme's door and lane; the empty lane of another supplier's oil is not on this driver's list.
-    expect(page.locator("#refill-progress")).to_have_text("Line 1 of 2 · D2")
+    # Acme's door and lane below min, then its top-offs, then the count; not another supplier's empty oil lane.
+    expect(page.locator("#refill-progress")).to_have_text("Line 1 of 6 · D2")
     expect(page.locator("#refill-name")).to_have_text("Nitrile gloves (pair)")
     expect(page.locator("#refill-where")).to_have_text("Bring 6 · 0 of 6 there now")
-    expect(page.locator("#refill-count .value")).to_have_text("6")
+    expect(page.locator("#refill-added .value")).to_have_text("")            # nothing one tap could accept
+    expect(page.locator("#refill-confirm")).to_be_disabled()
     page.locator("#refill-open").click()
     expect(page.locator("#refill-key")).to_have_text("Door 2 is open: close it when done")
     assert rig.sim.physics.door(2).opens == 1
-    page.locator('#refill-keypad [data-key="5"]').click()                 # only 5 in the van
+    page.locator('#refill-keypad [data-key="5"]').click()                   # only 5 in the van
+    expect(page.locator("#refill-confirm")).to_be_disabled()                 # and the count after loading?
+    page.locator("#refill-count").click()
+    page.locator('#refill-keypad [data-key="4"]').click()                   # one of them fell behind the hooks
     page.locator("#refill-confirm").click()
-    expect(page.locator("#refill-progress")).to_have_text("Line 2 of 2 · L2")
+    expect(page.locator("#refill-progress")).to_have_text("Line 2 of 6 · L2")
     expect(page.locator("#refill-open")).to_be_hidden()
     expect(page.locator("#refill-key")).to_have_text("Open the front with your key.")
     press_keys(page, "refill-keypad", ("1", "⌫", "7"))
-    expect(page.locator("#refill-confirm")).to_have_text("Confirm 7")
+    page.locator("#refill-count").click()
+    press_keys(page, "refill-keypad", ("8",))
+    expect(page.locator("#refill-added .value")).to_have_text("7")
     page.locator("#refill-confirm").click()
-    expect(page.locator("#result-title")).to_have_text("Refill done")
-    expect(page.locator("#result-text")).to_have_text("2 of 2 lines refilled, 12 units.")
+    expect(page.locator("#refill-progress")).to_have_text("Line 3 of 6 · B1 · top-off")
+    expect(page.locator("#refill-where")).to_have_text("Top off: bring 20 · 40 of 60 there now")
+    for _ in range(3):                                                       # the bin, lane and scan top-offs
+        page.locator("#refill-skip").click()
+    expect(page.locator("#refill-progress")).to_have_text("Line 6 of 6 · L3 · count")
+    expect(page.locator("#refill-where")).to_have_text("Count only: suspected empty")
+    expect(page.locator("#refill-added")).to_be_hidden()
+    press_keys(page, "refill-keypad", ("7",))
+    page.locator("#refill-confirm").click()
+    expect(page.locator("#result-title")).to_have_text("Visit done: 2 differences")
+    expect(page.locator("#result-text")).to_have_text(
+        "Loaded 12 units on 2 lines; counted 3 lines.\nD2: counted 4, expected 5 (-1)\nL3: counted 7, expected 8 (-1)")
     expect(page.locator("#result-more")).to_be_hidden()
     with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
         refills = [(r["location"], r["quantity"], r["user_id"]) for r in rows_of(ledger, "refill")]
         assert refills == [("D2", 5, "R1"), ("L2", 7, "R1")]
-        assert (ledger.on_hand("D2"), ledger.on_hand("L2"), ledger.on_hand("L4")) == (5, 8, 0)
+        counts = [(r["location"], r["quantity"]) for r in rows_of(ledger, "count") if r["user_id"] == "R1"]
+        assert counts == [("D2", 4), ("L3", 7)]
+        assert (ledger.on_hand("D2"), ledger.on_hand("L2"), ledger.on_hand("L3"), ledger.on_hand("L4")) == (4, 8, 7, 0)
+        [visit] = ledger.db.query("SELECT body FROM outbox_events WHERE type = 'refill_visit'")
+        assert json.loads(visit["body"])["summary"]["differences"] == 2
 
 
 def supervisor_mode(page, mode):
@@ -433,6 +458,33 @@ def test_a_jammed_lane_is_listed_last_with_why_and_refused_in_plain_words(chromi
             assert [(o["location"], o["outcome"]) for o in rows_of(ledger, "outcome")] == [("L3", "jammed")]
             assert rows_of(ledger, "refusal")[-1]["reason"] == "lane_jammed"
             assert ledger.on_hand("L3") == 8
+        page.close()
+
+
+def test_a_lane_that_drops_nothing_twice_shows_out_of_service_and_is_refused_in_plain_words(chromium, tmp_path):
+    from playwright.sync_api import expect
+    with screen_rig(tmp_path, lane=[{"number": 3, "items": 0}]) as rig:    # the ledger says 8, the lane is empty
+        page = open_screen(chromium, rig)
+        badge_in(page)
+        for _ in range(2):
+            page.locator("#item-list button", has_text="Nitrile gloves").click()
+            page.locator("#take").click()
+            expect(page.locator("#result-title")).to_have_text("Nothing came out")
+            page.locator("#result-more").click()
+        expect(page.locator("#item-list .where").last).to_have_text(
+            "Lane 3 · out of service: may be empty, back once counted")
+        page.locator("#item-list button", has_text="Nitrile gloves").click()
+        page.locator("#take").click()
+        expect(page.locator("#result-title")).to_have_text("You cannot take this")
+        expect(page.locator("#result-text")).to_have_text(
+            "Lane 3 is out of service: it turned without dropping anything, so it may be empty. It is back once "
+            "a supervisor or the driver counts it.")
+        with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
+            assert [o["outcome"] for o in rows_of(ledger, "outcome")] == ["no_drop", "no_drop"]
+            assert rows_of(ledger, "refusal")[-1]["reason"] == "suspected_empty"
+            assert ledger.on_hand("L3") == 8
+            assert ledger.db.execute("SELECT location FROM count_tasks WHERE closed_wall IS NULL").fetchall() == [
+                ("L3",)]
         page.close()
 
 
@@ -641,7 +693,7 @@ def test_a_route_driver_weighs_a_bin_refill_in(chromium, tmp_path):
             ledger.db.conn.commit()                                                   # adopts a baseline
         page = open_screen(chromium, rig)
         badge_in(page, DRIVER, lands_on="#refill")
-        expect(page.locator("#refill-progress")).to_have_text("Line 1 of 3 · B1")
+        expect(page.locator("#refill-progress")).to_have_text("Line 1 of 5 · B1")
         expect(page.locator("#refill-weigh")).to_be_visible()
         expect(page.locator("#refill-open")).to_be_hidden()
         page.locator("#refill-weigh").click()
@@ -650,11 +702,10 @@ def test_a_route_driver_weighs_a_bin_refill_in(chromium, tmp_path):
         rig.cab.wait(3000)
         expect(page.locator("#weigh-live")).to_have_text("Bin 1: 50 put in so far")
         page.locator("#weigh-done").click()
-        expect(page.locator("#refill-progress")).to_have_text("Line 2 of 3 · D2")
-        page.locator("#refill-skip").click()                                     # the door and lane lines
-        page.locator("#refill-skip").click()
-        expect(page.locator("#result-title")).to_have_text("Refill done")
-        expect(page.locator("#result-text")).to_have_text("1 of 3 lines refilled, 50 units.")
+        expect(page.locator("#refill-progress")).to_have_text("Line 2 of 5 · D2")
+        page.locator("#refill-finish").click()                   # the door, lane and top-offs another day
+        expect(page.locator("#result-title")).to_have_text("Visit done")
+        expect(page.locator("#result-text")).to_have_text("Loaded 50 units on 1 line; counted 0 lines.")
         with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:
             [refill] = rows_of(ledger, "refill")
             assert (refill["location"], refill["quantity"], refill["user_id"]) == ("B1", 50, "R1")
@@ -780,10 +831,9 @@ def test_who_may_refill_but_not_take_lands_on_the_refill_list_and_reaches_their_
     badge_in(page, SUPPLIER_ADMIN, lands_on="#refill")         # a supplier admin: may refill and install
     expect(page.locator("#who")).to_have_text("Sue")
     assert rig.agent.call(rig.agent.state)["may"] == ["refill", "install"]
-    expect(page.locator("#refill-progress")).to_have_text("Line 1 of 2 · D2")    # Acme's lines, as the driver's
-    page.locator("#refill-skip").click()
-    page.locator("#refill-skip").click()
-    expect(page.locator("#result-title")).to_have_text("Refill done")
+    expect(page.locator("#refill-progress")).to_have_text("Line 1 of 5 · D2")    # Acme's lines, as the driver's
+    page.locator("#refill-finish").click()
+    expect(page.locator("#result-title")).to_have_text("Visit done")
     more = page.locator("#result-more")
     expect(more).to_have_text("Other tasks")                    # not "Take something else": they may not take
     more.click()
@@ -911,11 +961,20 @@ def screenshots(out=SHOTS):
             page.locator("#refill-open").click()
             page.locator("#refill-key", has_text="is open").wait_for()
             page.screenshot(path=out / "refill-door-open.png")
+            press_keys(page, "refill-keypad", ("5",))
+            page.locator("#refill-count").click()
+            press_keys(page, "refill-keypad", ("4",))
             page.locator("#refill-confirm").click()
             page.locator("#refill-progress", has_text="Line 2").wait_for()
+            press_keys(page, "refill-keypad", ("7",))
+            page.locator("#refill-count").click()
+            press_keys(page, "refill-keypad", ("8",))
             page.screenshot(path=out / "refill-lane.png")
             page.locator("#refill-confirm").click()
-            page.locator("#result-title", has_text="Refill done").wait_for()
+            page.locator("#refill-progress", has_text="top-off").wait_for()
+            page.screenshot(path=out / "refill-top-off.png")
+            page.locator("#refill-finish").click()
+            page.locator("#result-title", has_text="Visit done").wait_for()
             page.screenshot(path=out / "refill-done.png")
             page.locator("#result-done").click()
             page.locator("#idle").wait_for()

@@ -114,6 +114,8 @@ def test_scrapping_from_quarantine_is_on_record_and_leaves_on_hand_alone(ledger)
     assert (ledger.on_hand("D1"), quarantine(ledger, "D1")) == (1, 0) and "tool_damaged" not in kinds(ledger, "D1")
     [row] = rows_of(ledger, "adjustment")
     assert (row["quantity"], row["reason"], row["user_id"]) == (0, "scrapped 2 from quarantine", "sup-1")
+    [(_, kind, detail)] = [a for a in open_alerts(ledger.db, "D1") if a[1] == "tool_scrapped"]
+    assert "2 " in detail and "scrapped from quarantine by sup-1" in detail    # its own alert
 
 
 def test_releasing_more_than_is_in_quarantine_is_refused(ledger):

@@ -10,8 +10,8 @@ from edge_agent.rules.access import Person
 from edge_agent.ledger import record_admin_change
 from edge_agent.ledger.alerts import open_alerts
 from edge_agent.link.messages import BinReading
-from edge_agent.flows.weighing import (MISMATCH, OVER_ALLOWED, UNEXPLAINED, Counted, NotStable, WeighBins,
-                                 issue_scanned, stable_reading, whole_pieces)
+from edge_agent.flows.weighing import (INTERRUPTED, MISMATCH, OVER_ALLOWED, UNEXPLAINED, Counted, NotStable,
+                                       WeighBins, issue_scanned, stable_reading, whole_pieces)
 from firmware import messages as M
 from sim.virtual_host import VirtualCabinet
 from tests.refusals import refused
@@ -19,6 +19,7 @@ from tests.cabinets import cabinet, calibrate_bin as calibrate
 from tests.ledgers import ledger_from_csv, rows_of
 
 TECH = Person("tech-1", "Ana", "technician", "Maint", "CC-410", None)
+BEN = Person("tech-2", "Ben", "technician", "Maint", "CC-420", None)
 CONTRACTOR = Person("con-1", "Cy", "contractor", None, "CC-900", None)
 ACME = Person("drv-1", "Bo", "route_driver", None, None, "Acme")
 BOLT = Person("drv-2", "Eli", "route_driver", None, None, "Bolt & Co")
@@ -37,7 +38,8 @@ S1,scan,,TAPE,0,20,1,,10
 def rig(tmp_path):
     ledger = ledger_from_csv(tmp_path, skus="part_number,description,category,supplier\n"
                                             "WSH,Washer M8,hardware,Acme\nTAPE,Tape,consumables,Acme\n",
-                             locations=LOCATIONS, users="id,name,role,cost_center\ntech-1,Ana,technician,CC-410\n")
+                             locations=LOCATIONS, users="id,name,role,cost_center\ntech-1,Ana,technician,CC-410\n"
+                                   "tech-2,Ben,technician,CC-420\n")
     ledger.db["role_allows"].insert_all([{"role": "technician", "category": "hardware"},
                                          {"role": "technician", "category": "consumables"}])
     record_admin_change(ledger, "access rules written by the test")   # as an import would
@@ -247,3 +249,89 @@ def test_a_first_weighing_that_is_not_the_stock_on_record_is_flagged(tmp_path):
     assert "not the 30 pieces on record" in open_alerts(ledger.db, "B1")[0][2]
     ledger.close()
 
+
+
+# -- a take cut short: the take in progress is on record, and settled for the person on record ------------------
+def open_takes(ledger):
+    return [(r["location"], r["purpose"], r["user_id"]) for r in ledger.db.query("SELECT * FROM open_bin_takes")]
+
+
+def interrupted_alert(ledger, location):
+    return [a[2] for a in open_alerts(ledger.db, location) if a[1] == INTERRUPTED]
+
+
+def test_a_take_cut_short_by_a_crash_is_charged_to_the_person_on_record_with_an_alert(rig):
+    take = rig.bins.begin(TECH, "B1", 3, work_order="WO-7")
+    assert open_takes(rig.ledger) == [("B1", "take", "tech-1")]
+    rig.bin(1).take(3)
+    rig.cab.wait(3000)
+    del take                                                     # the agent died: nobody pressed Done
+    checked = WeighBins(rig.ledger, rig.cab).recover()           # the next agent, at start-up
+    assert (checked["B1"].action, checked["B1"].quantity, checked["B1"].alert) == ("issue", 3, INTERRUPTED)
+    assert stock_rows(rig.ledger) == [("issue", "B1", "tech-1", 3, "interrupted")]
+    issue = rows_of(rig.ledger, "issue")[-1]
+    assert (issue["cost_center"], issue["work_order"]) == ("CC-410", "WO-7")
+    assert rig.ledger.on_hand("B1") == 37 and open_takes(rig.ledger) == []
+    [words] = interrupted_alert(rig.ledger, "B1")
+    assert "Ana (tech-1)" in words and "3 pieces taken, charged to CC-410 / WO-7" in words
+    assert WeighBins(rig.ledger, rig.cab).recover()["B1"] is None   # settled once, never twice
+
+
+def test_a_refill_cut_short_is_the_refill_of_that_driver(rig):
+    rig.bins.refill_bin(ACME, "B2")
+    rig.bin(2).put(30)
+    rig.cab.wait(3000)
+    checked = WeighBins(rig.ledger, rig.cab).recover()
+    assert (checked["B2"].action, checked["B2"].quantity, checked["B2"].alert) == ("refill", 30, INTERRUPTED)
+    assert stock_rows(rig.ledger) == [("refill", "B2", "drv-1", 30, "interrupted")]
+    assert rig.ledger.on_hand("B2") == 35 and "refill by drv-1" in interrupted_alert(rig.ledger, "B2")[0]
+
+
+def test_a_cut_short_take_that_is_not_whole_pieces_is_flagged_and_names_the_person(rig):
+    rig.bins.begin(TECH, "B3", 1)
+    rig.bin(3).take(1)
+    rig.bin(3).place(PIECE_MG / 2000)                            # half a piece: a wrong-bin return, a scrap
+    rig.cab.wait(3000)
+    checked = WeighBins(rig.ledger, rig.cab).recover()
+    assert (checked["B3"].action, checked["B3"].alert) == ("flagged", MISMATCH)
+    assert stock_rows(rig.ledger) == [("adjustment", "B3", "tech-1", 0, "flagged")]   # on record, not charged
+    assert "Ana (tech-1)" in open_alerts(rig.ledger.db, "B3")[0][2] and open_takes(rig.ledger) == []
+
+
+def test_a_cut_short_take_where_nothing_moved_writes_nothing(rig):
+    rig.bins.begin(TECH, "B1", 1)
+    assert WeighBins(rig.ledger, rig.cab).recover()["B1"] is None
+    assert stock_rows(rig.ledger) == [] and open_takes(rig.ledger) == [] and open_alerts(rig.ledger.db, "B1") == []
+
+
+def test_a_second_take_at_an_open_bin_is_refused_with_who_holds_it(rig):
+    take = rig.bins.begin(TECH, "B1", 1)
+    said_no = refused(rig.bins.begin, BEN, "B1")
+    assert said_no.reason == "bin_busy" and "open for Ana" in said_no.words
+    assert "already open for you" in refused(rig.bins.begin, TECH, "B1").words
+    rig.bin(1).take(1)
+    rig.cab.wait(2000)
+    assert take.finish().quantity == 1 and open_takes(rig.ledger) == []
+    assert rig.bins.begin(BEN, "B1", 1).before.weight_mg == pytest.approx(39 * PIECE_MG, abs=1000)
+
+
+def test_a_session_that_ends_mid_take_is_finished_for_its_person_or_settled_at_the_next_begin(rig):
+    rig.bins.begin(TECH, "B1", 2)
+    rig.bin(1).take(2)
+    rig.cab.wait(2000)
+    assert rig.bins.release()["B1"].quantity == 2               # logged out with the take open: still theirs
+    assert stock_rows(rig.ledger) == [("issue", "B1", "tech-1", 2, None)] and open_takes(rig.ledger) == []
+    rig.bins.begin(TECH, "B1", 1)
+    rig.bin(1).take(1, hand_ms=60000)                            # the hand is still in when the session ends
+    assert isinstance(rig.bins.release()["B1"], NotStable)
+    assert open_takes(rig.ledger) == [("B1", "take", "tech-1")]    # nobody holds it now: not busy
+    rig.cab.wait(60000)
+    take = rig.bins.begin(BEN, "B1", 1)                          # the next person: Ana's piece is hers
+    assert (take.unexplained.action, take.unexplained.quantity, take.unexplained.alert) == ("issue", 1, INTERRUPTED)
+    assert open_takes(rig.ledger) == [("B1", "take", "tech-2")]
+    rig.bin(1).take(1)
+    rig.cab.wait(2000)
+    assert take.finish().quantity == 1
+    assert stock_rows(rig.ledger) == [("issue", "B1", "tech-1", 2, None), ("issue", "B1", "tech-1", 1, "interrupted"),
+                                      ("issue", "B1", "tech-2", 1, None)]
+    assert rig.ledger.on_hand("B1") == 36

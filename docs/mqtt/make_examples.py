@@ -152,7 +152,7 @@ def build():
                                     "expected": 20, "difference": 0},
                                    {"location": "L7", "sku": "P-230", "loaded": 10, "counted": 9,
                                     "expected": 10, "difference": -1}],
-                         "loaded": 28, "differences": 1}})),
+                         "loaded": 28, "counted": 2, "differences": 1}})),
         "event_batch_refill_tasks.json": event_batch(
             44,
             ("refill_task_opened", "2026-11-23T09:59:12.031+00:00", 3,
@@ -195,9 +195,11 @@ def build():
             {"reason": "unknown_badge", "user_id": None, "count": 2841, "first": "2026-11-23T10:00:00.211+00:00",
              "last": "2026-11-23T10:00:59.987+00:00", "location": None, "badge_id": "8F3A11C2"})),
         "inventory.json": up(as_of_seq=rows[-1]["seq"], locations=[
-            {"id": "B1", "kind": "bin", "sku": "G-221", "on_hand": 240, "min": 100, "max": 500, "quarantine": 0},
-            {"id": "D2", "kind": "door", "sku": None, "on_hand": 0, "min": 0, "max": 0, "quarantine": 0},
-            {"id": "L3", "kind": "lane", "sku": "P-100", "on_hand": 11, "min": 2, "max": 20, "quarantine": 1}]),
+            {"id": "B1", "kind": "bin", "sku": "G-221", "on_hand": 240, "min": 100, "max": 500, "quarantine": 0,
+             "capacity": None},
+            {"id": "D2", "kind": "door", "sku": None, "on_hand": 0, "min": 0, "max": 0, "quarantine": 0, "capacity": 1},
+            {"id": "L3", "kind": "lane", "sku": "P-100", "on_hand": 11, "min": 2, "max": 15, "quarantine": 1,
+             "capacity": 15}]),
         # down: full signed envelopes
         "ack.json": signed("ack", "ack", {"stream": "tx", "upto_seq": rows[-1]["seq"], "hash": rows[-1]["hash"]}),
         "ack_chain_break.json": signed("ack_chain_break", "ack", {
@@ -211,9 +213,13 @@ def build():
         "cmd_config.json": signed("cmd_config", "config", {"session_idle_s": 45, "max_pin_tries": 5, "lockout_s": 300}),
         "desired_users.json": signed("desired_users", "users", {"version": 13, "users": [USER_ANNA, USER_OLE, USER_LIV]}),
         "desired_catalog.json": signed("desired_catalog", "catalog", {"version": 5, "skus": SKUS, "locations": [
-            {"id": "L3", "sku": "P-100", "min": 2, "max": 20, "refill_pack": 1},
+            {"id": "L3", "sku": "P-100", "min": 2, "max": 15, "refill_pack": 1, "capacity": 15},
             {"id": "B1", "sku": "G-221", "min": 100, "max": 500, "refill_pack": 100},
-            {"id": "D2", "sku": None, "min": 0, "max": 0}]}),
+            {"id": "D2", "sku": None, "min": 0, "max": 0}],
+            "charge_lists": {"cost_center": [{"value": "CC-410", "description": "Maintenance"},
+                                             {"value": "CC-520", "description": "Production"}],
+                             "machine": [{"value": "PRESS-07", "description": "Press line 7"}],
+                             "work_order": [{"value": "WO-######", "description": "SAP PM orders"}]}}),
     }
     # Refused by edge_agent.cloud.envelope.check at INVALID_NOW (clock synchronised):
     unsigned = signed("invalid/unsigned", "unlock", {"door": 2, "reason": "no signature"})

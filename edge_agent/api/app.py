@@ -56,8 +56,9 @@ def _run(handler, call, body, method, path):
         return handler(call, body)
     except (BadRequest, ValueError) as e:     # ValueError: a flow refused a value (a condition, hours)
         return 400, {"ok": False, "message": str(e)}
-    except Refusal as e:                      # every flow says no the same way
-        return 403, {"ok": False, "reason": e.reason, "message": e.words}
+    except Refusal as e:                      # every flow says no the same way (with the field it is about)
+        field = {"field": e.details["field"]} if "field" in e.details else {}
+        return 403, {"ok": False, "reason": e.reason, "message": e.words, **field}
     except NoSession as e:
         return 401, {"ok": False, "message": str(e)}
     except NotReady as e:

@@ -138,6 +138,7 @@ def routes(agent):
         ("POST", "/api/refill/open"): lambda call, b: _result(call(agent.open_for_refill, text(b, "location"))),
         ("POST", "/api/refill/bin"): lambda call, b: _take(call(agent.refill_begin, text(b, "location"))),
         ("POST", "/api/refill"): refill,
+        ("POST", "/api/refill/finish"): lambda call, _: _ok(summary=call(agent.finish_visit)),
         ("POST", "/api/count"): count,
         ("POST", "/api/adjust"): adjust,
         ("POST", "/api/quarantine"): quarantine,
@@ -153,4 +154,10 @@ def routes(agent):
         ("POST", "/api/bin/calibrate"): calibrate,
         ("GET", "/api/bin/read"): read_bin,
         ("GET", "/api/items"): listing("items", agent.items),
+        # tools lost, count tasks (issue 15: docs/decisions/0030)
+        ("GET", "/api/tools/out"): listing("loans", agent.tools_out),
+        ("POST", "/api/tools/lost"): lambda call, b: _ok(loan=call(agent.mark_lost, number(b, "loan_id"),
+                                                                   text(b, "reason", False))),
+        ("GET", "/api/count-tasks"): listing("count_tasks", agent.count_tasks),
+        ("GET", "/api/charge_lists"): lambda call, _: _ok(**call(agent.charge_lists)),
     }

@@ -17,6 +17,7 @@ import time
 from edge_agent.app.jobs import NotReady, job
 from edge_agent.app.live_state import LiveCabinet
 from edge_agent.app.sessions import Approved, NoSession, Sessions, client_view
+from edge_agent.app.watches import LINK_CHECK_S, CabinetLinkWatch, VisitWatch
 from edge_agent.app.worker import CALL_TIMEOUT_S, Worker
 from edge_agent.badge.ids import BadBadgeId
 from edge_agent.badge.wedge import normalize_wedge_entry
@@ -27,11 +28,12 @@ from edge_agent.flows.actuation import DISK_LOW
 from edge_agent.flows.cabinet_events import take_events
 from edge_agent.flows.vending import Vending, jammed
 from edge_agent.flows.weighing import NotStable, WeighBins, issue_scanned
-from edge_agent.ledger import alerts, lockouts
+from edge_agent.ledger import alerts, count_tasks, lockouts
 from edge_agent.ledger.errors import LedgerError
 from edge_agent.ledger.locations import find_location, units
 from edge_agent.link.codes import DoorState, Event, Fault
 from edge_agent.link.errors import LinkError
+from edge_agent.rules import charge_lists
 from edge_agent.rules.access import Access
 from edge_agent.rules.choices import offered_items
 from edge_agent.rules.refusal import Refusal
@@ -57,6 +59,9 @@ class Agent:
         self.ready = False
         self.hello = None          # the cabinet's last HELLO answer
         self.live = LiveCabinet()  # open doors and bin weights as the firmware reports them, for the screen
+        self.cloud = None          # the CloudSync (cli/service.py): the state shows its cloud_state(); None: no cloud
+        self.link = CabinetLinkWatch(cabinet, clock)
+        self.visit = VisitWatch()
         self.worker = Worker(clock)
         # Access needs the ledger, opened on the worker: the sessions get it in _setup.
         self.sessions = Sessions(None, clock, config.session_idle_s, lambda: self.worker.client)
@@ -66,6 +71,7 @@ class Agent:
         self.worker.every(OVERDUE_CHECK_S, lambda: loans.raise_overdue_alerts(self.ledger))
         self.worker.every(DISK_CHECK_S, lambda: alerts.disk_check(self.ledger))
         self.worker.every(lockouts.CHECKPOINT_S, lambda: lockouts.checkpoint(self.ledger))
+        self.worker.every(LINK_CHECK_S, lambda: self.link.check(self.ready))
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self, timeout=30):
@@ -105,11 +111,14 @@ class Agent:
         self.access = Access(self.ledger, self.config.max_pin_tries, self.config.lockout_s, self.config.pin_roles)
         self.sessions.access = self.access
         self.apply_settings(**outbox.settings(self.ledger))    # what the cloud pushed outlives a restart
+        self.visit.close_left_open(self.ledger)
 
     def _housekeeping(self):
         self.sessions.expire_idle()
         Refusal.flush(self.ledger)          # the refusals counted, once their window is over
         take_events(self.ledger, self.cabinet, self._seen)
+        self.visit.check(self.ledger, self.sessions.session)
+        self._release_takes()
 
     # -- start-up recovery -----------------------------------------------------------------------------------
     def _recover_when_due(self):
@@ -123,10 +132,12 @@ class Agent:
             settled = self.vending.recover()
         except LinkError as e:
             log.warning("recovery: cabinet not answering (%s); the locker stays closed", e)
+            self.link.quiet = True
             return
         except LedgerError as e:     # the disk is still full: the outcome is written on a later pass
             log.warning("recovery: outcome not written (%s); the locker stays closed", e)
             return
+        self.link.quiet = False
         for seq, outcome in settled:
             log.info("recovery: intent %d settled as %s", seq, outcome)
         pending = self.ledger.pending_intents()
@@ -196,9 +207,9 @@ class Agent:
 
     # -- taking ----------------------------------------------------------------------------------------------
     def _taker(self, person, cost_center):
-        """The person, charging the cost center they named (their own when they named none)."""
-        cost_center = (cost_center or "").strip()
-        return dataclasses.replace(person, cost_center=cost_center) if cost_center else person
+        """The person, charging the cost center they named (their own when they named none): another than their
+        own only where the site allows it, and from the site's list when it has one (rules/charge_lists.py)."""
+        return charge_lists.charge_to(self.ledger, person, cost_center, self.config.may_override_cost_center)
 
     @job(moves=True)
     def issue(self, person, location, quantity=1, work_order=None, machine_id=None, cost_center=None):
@@ -219,6 +230,7 @@ class Agent:
     @job(moves=True)
     def take_begin(self, person, location, quantity=1, work_order=None, machine_id=None, cost_center=None):
         """Open a weigh-bin take: permission for what the person says they take, the weight before."""
+        self._release_takes(everyone=True)      # their own open take too: they moved on from it
         self.session.take = self.bins.begin(self._taker(person, cost_center), location, quantity,
                                             work_order=work_order, machine_id=machine_id,
                                             approver=self.sessions.take_approver())
@@ -227,6 +239,7 @@ class Agent:
     @job(moves=True)
     def refill_begin(self, person, location):
         """A driver at a weigh bin: the weight before; take_finish counts what went in."""
+        self._release_takes(everyone=True)
         self.session.take = self.bins.refill_bin(person, location)
         return self.session.take
 
@@ -238,7 +251,16 @@ class Agent:
             raise Refusal("no_take", "No bin is open. Choose a bin first.")
         counted = take.finish()
         self.session.take = None
+        if take.purpose == "refill":
+            self.visit.weighed_in(self.ledger, person, counted)
         return counted
+
+    def _release_takes(self, everyone=False):
+        """A take whose session ended (logout, idle, another badge), or every open take (everyone), is finished
+        for its person (WeighBins.release)."""
+        keep = None if everyone or self.session is None else self.session.take
+        for location, done in self.bins.release(keep=keep).items():
+            log.info("take at %s finished as its session ended: %s", location, done)
 
     @job(moves=True)
     def give_back(self, person, location, condition="good"):
@@ -250,6 +272,11 @@ class Agent:
         """What the screen offers the person, their usual items first (rules/choices.py)."""
         return offered_items(self.ledger, person)
 
+    @job("take")
+    def charge_lists(self, person):
+        """The site's lists a take may be charged to, for the screen to offer (rules/charge_lists.py)."""
+        return dict(lists=charge_lists.choices(self.ledger), cost_center_override=self.config.may_override_cost_center)
+
     @job()
     def loans(self, person):
         """The person's tools out, each with its SKU's description for the screen."""
@@ -259,7 +286,8 @@ class Agent:
     # -- refilling -------------------------------------------------------------------------------------------
     @job()
     def pick_list(self, person):
-        """A route driver's open refill tasks (only their supplier's)."""
+        """A route driver's lines (only their supplier's): refills, top-offs, counts. Opens their visit."""
+        self.visit.touched(self.ledger, person, open_now=True)
         return refill.pick_list(self.ledger, person)
 
     @job(moves=True)
@@ -270,7 +298,13 @@ class Agent:
     @job(moves=True)
     def refill(self, person, location, added, counted=None):
         """What the driver put in, and their count after it when they made one (it corrects the ledger)."""
+        self.visit.touched(self.ledger, person)       # the line goes into their visit (refill_visits)
         return refill.confirm_refill(self.ledger, person, location, added, counted)
+
+    @job("refill")
+    def finish_visit(self, person):
+        """The driver is done: their visit closes; its summary (also sent to the cloud), or None."""
+        return self.visit.finish(self.ledger, person)
 
     # -- a supervisor's work (flows/stock.py checks the role again, and keeps the refusal on record) ----------
     @job()
@@ -303,6 +337,19 @@ class Agent:
     def stock(self, person):
         """Every stock location with on_hand and quarantine (stock.stock_listing)."""
         return stock.stock_listing(self.ledger)
+
+    # -- tools lost, count tasks (issue 15: docs/decisions/0030) ----------------------------------------------
+    @job("supervise")
+    def tools_out(self, person):
+        return [dataclasses.asdict(loan) for loan in loans.open_loans(self.ledger)]
+
+    @job("supervise")
+    def mark_lost(self, person, loan_id, note=None):
+        return dataclasses.asdict(loans.mark_lost(self.ledger, person, loan_id, note))
+
+    @job("supervise")
+    def count_tasks(self, person):
+        return count_tasks.open_count_tasks(self.ledger)
 
     # -- the installer (flows/installer.py) ------------------------------------------------------------------
     @job("install")
@@ -383,4 +430,6 @@ class Agent:
             firmware_version=self.hello.firmware if self.hello else None,
             doors_open=sorted(self.live.open_doors),
             take=self.live.take_progress(session.take) if session and session.take else None,
+            cabinet_link=self.link.state(self.ready),
+            cloud=self.cloud.cloud_state() if self.cloud is not None else None,
         )

@@ -33,6 +33,7 @@ class AgentConfig:
     pin_roles: Tuple[str, ...] = ()      # roles that must type a PIN after their badge
     session_idle_s: int = 60             # a session never outlives the person at the screen
     ask_cost_center: bool = False        # the screen asks for a cost center (the person's own as default)
+    cost_center_override: Optional[bool] = None   # may charge another than one's own; None: as ask_cost_center
     pcsc_reader: Optional[str] = None    # None: no PC/SC reader; "" the first one pcscd has
     serial_reader: Optional[str] = None  # a 125 kHz module's port
     wedge_format: str = "hex"
@@ -43,6 +44,12 @@ class AgentConfig:
     reset_after_silent_s: int = 0        # reset when the link has heard nothing this long; 0: never by itself
     min_free_mb: int = 64                # [ledger]: below this much free disk nothing is actuated
     source: Path = field(default=None, compare=False)
+
+    @property
+    def may_override_cost_center(self):
+        """Whether a person may charge a take to another cost center than their own: as the site says, else
+        where the screen asks for one (a site that asks expects people to change it; one that does not, not)."""
+        return self.ask_cost_center if self.cost_center_override is None else self.cost_center_override
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,8 @@ SCHEMA = {
               "baud": (int, 115200), "timesync_flag": (str, "/run/systemd/timesync/synchronized")},
     "api": {"host": (str, "127.0.0.1"), "port": (int, 8080)},
     "access": {"max_pin_tries": (int, 5), "lockout_s": (int, 300), "pin_roles": (list, []),
-               "session_idle_s": (int, 60), "ask_cost_center": (bool, False)},
+               "session_idle_s": (int, 60), "ask_cost_center": (bool, False),
+               "cost_center_override": (bool, None)},
     "ledger": {"min_free_mb": (int, 64)},
     "cabinet": {"reset_gpio": (int, 17), "reset_pulse_ms": (int, 100), "reset_after_silent_s": (int, 0)},
     "readers": {"pcsc": (bool, False), "pcsc_reader": (str, ""), "serial": (str, ""),
@@ -162,7 +170,7 @@ def load_agent_config(path):
         api_host=v["api", "host"], api_port=v["api", "port"],
         max_pin_tries=v["access", "max_pin_tries"], lockout_s=v["access", "lockout_s"],
         pin_roles=tuple(v["access", "pin_roles"]), session_idle_s=v["access", "session_idle_s"],
-        ask_cost_center=v["access", "ask_cost_center"],
+        ask_cost_center=v["access", "ask_cost_center"], cost_center_override=v["access", "cost_center_override"],
         pcsc_reader=v["readers", "pcsc_reader"] if v["readers", "pcsc"] else None,
         serial_reader=v["readers", "serial"] or None,
         wedge_format=v["readers", "wedge_format"], wedge_reverse=v["readers", "wedge_reverse"],

@@ -5,7 +5,9 @@ aligned text table for a person and the same rows as one JSON document for a scr
 import datetime
 import json
 
+from edge_agent.flows import loans
 from edge_agent.ledger import minmax
+from edge_agent.ledger.count_tasks import open_count_tasks
 from edge_agent.rules.access import Access
 from edge_agent.ledger.alerts import open_alert_rows
 
@@ -97,6 +99,20 @@ def alerts(ledger):
             for a in open_alert_rows(ledger.db)]
 
 
+def count_tasks(ledger):
+    """Open count tasks (a lane suspected empty...), oldest first: where to count, why, what the ledger says."""
+    return [{"location": t["location"], "description": t["description"], "on_hand": t["on_hand"],
+             "reason": t["reason"], "opened": t["opened_wall"]} for t in open_count_tasks(ledger)]
+
+
+def tools_out(ledger):
+    """Every tool out on loan now, soonest due first, with whether it is overdue (the loan id for tool-lost)."""
+    late = {loan.id for loan in loans.overdue(ledger)}
+    return [{"loan": loan.id, "location": loan.location, "sku": loan.sku, "user": loan.user_id,
+             "quantity": loan.quantity, "opened": loan.out_wall, "due": loan.due_wall,
+             "overdue": "yes" if loan.id in late else "no"} for loan in loans.open_loans(ledger)]
+
+
 def short_time(iso):
     """'2026-03-16T09:00:00.123+00:00' -> '2026-03-16 09:00:00' (UTC): what a person reads in a table."""
     moment = datetime.datetime.fromisoformat(iso)
@@ -105,7 +121,7 @@ def short_time(iso):
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-TIME_COLUMNS = ("time", "opened", "closed")
+TIME_COLUMNS = ("time", "opened", "closed", "due")
 
 
 def _for_text(row):

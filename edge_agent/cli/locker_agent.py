@@ -12,9 +12,11 @@ import sys
 import textwrap
 
 from edge_agent.cli import admin, commissioning, registration
+from edge_agent.flows import loans
 from edge_agent.ledger import LedgerError, lockouts, open_ledger
 from edge_agent.rules import csv_io, pin_hashing
-from edge_agent.rules.access import Access
+from edge_agent.rules.access import Access, Person
+from edge_agent.rules.refusal import Refusal
 from edge_agent.rules.csv_io import (export_transactions, import_locations, import_role_allows, import_skus,
                                       import_user_limits, import_users)
 from edge_agent.ledger.admin_log import record_admin_change
@@ -25,13 +27,15 @@ EXIT_TAMPERED = 1
 EXIT_USAGE = 2
 
 IMPORTERS = {"users": import_users, "skus": import_skus, "locations": import_locations,
-             "allows": import_role_allows, "limits": import_user_limits}
+             "allows": import_role_allows, "limits": import_user_limits, "charge_lists": csv_io.import_charge_lists}
 COLUMNS = {"users": csv_io.USER_COLUMNS, "skus": csv_io.SKU_COLUMNS, "locations": csv_io.LOCATION_COLUMNS,
-           "allows": csv_io.ROLE_ALLOW_COLUMNS, "limits": csv_io.USER_LIMIT_COLUMNS}
+           "allows": csv_io.ROLE_ALLOW_COLUMNS, "limits": csv_io.USER_LIMIT_COLUMNS,
+           "charge_lists": csv_io.CHARGE_LIST_COLUMNS}
 IMPORT_RULES = """users, skus and locations are created or updated: rows not in the file stay as they are.
 allows (which SKUs or categories technicians and contractors may take) and limits (how many a user may
 take per shift or day) REPLACE the whole rule set: a rule not in the file is removed, a file with only
-its header removes them all. The file is the site's complete rule spreadsheet.
+its header removes them all. The file is the site's complete rule spreadsheet. charge_lists (the cost
+centers, machines and work-order patterns a take may be charged to) is replaced the same way.
 A rule names a sku or a category, not both. A file with any bad row is refused whole, every problem
 named by row and field. Details: docs/admin.md."""
 
@@ -88,7 +92,7 @@ def _import(ledger, args, out):
         except CabinetFileError as e:
             raise UsageError("%s; nothing imported" % e) from None
         count = import_locations(ledger, args.file, cabinet=cabinet)
-    replaced = " (the previous %s were replaced)" % args.what if args.what in ("allows", "limits") else ""
+    replaced = " (the previous %s were replaced)" % args.what if args.what in csv_io.RULE_TABLES else ""
     out("imported %d %s from %s%s" % (count, args.what, args.file, replaced))
     return 0
 
@@ -146,6 +150,21 @@ def _unlock_user(ledger, args, out):
     return 0
 
 
+def _tool_lost(ledger, args, out):
+    """A supervisor marks a lent tool lost (loans.mark_lost): --by names them, as at the cabinet."""
+    row = ledger.db.execute("SELECT id, name, role, department, cost_center, supplier FROM users WHERE id = ?",
+                            [args.by]).fetchone()
+    if row is None:
+        raise UsageError("no user %r" % args.by)
+    try:
+        loan = loans.mark_lost(ledger, Person(*row), args.loan, args.note)
+    except Refusal as refused:
+        raise UsageError(refused.words) from None
+    out("loan #%d marked lost: %d from %s, out to %s since %s (a tool_lost alert is open)"
+        % (loan.id, loan.quantity, loan.location, loan.user_id, admin.short_time(loan.out_wall)))
+    return 0
+
+
 def _listing(fetch, empty):
     def handler(ledger, args, out):
         out(admin.render(fetch(ledger, args), args.json, empty))
@@ -197,7 +216,8 @@ def build_parser():
                       "people and the cloud's acknowledged hash (exit 1 if not)", _verify)
     i = command("import", "import users, SKUs, locations (with min/max) or the access rules from a CSV file",
                 _import, epilog=_import_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    i.add_argument("what", choices=list(IMPORTERS), help="users, skus, locations, allows or limits (below)")
+    i.add_argument("what", choices=list(IMPORTERS),
+                   help="users, skus, locations, allows, limits or charge_lists (below)")
     i.add_argument("file", help="the CSV file (header row first)")
     i.add_argument("--cabinet", metavar="CABINET.toml", help="locations: refuse a unit (door, lane, bin number) "
                                                               "this cabinet config does not have")
@@ -230,6 +250,16 @@ def build_parser():
     f.add_argument("--all", action="store_true", help="include closed tasks")
     command("alerts", "list open alerts (low stock, stockouts...)",
             _listing(lambda led, a: admin.alerts(led), "no open alerts"), parents=[listing])
+    # Tools lost, count tasks (issue 15: docs/decisions/0030).
+    command("count-tasks", "list open count tasks: locations to count (a lane suspected empty) and why",
+            _listing(lambda led, a: admin.count_tasks(led), "no count tasks"), parents=[listing])
+    command("tools", "list every tool out on loan: loan id, door, who has it, due, overdue",
+            _listing(lambda led, a: admin.tools_out(led), "no tools out"), parents=[listing])
+    g = command("tool-lost", "mark a lent tool lost: the loan closes as lost, a tool_lost alert opens and the "
+                             "report lists it (never a refill)", _tool_lost)
+    g.add_argument("loan", type=_at_least_one, help="the loan id (locker-agent tools)")
+    g.add_argument("--by", required=True, metavar="USER", help="the supervisor who says so (a user id)")
+    g.add_argument("--note", help="what is known (where it was last seen)")
     report_command.add_arguments(command("report", report_command.SUMMARY, report_command.run))
     return parser
 

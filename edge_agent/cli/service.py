@@ -97,6 +97,7 @@ def main(config_path):
             agent.stop()
             link.close()
             return EXIT_USAGE
+        agent.cloud = sync          # the screen's state shows the cloud's connection, backlog and last ack
     try:
         server = api.serve(agent, config.api_host, config.api_port)
     except (OSError, ValueError) as e:

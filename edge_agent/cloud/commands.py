@@ -32,7 +32,7 @@ SETTINGS = ("session_idle_s", "max_pin_tries", "lockout_s")
 BODY_KEYS = {"ack": (("stream", "upto_seq"), ("hash", "chain_break")), "resend": (("stream", "from_seq"), ()),
              "unlock": (("door", "reason"), ()), "users_delta": (("base_version", "version", "upsert", "remove"), ()),
              "config": ((), SETTINGS), "users": (("version", "users"), ()),
-             "catalog": (("version", "skus", "locations"), ())}
+             "catalog": (("version", "skus", "locations"), ("charge_lists",))}
 SEQ_MAX = 2 ** 63 - 1
 SHA256 = re.compile(r"[0-9a-f]{64}")
 CHAIN_BREAK_KINDS = ("hash", "prev_hash", "rewritten", "rolled_back")
@@ -150,6 +150,7 @@ class Commands:
             _check_chain_break(found)
         outbox.set_acked(self.ledger, body["stream"], _int(body, "upto_seq"), upto_hash)
         self.sync.stats.acks += 1
+        self.sync.last_ack_wall = self.ledger.clock.wall()[0]
         if body["stream"] == "tx" and (found is not None or upto_hash is not None) and \
                 found != outbox.chain_break(self.ledger):
             # The cloud says the chain is broken and stops acknowledging (or, acking with no break, cleared).
@@ -219,7 +220,7 @@ class Commands:
 
     def _catalog(self, env):
         self._desired(env, "catalog", lambda body, version: desired.apply_catalog(
-            self.ledger, body["skus"], body["locations"], version))
+            self.ledger, body["skus"], body["locations"], version, body.get("charge_lists")))
 
     def _desired(self, env, what, apply):
         version = _int(env["body"], "version", 1)

@@ -5,12 +5,15 @@ with the version it brings; a bad entry refuses the whole message as `malformed`
 People keep their local state (wrong-PIN count, lockout) across an update. A location's layout (kind, unit)
 is the cabinet's own and never comes from the cloud: the catalog may only name locations that exist, and a
 change of min/max is written as a count of what is there, so min/max opens or closes the refill task at once.
+The catalog may carry the site's charge-to lists (cost centers, machines, work-order patterns).
 """
 import datetime
 
 from edge_agent.badge.ids import BadBadgeId, normalize_badge_id
 from edge_agent.cloud.envelope import Refused
 from edge_agent.ledger.schema_v1 import OWNERSHIP, ROLES
+from edge_agent.rules.charge_lists import LISTS
+from edge_agent.rules.csv_io import capacity_words
 from edge_agent.rules.csv_rows import CONTROL, MONEY_MAX, QUANTITY_MAX, TEXT_MAX
 
 # The same ceilings as a CSV import of the same tables (rules/csv_rows.py; common.json admin_text, quantity).
@@ -22,7 +25,7 @@ SKU_TEXT = ("description", "category", "criticality", "supplier")
 # What an entry may hold (docs/mqtt/schemas/common.json user and sku, body_catalog.json location): no more.
 USER_KEYS = ("id", "role", "valid_from", "valid_to", "badges", "pin_hash") + USER_TEXT
 SKU_KEYS = ("part_number", "package_size", "unit_cost", "ownership") + SKU_TEXT
-LOCATION_KEYS = ("id", "sku", "min", "max", "refill_pack")
+LOCATION_KEYS = ("id", "sku", "min", "max", "refill_pack", "capacity")
 
 
 def _only(entry, keys, where):
@@ -134,7 +137,33 @@ def apply_users_delta(ledger, rows, remove):
         ledger.db.execute("DELETE FROM users WHERE id = ?", [user_id])
 
 
-def apply_catalog(ledger, skus, locations, version):
+def _charge_lists(lists):
+    """{list: [(value, description)]} for each list the catalog names (rules/charge_lists.py)."""
+    if not isinstance(lists, dict):
+        raise Refused("malformed", "charge_lists must be an object of lists (%s)" % ", ".join(LISTS))
+    _only(lists, LISTS, "charge_lists")
+    checked = {}
+    for name, entries in lists.items():
+        if not isinstance(entries, list):
+            raise Refused("malformed", "charge_lists.%s must be a list" % name)
+        rows = []
+        for i, entry in enumerate(entries):
+            where = "charge_lists.%s[%d]" % (name, i)
+            if not isinstance(entry, dict):
+                raise Refused("malformed", "%s is not an object" % where)
+            _only(entry, ("value", "description"), where)
+            rows.append((_text(entry, "value", where, required=True), _text(entry, "description", where) or ""))
+        values = [value for value, _ in rows]
+        if len(set(values)) != len(values):
+            raise Refused("malformed", "charge_lists.%s lists a value twice" % name)
+        checked[name] = rows
+    return checked
+
+
+def apply_catalog(ledger, skus, locations, version, charge_lists=None):
+    """SKUs (upserted), min/max of existing locations, and (when sent) the charge-to lists: each list named
+    replaces that list, an empty one means not checked; a list not named stays as it is."""
+    lists = _charge_lists(charge_lists) if charge_lists is not None else {}
     if not isinstance(skus, list) or not isinstance(locations, list):
         raise Refused("malformed", "catalog needs skus and locations lists")
     sku_rows = []
@@ -169,13 +198,23 @@ def apply_catalog(ledger, skus, locations, version):
             raise Refused("malformed", "%s: sku %s is not in the catalog" % (where, row["sku"]))
         if row["max"] < row["min"]:
             raise Refused("malformed", "%s: max %d is below min %d" % (where, row["max"], row["min"]))
+        if "capacity" in entry:      # null: not said; absent: the capacity on record stays
+            row["capacity"] = None if entry["capacity"] is None else _whole(entry, "capacity", where, 1)
+        capacity = row["capacity"] if "capacity" in row else ledger.db.execute(
+            "SELECT capacity FROM locations WHERE id = ?", [location]).fetchone()[0]
+        if capacity is not None and row["max"] > capacity:
+            raise Refused("malformed", "%s: %s" % (where, capacity_words(row["max"], capacity)))
         loc_rows.append(row)
+    for name, rows in lists.items():
+        ledger.db.execute("DELETE FROM charge_lists WHERE list = ?", [name])
+        ledger.db.conn.executemany("INSERT INTO charge_lists (list, value, description) VALUES (?, ?, ?)",
+                              [(name, value, description) for value, description in rows])
     for row in sku_rows:
         ledger.db["skus"].upsert(row, pk="part_number")
     for row in loc_rows:
         before = ledger.db.execute("SELECT sku, min, max, refill_pack FROM locations WHERE id = ?",
                                    [row["id"]]).fetchone()
         ledger.db["locations"].update(row["id"], {k: v for k, v in row.items() if k != "id"})
-        if tuple(before) != (row["sku"], row["min"], row["max"], row["refill_pack"]):
+        if tuple(before) != tuple(row[k] for k in ("sku", "min", "max", "refill_pack")):
             ledger.append("count", location=row["id"], quantity=ledger.on_hand(row["id"]),
                           reason="min/max set by the cloud's catalog version %d" % version)

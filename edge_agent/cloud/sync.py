@@ -43,6 +43,7 @@ MAX_UNACKED = 5000      # rows ahead of the cloud's ack, per stream
 LOOP_S = 0.02           # the loop's pace while a stream has rows to send or a batch in flight
 IDLE_LOOP_S = 0.25      # with nothing to send: how long a new row may wait (a fleet of agents idles cheaply)
 CONNECT_TIMEOUT_S = 10  # from CONNECT to CONNACK, TLS handshake included
+STATE_EVERY_S = 5.0     # how often cloud_state()'s backlog is counted again (the screen shows it)
 
 
 @dataclass
@@ -96,6 +97,9 @@ class CloudSync:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cloud-sync", daemon=True)
         self._config_hash = _file_hash(config.source)
+        self.last_ack_wall = None      # the ledger clock's wall time of the cloud's last ack (commands.py)
+        self._state = dict(connected=False, backlog=None, last_ack_wall=None)
+        self._next_state = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self):
@@ -144,7 +148,20 @@ class CloudSync:
         else:                               # from the broker ends the wait at once)
             self._stop.wait(pace)
         self.commands.flush()
+        if self.clock() >= self._next_state:
+            self._refresh_state()
         return self._pump() if self.connected else False
+
+    # -- what the cabinet's screen shows -------------------------------------------------------------------
+    def cloud_state(self):
+        """{connected, backlog, last_ack_wall} as of the last refresh (every STATE_EVERY_S and at each connect
+        or disconnect): read by the agent's worker on every pass, so it is a value kept here, never a query."""
+        return self._state
+
+    def _refresh_state(self):
+        backlog = sum(outbox.head(self.ledger, s) - outbox.acked(self.ledger, s) for s in outbox.STREAMS)
+        self._state = dict(connected=self.connected, backlog=backlog, last_ack_wall=self.last_ack_wall)
+        self._next_state = self.clock() + STATE_EVERY_S
 
     def _drop(self):
         client, self.client, self.connected = self.client, None, False
@@ -225,6 +242,7 @@ class CloudSync:
             stream.tokens = 1.0
         client.publish(self.topics.birth, json.dumps(self._birth()), qos=1)
         self._next_inventory = 0.0
+        self._next_state = 0.0
         log.info("cloud: connected to %s:%d as %s, session %d", self.cloud.host, self.cloud.port,
                  self.config.cabinet_id, self.session)
 
@@ -233,6 +251,7 @@ class CloudSync:
             log.warning("cloud: disconnected (%s)", reason_code)
         self.connected = False
         self.client = None
+        self._next_state = 0.0
         if not self._stop.is_set():
             self._retry_later("connection lost")
 
@@ -323,11 +342,10 @@ class CloudSync:
                 stream.sent = max(stream.sent, inflight.batch.last_seq)
 
     def _inventory(self):
-        rows = self.ledger.db.execute("SELECT id, kind, sku, on_hand, min, max, quarantine FROM locations "
-                                      "ORDER BY id").fetchall()
+        names = ("id", "kind", "sku", "on_hand", "min", "max", "quarantine", "capacity")
+        rows = self.ledger.db.execute("SELECT %s FROM locations ORDER BY id" % ", ".join(names)).fetchall()
         return dict(self._envelope(), as_of_seq=outbox.head(self.ledger, "tx"),
-                    locations=[dict(zip(("id", "kind", "sku", "on_hand", "min", "max", "quarantine"), r))
-                               for r in rows])
+                    locations=[dict(zip(names, r)) for r in rows])
 
     def rewind(self, stream_name, from_seq):
         """A resend asked for by the cloud: send again from from_seq (never below 1)."""

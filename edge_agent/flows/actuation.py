@@ -28,6 +28,7 @@ from typing import List, Optional
 
 from edge_agent.flows import loan_records
 from edge_agent.ledger.alerts import clear_alert, disk_check, raise_alert
+from edge_agent.ledger.count_tasks import NO_DROPS_SUSPECT, SUSPECTED_EMPTY, open_count_task
 from edge_agent.ledger.errors import LedgerUnwritable
 from edge_agent.ledger.locations import find_location
 from edge_agent.link.codes import Result, Status
@@ -74,6 +75,31 @@ def outcome_of(result, kind, quantity):
     table = {"lane": LANE_OUTCOMES, "bin": BIN_OUTCOMES}.get(kind, DOOR_OUTCOMES)
     outcome, given = table.get(result.result, ("result_%d" % result.result, 0))
     return outcome, quantity if given is None else given
+
+
+def no_drops_in_a_row(ledger, location):
+    """How many of the location's latest rows are no_drop outcomes, back to the first row that is anything
+    else that happened there (a vend, a jam, a count, a refill, an adjustment); intents and refusals move
+    nothing and do not count."""
+    streak = 0
+    for kind, outcome in ledger.db.execute(
+            "SELECT kind, outcome FROM transactions WHERE location = ? AND kind NOT IN ('intent', 'refusal') "
+            "ORDER BY seq DESC LIMIT ?", [location, NO_DROPS_SUSPECT]):
+        if (kind, outcome) != ("outcome", "no_drop"):
+            break
+        streak += 1
+    return streak
+
+
+def suspect_empty(ledger, loc, details, seq, wall):
+    """The lane turned fully and dropped nothing NO_DROPS_SUSPECT times in a row: the ledger's count is not
+    to be trusted. The suspected_empty alert (the lane is out of service until a count) and a count task, in
+    the outcome's SQLite transaction; a count settles both (ledger/count_tasks.py)."""
+    turns = " (%d turns each)" % details[0] if details and details[0] else ""
+    what = ("%d vends in a row turned lane %d fully%s and nothing dropped, though the ledger says %d on hand"
+            % (NO_DROPS_SUSPECT, loc.unit, turns, loc.on_hand))
+    raise_alert(ledger.db, loc.id, SUSPECTED_EMPTY, what + ": out of service until it is counted", seq, wall)
+    open_count_task(ledger.db, loc.id, what + ": it may be empty, or an item hangs", seq, wall)
 
 
 class Actuator:
@@ -172,6 +198,8 @@ class Actuator:
                 raise_alert(self.ledger.db, loc.id, alert[0], alert[1], out_seq, wall)
             if outcome == "cleared":
                 clear_alert(self.ledger.db, loc.id, "lane_jammed", out_seq, wall)
+            if outcome == "no_drop" and loc.on_hand > 0 and no_drops_in_a_row(self.ledger, loc.id) >= NO_DROPS_SUSPECT:
+                suspect_empty(self.ledger, loc, result.details[-1:], out_seq, wall)
         result.outcomes.append(outcome)
         result.given += given
 

@@ -14,6 +14,9 @@ Rules:
   reason "N to quarantine"), locations.quarantine grows by N and a 'tool_damaged' alert asks a supervisor
   to restock or scrap them (stock.release_quarantine). A check-in with no loan to return is refused,
   on record.
+- Lost: a supervisor marks an open loan's tool lost (mark_lost): the loan closes as lost with a `tool_lost`
+  alert, never a refill (a tool is not consumable stock: ledger/minmax.py). If it turns up, a check-in
+  naming the loan takes it back and the alert ends (ledger/tool_losses.py).
 - Overdue: open loans past their due time by the ledger clock (a Pi with an unsynchronised clock judges
   it wrongly until synced). One 'tool_overdue' alert per location while any loan there is overdue; it
   clears when none is (raise_overdue_alerts, and at every check-in).
@@ -25,8 +28,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from edge_agent.flows.actuation import Actuator, IssueResult
-from edge_agent.flows.loan_records import (DEFAULT_LOAN_HOURS, TOOL_OVERDUE, Loan, evaluate_overdue,
-                                           find_loans)
+from edge_agent.flows.loan_records import (DEFAULT_LOAN_HOURS, OPEN_OR_LOST, TOOL_OVERDUE, Loan, evaluate_overdue,
+                                           find_loans, record_lost)
 from edge_agent.ledger.clock import instant
 from edge_agent.ledger.locations import find_location
 from edge_agent.ledger.schema_v2 import CONDITIONS
@@ -34,8 +37,8 @@ from edge_agent.rules.permissions import approver_id, issue_refusal
 from edge_agent.rules.refusal import Refusal
 from edge_agent.rules.roles import SUPERVISORS
 
-__all__ = ["DEFAULT_LOAN_HOURS", "Loan", "ToolResult", "check_in", "check_out", "loans_of", "overdue",
-           "raise_overdue_alerts"]
+__all__ = ["DEFAULT_LOAN_HOURS", "Loan", "ToolResult", "check_in", "check_out", "loans_of", "mark_lost",
+           "open_loans", "overdue", "raise_overdue_alerts"]
 
 
 @dataclass
@@ -76,8 +79,8 @@ def check_in(ledger, cabinet, person, location, condition, *, loan_id=None):
     if condition not in CONDITIONS:
         raise ValueError("condition must be one of %s, got %r" % (", ".join(CONDITIONS), condition))
     supervisor = person.role in SUPERVISORS
-    if loan_id is not None:
-        loans = find_loans(ledger, "in_seq IS NULL AND id = ? AND location = ?", [loan_id, location])
+    if loan_id is not None:      # an open loan, or one marked lost whose tool turned up after all
+        loans = find_loans(ledger, OPEN_OR_LOST + " AND id = ? AND location = ?", [loan_id, location])
     else:
         loans = (find_loans(ledger, "in_seq IS NULL AND location = ? AND user_id = ?", [location, person.user_id])
                  or (find_loans(ledger, "in_seq IS NULL AND location = ?", [location]) if supervisor else []))
@@ -96,15 +99,42 @@ def check_in(ledger, cabinet, person, location, condition, *, loan_id=None):
     return result
 
 
+def mark_lost(ledger, person, loan_id, note=None):
+    """A supervisor records that the tool of an open loan is lost: the loan closes as lost, on record (an
+    adjustment of 0 naming the loan: ledger/tool_losses.py), with a `tool_lost` alert that ends when a
+    supervisor acknowledges it or when the tool comes back (check_in naming the loan). Returns the Loan."""
+    loans = find_loans(ledger, "in_seq IS NULL AND id = ?", [loan_id]) if _whole(loan_id) else []
+    refusal = None
+    if person.role not in SUPERVISORS:
+        refusal = Refusal("not_allowed", "Only a supervisor can mark a tool lost.")
+    elif not loans:
+        refusal = Refusal("no_loan", "No tool is out on loan #%s: it was returned, marked lost already, or "
+                          "never lent." % (loan_id,))
+    if refusal:
+        raise refusal.record(ledger, user_id=person.user_id, cost_center=person.cost_center,
+                             location=loans[0].location if loans else None)
+    record_lost(ledger, loans[0], person.user_id, (note or "").strip() or None)
+    return loans[0]
+
+
+def _whole(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def loans_of(ledger, user_id):
     """A person's open loans, soonest due first."""
     return find_loans(ledger, "in_seq IS NULL AND user_id = ?", [user_id])
 
 
+def open_loans(ledger):
+    """Every tool out now, soonest due first (a supervisor's view: which one to mark lost)."""
+    return find_loans(ledger, "in_seq IS NULL")
+
+
 def overdue(ledger):
     """Open loans past due by the ledger clock, soonest due first."""
     now = instant(ledger.clock.wall()[0])
-    return [loan for loan in find_loans(ledger, "in_seq IS NULL") if instant(loan.due_wall) < now]
+    return [loan for loan in open_loans(ledger) if instant(loan.due_wall) < now]
 
 
 def raise_overdue_alerts(ledger):

@@ -12,7 +12,8 @@ Quarantine: locations.quarantine holds units that came back damaged (loans.py); 
 A release is one SQLite transaction, never more than is held: 'restock' takes N out of quarantine and adds
 them to on_hand through an adjustment +N with reason 'quarantine release'; 'scrap' takes N out and writes
 an adjustment of 0 with reason 'scrapped N from quarantine', so the log shows the scrap though on_hand does
-not move. The 'tool_damaged' alert clears once nothing is left in quarantine there.
+not move, and a 'tool_scrapped' alert (a supervisor acknowledges it; the report lists the scrap:
+ledger/tool_losses.py). The 'tool_damaged' alert clears once nothing is left in quarantine there.
 
 Lane clear: intent 'clear_lane', CLEAR_LANE, outcome (the actuation core, so a lost answer is settled by
 recover()). The firmware only re-enables the lane (firmware/cabinet.py: it does not turn the spiral), so
@@ -28,6 +29,7 @@ from edge_agent.flows.actuation import Actuator, IssueResult
 from edge_agent.flows.loan_records import TOOL_DAMAGED
 from edge_agent.ledger.alerts import clear_alert
 from edge_agent.ledger.locations import all_locations, find_location
+from edge_agent.ledger.tool_losses import SCRAPPED, TOOL_SCRAPPED, note_alert
 from edge_agent.rules.refusal import Refusal
 from edge_agent.rules.roles import SUPERVISORS
 
@@ -88,7 +90,10 @@ def release_quarantine(ledger, person, location, quantity, disposition):
                                 reason="quarantine release")
         else:
             row = ledger.append("adjustment", user_id=person.user_id, location=location, quantity=0,
-                                reason="scrapped %d from quarantine" % quantity)
+                                reason=SCRAPPED % quantity)
+            note_alert(ledger.db, location, TOOL_SCRAPPED, "%d %s scrapped from quarantine by %s" % (
+                quantity, find_location(ledger, location).name, person.user_id), row["seq"], row["wall_time"],
+                append=True)
         left = find_location(ledger, location).quarantine
         if left == 0:
             clear_alert(ledger.db, location, TOOL_DAMAGED, row["seq"], row["wall_time"])

@@ -4,6 +4,7 @@ does not end as asked; a door opens once for the quantity. An issue approved by 
 approver_id on its intent and outcome rows. A refusal is on record and raised as a Refusal; a refusal part
 way (the cabinet stopped answering after some units) comes back on the result, with what was given."""
 from edge_agent.flows.actuation import Actuator, IssueResult
+from edge_agent.ledger.count_tasks import suspected_empty
 from edge_agent.ledger.locations import find_location
 from edge_agent.rules.permissions import approver_id, issue_refusal
 from edge_agent.rules.refusal import Refusal
@@ -33,6 +34,11 @@ class Vending:
             # The ledger remembers a jam the firmware may have forgotten (a reset re-enables its lanes):
             # no motor runs until a supervisor has freed the spiral and cleared the lane.
             refusal = Refusal("lane_jammed", "Lane %d is jammed. A supervisor must clear it first." % loc.unit)
+        if refusal is None and loc.kind == "lane" and suspected_empty(self.ledger.db, location_id):
+            # Turned fully twice and nothing dropped: no motor runs for it until someone has counted it.
+            refusal = Refusal("suspected_empty", "Lane %d is out of service: it turned without dropping anything, "
+                              "so it may be empty. It is back once a supervisor or the driver counts it."
+                              % loc.unit)
         if refusal:
             raise refusal.record(self.ledger, location=location_id, quantity=quantity, **who)
         if loc.kind not in ("lane", "door"):

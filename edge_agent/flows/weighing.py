@@ -22,8 +22,15 @@ The rules:
   recorded (it happened) with outcome "over_allowed" and a bin_over_allowed alert.
 - A bin that differs from its baseline before anyone touches it (at begin, or at start-up in `recover`) is
   an unexplained change: recorded with no user (whole pieces correct on-hand, anything else does not), a
-  bin_unexplained_change alert, and a new baseline, so it is never charged to the person at the bin. A
-  take cut short by an agent crash shows up this way too: not charged, flagged.
+  bin_unexplained_change alert, and a new baseline, so it is never charged to the person at the bin.
+- A take in progress is on record (`open_bin_takes`: who, on what terms, the weight before), written in the
+  same transaction as what begin wrote and deleted in the one that records the take. One take per bin: a
+  bin held by a take still open in this agent is refused (bin_busy) with who holds it. A row nobody holds
+  (the agent stopped mid-take, or a session ended and its take could not be read: `release`) is an
+  interrupted take, settled the next time the bin is weighed (start-up `recover`, or the next begin): whole
+  pieces are recorded for the person on record (their cost center, work order; outcome "interrupted") with a
+  bin_take_interrupted alert saying who and what; a change that is not whole pieces is flagged and names
+  them. See docs/decisions/0034-interrupted-takes-and-status-budget.md.
 
 Scan-only bins (kind 'scan': no actuator, no sensor) record the quantity the person states, after the same
 issue_refusal check (`issue_scanned`). Refusals are `refusal` rows, raised as the Refusal the screen shows.
@@ -36,6 +43,7 @@ from typing import Optional
 
 from edge_agent.ledger.alerts import raise_alert
 from edge_agent.ledger.locations import all_locations, find_location
+from edge_agent.link.errors import LinkError
 from edge_agent.rules.permissions import approver_id, issue_refusal, refill_refusal
 from edge_agent.rules.refusal import Refusal
 
@@ -48,6 +56,7 @@ MISMATCH = "bin_weight_mismatch"
 OVER_ALLOWED = "bin_over_allowed"
 UNEXPLAINED = "bin_unexplained_change"
 REMOVED_AT_REFILL = "bin_removed_at_refill"
+INTERRUPTED = "bin_take_interrupted"
 
 
 class NotStable(Exception):
@@ -99,6 +108,7 @@ class WeighBins:
         self.tries = tries
         self.poll_ms = poll_ms
         self.wait = wait
+        self.held = {}            # location -> the Take open on it in this agent (its row is in open_bin_takes)
 
     def read(self, unit):
         return stable_reading(self.cabinet, unit, tries=self.tries, poll_ms=self.poll_ms, agree_mg=self.floor_mg,
@@ -133,11 +143,44 @@ class WeighBins:
         loc = self._bin(location_id)
         reading = None
         if refusal is None:
+            refusal = self._busy(loc, person)
+        if refusal is None:
             refusal, reading = self._ready(loc)
         if refusal:
             raise refusal.record(self.ledger, location=location_id, quantity=quantity, **who)
-        unexplained = self._reconcile(loc, reading)
-        return Take(self, purpose, person, loc, reading, who, terms, unexplained)
+        with self.ledger.transaction():
+            unexplained = self._reconcile(loc, reading)
+            row = dict(dict(cost_center=None, work_order=None, machine_id=None, approver_id=None), **who)
+            self.ledger.db["open_bin_takes"].insert(dict(
+                row, location=loc.id, purpose="take" if purpose == "issue" else "refill", announced=quantity,
+                before_mg=reading.weight_mg, opened_wall=self.ledger.clock.wall()[0]))
+        take = self.held[loc.id] = Take(self, purpose, person, loc, reading, who, terms, unexplained)
+        return take
+
+    def _busy(self, loc, person):
+        """The Refusal when a take still open in this agent holds the bin, else None."""
+        holder = self.held.get(loc.id)
+        if holder is None:
+            return None
+        if holder.person.user_id == person.user_id:
+            return Refusal("bin_busy", "Bin %s is already open for you: finish that take first." % loc.id)
+        return Refusal("bin_busy", "Bin %s is open for %s right now. Wait until they are done." % (loc.id,
+                                                                                            holder.person.name))
+
+    def release(self, keep=None):
+        """Every take open in this agent but `keep` (its session ended: logout, idle, another badge) is
+        finished for its person now; one whose bin cannot be read stays on record, settled as interrupted
+        when the bin is next weighed. Returns {location: Counted or the error}."""
+        done = {}
+        for location, take in list(self.held.items()):
+            if take is keep:
+                continue
+            try:
+                done[location] = take.finish()
+            except (NotStable, LinkError) as e:
+                done[location] = e
+            self.held.pop(location, None)
+        return done
 
     def _ready(self, loc):
         """(None, stable reading) when this bin can count now, else (the Refusal, None)."""
@@ -165,16 +208,23 @@ class WeighBins:
                 raise_alert(self.ledger.db, loc.id, alert[0], alert[1], row["seq"], row["wall_time"])
         return row
 
-    def _flag_mismatch(self, loc, delta, reading, **who):
+    def _flag_mismatch(self, loc, delta, reading, context="", **who):
         piece = loc.piece_weight_mg
-        why = "%s is %.2f pieces of %.1f g: not a whole number, not counted" % (_grams(delta), delta / piece,
-                                                                                piece / 1000)
+        why = "%s%s is %.2f pieces of %.1f g: not a whole number, not counted" % (
+            context, _grams(delta), delta / piece, piece / 1000)
         row = self._record(loc, "adjustment", delta, reading.weight_mg, (MISMATCH, why + "; count the bin"),
                            quantity=0, outcome="flagged", reason=why, **who)
         return Counted(loc.id, "flagged", 0, delta, row["seq"], MISMATCH)
 
     def _reconcile(self, loc, reading):
-        """Compare the scale with the baseline before anyone touches the bin; None when they agree."""
+        """Compare the scale with the baseline before anyone touches the bin (or settle the interrupted take
+        left on it); None when they agree."""
+        left = next(iter(self.ledger.db.query("SELECT * FROM open_bin_takes WHERE location = ?", [loc.id])), None)
+        if left is not None:
+            settled = self._settle_interrupted(loc, reading, left)
+            if settled is not None:
+                return settled
+            loc = self._bin(loc.id)           # nothing taken: the bin against its baseline, as usual
         if loc.weight_mg is None:          # first weighing: adopt it, and say if it is not what the ledger holds
             on_hand = self.ledger.on_hand(loc.id)
             differs = self.pieces(reading.weight_mg - on_hand * loc.piece_weight_mg, loc.piece_weight_mg) != 0
@@ -195,6 +245,36 @@ class WeighBins:
                                quantity=n, outcome="unexplained", reason=why)
             counted = Counted(loc.id, "adjustment", n, delta, row["seq"], UNEXPLAINED)
         return counted
+
+    def _settle_interrupted(self, loc, reading, left):
+        """A take on record that nobody finished: what the scale says now against its weight before, for the
+        person on record. None (and the record gone) when nothing moved."""
+        who = {k: left[k] for k in ("user_id", "cost_center", "work_order", "machine_id", "approver_id")}
+        named = self.ledger.db.execute("SELECT name FROM users WHERE id = ?", [left["user_id"]]).fetchone()
+        person = "%s (%s)" % (named[0], left["user_id"]) if named else left["user_id"]
+        delta = reading.weight_mg - left["before_mg"]
+        n = self.pieces(delta, loc.piece_weight_mg)
+        with self.ledger.transaction():
+            self.ledger.db.execute("DELETE FROM open_bin_takes WHERE location = ?", [loc.id])
+            if n == 0:
+                return None
+            context = "%s by %s, opened %s and cut short before it was finished: " % (
+                "refill" if left["purpose"] == "refill" else "take", person, left["opened_wall"])
+            if n is None:
+                return self._flag_mismatch(loc, delta, reading, context, **who)
+            if left["purpose"] == "refill":
+                kind = "refill" if n > 0 else "adjustment"
+                what = "%d pieces %s" % (abs(n), "put in" if n > 0 else "taken out during the refill")
+            else:
+                kind = "return" if n > 0 else "issue"
+                terms = " / ".join(filter(None, [left["cost_center"], left["work_order"], left["machine_id"]]))
+                charged = "charged to " + (terms or "them")
+                what = "%d pieces %s" % (abs(n), "put back" if n > 0 else "taken, " + charged)
+            why = "%s%s by weight (%s), recorded for them" % (context, what, _grams(delta))
+            quantity = n if kind == "adjustment" else abs(n)      # an adjustment is signed, the rest are not
+            row = self._record(loc, kind, delta, reading.weight_mg, (INTERRUPTED, why + "; check it with them"),
+                               quantity=quantity, outcome="interrupted", reason=why, **who)
+        return Counted(loc.id, kind, quantity, delta, row["seq"], INTERRUPTED)
 
     def recover(self):
         """At start-up, before anyone is let in: every weigh bin's scale against its baseline. Returns
@@ -230,14 +310,19 @@ class Take:
             raise NotStable("bin %s lost its calibration during the take" % loc.id)
         delta = after.weight_mg - self.before.weight_mg
         n = bins.pieces(delta, loc.piece_weight_mg)
-        if n == 0:
-            self.result = Counted(loc.id, "none", 0, delta)
-        elif n is None:
-            self.result = bins._flag_mismatch(loc, delta, after, **self.who)
-        elif self.purpose == "refill":
-            self.result = self._refill(n, delta, after)
-        else:
-            self.result = self._take(n, delta, after)
+        with bins.ledger.transaction():        # the take leaves open_bin_takes with what records it
+            bins.ledger.db.execute("DELETE FROM open_bin_takes WHERE location = ?", [loc.id])
+            if n == 0:
+                result = Counted(loc.id, "none", 0, delta)
+            elif n is None:
+                result = bins._flag_mismatch(loc, delta, after, **self.who)
+            elif self.purpose == "refill":
+                result = self._refill(n, delta, after)
+            else:
+                result = self._take(n, delta, after)
+        self.result = result
+        if bins.held.get(loc.id) is self:
+            del bins.held[loc.id]
         return self.result
 
     def _take(self, n, delta, after):

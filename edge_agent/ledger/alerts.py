@@ -30,10 +30,14 @@ ENDS = {
     "cabinet_fault": (ACKNOWLEDGED,),             # a fault code this agent does not know
     "tool_overdue": (CONDITION,),
     "tool_damaged": (CONDITION,),
+    "tool_lost": (CONDITION, ACKNOWLEDGED),       # the tool came back (a check-in naming the loan)
+    "tool_scrapped": (ACKNOWLEDGED,),
+    "suspected_empty": (COUNT,),                  # the lane is out of service until a count
     "bin_weight_mismatch": (COUNT, ACKNOWLEDGED),
     "bin_over_allowed": (COUNT, ACKNOWLEDGED),
     "bin_unexplained_change": (COUNT, ACKNOWLEDGED),
     "bin_removed_at_refill": (COUNT, ACKNOWLEDGED),
+    "bin_take_interrupted": (ACKNOWLEDGED,),      # charged to the person on record: a supervisor checks with them
     "disk_low": (CONDITION,),
     "chain_break": (CONDITION,),
 }

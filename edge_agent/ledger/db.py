@@ -13,7 +13,8 @@ import sqlite3
 
 import sqlite_utils
 
-from edge_agent.ledger import alerts, minmax
+from edge_agent.ledger import count_tasks
+from edge_agent.ledger import minmax
 from edge_agent.ledger import chain
 from edge_agent.ledger import lockouts
 from edge_agent.ledger.effects import effect_of
@@ -116,6 +117,7 @@ class Ledger:
             if count_boot:
                 self.db.execute("UPDATE cabinet SET boot = boot + 1 WHERE id = 1")
                 lockouts.resume(self)        # lockouts from before a reboot go on in this run of the clock
+                minmax.close_returnables(self)   # tool loans are not shortages (an older version said so)
         self.boot = self.cabinet()["boot"]
 
     def close(self):
@@ -237,6 +239,9 @@ class Ledger:
         row["hash"] = chain.row_hash(row["prev_hash"], row)
         # Nulls left out: the hash ignores them, and a ledger opened with an older schema lacks later columns.
         self.db["transactions"].insert({k: v for k, v in row.items() if v is not None})
+        # A count by a person, or one that changes on-hand, settles the count task; a restatement (an import
+        # or the cloud's catalog re-stating on-hand to re-evaluate min/max) counted nothing.
+        counted = kind == "count" and (row["user_id"] is not None or self.on_hand(row["location"]) != row["quantity"])
         if effect == "set":
             self.db.execute("UPDATE locations SET on_hand = ? WHERE id = ?", [row["quantity"], row["location"]])
         elif effect is not None:
@@ -244,10 +249,10 @@ class Ledger:
                             [effect * row["quantity"], row["location"]])
         self.db.execute("UPDATE cabinet SET next_seq = ?, head_hash = ? WHERE id = 1",
                         [row["seq"] + 1, row["hash"]])
+        if counted:     # the count task closes and count-ended alerts end, before min/max sees the counted stock
+            count_tasks.settle_by_count(self.db, row["location"], row["seq"], wall_time)
         if effect is not None:
             minmax.evaluate(self, row["location"], row["seq"], wall_time)   # same SQLite transaction
-        if kind == "count":       # a count settles what only a count can (an unknown outcome, a bin's doubt)
-            alerts.end_by_count(self.db, row["location"], row["seq"], wall_time)
         return row
 
     @staticmethod

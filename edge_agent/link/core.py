@@ -36,14 +36,22 @@ DROPS_KEPT = 1024        # command ids of vends whose drop an EV_DROP reported, 
 
 class RetransmitTimer:
     """Retransmission timeout from measured round trips, as TCP (RFC 6298) and Klipper's serialqueue do:
-    rto = srtt + max(4 * rttvar, minimum), doubled on every timeout, capped. Samples come only from requests
-    answered after a single send (Karn): an answer to a retransmitted frame cannot say which copy it answers.
-    """
+    rto = srtt + max(4 * rttvar, minimum), doubled on a timeout with nothing heard, capped. Samples come only
+    from requests answered after a single send (Karn): an answer to a retransmitted frame cannot say which
+    copy it answers.
+
+    The doubling is for a firmware slower than the timeout, not for a noisy line: when a frame arrived
+    damaged while the host waited, the firmware is answering and the line broke it, so the resend goes at the
+    measured timeout (`restore`) instead of a doubled one. A line that corrupts long frames then gets many
+    quick resends within a request's budget instead of a few at the cap (docs/decisions/0034). An answer to
+    a resent frame restores nothing (Karn): a firmware slower than the measured timeout would otherwise be
+    resent to forever without a sample."""
 
     def __init__(self, initial=RTO_INITIAL_MS, minimum=RTO_MIN_MS, maximum=RTO_MAX_MS):
         self.minimum = minimum
         self.maximum = maximum
         self.rto = initial
+        self.base = initial         # the timeout the round trips measured, before any backoff
         self.srtt = None
         self.rttvar = None
 
@@ -53,10 +61,15 @@ class RetransmitTimer:
         else:
             self.rttvar = (3 * self.rttvar + abs(self.srtt - rtt)) / 4
             self.srtt = (7 * self.srtt + rtt) / 8
-        self.rto = min(max(self.srtt + max(4 * self.rttvar, self.minimum), self.minimum), self.maximum)
+        self.rto = self.base = min(max(self.srtt + max(4 * self.rttvar, self.minimum), self.minimum),
+                                   self.maximum)
 
     def backoff(self):
         self.rto = min(self.rto * 2, self.maximum)
+
+    def restore(self):
+        """The firmware was heard, damaged: the measured timeout again (no sample: Karn)."""
+        self.rto = self.base
 
 
 @dataclass
@@ -91,6 +104,7 @@ class Exchange:
         self.frame = None             # fixed when first sent: every retransmission is these exact bytes
         self.sends = 0
         self.first_sent = None
+        self.damaged_seen = 0         # the decoder's damaged-frame count at the last send
         self.retransmit_at = None
         self.done = False
         self.status = None
@@ -315,7 +329,7 @@ class LinkCore:
                     self._time_out(ex, now)
                     continue
                 ex.seq, ex.frame = self._frame(ex.kind, ex.payload)
-                ex.sends, ex.first_sent = 1, now
+                ex.sends, ex.first_sent, ex.damaged_seen = 1, now, self._decoder.bad
                 ex.retransmit_at = min(now + self.timer.rto, ex.deadline)
                 self._current = ex
                 out += ex.frame
@@ -326,7 +340,11 @@ class LinkCore:
                 self._current = None
                 self._time_out(ex, now)
                 continue
-            self.timer.backoff()
+            if self._decoder.bad > ex.damaged_seen:
+                self.timer.restore()      # the firmware answers, the line broke it: resend, no slower
+            else:
+                self.timer.backoff()      # silence: the firmware may be slow
+            ex.damaged_seen = self._decoder.bad
             ex.sends += 1
             ex.retransmit_at = min(now + self.timer.rto, ex.deadline)
             self._stats.frames_sent += 1

@@ -10,6 +10,8 @@ Which rows count as what (the same rules are printed in the report's method sect
 - Consignment stock is billed on issue, returns credited, at the unit cost recorded on each row;
   customer-owned stock is reported with its value but not billed as product.
 - Counts and adjustments correct on-hand; they are reported as data quality, not billed as usage.
+- Tools lost on loan or scrapped from quarantine are listed on their own (tool_losses), at their unit cost,
+  never billed as usage: read from the adjustment rows that record them (ledger/tool_losses.py).
 - A row belongs to the period when start <= wall time < end.
 
 This module reads the ledger and puts the Report together; consumption.py applies the first rules and
@@ -21,6 +23,7 @@ import statistics
 
 from edge_agent.ledger import open_ledger
 from edge_agent.ledger.minmax import LOW_STOCK, STOCKOUT
+from edge_agent.ledger.tool_losses import tool_loss
 from edge_agent.reports.catalog import NO_DEPARTMENT, Catalog
 from edge_agent.reports.consumption import (NO_COST_CENTER, billing, group_usage, item_usage, signed, usage_rows,
                                             weekly_usage)
@@ -28,7 +31,8 @@ from edge_agent.reports.history import final_on_hand, out_intervals, read_moveme
 from edge_agent.reports.location_planning import plan_locations
 from edge_agent.reports.method import method_notes
 from edge_agent.reports.model import (AlertEvent, DataQuality, LocationStockout, Parameters, RefillHistory,
-                                      RefillLine, RefillTaskTiming, RefillVisit, Report, Totals, UserActivity)
+                                      RefillLine, RefillTaskTiming, RefillVisit, Report, ToolLoss, Totals,
+                                      UserActivity)
 from edge_agent.reports.period import hours_between, instant, parse_time
 
 DEFAULT_CURRENCY = "EUR"
@@ -109,7 +113,8 @@ class _Builder:
             by_work_order=group_usage([u for u in consumption if u.work_order], lambda u: u.work_order),
             users=users, weekly=weekly_usage(consumption, self.days), alerts=alerts, alert_counts=dict(counts),
             refills=refills, stockouts=stockouts, risks=risks, slow_movers=slow, recommendations=recs,
-            billing=lines, ownership=ownership, usage=usage, quality=self._quality(), method=[])
+            billing=lines, ownership=ownership, usage=usage, quality=self._quality(), method=[],
+            tool_losses=self._tool_losses())
         report.method = method_notes(report)
         return report
 
@@ -230,6 +235,18 @@ class _Builder:
             result.append(LocationStockout(loc, sku, self.catalog.description(sku), began, total_hours(intervals),
                                            [(i.start, i.end) for i in intervals], out_now))
         return result
+
+    def _tool_losses(self):
+        losses = []
+        for m in self.in_period:
+            loss = tool_loss(m.reason) if m.action == "adjustment" else None
+            if loss is None:
+                continue
+            what, quantity, loan_id, holder = loss
+            losses.append(ToolLoss(m.seq, m.time, what, m.location, m.sku, self.catalog.description(m.sku),
+                                   quantity, m.unit_cost, quantity * (m.unit_cost or 0), m.user_id, loan_id,
+                                   holder))
+        return losses
 
     # -- data quality ----------------------------------------------------------------------------------
     def _quality(self):

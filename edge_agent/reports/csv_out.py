@@ -28,6 +28,8 @@ COLUMNS = {
     "refills": ("seq", "time", "location", "part_number", "quantity", "user_id", "visit_start"),
     "slow_movers": ("location", "part_number", "description", "on_hand", "quantity", "days_of_cover", "value",
                     "currency", "reason"),
+    "tool_losses": ("seq", "time", "what", "location", "part_number", "description", "quantity", "unit_cost",
+                    "value", "currency", "recorded_by", "loan_id", "holder"),
 }
 
 
@@ -78,6 +80,11 @@ def rows(report, name):
     if name == "slow_movers":
         return [[s.location, s.sku, s.description, s.on_hand, s.net_issued, _f(s.days_of_cover, 1),
                  money.text(s.value_cents), cur, s.reason] for s in r.slow_movers]
+    if name == "tool_losses":
+        return [[t.seq, iso(t.time), t.what, t.location, t.sku or "", t.description, t.quantity,
+                 "" if t.unit_cost_cents is None else money.text(t.unit_cost_cents), money.text(t.value_cents), cur,
+                 t.recorded_by or "", "" if t.loan_id is None else t.loan_id, t.holder or ""]
+                for t in r.tool_losses]
     raise KeyError(name)
 
 

@@ -222,6 +222,11 @@ def render_html(report):
                    _e(_day(a.cleared)) if a.cleared else '<span class="muted">open</span>'] for a in low]
     out.append(_table(["Location", "Alert", "Detail", "Raised", "Cleared"], alert_rows, limit=TOP_ROWS,
                       empty="No low-stock events."))
+    out.append("<h3>Tools lost or scrapped</h3>")
+    loss_rows = [[_e(_day(t.time)), _e(t.what), _e(t.location), _e(t.description), str(t.quantity),
+                  m(t.value_cents), _e(t.holder or ""), _e(t.recorded_by)] for t in r.tool_losses]
+    out.append(_table(["Day", "What", "Location", "Tool", "Qty", "Value", "Out to", "Recorded by"], loss_rows,
+                      numeric=("Qty", "Value"), limit=TOP_ROWS, empty="No tool was lost or scrapped."))
     rf = r.refills
     out.append("<h3>Refill visits</h3><p>%d visit(s), %d line(s), %d unit(s); mean interval between visits: %s; "
                "refill task to refilled: median %s, mean %s.</p>"
@@ -279,6 +284,6 @@ def render_html(report):
     out.append("</dl></section>")
     out.append("<footer>Generated from the cabinet's ledger by locker-agent report. Files next to this page: "
                "billing.csv, usage.csv, item_usage.csv, cost_centers.csv, minmax_recommendations.csv, "
-               "stockouts.csv, stockout_risk.csv, refills.csv, slow_movers.csv.</footer>")
+               "stockouts.csv, stockout_risk.csv, refills.csv, slow_movers.csv, tool_losses.csv.</footer>")
     out.append("</main></body></html>")
     return "\n".join(out)

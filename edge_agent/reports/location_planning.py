@@ -85,6 +85,11 @@ def _recommend(catalog, loc, rate, sd, interval, own, cabinet_lead, p):
         new_max += row["min"] - new_min
         new_min = row["min"]
         kept = " Criticality %s: min not lowered." % criticality
+    capacity = row.get("capacity")
+    if capacity is not None and new_max > capacity:
+        # The lane cannot hold what demand needs: max is the capacity, min leaves room for a refill pack.
+        kept += (" Capped at capacity %d; demand needs %d: add a second %s." % (capacity, new_max, _more(row)))
+        new_max, new_min = capacity, min(new_min, max(0, capacity - pack))
     if (new_min, new_max) == (row["min"], row["max"]):
         return None
     reason = ("demand %s/day (sd %s), lead %s d (%s), refill interval %s d: min = ceil(%s x %s + %s x %s x "
@@ -94,6 +99,11 @@ def _recommend(catalog, loc, rate, sd, interval, own, cabinet_lead, p):
                  _num(rate, 2), _num(interval, 1), pack, new_max, row["max"], kept))
     return MinMaxRecommendation(loc, row["sku"], catalog.description(row["sku"]), row["min"], row["max"], new_min,
                                 new_max, rate, sd, lead, interval, pack, reason)
+
+
+def _more(row):
+    """What to add when one location cannot hold the demand: another of its kind."""
+    return {"lane": "lane", "door": "door", "bin": "bin"}.get(row.get("kind"), "location")
 
 
 def _num(x, digits=1):

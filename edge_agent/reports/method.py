@@ -37,7 +37,9 @@ def method_notes(report):
                     "time from a refill task opening to the location back at min) with safety factor z = %s "
                     "(about 95%% of refill cycles without a stockout); max = min + d x R rounded up to whole "
                     "refill packs (at least one pack), R the refill interval. A part of criticality %s never "
-                    "gets a lower min. No recommendation from less than %s days of history."
+                    "gets a lower min. A location with a physical capacity never gets a max above it (min then "
+                    "leaves room for a refill pack), and its reason says what demand would need. No "
+                    "recommendation from less than %s days of history."
          % (_n(p.safety_factor, 2), " or ".join(p.critical_levels), _n(p.min_history_days))),
         ("Slow movers", "A stocked location with no net usage in the period, or more than %s days of cover at "
                         "the period's demand. A period with no usage in the whole cabinet (idle, or not in use "

@@ -214,6 +214,23 @@ class UsageRow:
 
 
 @dataclass
+class ToolLoss:
+    """A tool that left the stock for good in the period: lost on loan, or scrapped from quarantine."""
+    seq: int                              # the adjustment row that recorded it
+    time: datetime.datetime
+    what: str                             # 'lost' or 'scrapped'
+    location: str
+    sku: Optional[str]
+    description: str
+    quantity: int
+    unit_cost_cents: Optional[int]
+    value_cents: int                      # quantity at the unit cost recorded on the row
+    recorded_by: Optional[str]            # the supervisor who marked it lost or scrapped it
+    loan_id: Optional[int]                # a loss: the loan it was out on
+    holder: Optional[str]                 # a loss: who had it
+
+
+@dataclass
 class DataQuality:
     unsynced_clock_rows: int = 0          # rows in the period whose wall time was not known to be right
     zero_outcomes: int = 0                # actuations that gave nothing (not vended, not sent, refused...)
@@ -268,6 +285,7 @@ class Report:
     usage: List[UsageRow]
     quality: DataQuality
     method: List[Tuple[str, str]]                     # (heading, text): how each figure was computed
+    tool_losses: List[ToolLoss] = field(default_factory=list)   # tools lost or scrapped in the period
 
     @property
     def low_stock_events(self):

@@ -38,7 +38,10 @@ def check(name, value):
 
 
 def refill_ceiling(location):
-    """The most one refill may put in a location: what it holds when full (its max), else QUANTITY_MAX."""
+    """The most one refill may put in (or count at) a location: what it physically holds (its capacity) when
+    known, else what it holds when full (its max), else QUANTITY_MAX."""
+    if location.capacity:
+        return location.capacity
     return location.max if location.max > 0 else QUANTITY_MAX
 
 

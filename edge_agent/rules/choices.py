@@ -3,9 +3,9 @@
 A technician in a hurry mostly takes what they took last week: the items this person took in the last
 `USUAL_DAYS` days come first (most often taken first, then most recently), then the rest in cabinet order.
 Each item carries its category (to browse), what it needs on the way out (a work order, a machine id, a
-supervisor's approval), so the screen can ask before the cabinet refuses, and whether its lane is jammed
-(listed last, with the reason). `issue_refusal` still decides
-everything on the issue itself."""
+supervisor's approval), so the screen can ask before the cabinet refuses, and whether its lane is out of
+service: jammed (a supervisor clears it) or suspected empty (a count puts it back); listed last, with why.
+`issue_refusal` still decides everything on the issue itself."""
 import datetime
 
 from edge_agent.rules.permissions import issue_refusal
@@ -17,7 +17,8 @@ _OFFER = (
     "SELECT l.id AS location, l.kind, l.unit, l.sku, s.description, s.category, l.on_hand, "
     "COALESCE(r.needs_work_order, 0) AS needs_work_order, COALESCE(r.needs_machine_id, 0) AS needs_machine_id, "
     "COALESCE(r.needs_approval, 0) AS needs_approval, EXISTS (SELECT 1 FROM alerts a WHERE a.location = l.id "
-    "AND a.kind = 'lane_jammed' AND a.cleared_wall IS NULL) AS jammed "
+    "AND a.kind = 'lane_jammed' AND a.cleared_wall IS NULL) AS jammed, EXISTS (SELECT 1 FROM alerts a "
+    "WHERE a.location = l.id AND a.kind = 'suspected_empty' AND a.cleared_wall IS NULL) AS suspected_empty "
     "FROM locations l JOIN skus s ON s.part_number = l.sku LEFT JOIN sku_requirements r ON r.sku = l.sku "
     "WHERE l.kind IN ('lane', 'door', 'bin', 'scan') AND l.on_hand > 0 "
     "ORDER BY CASE l.kind WHEN 'lane' THEN 0 WHEN 'door' THEN 1 WHEN 'bin' THEN 2 ELSE 3 END, l.unit, l.id")
@@ -39,8 +40,11 @@ def offered_items(ledger, person, usual_days=USUAL_DAYS):
             continue
         mine = usual.get(row["sku"])
         row.update(usual=mine is not None, times=mine["times"] if mine else 0)
-        for flag in ("needs_work_order", "needs_machine_id", "needs_approval", "jammed"):
+        for flag in ("needs_work_order", "needs_machine_id", "needs_approval", "jammed", "suspected_empty"):
             row[flag] = bool(row[flag])
-        # A jammed lane stays in the list (the person learns why), after everything that can be taken now.
-        offered.append((row["jammed"], -(mine["times"] if mine else 0), -(mine["last"] if mine else 0), order, row))
+        row["out_of_service"] = row["jammed"] or row["suspected_empty"]
+        # A lane out of service (jammed, or suspected empty until a count) stays in the list (the person
+        # learns why), after everything that can be taken now.
+        offered.append((row["out_of_service"], -(mine["times"] if mine else 0), -(mine["last"] if mine else 0),
+                        order, row))
     return [row for *_, row in sorted(offered, key=lambda t: t[:4])]

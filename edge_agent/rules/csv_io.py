@@ -7,7 +7,7 @@ spreadsheet shows them: the header is row 1.
 Users, SKUs and locations are upserted: rows not in the file stay, columns left out of a file are left
 unchanged, a blank cell clears an optional field. The rules (role allows, user limits) are a site's
 spreadsheet of the whole rule set, so their import replaces the table's content: a rule not in the file is
-removed (a header-only file removes them all).
+removed (a header-only file removes them all). The charge-to lists are replaced the same way.
 """
 import csv
 import re
@@ -20,6 +20,7 @@ from edge_agent.rules import pin_hashing
 from edge_agent.rules.csv_rows import (LOAN_HOURS_MAX, QUANTITY_MAX, UNIT_MAX, UNIT_MIN, WEIGHT_MAX_MG, badge_list,
                                        duplicates, iso_time, money_cents, one_of, pin, read_rows, refuse_if, text,
                                        whole, yes_no)
+from edge_agent.rules.charge_lists import LISTS
 from edge_agent.rules.roles import TAKERS, UNRESTRICTED
 
 SUPPLIER_ROLES = ("route_driver", "supplier_admin")
@@ -47,9 +48,11 @@ LOCATION_COLUMNS = {"id": (True, text), "kind": (False, one_of(tuple(LOCATION_KI
                     "min": (True, whole(0, QUANTITY_MAX)), "max": (True, whole(0, QUANTITY_MAX)),
                     "refill_pack": (False, whole(1, QUANTITY_MAX)),
                     "piece_weight_mg": (False, whole(1, WEIGHT_MAX_MG)), "on_hand": (False, whole(0, QUANTITY_MAX)),
-                    "returnable": (False, yes_no), "loan_hours": (False, whole(1, LOAN_HOURS_MAX))}
+                    "returnable": (False, yes_no), "loan_hours": (False, whole(1, LOAN_HOURS_MAX)),
+                    "capacity": (False, whole(1, QUANTITY_MAX))}
 REQUIREMENT_COLUMNS = ("needs_approval", "needs_work_order", "needs_machine_id")
 ROLE_ALLOW_COLUMNS = {"role": (True, one_of(ROLES)), "sku": (False, text), "category": (False, text)}
+CHARGE_LIST_COLUMNS = {"list": (True, one_of(LISTS)), "value": (True, text), "description": (False, text)}
 USER_LIMIT_COLUMNS = {"user_id": (True, text), "sku": (False, text), "category": (False, text),
                       "period": (True, one_of(PERIODS)), "max_quantity": (True, whole(0, QUANTITY_MAX))}
 
@@ -107,6 +110,9 @@ def import_locations(ledger, path, cabinet=None):
         low, high = record.get("min"), record.get("max")
         if low is not None and high is not None and high < low:
             problems.append((row_number, "max", "max %d is below min %d" % (high, low)))
+        capacity = record["capacity"] if "capacity" in record else _capacity(ledger, location_id)
+        if high is not None and capacity is not None and high > capacity:
+            problems.append((row_number, "max", capacity_words(high, capacity)))
     _check_units(ledger, rows, problems, cabinet)
     refuse_if(path, problems)
 
@@ -144,6 +150,18 @@ def _check_units(ledger, rows, problems, cabinet):
         if cabinet is not None and unit not in cabinet.units[kind]:
             problems.append((row_number, "unit", "%s %d is not on the cabinet in %s (%s)"
                              % (kind, unit, cabinet.path, cabinet.describe(kind))))
+
+
+def capacity_words(high, capacity):
+    """Why a max is refused: the location cannot hold it (a CSV import and the cloud's catalog say the same)."""
+    return ("max %d is more than the location physically holds (capacity %d): lower max, or raise capacity "
+            "if the location really holds more" % (high, capacity))
+
+
+def _capacity(ledger, location_id):
+    """The capacity on record for a location (None: not said, or no such location yet)."""
+    row = ledger.db.execute("SELECT capacity FROM locations WHERE id = ?", [location_id]).fetchone()
+    return row[0] if row else None
 
 
 def _min_max(ledger, location_id):
@@ -245,7 +263,17 @@ def _check_rule_targets(ledger, rows, problems):
                              % (category, ", ".join(sorted(categories)) or "none")))
 
 
-RULE_TABLES = {"allows": "role_allows", "limits": "user_limits"}
+def import_charge_lists(ledger, path):
+    """Replace the site's charge-to lists (cost centers, machines, work-order patterns: rules/charge_lists.py),
+    one row per entry with its list named. A list with no row is empty: not checked. Returns the entry count."""
+    rows, problems = read_rows(path, CHARGE_LIST_COLUMNS)
+    duplicates(rows, ("list", "value"), problems)
+    refuse_if(path, problems)
+    records = [dict(record, description=record.get("description") or "") for _, record in rows]
+    return _replace_rules(ledger, "charge_lists", path, records, CHARGE_LIST_COLUMNS)
+
+
+RULE_TABLES = {"allows": "role_allows", "limits": "user_limits", "charge_lists": "charge_lists"}
 
 
 def _replace_rules(ledger, what, path, records, columns):

@@ -4,11 +4,13 @@ Issues: technicians and contractors may take an SKU only when their role is allo
 category); supervisors may take anything and approve restricted items; route drivers and supplier admins
 refill, they do not take. Per-user limits count what the user took in the current day (the ledger clock's
 UTC date) or shift (the last `shift_hours`); SKUs may need a supervisor's approval, a work order or a
-machine id. Refills: a driver or supplier admin touches only locations holding their own supplier's SKUs.
+machine id, and a work order or machine id given must be on the site's list when it has one
+(charge_lists.py). Refills: a driver or supplier admin touches only locations holding their own supplier's SKUs.
 Each answers with the Refusal (a reason code and the plain words the screen shows) or None."""
 import datetime
 
 from edge_agent.ledger.locations import find_location
+from edge_agent.rules.charge_lists import off_list_refusal
 from edge_agent.rules.refusal import Refusal
 from edge_agent.rules.roles import REFILLERS, SUPPLIER_BOUND, TAKERS, UNRESTRICTED
 
@@ -55,6 +57,9 @@ def issue_refusal(ledger, person, location_id, quantity, *, work_order=None, mac
         return Refusal("needs_work_order", "%s needs a work order number." % name)
     if needs[2] and not machine_id:
         return Refusal("needs_machine_id", "%s needs the machine id it is for." % name)
+    off_list = off_list_refusal(ledger, "work_order", work_order) or off_list_refusal(ledger, "machine", machine_id)
+    if off_list:
+        return off_list
     if restricted and needs[0] and (approver is None or approver.role not in UNRESTRICTED
                                     or approver.user_id == person.user_id):
         return Refusal("needs_approval", "%s needs a supervisor's approval: a supervisor can badge now."

@@ -11,9 +11,10 @@ const KIND_WORDS = {
   unknown_outcome: "Outcome unknown: count it", door_forced: "Door forced open", door_left_open: "Door left open",
   cabinet_exception: "Cabinet controller restarted", cabinet_output_capped: "Output cut at its limit",
   cabinet_events_lost: "Cabinet events lost", cabinet_fault: "Cabinet fault", tool_overdue: "Tool overdue",
-  tool_damaged: "Tool returned damaged", bin_weight_mismatch: "Bin weight does not match",
+  tool_damaged: "Tool returned damaged", tool_lost: "Tool lost", tool_scrapped: "Tool scrapped",
+  suspected_empty: "Lane may be empty: count it", bin_weight_mismatch: "Bin weight does not match",
   bin_over_allowed: "More taken than allowed", bin_unexplained_change: "Bin changed with nobody there",
-  bin_removed_at_refill: "Taken out during a refill", disk_low: "Storage nearly full",
+  bin_removed_at_refill: "Taken out during a refill", bin_take_interrupted: "Bin take cut short", disk_low: "Storage nearly full",
   chain_break: "Cloud found the records broken",
 };
 const ENDS_WORDS = { condition: "when its cause ends", count: "with a count of the location",

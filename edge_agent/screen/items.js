@@ -47,7 +47,8 @@ export async function loadItems() {
 export function itemEntry(list, item) {
   listEntry(list, item.location, item.description || item.sku,
             where(item) + " · " + (item.jammed ? "jammed: a supervisor clears it"
-                                               : item.on_hand + " on hand" + (item.usual ? " · ★ yours" : "")),
+              : item.suspected_empty ? "out of service: may be empty, back once counted"
+              : item.on_hand + " on hand" + (item.usual ? " · ★ yours" : "")),
             () => pick(item));
 }
 

@@ -7,7 +7,7 @@ import { issue, lastIssue } from "./items.js";
 import { logout } from "./login.js";
 import { current, onWedgeEntry, show, watchDoor } from "./nav.js";
 import { may } from "./store.js";
-import { openTerms } from "./terms.js";
+import { openTerms, termsRefused } from "./terms.js";
 
 let more = null;           // what "result-more" does (home unless another screen set it)
 
@@ -26,6 +26,8 @@ export function issueResult(item, n, answer) {
     else text = "Recorded " + n + " × " + name + ". Take them from bin " + item.location + ".";
   } else if (answer.reason === "needs_work_order" || answer.reason === "needs_machine_id") {
     return openTerms(item, n, answer.reason);       // the agent asks for what the list did not know
+  } else if (answer.reason === "not_on_list" || answer.reason === "cost_center_override") {
+    return termsRefused(item, n, answer);          // a term the site's lists or rules refuse: fix it there
   } else if (answer.status === 200 && answer.unknown && answer.message) {
     good = false;                                   // the outcome could not be written: the agent's words
     heading = "Not recorded yet";

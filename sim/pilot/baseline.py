@@ -1,14 +1,14 @@
 """The baseline arm: the same takes (same seed, same stream) served the way many sites are served without a
 smart cabinet: a fixed weekly visit that tops every location up to a par level, no alerts, no emergency
 visits. It is a pure inventory replay (no cabinet, no ledger, no faults): a take gets what is there, up to
-what was asked. The par level covers a week's demand plus safety stock, within what the location holds
-(site._min_max). A critical take that finds nothing is an emergency order, as in the pilot arm."""
+what was asked. The par level covers the demand until the next visit (a week for the weekly visit) plus
+safety stock, within what the location holds (site.par_for). The visits follow a schedule (plan.Schedule):
+the weekly one, or the pilot's own (the equal-visits baseline). A critical take that finds nothing is an
+emergency order, as in the pilot arm."""
 from dataclasses import dataclass, field
 
-from sim.pilot.demand import DAY_MS, HOUR_MS, weekday
-
-BASELINE_VISIT_DAY = 0         # Monday
-BASELINE_VISIT_HOUR = 8
+from sim.pilot.plan import DEFAULT_BASELINE, parse_schedule
+from sim.pilot.site import par_for
 
 
 @dataclass
@@ -47,11 +47,15 @@ class BaselineResult:
     notes: list = field(default_factory=list)
 
 
-def run_baseline(site, takes, days, visit_day=BASELINE_VISIT_DAY, visit_hour=BASELINE_VISIT_HOUR):
-    on_hand = {loc.id: loc.par for loc in site.locations}
-    timelines = {loc.id: [(0, loc.par)] for loc in site.locations}
+def run_baseline(site, takes, days, schedule=None):
+    """The replay with visits on `schedule` (default: Mondays 08:00), each topping up to par_for."""
+    schedule = schedule or parse_schedule(DEFAULT_BASELINE)
+    gap = schedule.longest_gap_days()
+    par = {loc.id: par_for(loc, gap) for loc in site.locations}
+    on_hand = dict(par)
+    timelines = {loc.id: [(0, par[loc.id])] for loc in site.locations}
     result = BaselineResult(timelines, DemandStats())
-    visits = [d * DAY_MS + visit_hour * HOUR_MS for d in range(days) if weekday(d) == visit_day]
+    visits = schedule.times(days)
     # A visit at the same millisecond as a take comes first, as it does in the pilot arm.
     events = sorted([(t, 0, None) for t in visits] + [(take.t_ms, 1, take) for take in takes],
                     key=lambda e: (e[0], e[1]))
@@ -59,7 +63,7 @@ def run_baseline(site, takes, days, visit_day=BASELINE_VISIT_DAY, visit_hour=BAS
         if kind == 0:
             result.visits += 1
             for loc in site.locations:
-                add = loc.par - on_hand[loc.id]
+                add = par[loc.id] - on_hand[loc.id]
                 if add > 0:
                     on_hand[loc.id] += add
                     result.refill_units += add

@@ -4,11 +4,14 @@ import sys
 EPILOG = """\
 Runs the edge agent's real flows and the real cabinet firmware on a simulated cabinet for DAYS of virtual
 time: technicians taking parts (weekday and shift patterns, a shutdown week, rare critical spares), a route
-driver visiting on Tuesdays and Fridays (and within 4 hours when a critical part is out), jammed lanes a
-supervisor clears, hung products, cloud outages. Then it writes into --out:
+driver visiting on a schedule (default Tuesdays and Fridays 09:00; within 4 hours when a critical part is
+out), jammed lanes a supervisor clears, hung products, shrinkage, MCU resets mid-vend, cloud outages. The
+same demand is also served by two baselines without the cabinet: the same number of visits on the pilot's
+schedule, and a fixed weekly visit (default Mondays 08:00). Then it writes into --out:
   ledger.db                 the pilot's ledger (locker-agent --db DIR/ledger.db stock | verify | report)
   report.html, *.csv        the customer's report for the period (edge_agent/reports)
-  comparison.html/.csv      the pilot against a fixed weekly refill on the same demand
+  comparison.html/.csv      the pilot against both baselines: what each arm did and what it cost
+  accuracy.csv              the pilot's stock and charge accuracy against the physical truth
   site/*.csv                the catalog, layout, people and rules it started from
 Same seed, same files and the same summary; a progress bar goes to stderr. docs/pilot.md says more.
 
@@ -16,11 +19,23 @@ examples:
   locker-sim pilot --days 30 --seed 1 --out pilot-out
   locker-sim pilot --days 90 --locations 60 --seed 7 --out pilot-90
   locker-sim pilot --config examples/cabinet.toml --locations 24 --days 14 --out small
+  locker-sim pilot --pilot-visits mon,wed,fri@7 --baseline-visits thu@8 --visit-cost 60
+
+A pilot config (TOML, --pilot-config) holds the same settings; options given on the command line win:
+  [schedule]
+  pilot = "tue,fri@9"
+  baseline = "mon@8"
+  [costs]
+  visit = 45.00
+  emergency_visit = 120.00
+  emergency_order = 80.00
+  carrying_rate_pct = 20
 """
 
 
 def add_parser(sub):
     import argparse
+    from sim.pilot import plan
     p = sub.add_parser(
         "pilot", help="a 60-90 day customer pilot in simulation: reports and a comparison with weekly refill",
         description="Simulate a customer pilot of one cabinet on the real agent and firmware, in virtual time.",
@@ -35,6 +50,20 @@ def add_parser(sub):
                    help="a cabinet config (TOML) to use instead of the generated cabinet; scan-only bins fill "
                         "up to --locations")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--pilot-config", metavar="FILE", help="schedules and costs (TOML; see below)")
+    p.add_argument("--pilot-visits", metavar="DAYS@H",
+                   help="the route driver's scheduled visits, e.g. tue,fri@9 (default %s); the same-visits "
+                        "baseline visits on the same schedule" % plan.DEFAULT_PILOT)
+    p.add_argument("--baseline-visits", metavar="DAYS@H",
+                   help="the weekly baseline's visits (default %s)" % plan.DEFAULT_BASELINE)
+    for name, key, words in (("--visit-cost", "visit", "a scheduled visit"),
+                             ("--emergency-visit-cost", "emergency_visit", "an emergency visit"),
+                             ("--emergency-order-cost", "emergency_order", "an emergency order (a part rushed in)")):
+        p.add_argument(name, type=float, metavar="X", dest=key,
+                       help="cost of %s (default %.2f)" % (words, plan.DEFAULT_COSTS[key]))
+    p.add_argument("--carrying-rate", type=float, metavar="PCT", dest="carrying_rate_pct",
+                   help="stock carrying cost, %%%% a year of the average stock value (default %g; 0: none)"
+                        % plan.DEFAULT_COSTS["carrying_rate_pct"])
     p.set_defaults(run=run)
     f = sub.add_parser(
         "fleet", help="many pilot cabinets (one process each) against one Mosquitto and the reference cloud",
@@ -82,14 +111,18 @@ def run_fleet_command(args):
 def run(args):
     from firmware.config import ConfigError
     from sim.pilot.progress import Progress
+    from sim.pilot.plan import load_plan
     from sim.pilot.run import run_pilot
     raw = None
     try:
+        plan = load_plan(args.pilot_config, args.pilot_visits, args.baseline_visits, visit=args.visit,
+                         emergency_visit=args.emergency_visit, emergency_order=args.emergency_order,
+                         carrying_rate_pct=args.carrying_rate_pct)
         if args.config:
             from sim.cabinet import load_raw_config
             raw = load_raw_config(args.config)
         outcome = run_pilot(args.out, days=args.days, seed=args.seed, locations=args.locations, raw_config=raw,
-                            progress=None if args.quiet else Progress("pilot"))
+                            progress=None if args.quiet else Progress("pilot"), plan=plan)
     except (ConfigError, ValueError) as e:
         sys.stderr.write("locker-sim: error: %s\n" % e)
         return 2
@@ -98,5 +131,6 @@ def run(args):
         return 2
     for line in outcome.summary:
         sys.stdout.write(line + "\n")
-    sys.stdout.write("written to %s: report.html, comparison.html, comparison.csv, ledger.db\n" % args.out)
+    sys.stdout.write("written to %s: report.html, comparison.html, comparison.csv, accuracy.csv, ledger.db\n"
+                     % args.out)
     return 0

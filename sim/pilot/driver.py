@@ -1,7 +1,11 @@
-"""The route driver: scheduled visits (twice a week by default) and emergency visits when a critical item is
-out, each working the open refill tasks through the agent's refill flow (edge_agent/flows/refill.py):
+"""The route driver: scheduled visits (on the plan's schedule, Tuesday and Friday 09:00 by default) and
+emergency visits when a critical item is out, each working the open refill tasks through the agent's refill
+flow (edge_agent/flows/refill.py):
 
-- the pick list is refill.pick_list (only this supplier's open tasks, what brings each location to max);
+- the pick list is refill.pick_list (only this supplier's open tasks, what brings each location to max in
+  whole packs); when whole packs would leave the location below its min (a pack larger than the gap to
+  max), the driver brings what fills it to max instead (by what is physically there): a refill never
+  leaves a location below min; and never past max;
 - a locker door is opened through the flow (intent 'refill', UNLOCK, outcome), as agent.open_for_refill does;
 - lanes, doors and scan-only bins: the units go in physically, then refill.confirm_refill with the driver's
   count of what is there now (the ledger corrects itself with a count row if it disagrees);
@@ -10,14 +14,13 @@ An emergency visit brings only the critical locations' lines."""
 from dataclasses import dataclass, field
 
 from edge_agent.rules.access import Person
-from edge_agent.flows.refill import confirm_refill, open_for_refill, pick_list
+from edge_agent.flows.refill import confirm_refill, open_for_refill, pick_list, weighed_in
+from edge_agent.flows.refill_visits import close_visit
 from edge_agent.rules.refusal import Refusal
 from edge_agent.flows.weighing import Counted, NotStable
-from sim.pilot.demand import DAY_MS, HOUR_MS, weekday
+from sim.pilot.demand import HOUR_MS
 from sim.pilot.site import DRIVER
 
-VISIT_DAYS = (1, 4)            # Tuesday and Friday
-VISIT_HOUR = 9
 EMERGENCY_RESPONSE_MS = 4 * HOUR_MS
 
 
@@ -25,8 +28,13 @@ def driver_person():
     return Person(DRIVER[0], DRIVER[1], DRIVER[2], None, None, DRIVER[3])
 
 
-def visit_times(days, visit_days=VISIT_DAYS, hour=VISIT_HOUR):
-    return [d * DAY_MS + hour * HOUR_MS for d in range(days) if weekday(d) in visit_days]
+def bring(line, loc, physical):
+    """Units the driver puts in for a pick line: the task's whole packs, or up to max when whole packs
+    would leave the location below min by what the driver sees in it; never more than fits up to max."""
+    quantity = line.quantity
+    if physical + quantity < loc.minimum:
+        quantity = line.maximum - physical
+    return max(0, min(quantity, line.maximum - physical))
 
 
 @dataclass
@@ -35,7 +43,9 @@ class Visit:
     lines: int = 0
     units: int = 0
     corrections: int = 0       # counts that disagreed with the ledger
+    below_min: int = 0         # refills that left the location below its min
     skipped: list = field(default_factory=list)
+    counted: list = field(default_factory=list)   # locations whose count set the ledger to what is there
 
 
 class RouteDriver:
@@ -51,10 +61,11 @@ class RouteDriver:
             loc = self.site.location(line.location)
             if emergency and not loc.critical:
                 continue
-            added = self._refill(loc, line.quantity, visit)
+            added = self._refill(loc, bring(line, loc, self.station.physical(loc)), visit)
             if added:
                 visit.lines += 1
                 visit.units += added
+        close_visit(self.ledger, self.person.user_id)     # its summary goes to the cloud (refill_visit)
         return visit
 
     def _refill(self, loc, quantity, visit):
@@ -73,8 +84,13 @@ class RouteDriver:
                 except NotStable:
                     continue
             else:
+                # The driver moves on: the refill is finished for them now, or settled when next weighed.
+                late = st.bins.release().get(loc.id)
+                if isinstance(late, Counted) and late.action == "refill":
+                    return late.quantity
                 visit.skipped.append((loc.id, "not_stable"))
                 return 0
+            weighed_in(self.ledger, self.person, counted)
             return counted.quantity if isinstance(counted, Counted) and counted.action == "refill" else 0
         if loc.kind == "door":
             try:
@@ -96,6 +112,9 @@ class RouteDriver:
         except Refusal as refused:
             visit.skipped.append((loc.id, refused.reason))
             return 0
+        visit.counted.append(loc.id)
         if done.corrected_from is not None:
             visit.corrections += 1
+        if done.on_hand < loc.minimum:
+            visit.below_min += 1
         return quantity

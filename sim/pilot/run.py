@@ -1,5 +1,6 @@
-"""One whole pilot: the site, the demand, the pilot arm on the ledger, the baseline on the same demand, the
-reports (edge_agent.reports) and the comparison, all into one directory."""
+"""One whole pilot: the site, the demand, the pilot arm on the ledger, the two baselines on the same demand
+(the pilot's schedule, and the weekly one), the reports (edge_agent.reports), the comparison and the
+accuracy figures, all into one directory."""
 import datetime
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,6 +9,7 @@ from sim.pilot import comparison
 from sim.pilot.baseline import run_baseline
 from sim.pilot.demand import DemandModel
 from sim.pilot.faults import FaultPlan
+from sim.pilot.plan import PilotPlan
 from sim.pilot.runner import START, Pilot
 from sim.pilot.site import build_site
 from sim.pilot.station import STEP_MS
@@ -19,8 +21,10 @@ MAX_DAYS = 366
 class PilotRun:
     out_dir: Path
     pilot: object             # runner.PilotResult
-    baseline: object          # baseline.BaselineResult
+    baseline: object          # baseline.BaselineResult: the weekly one
+    equal_visits: object      # baseline.BaselineResult on the pilot's schedule
     pilot_arm: comparison.Arm
+    equal_arm: comparison.Arm
     baseline_arm: comparison.Arm
     paths: dict
     summary: list             # the lines printed at the end; no wall clock, no paths
@@ -32,16 +36,21 @@ def period(days):
 
 
 def run_pilot(out_dir, *, days=60, seed=1, locations=60, raw_config=None, progress=None, step_ms=STEP_MS,
-              jam_rate=None):
+              jam_rate=None, plan=None, faults=None):
+    """plan: plan.PilotPlan (schedules and costs; the defaults without). faults: a FaultPlan instead of the
+    seed's (tests inject known faults)."""
+    plan = plan or PilotPlan()
     if not 1 <= days <= MAX_DAYS:
         raise ValueError("--days must be between 1 and %d, got %d" % (MAX_DAYS, days))
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError("--out %s exists and is not a directory" % out_dir)
-    site = build_site(seed, locations, raw_config)
+    site = build_site(seed, locations, raw_config, plan.pilot.longest_gap_days())
     takes = DemandModel(site, seed, days).takes()
-    faults = FaultPlan(seed, days) if jam_rate is None else FaultPlan(seed, days, jam_rate=jam_rate)
-    pilot = Pilot(site, seed, days, out_dir, takes=takes, faults=faults, step_ms=step_ms, progress=progress)
+    if faults is None:
+        faults = FaultPlan(seed, days) if jam_rate is None else FaultPlan(seed, days, jam_rate=jam_rate)
+    pilot = Pilot(site, seed, days, out_dir, takes=takes, faults=faults, step_ms=step_ms, progress=progress,
+                  plan=plan)
     try:
         result = pilot.run()
         start, end = period(days)
@@ -49,12 +58,16 @@ def run_pilot(out_dir, *, days=60, seed=1, locations=60, raw_config=None, progre
         paths = dict(write_reports(build_report(pilot.ledger, start, end, now=end), str(out_dir)))
     finally:
         pilot.close()
-    baseline = run_baseline(site, takes, days)
-    pilot_arm, base_arm = comparison.arms(site, result, baseline, days)
-    paths["comparison_csv"] = comparison.write_csv(site, pilot_arm, base_arm, out_dir / "comparison.csv")
-    paths["comparison_html"] = comparison.write_html(site, {"seed": seed}, pilot_arm, base_arm,
-                                                     out_dir / "comparison.html")
+    equal = run_baseline(site, takes, days, plan.pilot)
+    baseline = run_baseline(site, takes, days, plan.baseline)
+    arms = comparison.arms(site, result, (equal, baseline), days, plan.costs)
+    paths["comparison_csv"] = comparison.write_csv(site, arms, out_dir / "comparison.csv")
+    paths["accuracy_csv"] = comparison.write_accuracy_csv(site, result.accuracy, out_dir / "accuracy.csv")
+    paths["comparison_html"] = comparison.write_html(site, {"seed": seed, "plan": plan, "pilot": result}, arms,
+                                                     result.accuracy, out_dir / "comparison.html")
     paths["ledger"] = result.ledger_path
-    summary = ["pilot: %d days, seed %d, %d locations, %d takes" % (days, seed, len(site.locations), len(takes))]
-    summary += comparison.summary_lines(pilot_arm, base_arm, result)
-    return PilotRun(out_dir, result, baseline, pilot_arm, base_arm, paths, summary)
+    summary = ["pilot: %d days, seed %d, %d locations, %d takes; visits: pilot and same-visits baseline %s "
+               "(%d each), weekly baseline %s (%d)" % (days, seed, len(site.locations), len(takes), plan.pilot,
+                                                      equal.visits, plan.baseline, baseline.visits)]
+    summary += comparison.summary_lines(arms, result, result.accuracy)
+    return PilotRun(out_dir, result, baseline, equal, arms[0], arms[1], arms[2], paths, summary)

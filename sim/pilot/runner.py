@@ -1,5 +1,6 @@
 """The pilot arm's event loop: takes, the driver's visits (scheduled and emergency), supervisor rounds that
-clear jammed lanes, cloud outages and the outbox backlog, in virtual time on one ledger file.
+clear jammed lanes, cloud outages and the outbox backlog, shrinkage and MCU resets mid-vend, in virtual
+time on one ledger file; stock and charge accuracy against the physical truth (accuracy.py).
 
 Each event moves the ledger's ManualClock to its time (never back: an event that comes while the cabinet is
 still busy with the previous one waits for it), then runs the agent's real flow for it on the station."""
@@ -13,13 +14,15 @@ from edge_agent.rules.access import Access, Person
 from edge_agent.cloud import outbox
 from edge_agent.ledger import ManualClock, open_ledger
 from edge_agent.reports.period import parse_time
-from edge_agent.flows.stock import clear_lane
-from edge_agent.flows.weighing import NotStable, issue_scanned
+from edge_agent.flows.stock import clear_lane, cycle_count
+from edge_agent.flows.weighing import Counted, NotStable, issue_scanned
 from edge_agent.rules.refusal import Refusal
 from sim.pilot import faults as fault_model
 from sim.pilot.baseline import DemandStats
 from sim.pilot.demand import DAY_MS, DemandModel
-from sim.pilot.driver import EMERGENCY_RESPONSE_MS, RouteDriver, visit_times
+from sim.pilot.accuracy import Accuracy
+from sim.pilot.driver import EMERGENCY_RESPONSE_MS, RouteDriver
+from sim.pilot.plan import PilotPlan
 from sim.pilot.site import SUPERVISOR, badge_of, import_site
 from sim.pilot.station import STEP_MS, Station
 from sim.pilot.stock import ledger_timelines
@@ -28,7 +31,8 @@ START = "2026-03-02T00:00:00+00:00"      # a Monday: demand.weekday counts from 
 SYNC_EVERY_MS = 60_000                   # the agent's sync loop, as seen from the pilot: once a minute
 JAM_NOTICE_MS = 15 * 60_000              # a jam is reported to the supervisor within a quarter hour
 # Same-time order: the network first, then the driver, the supervisor, people, the day's end.
-ORDER = {"outage_start": 0, "outage_end": 0, "visit": 1, "emergency": 2, "supervisor": 3, "take": 4, "day": 5}
+ORDER = {"outage_start": 0, "outage_end": 0, "visit": 1, "emergency": 2, "supervisor": 3, "take": 4, "shrink": 4,
+         "day": 5}
 
 
 @dataclass
@@ -64,6 +68,13 @@ class PilotResult:
     dropped: dict = field(default_factory=dict)          # lane location -> items the lane physically dropped
     firmware_exceptions: int = 0
     virtual_cabinet_s: float = 0.0  # virtual time the cabinet spent working (ticked), of the whole period
+    below_min_after_refill: int = 0  # refills that left a location below its min
+    shrinkage: list = field(default_factory=list)        # (location, items gone) for each shrinkage event
+    mcu_resets: int = 0                                  # MCU resets injected mid-vend
+    unknown_outcomes: int = 0                            # intents recovery could only record as unknown
+    supervisor_counts: int = 0                           # counts the supervisor made (count tasks, unknowns)
+    unexplained_mismatches: list = field(default_factory=list)  # differences no injected fault explains
+    accuracy: Accuracy = None
 
 
 PILOT_CABINETS = ("PILOT-", "FLEET-")
@@ -88,7 +99,7 @@ def supervisor_person():
 
 class Pilot:
     def __init__(self, site, seed, days, out_dir, takes=None, faults=None, step_ms=STEP_MS, progress=None,
-                 live_cloud=False, pace=None, cabinet_id="PILOT-1"):
+                 live_cloud=False, pace=None, cabinet_id="PILOT-1", plan=None):
         """live_cloud: a real CloudSync publishes the outbox (fleet mode): the pilot neither acks nor
         simulates outages then. pace(t_ms): called before each event (fleet mode waits for wall time)."""
         self.site = site
@@ -107,6 +118,7 @@ class Pilot:
         self.supervisor = supervisor_person()
         self.station.calibrate_bins(self.supervisor)
         self.driver = RouteDriver(self.station, self.ledger, site)
+        self.plan = plan or PilotPlan()
         self.takes = takes if takes is not None else DemandModel(site, seed, days).takes()
         self.faults = faults or fault_model.FaultPlan(seed, days)
         self.progress = progress
@@ -114,6 +126,7 @@ class Pilot:
         self.pace = pace
         self.access = Access(self.ledger)
         self.result = PilotResult(self.ledger_path, days, self.end_ms, DemandStats())
+        self.accuracy = self.result.accuracy = Accuracy.of(site)
         self._queue = []
         self._n = 0
         self._emergency_pending = set()
@@ -135,8 +148,10 @@ class Pilot:
     def run(self):
         for take in self.takes:
             self._push(take.t_ms, "take", take)
-        for t in visit_times(self.days):
+        for t in self.plan.pilot.times(self.days):
             self._push(t, "visit")
+        for t, pick, n in self.faults.shrinkage:
+            self._push(t, "shrink", (pick, n))
         for a, b in ([] if self.live_cloud else self.faults.outages):
             self._push(a, "outage_start")
             self._push(b, "outage_end")
@@ -144,7 +159,7 @@ class Pilot:
             self._push(d * DAY_MS, "day", d)
         handlers = {"take": self._take, "visit": self._visit, "emergency": self._emergency,
                     "supervisor": self._supervisor_round, "outage_start": self._outage_start,
-                    "outage_end": self._outage_end, "day": self._day}
+                    "outage_end": self._outage_end, "day": self._day, "shrink": self._shrink}
         while self._queue:
             t, _, _, kind, payload = heapq.heappop(self._queue)
             if t > self.end_ms:
@@ -186,10 +201,17 @@ class Pilot:
         terms = dict(work_order=take.work_order, approver=approver)
         given = 0
         if loc.kind == "lane":
-            if (loc.id not in self._clear_pending and on_hand > 0 and self.faults.jams_now()):
+            jam = loc.id not in self._clear_pending and on_hand > 0 and self.faults.jams_now()
+            if jam:
                 st.jam(loc.unit)
-            result = st.vending.issue(person, loc.id, asked, **terms)
-            given = result.given
+            reset_ms = self.faults.reset_now() if on_hand > 0 and not jam else None
+            dropped, seq = st.dropped(loc.unit), self._head()
+            with st.reset_mid_vend(reset_ms) if reset_ms is not None else contextlib.nullcontext():
+                result = st.vending.issue(person, loc.id, asked, **terms)
+            if result.unknown:                        # the agent settles it from the firmware at once
+                st.vending.recover()
+            given = st.dropped(loc.unit) - dropped   # what the person physically got
+            self._charged(loc.id, given, seq)
             if result.refused is not None:
                 self._refused(result.refused.reason)
             if "jammed" in result.outcomes:
@@ -214,21 +236,47 @@ class Pilot:
 
     def _bin_take(self, person, loc, asked, terms):
         take = self.station.bins.begin(person, loc.id, asked, **terms)
-        self.station.bin_take(loc.unit, asked)
+        taken = self.station.bin_take(loc.unit, asked)
         for _ in range(3):
             try:
                 counted = take.finish()
             except NotStable:
                 continue
-            return counted.quantity if counted.action == "issue" else 0
+            charged = counted.quantity if counted.action == "issue" else 0
+            self.accuracy.charge(loc.id, taken, charged)
+            return charged
         self._refused("not_stable")
-        return 0
+        # They walk away: the take is finished for them now, or settled for them when the bin is next weighed.
+        late = self.station.bins.release().get(loc.id)
+        charged = late.quantity if isinstance(late, Counted) and late.action == "issue" else 0
+        self.accuracy.charge(loc.id, taken, charged)
+        return charged
+
+    def _head(self):
+        return self.ledger.db.execute("SELECT coalesce(max(seq), 0) FROM transactions").fetchone()[0]
+
+    def _charged(self, location, out, since_seq):
+        """What the ledger charged at `location` after since_seq against the `out` units that physically
+        left; an unknown outcome marks the location for a count."""
+        charged, unknown = self.ledger.db.execute(
+            "SELECT coalesce(sum(quantity), 0), coalesce(sum(outcome = 'unknown'), 0) FROM transactions "
+            "WHERE seq > ? AND location = ? AND kind = 'outcome' AND action = 'issue'",
+            [since_seq, location]).fetchone()
+        self.accuracy.charge(location, out, charged)
+        if unknown:
+            self.result.unknown_outcomes += unknown
+            self.accuracy.fault(location, "unknown outcome")
 
     def _refused(self, reason):
         self.result.refusals[reason] = self.result.refusals.get(reason, 0) + 1
 
     def _visit(self, _payload, emergency=False):
+        self.accuracy.check_visit(self.ledger, self.station, self.site)   # on arrival: what the ledger knows
+        if not emergency:
+            self._count_round()
         visit = self.driver.visit(emergency=emergency)
+        for location in visit.counted:
+            self.accuracy.counted(location)
         if emergency:
             self.result.emergency_visits += 1
         else:
@@ -236,6 +284,30 @@ class Pilot:
         self.result.refill_lines += visit.lines
         self.result.refill_units += visit.units
         self.result.count_corrections += visit.corrections
+        self.result.below_min_after_refill += visit.below_min
+
+    def _count_round(self):
+        """At a scheduled visit the supervisor counts what the agent asks to count: open count tasks, and
+        locations with an unknown vend outcome ("count the location")."""
+        asked = self.ledger.db.execute(
+            "SELECT location FROM count_tasks WHERE closed_wall IS NULL UNION SELECT location FROM alerts "
+            "WHERE cleared_wall IS NULL AND kind = 'unknown_outcome' AND location IS NOT NULL").fetchall()
+        for (location,) in sorted(asked):
+            cycle_count(self.ledger, self.supervisor, location, self.station.physical(self.site.location(location)),
+                        reason="count asked by the agent")
+            self.accuracy.counted(location)
+            self.result.supervisor_counts += 1
+
+    def _shrink(self, payload):
+        """Items leave a lane with no vend: the lane is physically emptier than the ledger thinks."""
+        pick, n = payload
+        lanes = [l for l in self.site.locations if l.kind == "lane" and self.station.lane_items(l.unit) > 0]
+        if not lanes:
+            return
+        loc = lanes[min(len(lanes) - 1, int(pick * len(lanes)))]
+        gone = self.station.shrink_lane(loc.unit, self.station.lane_items(loc.unit) if n is None else n)
+        self.result.shrinkage.append((loc.id, gone))
+        self.accuracy.fault(loc.id, "shrinkage")
 
     def _emergency(self, _payload):
         still_out = [l for l in self._emergency_pending if self.ledger.on_hand(l) <= 0]
@@ -249,7 +321,9 @@ class Pilot:
             return
         loc = self.site.location(location)
         self.station.jam(loc.unit, False)             # frees the spiral by hand, then clears the lane
+        dropped, seq = self.station.dropped(loc.unit), self._head()
         cleared = clear_lane(self.ledger, self.supervisor, self.station.cabinet, location)
+        self._charged(location, self.station.dropped(loc.unit) - dropped, seq)
         if cleared.ok:
             self.result.lanes_cleared += 1
             self.result.jammed_hours += (self.clock.monotonic_ms() - jammed_at) / 3_600_000
@@ -306,6 +380,7 @@ class Pilot:
             r.sync.outage_hours = sum(b - a for a, b in self.faults.outages) / 3_600_000
         r.hangs = self.station.hangs()
         r.firmware_exceptions = self.station.sim.firmware_exceptions
+        r.mcu_resets = self.station.resets
         r.virtual_cabinet_s = self.station.sim.now / 1000
         r.timelines, r.lowest_on_hand = ledger_timelines(self.ledger, parse_time(START))
         given = {row[0]: row[1] for row in self.ledger.db.execute(
@@ -316,8 +391,8 @@ class Pilot:
                 r.dropped[loc.id] = self.station.dropped(loc.unit)
             if loc.kind == "lane" and given.get(loc.id, 0) != self.station.dropped(loc.unit):
                 r.lane_mismatches.append((loc.id, given.get(loc.id, 0), self.station.dropped(loc.unit)))
-            if self.ledger.on_hand(loc.id) != self.station.physical(loc):
-                r.physical_mismatches.append((loc.id, self.ledger.on_hand(loc.id), self.station.physical(loc)))
+        # Differences at the end are reported, not hidden: shrinkage stays a difference until someone counts.
+        r.physical_mismatches, r.unexplained_mismatches = self.accuracy.finish(self.ledger, self.station, self.site)
         return r
 
     def close(self):

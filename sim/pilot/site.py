@@ -32,6 +32,7 @@ CAPACITY = {"lane": 15, "door": 4, "bin": 300, "scan": 400}
 RATES = {"fast": (1.5, 2.5), "medium": (0.6, 1.5), "slow": (0.1, 0.4), "critical": (0.03, 0.1)}
 # Cover the pilot's min/max are sized for: twice-weekly visits leave at most ~3 working days between them.
 PILOT_COVER_DAYS = 3.0
+PILOT_GAP_DAYS = 4            # the longest gap of the default schedule (Friday to Tuesday): PILOT_COVER_DAYS
 WEEK_WORKDAYS = 5.4           # Monday to Friday and a little weekend work (demand.WEEKDAY_FACTORS)
 SAFETY_Z = 1.65               # ~95 % cover of the demand over the cover period
 
@@ -202,11 +203,11 @@ def _cover(loc, days):
     return mean, math.ceil(mean + SAFETY_Z * math.sqrt(var))
 
 
-def _min_max(loc):
+def _min_max(loc, cover_days=PILOT_COVER_DAYS):
     """Pilot min/max: min covers the demand until the next visit with safety stock, max adds one more cover
     period of average demand; both within what the location holds. The baseline's par covers a week with
     the same safety, within what the location holds."""
-    mean, minimum = _cover(loc, PILOT_COVER_DAYS)
+    mean, minimum = _cover(loc, cover_days)
     maximum = minimum + math.ceil(mean)
     _, par = _cover(loc, WEEK_WORKDAYS)
     cap = loc.capacity
@@ -215,9 +216,21 @@ def _min_max(loc):
     loc.par = max(1, min(cap, par))
 
 
-def build_site(seed, locations=60, raw_config=None):
+def par_for(loc, gap_days):
+    """The baseline's top-up level for visits at most `gap_days` apart: the demand of that many days
+    (working days: WEEK_WORKDAYS a week) with the same safety stock, within what the location holds.
+    A weekly visit is loc.par."""
+    if gap_days >= 7:
+        return loc.par
+    _, par = _cover(loc, gap_days * WEEK_WORKDAYS / 7)
+    return max(1, min(loc.capacity, par))
+
+
+def build_site(seed, locations=60, raw_config=None, gap_days=PILOT_GAP_DAYS):
     """The site for a seed: with raw_config, that cabinet's doors, lanes and bins (scan-only bins fill up to
-    `locations`); otherwise a cabinet sized by hardware_for(locations)."""
+    `locations`); otherwise a cabinet sized by hardware_for(locations). gap_days: the longest gap between
+    the pilot driver's scheduled visits; min/max cover PILOT_COVER_DAYS working days per PILOT_GAP_DAYS."""
+    cover_days = PILOT_COVER_DAYS * gap_days / PILOT_GAP_DAYS
     rng = random.Random("site-%d" % seed)
     if raw_config is None:
         doors, lanes, bins, scan = hardware_for(locations)
@@ -250,7 +263,7 @@ def build_site(seed, locations=60, raw_config=None):
                        rate=round(rng.uniform(lo, hi), 3), take=take, needs_work_order=needs_wo,
                        needs_approval=needs_ok, pack=pack, capacity=CAPACITY[kind],
                        piece_mg=template[9] if kind == "bin" else None)
-        _min_max(loc)
+        _min_max(loc, cover_days)
         out.append(loc)
 
     template_list = {"lane": LANE_ITEMS, "door": DOOR_ITEMS, "bin": BIN_ITEMS, "scan": SCAN_ITEMS}

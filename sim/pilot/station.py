@@ -5,6 +5,8 @@ and jumps over the idle time between visits to it (nothing moves in a closed cab
 
 People's hands are here too: what a hand does to the physical cabinet (take pieces from a bin, close a
 door, load a spiral) is the hardware boundary, so it acts on the sim's physics directly."""
+import contextlib
+
 from edge_agent.flows import installer
 from edge_agent.flows.vending import Vending
 from edge_agent.rules.refusal import Refusal
@@ -12,9 +14,11 @@ from edge_agent.flows.weighing import WeighBins
 from sim.cabinet import Faults, SimCabinet
 from sim.virtual_host import VirtualCabinet, VirtualHost
 from sim.pilot import faults as fault_rates
+from firmware import messages as M
 
 CAL_MG = 500_000               # the installer's reference weight (500 g), as in sim/demo.py
 DOOR_CLOSE_MS = 300            # after a hand shuts a door: the firmware debounces and reports it
+SETTLE_AFTER_RESET_MS = 1000   # after an MCU reset mid-vend: longer than any item takes to fall through the beam
 STEP_MS = 5                    # virtual ms per firmware pass: a board loops every 1-5 ms; 5 is the slow end
 
 
@@ -89,6 +93,7 @@ class Station:
         self.vending = Vending(ledger, self.cabinet)
         self.bins = WeighBins(ledger, self.cabinet)
         self.held = {l.id: l.maximum for l in site.locations if l.kind in ("door", "scan")}
+        self.resets = 0                                   # MCU resets injected mid-vend
 
     @property
     def physics(self):
@@ -137,6 +142,40 @@ class Station:
 
     def bin_put(self, unit, n):
         self.physics.bin(unit).put(n)
+
+    def shrink_lane(self, unit, n):
+        """n items leave a spiral by hand, with no vend (shrinkage); returns how many went."""
+        lane = self.physics.lane(unit)
+        n = min(n, lane.items)
+        lane.items -= n
+        return n
+
+    @contextlib.contextmanager
+    def reset_mid_vend(self, delay_ms):
+        """Within this block the next vend's microcontroller resets `delay_ms` after its motor starts (a
+        brown-out, a watchdog): the vend's answer is lost and the agent's recovery must settle it."""
+        inner, host, sim = self.cabinet.inner, self.host, self.sim
+        original = inner.vend
+
+        def vend_then_reset(lane, cmd_id):
+            inner.vend = original                         # only this one vend
+            op = host.core.actuate(M.VEND, cmd_id, (lane,), sim.now, inner.timeout_ms)
+            host.wait_for(lambda: "lane %d" % lane in sim.physics.safety.energised(), 1000)
+            host.tick(delay_ms)
+            sim.reset_mcu(M.RESET_HARD)
+            self.resets += 1
+            try:
+                return host.run(op, inner.timeout_ms + 5000)
+            finally:
+                # An item already pushed off falls now, while the new boot runs no command (the cabinet's
+                # virtual time stands still between takes: without this it would fall into the next vend).
+                host.tick(SETTLE_AFTER_RESET_MS)
+
+        inner.vend = vend_then_reset
+        try:
+            yield
+        finally:
+            inner.__dict__.pop("vend", None)
 
     def jam(self, unit, jammed=True):
         self.physics.lane(unit).jammed = jammed

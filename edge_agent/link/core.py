@@ -7,8 +7,7 @@ What it does (docs/protocol.md):
 - stop-and-wait requests: one outstanding, seq +1 per new request, retransmission of the identical frame on
   an adaptive timeout until the request's time budget is spent;
 - events: in-order, exactly-once delivery (event_order.py decides which) with acknowledgements that never
-  occupy the request slot; with `ack_when_stored` (True, or the event types the caller stores) an event is
-  acknowledged only when the caller says it is stored (`event_stored`), so a crash before cannot lose it;
+  occupy the request slot, or (`ack_when_stored`) once the caller has stored the event (`event_stored`);
 - a PING whenever the host has sent nothing for `heartbeat_ms`, so the firmware keeps its outputs enabled;
 - the firmware's boot id, from HELLO and EV_BOOT, and reboot notices to running operations;
 - which vends the drop beam saw an item fall for (EV_DROP), so an outcome a reset cut off can be reconciled.
@@ -20,56 +19,16 @@ from dataclasses import dataclass
 from firmware import messages as M
 from firmware.codec import MAX_PAYLOAD, FrameDecoder, encode_frame
 from edge_agent.link.errors import LinkError, LinkTimeout
-from edge_agent.link.event_order import DUPLICATE, GAP_RESYNC_AFTER, HOLD, EventSequencer
+from edge_agent.link.event_order import DUPLICATE, GAP_RESYNC_AFTER, HOLD, EventSequencer, HeldAcks
 from edge_agent.link.messages import decode_event, query_payload
 from edge_agent.link.names import kind_name
 from edge_agent.link.ops import Actuation, Call
+from edge_agent.link.retransmit import RTO_INITIAL_MS, RetransmitTimer  # noqa: F401 - RTO_INITIAL_MS for callers
 
 REQUEST_BUDGET_MS = 5000
 HEARTBEAT_MS = 500
-RTO_INITIAL_MS = 40
-RTO_MIN_MS = 25
-RTO_MAX_MS = 500
 UNSETTLED_KEPT = 1024    # command ids with an unknown outcome remembered, to refuse resending them to a new boot
 DROPS_KEPT = 1024        # command ids of vends whose drop an EV_DROP reported, for reconciling a lost outcome
-
-
-class RetransmitTimer:
-    """Retransmission timeout from measured round trips, as TCP (RFC 6298) and Klipper's serialqueue do:
-    rto = srtt + max(4 * rttvar, minimum), doubled on a timeout with nothing heard, capped. Samples come only
-    from requests answered after a single send (Karn): an answer to a retransmitted frame cannot say which
-    copy it answers.
-
-    The doubling is for a firmware slower than the timeout, not for a noisy line: when a frame arrived
-    damaged while the host waited, the firmware is answering and the line broke it, so the resend goes at the
-    measured timeout (`restore`) instead of a doubled one. A line that corrupts long frames then gets many
-    quick resends within a request's budget instead of a few at the cap (docs/decisions/0034). An answer to
-    a resent frame restores nothing (Karn): a firmware slower than the measured timeout would otherwise be
-    resent to forever without a sample."""
-
-    def __init__(self, initial=RTO_INITIAL_MS, minimum=RTO_MIN_MS, maximum=RTO_MAX_MS):
-        self.minimum = minimum
-        self.maximum = maximum
-        self.rto = initial
-        self.base = initial         # the timeout the round trips measured, before any backoff
-        self.srtt = None
-        self.rttvar = None
-
-    def sample(self, rtt):
-        if self.srtt is None:
-            self.srtt, self.rttvar = rtt, rtt / 2
-        else:
-            self.rttvar = (3 * self.rttvar + abs(self.srtt - rtt)) / 4
-            self.srtt = (7 * self.srtt + rtt) / 8
-        self.rto = self.base = min(max(self.srtt + max(4 * self.rttvar, self.minimum), self.minimum),
-                                   self.maximum)
-
-    def backoff(self):
-        self.rto = min(self.rto * 2, self.maximum)
-
-    def restore(self):
-        """The firmware was heard, damaged: the measured timeout again (no sample: Karn)."""
-        self.rto = self.base
 
 
 @dataclass
@@ -119,7 +78,6 @@ class LinkCore:
 
     def __init__(self, now=0, *, request_budget_ms=REQUEST_BUDGET_MS, heartbeat_ms=HEARTBEAT_MS,
                  timer=None, first_seq=0, gap_resync_after=GAP_RESYNC_AFTER, ack_when_stored=False):
-        self.ack_when_stored = ack_when_stored if isinstance(ack_when_stored, bool) else frozenset(ack_when_stored)
         self.request_budget_ms = request_budget_ms
         self.heartbeat_ms = heartbeat_ms      # None: no keep-alive pings (tests of other things)
         self.timer = timer or RetransmitTimer()
@@ -136,7 +94,7 @@ class LinkCore:
         self._ops = []
         self._unsettled = OrderedDict()       # cmd_id -> boot id it was sent to, until its outcome is known
         self._drops = OrderedDict()           # cmd_id -> lane, for every EV_DROP delivered (the newest kept)
-        self._unstored = OrderedDict()        # seq -> event delivered, not stored yet (ack_when_stored)
+        self._held = HeldAcks(ack_when_stored)   # True, or the event types the caller stores (event_order.py)
         self._sequencer = EventSequencer(gap_resync_after)
         self._decoder = FrameDecoder(self._on_frame)
 
@@ -228,15 +186,12 @@ class LinkCore:
         return events
 
     def event_stored(self, event):
-        """`event` is stored: acknowledge it if held (not one of a boot since restarted: its seq is stale)."""
-        held = self._unstored.get(event.seq) is event and self._unstored.pop(event.seq) is event
-        if held:
-            self._acks.append(event.seq)
-        return held
+        """`event` is stored: acknowledge it now if its acknowledgement was held; returns whether it was."""
+        return self._held.release(event) and not self._acks.append(event.seq)
 
     def event_not_stored(self, event):
-        """The caller could not store `event`: it is delivered again when the firmware resends it."""
-        if self._unstored.get(event.seq) is event and self._unstored.pop(event.seq):
+        """`event` could not be stored: it is delivered again when the firmware resends it."""
+        if self._held.release(event):
             self._sequencer.rewind(event.seq, event.type == M.EV_BOOT)
 
     def close(self, error):
@@ -396,16 +351,12 @@ class LinkCore:
             return
         if verdict == DUPLICATE:
             self._stats.event_duplicates += 1
-            if seq not in self._unstored and seq not in self._acks:
-                self._acks.append(seq)   # delivered and stored before: its acknowledgement was lost
-            return                       # delivered, not stored yet: acknowledged once it is
+            if not self._held.holds(seq) and seq not in self._acks:
+                self._acks.append(seq)   # stored (or never held) before: its acknowledgement was lost
+            return
         self._stats.events_delivered += 1
         self._events.append(event)
-        if boot_id is not None:
-            self._unstored.clear()       # a new boot: the old boot's events can no longer be acknowledged
-        if self.ack_when_stored is True or (self.ack_when_stored and event.type in self.ack_when_stored):
-            self._unstored[seq] = event
-        elif seq not in self._acks:
+        if not self._held.delivered(event, boot_id is not None) and seq not in self._acks:
             self._acks.append(seq)
         if event.type == M.EV_DROP and event.fields:
             self._drops[event.fields["cmd_id"]] = event.fields["lane"]

@@ -56,3 +56,32 @@ class EventSequencer:
         self.expected = (seq + 1) & 0xFF
         self._held_seq, self._held_count = None, 0
         return DELIVER
+
+
+class HeldAcks:
+    """The acknowledgements LinkCore holds until the caller has stored the event (docs/protocol.md): for
+    `types` True every event, for a collection of event types those, for False none. One boot's events:
+    a new boot forgets the old boot's (their seqs now number the new boot's events)."""
+
+    def __init__(self, types=False):
+        self.types = types if isinstance(types, bool) else frozenset(types)
+        self._held = {}               # seq -> the event delivered, not stored yet
+
+    def delivered(self, event, new_boot=False):
+        """Whether to hold this event's acknowledgement (False: acknowledge it now)."""
+        if new_boot:
+            self._held.clear()
+        if self.types is True or (self.types and event.type in self.types):
+            self._held[event.seq] = event
+            return True
+        return False
+
+    def holds(self, seq):
+        return seq in self._held
+
+    def release(self, event):
+        """Stop holding this very event (not another of the same seq); returns whether it was held."""
+        if self._held.get(event.seq) is not event:
+            return False
+        del self._held[event.seq]
+        return True

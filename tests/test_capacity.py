@@ -83,7 +83,7 @@ def test_a_refill_cannot_put_in_more_than_the_location_holds(ledger):
     # L1: max 10 is what a refill aims at; 15 is what the spiral physically takes, so the bound on a number typed
     with pytest.raises(ValueError, match="L1 holds at most 15"):
         refill.confirm_refill(ledger, DRIVER, "L1", 16)
-    refill.confirm_refill(ledger, DRIVER, "L1", 11)
+    refill.confirm_refill(ledger, DRIVER, "L1", 11, counted=15)
     assert ledger.on_hand("L1") == 15
 
 

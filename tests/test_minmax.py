@@ -68,3 +68,7 @@ def test_refill_quantities_are_whole_packs_up_to_max():
     assert refill_quantity(7, 10, 4) == 3       # not one whole pack fits: what is missing
     assert refill_quantity(12, 10, 4) == 0
     assert refill_quantity(0, 8, None) == 8
+    # Whole packs that would leave it below min: what is missing up to max (issue 15: 24 of 254 pilot
+    # refills ended below min when the pack was larger than the gap between min and max).
+    assert refill_quantity(2, 14, 10, minimum=13) == 12      # one pack of 10 would leave 12, below 13
+    assert refill_quantity(2, 14, 10, minimum=12) == 10      # one pack reaches min: whole packs stay

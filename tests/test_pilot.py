@@ -402,8 +402,9 @@ def test_an_mcu_reset_mid_turn_charges_nothing_and_nothing_came_out(reset_runs):
 
 
 def test_shrinkage_is_found_at_the_next_visit_and_reported_at_the_end(tmp_path):
-    # Monday 10:00 a whole lane goes missing; the Tuesday visit finds the difference; it was not flagged
-    # (nothing in the cabinet reports a theft). The end check reports it as explained by the fault.
+    # Monday 10:00 a whole lane goes missing; the takes that follow turn with nothing dropping, so the lane is
+    # suspected empty (an alert and a count task) before the Tuesday visit finds the difference. The end check
+    # reports it as explained by the fault.
     faults = FaultPlan(3, 2, jam_rate=0, outages_per_week=0, shrinkage_per_week=0, reset_rate=0)
     faults.shrinkage = [(10 * HOUR_MS, 0.99, None)]
     run = run_pilot(tmp_path, days=2, seed=3, locations=LOCATIONS, faults=faults)
@@ -411,7 +412,7 @@ def test_shrinkage_is_found_at_the_next_visit_and_reported_at_the_end(tmp_path):
     [(lane, gone)] = p.shrinkage
     assert gone > 0
     a = p.accuracy.per[lane]
-    assert (a.checks, a.differences, a.flagged) == (1, 1, 0)
+    assert (a.checks, a.differences, a.flagged) == (1, 1, 1)
     figures = p.accuracy.figures()
     assert figures["differences_at_visits"] >= 1 and figures["visit_checks"] == LOCATIONS
     assert figures["stock_accuracy_at_visits_pct"] < 100

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import time
 
+from edge_agent.app.installer_jobs import InstallerJobs
 from edge_agent.app.jobs import NotReady, job
 from edge_agent.app.live_state import LiveCabinet
 from edge_agent.app.sessions import Approved, NoSession, Sessions, client_view
@@ -23,14 +24,14 @@ from edge_agent.badge.ids import BadBadgeId
 from edge_agent.badge.wedge import normalize_wedge_entry
 from edge_agent.cloud import outbox
 from edge_agent.flows import alerts as alert_flows
-from edge_agent.flows import installer, loans, refill, remote, stock
+from edge_agent.flows import loans, refill, remote, stock
 from edge_agent.flows.actuation import DISK_LOW
 from edge_agent.flows.cabinet_events import take_events
-from edge_agent.flows.vending import Vending, jammed
+from edge_agent.flows.vending import Vending
 from edge_agent.flows.weighing import NotStable, WeighBins, issue_scanned
 from edge_agent.ledger import alerts, count_tasks, lockouts
 from edge_agent.ledger.errors import LedgerError
-from edge_agent.ledger.locations import find_location, units
+from edge_agent.ledger.locations import find_location
 from edge_agent.link.codes import DoorState, Event, Fault
 from edge_agent.link.errors import LinkError
 from edge_agent.rules import charge_lists
@@ -48,7 +49,7 @@ OVERDUE_CHECK_S = 60  # how often lent tools are checked against their due time
 DISK_CHECK_S = 30     # how often the ledger's free space is checked for the disk_low alert
 
 
-class Agent:
+class Agent(InstallerJobs):
     def __init__(self, open_ledger, cabinet, config, clock=time.monotonic):
         """open_ledger: a function that opens the ledger (called on the worker thread)."""
         self._open_ledger = open_ledger
@@ -350,50 +351,6 @@ class Agent:
     @job("supervise")
     def count_tasks(self, person):
         return count_tasks.open_count_tasks(self.ledger)
-
-    # -- the installer (flows/installer.py) ------------------------------------------------------------------
-    @job("install")
-    def health(self, person):
-        return installer.health(self.ledger, self.cabinet, self.hello)
-
-    @job("install", moves=True)
-    def test_door(self, person, location):
-        return installer.test_door(self.ledger, self.cabinet, person, location)
-
-    @job("install", moves=True)
-    def test_lane(self, person, location):
-        return installer.test_lane(self.ledger, self.cabinet, person, location)
-
-    @job("install", moves=True)
-    def reenable_lane(self, person, location):
-        return installer.reenable_lane(self.ledger, self.cabinet, person, location)
-
-    @job("install")
-    def lane_jammed(self, person, location):
-        """Whether the ledger holds an open jam alert for the lane (vending.jammed)."""
-        return jammed(self.ledger, location)
-
-    @job("install")
-    def layout(self, person):
-        """{(kind, unit): location id} for the cabinet's doors, lanes and weigh bins."""
-        return units(self.ledger)
-
-    @job("install")
-    def cabinet_status(self, person):
-        """The firmware's STATUS: each door's, lane's and bin's state now (link.codes names them)."""
-        return self.cabinet.status()
-
-    @job("install", moves=True)
-    def tare_bin(self, person, location):
-        return installer.tare(self.ledger, self.cabinet, person, location)
-
-    @job("install", moves=True)
-    def calibrate_bin(self, person, location, known_mg):
-        return installer.calibrate(self.ledger, self.cabinet, person, location, known_mg)
-
-    @job("install")
-    def read_bin(self, person, location):
-        return installer.read_bin(self.ledger, self.bins, location)
 
     # -- what the cloud asks (cloud/commands.py has checked signature, expiry and replay) --------------------
     def remote_unlock(self, door, command_id, reason=None):

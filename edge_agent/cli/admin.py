@@ -56,7 +56,7 @@ def stock(ledger, below_min=False):
                      "description": loc["description"], "supplier": loc["supplier"], "on_hand": loc["on_hand"],
                      "min": loc["min"], "max": loc["max"], "quarantine": loc["quarantine"],
                      "state": stock_state(loc["on_hand"], loc["min"]) if loc["sku"] else "no SKU",
-                     "refill": minmax.refill_quantity(loc["on_hand"], loc["max"], loc["refill_pack"])
+                     "refill": minmax.refill_quantity(loc["on_hand"], loc["max"], loc["refill_pack"], loc["min"])
                      if below else 0})
     return rows
 

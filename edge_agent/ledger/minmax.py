@@ -15,11 +15,13 @@ LOW_STOCK = "low_stock"
 STOCKOUT = "stockout"
 
 
-def refill_quantity(on_hand, maximum, pack):
-    """Up to max in whole refill packs; a partial pack only when not even one whole pack fits."""
+def refill_quantity(on_hand, maximum, pack, minimum=0):
+    """Up to max in whole refill packs; what is missing up to max (a partial pack) when not even one whole
+    pack fits, or when whole packs would leave the location below min: a refill never ends below min."""
     need = max(0, maximum - on_hand)
     pack = max(1, pack or 1)
-    return (need // pack) * pack or need
+    whole = (need // pack) * pack
+    return whole if whole and on_hand + whole >= minimum else need
 
 
 def evaluate(ledger, location, seq, wall):
@@ -35,7 +37,7 @@ def evaluate(ledger, location, seq, wall):
         clear_alert(db, location, STOCKOUT, seq, wall)
         return
     if on_hand < minimum:
-        quantity = refill_quantity(on_hand, maximum, pack)
+        quantity = refill_quantity(on_hand, maximum, pack, minimum)
         task = db.execute("SELECT id FROM refill_tasks WHERE location = ? AND closed_seq IS NULL",
                           [location]).fetchone()
         if task is None:

@@ -141,6 +141,12 @@ CASES = [
     ("refill-tasks", 2, lambda s: ["refill-tasks"], "needs --db FILE"),
     ("alerts", 0, lambda s: ["--db", s / "ledger.db", "alerts"], ""),
     ("alerts", 2, lambda s: ["--db", s / "missing.db", "alerts"], "no ledger at"),
+    ("count-tasks", 0, lambda s: ["--db", s / "ledger.db", "count-tasks", "--json"], ""),
+    ("count-tasks", 2, lambda s: ["--db", s / "missing.db", "count-tasks"], "no ledger at"),
+    ("tools", 0, lambda s: ["--db", s / "ledger.db", "tools"], ""),
+    ("tools", 2, lambda s: ["tools"], "needs --db FILE"),
+    ("tool-lost", 2, lambda s: ["--db", s / "ledger.db", "tool-lost", "7", "--by", "ghost"], "no user 'ghost'"),
+    ("tool-lost", 2, lambda s: ["--db", s / "ledger.db", "tool-lost", "0", "--by", "tech-1"], "at least 1"),
     ("report", 0, lambda s: ["--db", s / "ledger.db", "report", "--month", "2026-02", "--out", s / "report"], ""),
     ("report", 2, lambda s: ["--db", s / "ledger.db", "report", "--month", "2026-13"], "2026-13"),
 ]
@@ -158,6 +164,7 @@ def test_each_command_exits_as_documented(site, case):
 
 
 RAN |= {("run", 0), ("run", 2), ("run", 3)}
+RAN |= {("tool-lost", 0)}   # needs a tool out on loan: tests/test_tools.py marks one lost from the command line
 
 
 def test_run_exits_2_on_a_ledger_folder_or_port_it_cannot_use_0_when_stopped_and_3_when_the_link_fails(

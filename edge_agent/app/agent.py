@@ -342,7 +342,7 @@ class Agent(InstallerJobs):
     # -- tools lost, count tasks (issue 15: docs/decisions/0030) ----------------------------------------------
     @job("supervise")
     def tools_out(self, person):
-        return [dataclasses.asdict(loan) for loan in loans.open_loans(self.ledger)]
+        return loans.tools_out(self.ledger)
 
     @job("supervise")
     def mark_lost(self, person, loan_id, note=None):

@@ -24,7 +24,7 @@ Rules:
 The loan rows themselves are written with the outcome, in its SQLite transaction: loan_records.py.
 Refusals are on record and raised as a Refusal.
 """
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Optional
 
 from edge_agent.flows.actuation import Actuator, IssueResult
@@ -38,7 +38,7 @@ from edge_agent.rules.refusal import Refusal
 from edge_agent.rules.roles import SUPERVISORS
 
 __all__ = ["DEFAULT_LOAN_HOURS", "Loan", "ToolResult", "check_in", "check_out", "loans_of", "mark_lost",
-           "open_loans", "overdue", "raise_overdue_alerts"]
+           "open_loans", "overdue", "raise_overdue_alerts", "tools_out"]
 
 
 @dataclass
@@ -129,6 +129,16 @@ def loans_of(ledger, user_id):
 def open_loans(ledger):
     """Every tool out now, soonest due first (a supervisor's view: which one to mark lost)."""
     return find_loans(ledger, "in_seq IS NULL")
+
+
+def tools_out(ledger):
+    """Every tool out now, soonest due first, as dicts for the supervisor's screen: the Loan's fields, the
+    holder's `name`, the tool's `description` and `overdue` (past due by the ledger clock, not the page's)."""
+    late = {loan.id for loan in overdue(ledger)}
+    names = dict(ledger.db.execute("SELECT id, name FROM users").fetchall())
+    described = dict(ledger.db.execute("SELECT part_number, description FROM skus").fetchall())
+    return [dict(asdict(loan), name=names.get(loan.user_id), description=described.get(loan.sku),
+                 overdue=loan.id in late) for loan in open_loans(ledger)]
 
 
 def overdue(ledger):

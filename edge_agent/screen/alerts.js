@@ -19,7 +19,7 @@ const KIND_WORDS = {
 };
 const ENDS_WORDS = { condition: "when its cause ends", count: "with a count of the location",
                      acknowledged: "with your acknowledgement" };
-const NOTE_KEYS = [..."ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "-", "Space", "⌫", "Clear"];
+export const NOTE_KEYS = [..."ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "-", "Space", "⌫", "Clear"];
 const NOTE_MAX = 200;
 let chosen = null;         // the alert at hand (its row, with `location` set to its id for the list marks)
 let note = "";
@@ -28,12 +28,15 @@ export function kindWords(kind) {
   return KIND_WORDS[kind] || kind.replace(/_/g, " ");
 }
 
-function since(wall) {
+// A ledger time as a person reads it on the screen: "05/12 14:30" (day/month, local time).
+export function when(wall) {
   const t = new Date(wall);
   if (isNaN(t)) return wall || "";
   const pad = (n) => String(n).padStart(2, "0");
-  return "since " + pad(t.getDate()) + "/" + pad(t.getMonth() + 1) + " " + pad(t.getHours()) + ":" + pad(t.getMinutes());
+  return pad(t.getDate()) + "/" + pad(t.getMonth() + 1) + " " + pad(t.getHours()) + ":" + pad(t.getMinutes());
 }
+
+export const since = (wall) => "since " + when(wall);
 
 export async function openAlerts(message) {
   const answer = await api("GET", "/api/alerts");

@@ -3,7 +3,7 @@
 import { $ } from "./dom.js";
 import { session, state } from "./store.js";
 
-const SCREENS = ["idle", "pin", "items", "finding", "terms", "weigh", "loans", "refill", "sup", "supwork", "alerts",
+const SCREENS = ["idle", "pin", "items", "finding", "terms", "weigh", "loans", "refill", "sup", "supwork", "alerts", "tools",
                  "health", "calib", "busy", "result"];
 let screen = "idle";
 let liveDoor = null;       // the door the result and refill screens watch ("Door 3 is open, close it when done")

@@ -1,5 +1,7 @@
 // The supervisor area (shown when state.may has "supervise"; the agent refuses anyone else): cycle count,
-// adjustment with a reason, a jammed lane cleared, quarantine restocked or scrapped, the open alerts (alerts.js).
+// adjustment with a reason, a jammed lane cleared, quarantine restocked or scrapped, the open count tasks
+// (a lane suspected empty: counted here, which puts it back in service), the open alerts (alerts.js), the
+// tools out (tools.js).
 import { openAlerts } from "./alerts.js";
 import { api } from "./api.js";
 import { $, listEntry, listNote, markChosen, where } from "./dom.js";
@@ -7,12 +9,13 @@ import { loadItems } from "./items.js";
 import { DIGITS, fillKeypad, onKey, typeNumber } from "./keypad.js";
 import { busy, show } from "./nav.js";
 import { offerMore, showResult } from "./result.js";
+import { openTools } from "./tools.js";
 
 const SUP_TITLES = { count: "Cycle count: choose a location", adjust: "Adjust: choose a location",
-                     lanes: "Jammed lanes", quarantine: "In quarantine" };
+                     lanes: "Jammed lanes", quarantine: "In quarantine", tasks: "Count tasks: count these" };
 const SUP_EMPTY = { count: "No locations.", adjust: "No locations.", lanes: "No lane is jammed.",
-                    quarantine: "Nothing is in quarantine." };
-let supMode = null;        // "count", "adjust", "lanes" or "quarantine"; the location at hand; what is typed
+                    quarantine: "Nothing is in quarantine.", tasks: "No count tasks." };
+let supMode = null;        // "count", "adjust", "lanes", "quarantine" or "tasks"; the location at hand; what is typed
 let supRow = null;
 let counted = "";
 let delta = 1;
@@ -21,9 +24,9 @@ let quarN = 1;
 
 async function openMode(mode) {
   supMode = mode;
-  const answer = await api("GET", "/api/stock");
+  const answer = await api("GET", mode === "tasks" ? "/api/count-tasks" : "/api/stock");
   if (answer.status === 401) return show("idle");
-  let rows = answer.stock || [];
+  let rows = (mode === "tasks" ? answer.count_tasks : answer.stock) || [];
   let jams = {};
   if (mode === "lanes") {
     const alerts = await api("GET", "/api/alerts");
@@ -51,7 +54,8 @@ function supPick(row) {
   supRow = row;
   markChosen($("sup-list"), row);
   $("sup-none").hidden = !!row;
-  $("sup-count").hidden = !row || supMode !== "count";
+  $("sup-count").hidden = !row || (supMode !== "count" && supMode !== "tasks");
+  $("sup-task-reason").hidden = !row || supMode !== "tasks";
   $("sup-adjust").hidden = !row || supMode !== "adjust";
   $("sup-lane").hidden = !row || supMode !== "lanes";
   $("sup-quar").hidden = !row || supMode !== "quarantine";
@@ -61,6 +65,7 @@ function supPick(row) {
   reason = null;
   quarN = 1;
   $("sup-counted").querySelector(".label").textContent = "Counted at " + where(row);
+  $("sup-task-reason").textContent = row.reason ? "Why: " + row.reason : "";
   $("lane-name").textContent = "Lane " + row.unit;
   $("lane-clear").textContent = "Clear lane " + row.unit;
   renderCounted();
@@ -100,10 +105,12 @@ async function confirmCount() {
   if (supFailed(answer)) return;
   const d = answer.difference;
   const name = row.description || row.sku || row.location;
+  const task = supMode !== "tasks" ? "" : row.kind === "lane" ? " The count task is done: " + where(row) +
+    " is back in service." : " The count task is done.";
   supDone(where(row) + ": counted " + n,
-          d === 0 ? "That matches the ledger. " + name + ": " + n + " on hand."
+          (d === 0 ? "That matches the ledger. " + name + ": " + n + " on hand."
             : (d > 0 ? d + " more" : -d + " fewer") + " than the ledger said (" + row.on_hand + "). " +
-              "The ledger now says " + n + ".", true);   // recorded: a difference is news, not a failure
+              "The ledger now says " + n + ".") + task, true);   // recorded: a difference is news, not a failure
 }
 
 function stepDelta(by) {
@@ -171,6 +178,7 @@ for (const b of document.querySelectorAll(".sup-menu button[data-mode]")) {
 }
 $("sup-home").addEventListener("click", () => show("sup"));
 $("sup-alerts").addEventListener("click", () => openAlerts());
+$("sup-tools").addEventListener("click", () => openTools());
 onKey($("sup-keypad"), pressCounted);
 $("count-ok").addEventListener("click", confirmCount);
 $("adj-minus").addEventListener("click", () => stepDelta(-1));

@@ -1067,6 +1067,26 @@ def screenshots(out=SHOTS):
             page.locator(".sup-menu button", has_text="Clear a jammed lane").click()
             page.locator("#lane-clear").wait_for()
             page.screenshot(path=out / "supervisor-lane-jammed.png")
+        tasks = Path(tempfile.mkdtemp(dir=tmp))
+        with screen_rig(tasks) as rig, browser() as chromium:            # a wrench out, a lane suspected empty
+            page = open_screen(chromium, rig)
+            rig.sim.physics.lane(3).items = 0
+            rig.agent.call(rig.agent.tap, BADGE)
+            page.locator("body[data-session=T1]").wait_for(state="attached")
+            for location in ("D1", "L3", "L3"):
+                rig.agent.call(rig.agent.issue, location, 1)
+            rig.agent.call(rig.agent.logout)
+            page.locator('body[data-session=""]').wait_for(state="attached")
+            badge_in(page, SUPERVISOR)
+            page.locator("#supervise").click()
+            page.locator(".sup-menu button", has_text="Count tasks").click()
+            page.locator("#sup-task-reason").wait_for()
+            press_keys(page, "sup-keypad", "0")
+            page.screenshot(path=out / "supervisor-count-tasks.png")
+            page.locator("#sup-home").click()
+            page.locator("#sup-tools").click()
+            page.locator("#tool-quick button").first.click()
+            page.screenshot(path=out / "supervisor-tools-out.png")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return sorted(out.glob("*.png"))

@@ -131,6 +131,36 @@ def test_finishing_the_moment_the_hand_leaves_never_uses_the_stale_stable_readin
     assert take.finish().quantity == 3 and rig.ledger.on_hand("B1") == 37
 
 
+class HandLiftsOutLater:
+    """The cabinet while a hand rests in a bin holding what it took: the scale shows the weight from before,
+    steady, until the hand lifts out `after_ms` into finish's reading (the 90-day pilot, seed 1, 2026-05-14, bin
+    B1: the hand's push matched the 4 pieces it took for two samples, and 4 pieces went out charged to
+    nobody)."""
+
+    def __init__(self, cab, bin, after_ms):
+        self.cab, self.bin, self.left_in = cab, bin, after_ms
+
+    def read_bin(self, number):
+        return self.cab.read_bin(number)
+
+    def wait(self, ms):
+        self.cab.wait(ms)
+        self.left_in -= ms
+        if self.left_in <= 0 < self.left_in + ms:
+            self.bin.place(0, hand_ms=300)           # the hand lifts out with its pieces
+
+
+def test_a_hand_resting_with_the_pieces_it_took_is_not_nothing_taken(rig):
+    take = rig.bins.begin(TECH, "B1", 4)
+    rig.bin(1).take(4, hand_ms=0)
+    rig.bin(1).place(4 * PIECE_MG / 1000, hand_ms=0)   # the hand rests on the bin: the same weight, steady
+    rig.cab.wait(2000)                               # long enough for the firmware to call it stable
+    rig.bins.cabinet = HandLiftsOutLater(rig.cab, rig.bin(1), after_ms=400)
+    result = take.finish()
+    assert (result.action, result.quantity) == ("issue", 4)
+    assert stock_rows(rig.ledger) == [("issue", "B1", "tech-1", 4, None)] and rig.ledger.on_hand("B1") == 36
+
+
 def test_a_hand_still_in_the_bin_is_never_counted_and_finish_can_be_retried(rig):
     take = rig.bins.begin(TECH, "B1", 3)
     rig.bin(1).take(3, hand_ms=60000)               # rummaging for a minute: the reading never settles

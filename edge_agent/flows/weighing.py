@@ -7,6 +7,9 @@ The rules:
 - Only stable, calibrated readings count. `stable_reading` polls until two stable readings a poll apart
   agree (a lone stable flag may predate a change the load cell has not sampled yet); an uncalibrated bin is
   refused, and a bin that will not settle raises NotStable (finish can be called again, nothing is written).
+  A finish that reads the weight before ("nothing taken") reads again after CONFIRM_MS and counts from that:
+  the scale's average can still hold samples from before the hand, and a hand in the bin can press about
+  what it lifted for a moment, so the same weight twice a poll apart is not yet proof that nothing left.
 - A change counts as n pieces only when it is within the tolerance (a fraction of the piece weight, at
   least an absolute floor in mg) of n whole pieces; n = 0 is "nothing taken". Anything else is not counted:
   an `adjustment` row of quantity 0, outcome "flagged", saying grams and pieces, and a bin_weight_mismatch
@@ -51,6 +54,8 @@ TOLERANCE = 0.25          # of a piece weight: 3.2 pieces by weight is 3, 3.3 is
 FLOOR_MG = 500            # tolerance never below this: the scale's own noise after averaging
 POLL_MS = 250             # between reads: more than two HX711 samples (10/s), so a change shows as unstable
 TRIES = 40                # 10 s for a hand to leave the bin and the reading to settle
+CONFIRM_MS = 1000         # "nothing taken" is read again this much later: longer than the firmware's average
+                          # (8 samples at 10/s), so no sample from before the hand is left in it
 
 MISMATCH = "bin_weight_mismatch"
 OVER_ALLOWED = "bin_over_allowed"
@@ -79,9 +84,14 @@ def whole_pieces(delta_mg, piece_mg, tolerance=TOLERANCE, floor_mg=FLOOR_MG):
     return n if abs(delta_mg - n * piece_mg) <= max(tolerance * piece_mg, floor_mg) else None
 
 
+def waiter(cabinet, wait=None):
+    """wait(ms): the one given, else the cabinet's (virtual time), else a real sleep."""
+    return wait or getattr(cabinet, "wait", None) or (lambda ms: time.sleep(ms / 1000))
+
+
 def stable_reading(cabinet, bin, *, tries=TRIES, poll_ms=POLL_MS, agree_mg=FLOOR_MG, wait=None):
     """A stable reading confirmed by the next one; an uncalibrated reading at once (waiting cannot help)."""
-    wait = wait or getattr(cabinet, "wait", None) or (lambda ms: time.sleep(ms / 1000))
+    wait = waiter(cabinet, wait)
     last = None
     for _ in range(tries):
         reading = cabinet.read_bin(bin)
@@ -100,19 +110,25 @@ def _grams(mg):
 
 class WeighBins:
     def __init__(self, ledger, cabinet, *, tolerance=TOLERANCE, floor_mg=FLOOR_MG, tries=TRIES,
-                 poll_ms=POLL_MS, wait=None):
+                 poll_ms=POLL_MS, confirm_ms=CONFIRM_MS, wait=None):
         self.ledger = ledger
         self.cabinet = cabinet
         self.tolerance = tolerance
         self.floor_mg = floor_mg
         self.tries = tries
         self.poll_ms = poll_ms
+        self.confirm_ms = confirm_ms
         self.wait = wait
         self.held = {}            # location -> the Take open on it in this agent (its row is in open_bin_takes)
 
     def read(self, unit):
         return stable_reading(self.cabinet, unit, tries=self.tries, poll_ms=self.poll_ms, agree_mg=self.floor_mg,
                               wait=self.wait)
+
+    def read_later(self, unit):
+        """A stable reading confirm_ms from now (see CONFIRM_MS)."""
+        waiter(self.cabinet, self.wait)(self.confirm_ms)
+        return self.read(unit)
 
     def pieces(self, delta_mg, piece_mg):
         return whole_pieces(delta_mg, piece_mg, self.tolerance, self.floor_mg)
@@ -306,9 +322,12 @@ class Take:
             return self.result
         bins, loc = self.bins, self.location
         after = bins.read(loc.unit)
+        delta = after.weight_mg - self.before.weight_mg
+        if after.calibrated and bins.pieces(delta, loc.piece_weight_mg) == 0:
+            after = bins.read_later(loc.unit)     # "nothing taken" may be a reading from before the hand
+            delta = after.weight_mg - self.before.weight_mg
         if not after.calibrated:
             raise NotStable("bin %s lost its calibration during the take" % loc.id)
-        delta = after.weight_mg - self.before.weight_mg
         n = bins.pieces(delta, loc.piece_weight_mg)
         with bins.ledger.transaction():        # the take leaves open_bin_takes with what records it
             bins.ledger.db.execute("DELETE FROM open_bin_takes WHERE location = ?", [loc.id])

@@ -19,17 +19,17 @@ starts with both acks at 0: nothing was ever acknowledged, so everything is sent
 """
 
 
-def _clock_synced(seq_expr):
+def clock_synced_of(seq_expr):
     """The clock_synced of transaction `seq_expr`, else of the latest transaction, else 0."""
     return ("coalesce((SELECT clock_synced FROM transactions WHERE seq = %s), "
             "(SELECT clock_synced FROM transactions ORDER BY seq DESC LIMIT 1), 0)" % seq_expr)
 
 
-def _event_trigger(name, timing, when, type_, wall, seq, body):
+def event_trigger(name, timing, when, type_, wall, seq, body):
     return ("CREATE TRIGGER %s %s%s BEGIN "
             "INSERT INTO outbox_events (type, wall, clock_synced, ledger_seq, body) "
             "VALUES ('%s', %s, %s, %s, json_object(%s)); END"
-            % (name, timing, (" WHEN " + when) if when else "", type_, wall, _clock_synced(seq), seq, body))
+            % (name, timing, (" WHEN " + when) if when else "", type_, wall, clock_synced_of(seq), seq, body))
 
 
 STATEMENTS = [
@@ -58,17 +58,17 @@ STATEMENTS = [
         expires TEXT,
         status TEXT
     )""",
-    _event_trigger("outbox_alert_raised", "AFTER INSERT ON alerts", None, "alert_raised",
+    event_trigger("outbox_alert_raised", "AFTER INSERT ON alerts", None, "alert_raised",
                    "NEW.raised_wall", "NEW.raised_seq",
                    "'alert_id', NEW.id, 'location', NEW.location, 'kind', NEW.kind, 'detail', NEW.detail"),
-    _event_trigger("outbox_alert_cleared", "AFTER UPDATE OF cleared_wall ON alerts",
+    event_trigger("outbox_alert_cleared", "AFTER UPDATE OF cleared_wall ON alerts",
                    "OLD.cleared_wall IS NULL AND NEW.cleared_wall IS NOT NULL", "alert_cleared",
                    "NEW.cleared_wall", "NEW.cleared_seq",
                    "'alert_id', NEW.id, 'location', NEW.location, 'kind', NEW.kind"),
-    _event_trigger("outbox_refill_task_opened", "AFTER INSERT ON refill_tasks", None, "refill_task_opened",
+    event_trigger("outbox_refill_task_opened", "AFTER INSERT ON refill_tasks", None, "refill_task_opened",
                    "NEW.opened_wall", "NEW.opened_seq",
                    "'task_id', NEW.id, 'location', NEW.location, 'sku', NEW.sku, 'quantity', NEW.quantity"),
-    _event_trigger("outbox_refill_task_closed", "AFTER UPDATE OF closed_seq ON refill_tasks",
+    event_trigger("outbox_refill_task_closed", "AFTER UPDATE OF closed_seq ON refill_tasks",
                    "OLD.closed_seq IS NULL AND NEW.closed_seq IS NOT NULL", "refill_task_closed",
                    # closed_wall is set in the same UPDATE as closed_seq (minmax.py); NOT NULL in the outbox
                    "coalesce(NEW.closed_wall, NEW.opened_wall)", "NEW.closed_seq",

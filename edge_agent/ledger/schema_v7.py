@@ -20,20 +20,7 @@
 - `open_intents`: the seqs of intents with no outcome yet, kept by triggers on the transactions table, so
   start-up recovery reads what is pending from an index instead of scanning every intent.
 """
-
-
-def _clock_synced(seq_expr):
-    """The clock_synced of transaction `seq_expr`, else of the latest transaction, else 0 (as in v3)."""
-    return ("coalesce((SELECT clock_synced FROM transactions WHERE seq = %s), "
-            "(SELECT clock_synced FROM transactions ORDER BY seq DESC LIMIT 1), 0)" % seq_expr)
-
-
-def _event_trigger(name, timing, when, type_, wall, seq, body):
-    return ("CREATE TRIGGER %s %s%s BEGIN "
-            "INSERT INTO outbox_events (type, wall, clock_synced, ledger_seq, body) "
-            "VALUES ('%s', %s, %s, %s, json_object(%s)); END"
-            % (name, timing, (" WHEN " + when) if when else "", type_, wall, _clock_synced(seq), seq, body))
-
+from edge_agent.ledger.schema_v3 import event_trigger
 
 _TASK = "'task_id', NEW.id, 'location', NEW.location, 'reason', NEW.reason"
 
@@ -46,17 +33,17 @@ STATEMENTS = [
     "ALTER TABLE alerts ADD COLUMN cleared_how TEXT "
     "CHECK (cleared_how IS NULL OR cleared_how IN ('condition', 'count', 'acknowledged'))",
     "DROP TRIGGER outbox_alert_cleared",
-    _event_trigger("outbox_alert_cleared", "AFTER UPDATE OF cleared_wall ON alerts",
+    event_trigger("outbox_alert_cleared", "AFTER UPDATE OF cleared_wall ON alerts",
                    "OLD.cleared_wall IS NULL AND NEW.cleared_wall IS NOT NULL", "alert_cleared",
                    "NEW.cleared_wall", "NEW.cleared_seq",
                    "'alert_id', NEW.id, 'location', NEW.location, 'kind', NEW.kind, "
                    "'how', coalesce(NEW.cleared_how, 'condition'), 'by', NEW.acked_by, 'note', NEW.ack_note"),
-    _event_trigger("outbox_alert_acknowledged", "AFTER UPDATE OF acked_wall ON alerts",
+    event_trigger("outbox_alert_acknowledged", "AFTER UPDATE OF acked_wall ON alerts",
                    "OLD.acked_wall IS NULL AND NEW.acked_wall IS NOT NULL", "alert_acknowledged",
                    "NEW.acked_wall", "NULL",
                    "'alert_id', NEW.id, 'location', NEW.location, 'kind', NEW.kind, 'by', NEW.acked_by, "
                    "'note', NEW.ack_note"),
-    _event_trigger("outbox_alert_updated", "AFTER UPDATE OF detail ON alerts",
+    event_trigger("outbox_alert_updated", "AFTER UPDATE OF detail ON alerts",
                    "OLD.detail IS NOT NEW.detail AND NEW.cleared_wall IS NULL", "alert_updated",
                    "NEW.raised_wall", "NULL",
                    "'alert_id', NEW.id, 'location', NEW.location, 'kind', NEW.kind, 'detail', NEW.detail"),
@@ -70,9 +57,9 @@ STATEMENTS = [
         closed_wall TEXT
     )""",
     "CREATE UNIQUE INDEX count_tasks_one_open ON count_tasks(location) WHERE closed_wall IS NULL",
-    _event_trigger("outbox_count_task_opened", "AFTER INSERT ON count_tasks", None, "count_task_opened",
+    event_trigger("outbox_count_task_opened", "AFTER INSERT ON count_tasks", None, "count_task_opened",
                    "NEW.opened_wall", "NEW.opened_seq", _TASK),
-    _event_trigger("outbox_count_task_closed", "AFTER UPDATE OF closed_wall ON count_tasks",
+    event_trigger("outbox_count_task_closed", "AFTER UPDATE OF closed_wall ON count_tasks",
                    "OLD.closed_wall IS NULL AND NEW.closed_wall IS NOT NULL", "count_task_closed",
                    "NEW.closed_wall", "NEW.closed_seq", _TASK),
     """CREATE TABLE charge_lists (
@@ -91,7 +78,7 @@ STATEMENTS = [
         summary TEXT CHECK (summary IS NULL OR json_valid(summary))
     )""",
     "CREATE UNIQUE INDEX refill_visits_one_open ON refill_visits(user_id) WHERE closed_wall IS NULL",
-    _event_trigger("outbox_refill_visit", "AFTER UPDATE OF closed_wall ON refill_visits",
+    event_trigger("outbox_refill_visit", "AFTER UPDATE OF closed_wall ON refill_visits",
                    "OLD.closed_wall IS NULL AND NEW.closed_wall IS NOT NULL", "refill_visit",
                    "NEW.closed_wall", "NEW.closed_seq",
                    "'visit_id', NEW.id, 'user_id', NEW.user_id, 'opened_wall', NEW.opened_wall, "

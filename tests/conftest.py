@@ -10,3 +10,5 @@ if os.environ.get("CI"):
 # The real pcscd rig's fixtures, registered once for the whole session (a session fixture imported into
 # several test modules would be several rigs).
 from tests.pcsc_rig import pcsc_rig, virtual_cards  # noqa: E402,F401
+# The session's PostgreSQL (started on first use) and a fresh hub database per test: tests/postgres.py.
+from tests.postgres import hub_dsn, postgres  # noqa: E402,F401

@@ -1,0 +1,45 @@
+"""`locker-hub`: the supplier's hub (docs/hub.md). Each subcommand is a module of hub/commands/.
+
+Exit status: 0 done, 1 failed while running (the database or broker went away), 2 bad usage or a refusal
+before anything was done (unreadable arguments, the database unreachable at start, a changed migration).
+"""
+import argparse
+import importlib
+import sys
+
+from hub import db
+from hub.migrate import MigrationError
+
+COMMANDS = ["hub.commands.migrate", "hub.commands.serve"]
+EXIT_USAGE = 2
+
+
+def parser():
+    ap = argparse.ArgumentParser(
+        prog="locker-hub", description="The supplier's hub: every cabinet of every customer, in PostgreSQL.",
+        epilog="The database: --db, else $%s, else libpq's PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE." % db.ENV_DSN)
+    ap.add_argument("--db", metavar="DSN", default=None,
+                    help="PostgreSQL connection string, e.g. 'host=db1 dbname=hub user=hub' or postgresql://...")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).add_parser(sub)
+    return ap
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    args.dsn = db.dsn_from(args.db)
+
+    def out(line):
+        print(line, flush=True)
+    try:
+        return args.run(args, out)
+    except (db.DatabaseUnavailable, MigrationError) as e:
+        print("locker-hub: %s" % e, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,7 +15,7 @@ from edge_agent.cloud import envelope, outbox
 from edge_agent.ledger import coalesce
 from edge_agent.cloud.commands import BODY_KEYS, Commands
 from edge_agent.cloud.topics import Topics
-from sim.cloud.contract import body_schema, errors, schema
+from hub.contract import body_schema, errors, schema
 from tests.test_cloud_commands import CABINET, KEY, NOW, down  # noqa: F401 - down: the fixture
 from tests.agent_process import ledger_of
 from tests.test_cloud_sync import CABINET as SITE_CABINET, WAIT_S, Site

@@ -18,7 +18,7 @@ from edge_agent.cloud import outbox
 from edge_agent.link.serial import CabinetLink
 from edge_agent.flows.weighing import stable_reading
 from sim.cabinet import Faults, SimCabinet, serve_pty
-from sim.cloud.contract import check_batch, errors
+from hub.contract import check_batch, errors
 from tests.agent_process import AgentProcess, ledger_of, write_agent_config
 from tests.cabinets import example_config
 

@@ -18,7 +18,7 @@ import pytest
 from edge_agent.cloud import envelope, topics
 from edge_agent.ledger import ManualClock, open_ledger
 from edge_agent.ledger.chain import verify_rows
-from sim.cloud.contract import BadBatch, body_schema, check_batch, errors, schema, schema_names, validator
+from hub.contract import BadBatch, body_schema, check_batch, errors, schema, schema_names, validator
 
 ROOT = Path(__file__).resolve().parent.parent
 MQTT = ROOT / "docs" / "mqtt"

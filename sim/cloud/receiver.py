@@ -65,8 +65,8 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from edge_agent.cloud import envelope
 from edge_agent.cloud.topics import PREFIX, UP, Topics, parse
 from edge_agent.ledger.chain import GENESIS_HASH, row_hash
-from sim.cloud.contract import SCHEMA_DIR as SCHEMAS_DIR
-from sim.cloud.contract import BadBatch, Contract, ContractError, check_batch, describe
+from hub.contract import SCHEMA_DIR as SCHEMAS_DIR
+from hub.contract import BadBatch, Contract, ContractError, check_batch, describe
 
 log = logging.getLogger(__name__)
 

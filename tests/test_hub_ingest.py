@@ -1,6 +1,7 @@
-"""The reference cloud receiver (sim/cloud/receiver.py) against a real Mosquitto, fed by a test cabinet: a
-paho client publishing hand-built payloads exactly as docs/mqtt.md says, and listening on {root}/ack and
-{root}/cmd as the agent does, so every ack and command is checked with the agent's own envelope.check."""
+"""The hub's ingest (hub/: the cloud half of docs/mqtt.md) on a real PostgreSQL and a real Mosquitto, fed by a
+test cabinet: a paho client publishing hand-built payloads exactly as docs/mqtt.md says, and listening on
+{root}/ack and {root}/cmd as the agent does, so every ack and command is checked with the agent's own
+envelope.check."""
 import datetime
 import json
 import os
@@ -17,14 +18,16 @@ import pytest
 from edge_agent.cloud import envelope
 from edge_agent.cloud.topics import Topics
 from edge_agent.ledger.chain import GENESIS_HASH, row_hash
-from sim.cloud.receiver import SCHEMAS_DIR, CloudReceiver, ConfigError
+from hub.contract import SCHEMA_DIR as SCHEMAS_DIR
+from hub.contract import ContractError
+from hub.service import Hub
 from tests.mqtt_broker import broker  # noqa: F401 - the fixture
 
 KEY = bytes(range(32))
 CABINET, TENANT, SITE = "CAB-1", "acme", "plant1"
 WAIT_S = 10
 GRACE_S = 0.5
-LOCKER_SIM = str(Path(sys.executable).parent / "locker-sim")
+LOCKER_HUB = str(Path(sys.executable).parent / "locker-hub")
 
 
 # -- hand-built payloads, as docs/mqtt.md writes them -------------------------------------------------------
@@ -135,12 +138,18 @@ def resends(cabinet, stream="tx"):
             if e["type"] == "resend" and e["body"]["stream"] == stream]
 
 
+def new_hub(hub_dsn, port, **options):
+    """A started hub with CABINET registered at TENANT/SITE."""
+    hub = Hub(hub_dsn, "127.0.0.1", port, **dict(dict(grace_s=GRACE_S), **options)).start()
+    hub.register(CABINET, KEY, tenant=TENANT, site=SITE)
+    return hub
+
+
 @pytest.fixture
-def cloud(broker, tmp_path):  # noqa: F811
-    receiver = CloudReceiver("127.0.0.1", broker.port, tmp_path / "cloud.db", {CABINET: KEY}, grace_s=GRACE_S)
-    receiver.start()
-    yield receiver
-    receiver.stop()
+def cloud(broker, hub_dsn):  # noqa: F811
+    hub = new_hub(hub_dsn, broker.port)
+    yield hub
+    hub.stop()
 
 
 @pytest.fixture
@@ -227,14 +236,26 @@ def test_an_invalid_payload_is_rejected_with_a_reason_and_not_stored(cloud, cabi
     assert acks(cabinet) == [1]
 
 
-def test_a_cabinet_without_a_key_is_rejected(cloud, broker):  # noqa: F811
+def test_a_cabinet_not_registered_is_rejected(cloud, broker):  # noqa: F811
     stranger = CabinetPeer(broker.port, cabinet="CAB-9")
     try:
         stranger.publish("tx", tx_batch(ROWS[0:1], cabinet="CAB-9"))
         received(cloud, 1)
-        assert "no key" in cloud.rejected()[0]["reason"] and cloud.rows("CAB-9") == []
+        assert "not registered" in cloud.rejected()[0]["reason"] and cloud.rows("CAB-9") == []
+        assert stranger.down == []                      # nothing acknowledged
     finally:
         stranger.close()
+
+
+def test_a_registered_cabinet_publishing_under_another_site_is_rejected(cloud, broker):  # noqa: F811
+    elsewhere = CabinetPeer(broker.port, site="plant2")
+    try:
+        elsewhere.publish("tx", tx_batch(ROWS[0:1]))
+        received(cloud, 1)
+        assert "registered at acme/plant1, not acme/plant2" in cloud.rejected()[0]["reason"]
+        assert cloud.rows(CABINET) == [] and elsewhere.down == []
+    finally:
+        elsewhere.close()
 
 
 def test_a_chain_break_is_flagged_not_rejected(cloud, cabinet):
@@ -360,10 +381,8 @@ def test_an_old_sessions_last_will_does_not_mark_the_cabinet_offline(cloud, cabi
 
 
 def test_send_command_publishes_a_correctly_signed_command(cloud, cabinet):
-    with pytest.raises(LookupError):                    # the cabinet has not spoken: its topic is unknown
-        cloud.send_command(CABINET, "unlock", {"door": 2, "reason": "driver lost badge"})
-    cabinet.publish("status", status("online", 1))
-    received(cloud, 1)
+    with pytest.raises(LookupError, match="not registered"):
+        cloud.send_command("CAB-9", "unlock", {"door": 2, "reason": "driver lost badge"})
     command_id = cloud.send_command(CABINET, "unlock", {"door": 2, "reason": "driver lost badge"}, lifetime_s=60)
     command = cabinet.wait_envelope("cmd", lambda e: e["id"] == command_id)
     assert command["type"] == "unlock" and command["body"] == {"door": 2, "reason": "driver lost badge"}
@@ -386,22 +405,22 @@ def test_desired_state_is_published_retained_and_signed(cloud, cabinet, broker):
 
 
 @pytest.mark.parametrize("missing, said", [("inventory.json", "inventory.json"), ("common.json", "common.json")])
-def test_a_missing_schema_is_a_configuration_error_at_start(broker, tmp_path, missing, said):  # noqa: F811
+def test_a_missing_schema_is_a_configuration_error_at_start(broker, hub_dsn, tmp_path, missing, said):  # noqa: F811
     schemas = tmp_path / "schemas"
     shutil.copytree(SCHEMAS_DIR, schemas)
     (schemas / missing).unlink()
-    receiver = CloudReceiver("127.0.0.1", broker.port, tmp_path / "cloud.db", {CABINET: KEY}, schemas_dir=schemas)
-    with pytest.raises(ConfigError, match=said):
-        receiver.start()
+    hub = Hub(hub_dsn, "127.0.0.1", broker.port, schemas_dir=schemas)
+    with pytest.raises(ContractError, match=said):
+        hub.start()
 
 
-def test_what_comes_while_the_receiver_is_away_waits_in_its_session(broker, cabinet, tmp_path):  # noqa: F811
-    first = CloudReceiver("127.0.0.1", broker.port, tmp_path / "cloud.db", {CABINET: KEY}).start()
+def test_what_comes_while_the_hub_is_away_waits_in_its_session(broker, cabinet, hub_dsn):  # noqa: F811
+    first = new_hub(hub_dsn, broker.port)
     cabinet.publish("tx", tx_batch(ROWS[0:2]))
     cabinet.wait_envelope("ack")
     first.stop()
     cabinet.publish("tx", tx_batch(ROWS[2:5]))          # nobody is listening now; the broker keeps it for us
-    again = CloudReceiver("127.0.0.1", broker.port, tmp_path / "cloud.db", {CABINET: KEY}).start()
+    again = Hub(hub_dsn, "127.0.0.1", broker.port).start()   # the same worker id: its session
     try:
         cabinet.wait_envelope("ack", lambda e: e["body"]["upto_seq"] == 5)
         assert [r["seq"] for r in again.rows(CABINET)] == [1, 2, 3, 4, 5]
@@ -409,15 +428,16 @@ def test_what_comes_while_the_receiver_is_away_waits_in_its_session(broker, cabi
         again.stop()
 
 
-def test_the_cli_prints_what_it_stores_and_stops_cleanly_on_sigterm(broker, cabinet, tmp_path):  # noqa: F811
-    proc = subprocess.Popen([LOCKER_SIM, "cloud", "--broker", "127.0.0.1:%d" % broker.port, "--db",
-                             str(tmp_path / "cli.db"), "--key", "%s=%s" % (CABINET, KEY.hex())],
+def test_the_cli_prints_what_it_stores_and_stops_cleanly_on_sigterm(broker, cabinet, cloud, hub_dsn):  # noqa: F811
+    cloud.stop(leave=True)                              # the fixture registered the cabinet; the CLI serves
+    proc = subprocess.Popen([LOCKER_HUB, "--db", hub_dsn, "serve", "--broker", "127.0.0.1:%d" % broker.port,
+                             "--worker-id", "cli-worker", "--verbose", "--leave"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = []
         for line in proc.stdout:                        # wait for its subscription before publishing
             lines.append(line)
-            if line.startswith("subscribed to"):
+            if " subscribed to " in line:
                 break
         cabinet.publish("tx", tx_batch(ROWS[0:2]))
         cabinet.wait_envelope("ack")
@@ -426,7 +446,6 @@ def test_the_cli_prints_what_it_stores_and_stops_cleanly_on_sigterm(broker, cabi
         out, _ = proc.communicate(timeout=WAIT_S)
     text = "".join(lines) + out
     assert proc.returncode == 0, text
-    assert "CAB-1 tx 1-2: 2 new, 0 duplicate; watermark 2" in text and "stopped: 1 received" in text
-    help_text = subprocess.run([LOCKER_SIM, "cloud", "--help"], capture_output=True, text=True).stdout
-    assert "--key CABINET=HEXKEY" in help_text and "--broker HOST:PORT" in help_text
-    assert os.path.exists(tmp_path / "cli.db")
+    assert "CAB-1 tx 1-2: 2 new, 0 duplicate; watermark 2" in text and "stopped: 1 messages, 2 stored" in text
+    help_text = subprocess.run([LOCKER_HUB, "serve", "--help"], capture_output=True, text=True).stdout
+    assert "--worker-id ID" in help_text and "--broker HOST:PORT" in help_text

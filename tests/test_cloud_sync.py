@@ -221,6 +221,12 @@ def test_commands_are_applied_once_and_bad_ones_are_refused_and_change_nothing(s
     assert any(r[1:] == ("refused", "bad_signature") for r in results)
     assert any(r[1:] == ("refused", "malformed") for r in results)
     assert site.sim.bridge.call(lambda s: s.physics.door(1).opens) == 1       # opened once, for one command
+    # The applied unlock's result names the ledger row it wrote: the unlock's outcome row, as the cloud holds it.
+    applied = next(e for e in cloud.events(CABINET) if e["type"] == "command_result"
+                   and e["command_id"] == command_id and e["status"] == "applied")
+    assert cloud.wait_for(lambda: cloud.watermark(CABINET, "tx") >= (applied["ledger_seq"] or 0), WAIT_S)
+    row = next(r for r in cloud.rows(CABINET) if r["seq"] == applied["ledger_seq"])
+    assert (row["kind"], row["user_id"], row["outcome"]) == ("outcome", "cloud:%s" % command_id, applied["detail"])
 
 
 def test_a_long_backlog_drains_at_a_bounded_rate_and_live_alerts_do_not_wait_behind_it(site):

@@ -293,6 +293,7 @@ def test_the_last_wills_sent_wall_is_the_connect_time_so_the_cloud_dates_offline
     when = {k: datetime.datetime.fromisoformat(v) for k, v in (("will", offline["wall"]), ("online", online["wall"]),
                                                                ("lost", offline["received_wall"]))}
     assert when["will"] <= when["online"] <= when["lost"] + datetime.timedelta(seconds=1)   # received: whole s
+    assert " as %s (" % CABINET in site.broker.log()   # the MQTT client id is the cabinet id (docs/mqtt.md)
 
 
 def test_a_birth_head_ahead_of_the_cloud_is_followed_by_the_backlog_without_a_resend_or_a_break(site):

@@ -82,3 +82,11 @@ def test_the_refusal_reasons_the_doc_and_the_schema_list_are_the_same():
     listed = re.search(r"A refusal names its reason: ([\w, ]+), or the flow", words).group(1)
     assert in_doc == [w.strip() for w in listed.split(",")]
     assert "duplicate" not in in_doc
+
+
+def test_the_doc_says_the_client_id_is_the_cabinet_id_and_the_shipped_broker_enforces_it():
+    """The agent connecting as its cabinet id: test_cloud_sync (the broker's log); another cabinet's
+    credentials not taking the session over: test_broker_acl."""
+    assert "**The MQTT client id is the cabinet id**" in (DOCS / "mqtt.md").read_text()
+    conf = (DOCS.parent / "deploy/broker/mosquitto.conf").read_text().splitlines()
+    assert "use_username_as_clientid true" in conf

@@ -2,6 +2,7 @@
 simulated cabinet on a pty, a Mosquitto broker started by the test, and the reference cloud receiver
 (sim/cloud/receiver.py). The failures are real too: the broker down, killed, frozen; the agent SIGKILLed;
 the cloud away; a batch lost; a Pi clock weeks behind. Duplicates are allowed; loss never."""
+import datetime
 import glob
 import os
 import random
@@ -221,6 +222,12 @@ def test_commands_are_applied_once_and_bad_ones_are_refused_and_change_nothing(s
     assert any(r[1:] == ("refused", "bad_signature") for r in results)
     assert any(r[1:] == ("refused", "malformed") for r in results)
     assert site.sim.bridge.call(lambda s: s.physics.door(1).opens) == 1       # opened once, for one command
+    # The applied unlock's result names the ledger row it wrote: the unlock's outcome row, as the cloud holds it.
+    applied = next(e for e in cloud.events(CABINET) if e["type"] == "command_result"
+                   and e["command_id"] == command_id and e["status"] == "applied")
+    assert cloud.wait_for(lambda: cloud.watermark(CABINET, "tx") >= (applied["ledger_seq"] or 0), WAIT_S)
+    row = next(r for r in cloud.rows(CABINET) if r["seq"] == applied["ledger_seq"])
+    assert (row["kind"], row["user_id"], row["outcome"]) == ("outcome", "cloud:%s" % command_id, applied["detail"])
 
 
 def test_a_long_backlog_drains_at_a_bounded_rate_and_live_alerts_do_not_wait_behind_it(site):
@@ -266,3 +273,41 @@ def test_the_state_shows_the_cloud_as_it_is_unsent_rows_while_down_then_connecte
     up = site.agent.wait_for_state(lambda s: s["cloud"]["connected"] and s["cloud"]["backlog"] == 0
                                    and s["cloud"]["last_ack_wall"] is not None, timeout=30)
     assert up["cabinet_link"] == "up"
+
+
+def test_the_last_wills_sent_wall_is_the_connect_time_so_the_cloud_dates_offline_by_receipt(site):
+    """docs/mqtt.md, status: the will is registered at CONNECT, so it carries that connection's session and a
+    sent_wall no later than the online status published after connecting; only the cloud's receipt dates
+    the loss."""
+    site.broker.start()
+    cloud = site.start_cloud()
+    site.start_agent()
+    site.issue(1)
+    site.wait_delivered()                              # time passes on the connection before it is lost
+    online = cloud.status(CABINET)
+    assert online["state"] == "online"
+    site.agent.kill()                                  # SIGKILL: the broker publishes the last will
+    assert cloud.wait_for(lambda: cloud.status(CABINET)["state"] == "offline", WAIT_S)
+    offline = cloud.status(CABINET)
+    assert offline["session"] == online["session"]
+    when = {k: datetime.datetime.fromisoformat(v) for k, v in (("will", offline["wall"]), ("online", online["wall"]),
+                                                               ("lost", offline["received_wall"]))}
+    assert when["will"] <= when["online"] <= when["lost"] + datetime.timedelta(seconds=1)   # received: whole s
+    assert " as %s (" % CABINET in site.broker.log()   # the MQTT client id is the cabinet id (docs/mqtt.md)
+
+
+def test_a_birth_head_ahead_of_the_cloud_is_followed_by_the_backlog_without_a_resend_or_a_break(site):
+    """docs/mqtt.md, "What the cloud must do": a head ahead is recorded; the cabinet sends its backlog by
+    itself from its last ack, so a cloud whose grace period never runs out in this test gets everything."""
+    site.broker.start()
+    site.cloud = CloudReceiver("127.0.0.1", site.broker.port, site.folder / "cloud.db", {CABINET: site.key},
+                               grace_s=3600, sites={CABINET: ("acme", "plant1")})
+    site.cloud.start()
+    heads = site.heads()
+    assert heads["tx"] > 0 and site.cloud.watermark(CABINET, "tx") == 0        # rows written before any connection
+    site.start_agent()
+    assert site.cloud.wait_for(lambda: (site.cloud.birth(CABINET) or {}).get("streams"), WAIT_S)
+    assert site.cloud.birth(CABINET)["streams"]["tx"]["head"] >= heads["tx"]
+    site.check_complete()
+    assert site.cloud.chain_breaks(CABINET) == []
+    assert not [r for r in site.cloud.command_results(CABINET) if r["command_type"] == "resend"]

@@ -175,8 +175,8 @@ def build():
               "detail": "not JSON"})),
         "event_batch_desired_applied.json": event_batch(
             50,
-            ("desired_applied", "2026-11-23T10:00:04.015+00:00", None, {"what": "users", "version": 13}),
-            ("desired_applied", "2026-11-23T10:00:04.230+00:00", 7, {"what": "catalog", "version": 5})),
+            ("desired_applied", "2026-11-23T10:00:04.015+00:00", 7, {"what": "users", "version": 13}),
+            ("desired_applied", "2026-11-23T10:00:04.230+00:00", 8, {"what": "catalog", "version": 5})),
         "event_batch_commissioning_report.json": event_batch(52, (
             "commissioning_report", "2026-11-23T09:31:40.212+00:00", None,
             {"report_id": 1, "passed": False, "installer": "kari", "firmware": "0.1.0",

@@ -123,9 +123,9 @@ class Commands:
             except Exception:    # noqa: BLE001 - as above
                 log.exception("cloud: could not record %d coalesced refusals", fields["count"])
 
-    def _result(self, env, status, reason=None, detail=None):
-        outbox.record_event(self.ledger, "command_result", command_id=env["id"], command_type=env["type"],
-                            status=status, reason=reason, detail=detail or None)
+    def _result(self, env, status, reason=None, detail=None, ledger_seq=None):
+        outbox.record_event(self.ledger, "command_result", ledger_seq, command_id=env["id"],
+                            command_type=env["type"], status=status, reason=reason, detail=detail or None)
 
     def _once(self, env):
         """Refuse an id already seen; otherwise remember it as started (its own committed transaction)."""
@@ -133,10 +133,10 @@ class Commands:
             raise Refused("duplicate", "command %s was already received" % env["id"])
         outbox.remember_command(self.ledger, env["id"], env["type"], env["expires"], "started")
 
-    def _done(self, env, status="applied", reason=None, detail=None):
+    def _done(self, env, status="applied", reason=None, detail=None, ledger_seq=None):
         with self.ledger.transaction():
             outbox.remember_command(self.ledger, env["id"], env["type"], env["expires"], status)
-            self._result(env, status, reason, detail)
+            self._result(env, status, reason, detail, ledger_seq)
 
     # -- one method per type --------------------------------------------------------------------------------
     def _ack(self, env):
@@ -176,17 +176,24 @@ class Commands:
         if self.sync.agent is None:
             raise Refused("not_available", "this agent runs without a cabinet")
         self._once(env)
-        record_admin_change(self.ledger, "remote unlock", {"command_id": env["id"], "door": door,
+        admin_seq = record_admin_change(self.ledger, "remote unlock", {"command_id": env["id"], "door": door,
                                                            "reason": body.get("reason"), "issued": env["issued"]},
                             user_id="cloud:%s" % env["id"])
         try:
             result = self.sync.agent.call(self.sync.agent.remote_unlock, door, env["id"], body["reason"])
         except Refusal as e:     # no such door, the cabinet not answering
-            self._done(env, "refused", e.reason, e.words)
+            self._done(env, "refused", e.reason, e.words, self._last_row(env, admin_seq))
         except Exception as e:   # noqa: BLE001 - not ready: the result says so
-            self._done(env, "refused", type(e).__name__, str(e))
+            self._done(env, "refused", type(e).__name__, str(e), self._last_row(env, admin_seq))
         else:
-            self._done(env, detail=", ".join(result.outcomes) or None)
+            self._done(env, detail=", ".join(result.outcomes) or None, ledger_seq=self._last_row(env, admin_seq))
+
+    def _last_row(self, env, admin_seq):
+        """The seq of the last ledger row the command wrote: its admin row, then the unlock's intent and
+        outcome (user cloud:<id>; the intent alone when the outcome is not known yet)."""
+        found = self.ledger.db.execute("SELECT max(seq) FROM transactions WHERE seq > ? AND user_id = ?",
+                                       [admin_seq, "cloud:%s" % env["id"]]).fetchone()[0]
+        return found or admin_seq
 
     def _config(self, env):
         body = env["body"]
@@ -194,10 +201,10 @@ class Commands:
         self._once(env)
         with self.ledger.transaction():
             outbox.set_settings(self.ledger, **values)
-            record_admin_change(self.ledger, "config", {"command_id": env["id"], "settings": values})
+            admin_seq = record_admin_change(self.ledger, "config", {"command_id": env["id"], "settings": values})
         if self.sync.agent is not None:
             self.sync.agent.call(self.sync.agent.apply_settings, **values)
-        self._done(env, detail=", ".join("%s=%d" % kv for kv in sorted(values.items())))
+        self._done(env, detail=", ".join("%s=%d" % kv for kv in sorted(values.items())), ledger_seq=admin_seq)
 
     def _users_delta(self, env):
         body = env["body"]
@@ -234,8 +241,10 @@ class Commands:
             self._applied(env, what, version)
 
     def _applied(self, env, what, version):
-        record_admin_change(self.ledger, "desired " + what if env["type"] != "users_delta" else "users delta",
-                            {"command_id": env["id"], "version": version})
+        """An applied desired state (or delta): its admin row, then desired_applied and an applied
+        command_result, both carrying that row's seq as ledger_seq (docs/mqtt.md, "Desired state")."""
+        seq = record_admin_change(self.ledger, "desired " + what if env["type"] != "users_delta" else "users delta",
+                                  {"command_id": env["id"], "version": version})
         outbox.set_applied_version(self.ledger, what, version)
-        outbox.record_event(self.ledger, "desired_applied", what=what, version=version)
-        self._result(env, "applied", detail="%s version %d" % (what, version))
+        outbox.record_event(self.ledger, "desired_applied", seq, what=what, version=version)
+        self._result(env, "applied", detail="%s version %d" % (what, version), ledger_seq=seq)

@@ -205,6 +205,7 @@ class CloudSync:
     def _connect(self):
         self.session = outbox.next_session(self.ledger)
         self.client = self._new_client()
+        # Registered at CONNECT: its sent_wall is the connect time (docs/mqtt.md, status).
         self.client.will_set(self.topics.status, self._status("offline"), qos=1, retain=True)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S

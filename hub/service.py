@@ -16,7 +16,7 @@ import time
 
 from edge_agent.cloud.topics import Topics
 from hub import chain_check, queries, registry
-from hub.db import open_pool
+from hub.db import connect, open_pool
 from hub.contract import Contract
 from hub.ingest import SCHEMA_OF, Ingest, sign
 from hub.worker import Worker
@@ -90,6 +90,11 @@ class Hub:
 
     # -- the books -----------------------------------------------------------------------------------------
     def register(self, cabinet, key, tenant, site):
+        """Put a cabinet on the books (also before start(), so its first message is taken)."""
+        if self.pool is None:
+            with connect(self.dsn) as conn:
+                registry.add_cabinet(conn, tenant, site, cabinet, key)
+            return
         with self.pool.connection() as conn:
             registry.add_cabinet(conn, tenant, site, cabinet, key)
 

@@ -330,13 +330,13 @@ def test_pushed_settings_and_desired_users_are_admin_rows(down):  # noqa: F811
     assert ledger.verify().ok
 
 
-# -- end to end: the agent process, Mosquitto, the reference cloud ---------------------------------------------
-def test_a_rewrite_hidden_from_verify_is_caught_by_the_cloud_which_stops_acking_and_the_agent_shows_it(tmp_path):
+# -- end to end: the agent process, Mosquitto, the hub ---------------------------------------------
+def test_a_rewrite_hidden_from_verify_is_caught_by_the_cloud_which_stops_acking_and_the_agent_shows_it(tmp_path, hub_dsn):
     """The rewrite also rolls the local anchor back, so verify alone passes; resent, the rewritten row meets
     the cloud's first copy: the cloud stops acknowledging, says why, the agent raises the alert (which reaches
     the cloud on the events stream) and verify fails. A remote unlock on the way is an admin row."""
     from tests.test_cloud_sync import CABINET, WAIT_S, Site
-    site = Site(tmp_path)
+    site = Site(tmp_path, hub_dsn)
     try:
         site.broker.start()
         cloud = site.start_cloud()

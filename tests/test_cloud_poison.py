@@ -2,7 +2,7 @@
 its command's id whenever the envelope could be read, and the link goes on; size and nesting are judged on
 the bytes before any parsing; every body is held to its schema; and refusals of one kind are coalesced, so
 a cloud with the wrong key cannot flood the cabinet's outbox. Real ledgers, the agent's real checks; the
-last test runs the agent process against a real Mosquitto and the reference cloud."""
+last test runs the agent process against a real Mosquitto and the hub."""
 import copy
 import datetime
 import json
@@ -188,11 +188,11 @@ def test_the_limits_are_the_ones_the_contract_states():
     assert "one row per %d s" % (1 / coalesce.RATE_PER_S) in limits
 
 
-def test_a_poisoned_cabinet_keeps_syncing_also_after_a_restart(tmp_path):
+def test_a_poisoned_cabinet_keeps_syncing_also_after_a_restart(tmp_path, hub_dsn):
     """A 1,000-level array on {root}/cmd and retained on desired/users, and a signed unlock with no reason,
     through a real Mosquitto to the agent process: refused, and transactions keep reaching the cloud, also
     after the agent restarts and the broker delivers the retained poison again."""
-    site = Site(tmp_path)
+    site = Site(tmp_path, hub_dsn)
     try:
         site.broker.start()
         cloud = site.start_cloud()
@@ -216,11 +216,11 @@ def test_a_poisoned_cabinet_keeps_syncing_also_after_a_restart(tmp_path):
         site.close()
 
 
-def test_an_error_outside_any_message_drops_the_connection_and_sync_goes_on(tmp_path):
+def test_an_error_outside_any_message_drops_the_connection_and_sync_goes_on(tmp_path, hub_dsn):
     """A bug anywhere in the sync loop (here: an outbox row whose body is not an object, as a bug could write) stopped
     cloud sync for good on 3915619; now the connection is dropped and made again, and once the cause is gone
     everything is delivered."""
-    site = Site(tmp_path)
+    site = Site(tmp_path, hub_dsn)
     try:
         site.broker.start()
         site.start_cloud()

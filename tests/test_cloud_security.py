@@ -9,7 +9,6 @@ import threading
 import paho.mqtt.client as mqtt
 import pytest
 
-from sim.cloud.receiver import CloudReceiver
 from tests.mqtt_broker import shipped_broker
 from tests.test_cloud_sync import BADGE, CABINET, Site
 
@@ -17,11 +16,11 @@ PASSWORD = "s3cret-for-tests"
 
 
 @pytest.fixture
-def secure_site(tmp_path):
+def secure_site(tmp_path, hub_dsn):
     """A site whose broker runs deploy/broker's mosquitto.conf and acl as shipped: TLS, client certificates,
     a password per user, the ACL (the agent's user name is its cabinet id)."""
     (tmp_path / "site").mkdir()
-    site = Site(tmp_path / "site")
+    site = Site(tmp_path / "site", hub_dsn)
     pki = tmp_path / "pki"
     site.broker = shipped_broker(pki, {CABINET: PASSWORD, "cloud": PASSWORD}, client_cn=CABINET)
     for name in ("ca.pem", "client.pem", "client.key"):
@@ -93,7 +92,7 @@ def test_a_wrong_password_keeps_the_cabinet_offline_and_the_locker_working(secur
 
 def test_the_whole_contract_flows_through_the_shipped_acl(secure_site):
     """The ACL lets a cabinet do all it must: its rows reach the cloud, the cloud's acks, commands and
-    retained desired state reach it (the reference cloud connecting as the `cloud` user, over TLS)."""
+    retained desired state reach it (the hub connecting as the `cloud` user, over TLS)."""
     site, pki = secure_site
     (site.folder / "password").write_text(PASSWORD + "\n")
     site.broker.start()
@@ -103,10 +102,7 @@ def test_the_whole_contract_flows_through_the_shipped_acl(secure_site):
                        keyfile=str(pki / "client.key"), tls_version=ssl.PROTOCOL_TLS_CLIENT)
         client.username_pw_set("cloud", PASSWORD)
 
-    site.cloud = CloudReceiver("127.0.0.1", site.broker.port, site.folder / "cloud.db", {CABINET: site.key},
-                               grace_s=1.0, sites={CABINET: ("acme", "plant1")})
-    site.cloud.client_setup = login
-    site.cloud.start()
+    site.start_cloud(client_setup=login)
     site.start_agent(username=CABINET, password_file="password", tls_ca="ca.pem", tls_cert="client.pem",
                      tls_key="client.key")
     site.issue(3)

@@ -1,6 +1,6 @@
 """Cloud sync end to end, every piece real: the agent process (`locker-agent run`) with its ledger, the
-simulated cabinet on a pty, a Mosquitto broker started by the test, and the reference cloud receiver
-(sim/cloud/receiver.py). The failures are real too: the broker down, killed, frozen; the agent SIGKILLed;
+simulated cabinet on a pty, a Mosquitto broker started by the test, and the hub (hub/: the cloud half,
+on the test's own PostgreSQL database). The failures are real too: the broker down, killed, frozen; the agent SIGKILLed;
 the cloud away; a batch lost; a Pi clock weeks behind. Duplicates are allowed; loss never."""
 import datetime
 import glob
@@ -12,7 +12,7 @@ import pytest
 
 from edge_agent.cloud import envelope, outbox
 from edge_agent.ledger import record_admin_change
-from sim.cloud.receiver import CloudReceiver
+from hub.service import Hub
 from tests.agent_process import AgentProcess, ledger_of, simulated_cabinet, write_agent_config
 from tests.ledgers import ledger_from_csv
 from tests.mqtt_broker import Broker, free_port
@@ -28,8 +28,9 @@ WAIT_S = 30
 class Site:
     """One cabinet's folder: ledger, key, config; its simulated cabinet; its agent; the broker and cloud."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, hub_dsn=None):
         self.folder = folder
+        self.hub_dsn = hub_dsn
         self.sim, self.port = simulated_cabinet(lane_matrix=FAST_LANES, sim=dict(FAST_DROPS, lane_items=40))
         lanes = "\n".join("L%d,lane,%d,GLV,40,38,40" % (n, n) for n in range(1, LANES + 1))   # soon below min
         ledger = ledger_from_csv(folder, skus="part_number,description,category\nGLV,Gloves,ppe\n",
@@ -60,10 +61,16 @@ class Site:
         self.agent.login(BADGE)
         return self.agent
 
-    def start_cloud(self):
-        self.cloud = CloudReceiver("127.0.0.1", self.broker.port, self.folder / "cloud.db", {CABINET: self.key},
-                                   grace_s=1.0, sites={CABINET: ("acme", "plant1")})
-        self.cloud.start()
+    def new_cloud(self, grace_s=1.0, client_setup=None):
+        """The hub (not started), the cabinet registered in its database at acme/plant1 once it starts."""
+        hub = Hub(self.hub_dsn, "127.0.0.1", self.broker.port, grace_s=grace_s)
+        hub.client_setup = client_setup
+        return hub
+
+    def start_cloud(self, **options):
+        hub = self.new_cloud(**options)
+        hub.register(CABINET, self.key, tenant="acme", site="plant1")    # before it takes the birth
+        self.cloud = hub.start()
         return self.cloud
 
     def issue(self, count, rng=random.Random(3)):
@@ -111,8 +118,8 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path):
-    site = Site(tmp_path)
+def site(tmp_path, hub_dsn):
+    site = Site(tmp_path, hub_dsn)
     yield site
     site.close()
 
@@ -300,9 +307,7 @@ def test_a_birth_head_ahead_of_the_cloud_is_followed_by_the_backlog_without_a_re
     """docs/mqtt.md, "What the cloud must do": a head ahead is recorded; the cabinet sends its backlog by
     itself from its last ack, so a cloud whose grace period never runs out in this test gets everything."""
     site.broker.start()
-    site.cloud = CloudReceiver("127.0.0.1", site.broker.port, site.folder / "cloud.db", {CABINET: site.key},
-                               grace_s=3600, sites={CABINET: ("acme", "plant1")})
-    site.cloud.start()
+    site.start_cloud(grace_s=3600)
     heads = site.heads()
     assert heads["tx"] > 0 and site.cloud.watermark(CABINET, "tx") == 0        # rows written before any connection
     site.start_agent()

@@ -1,7 +1,7 @@
 """The bar's pills as they are (issue 15, point 9), in a real Chromium: the cabinet link and the cloud shown
 apart; no cloud configured says so; a cabinet that stops answering is shown as such, and back when it answers
 again (the agent in-process); a configured cloud offline with what waits, then connected (the agent process,
-a real Mosquitto and the cloud receiver). The page reaching the agent is neither."""
+a real Mosquitto and the hub). The page reaching the agent is neither."""
 import re
 
 from sim.cabinet import Faults, Line
@@ -35,11 +35,11 @@ def test_a_cabinet_that_stops_answering_is_shown_as_such_and_back_when_it_answer
 
 
 
-def test_with_a_cloud_configured_the_pill_shows_it_offline_with_its_backlog_then_connected(chromium, tmp_path):
+def test_with_a_cloud_configured_the_pill_shows_it_offline_with_its_backlog_then_connected(chromium, tmp_path, hub_dsn):
     """The agent process with a [cloud] section, its broker down, then up with the cloud acknowledging."""
     from playwright.sync_api import expect
     from tests.test_cloud_sync import Site
-    site = Site(tmp_path)
+    site = Site(tmp_path, hub_dsn)
     try:
         agent = site.start_agent()
         site.issue(2)

@@ -161,10 +161,11 @@ class Hub:
         self.worker.publish(topics.root + "/desired/" + what, env, retain=True)
         return env["id"]
 
-    def publish_raw(self, cabinet, leaf, message):
+    def publish_raw(self, cabinet, leaf, message, retain=False):
         """Publish `message` (a dict, or bytes as they are) to {root}/leaf unsigned: for tests of what the
-        cabinet refuses."""
+        cabinet refuses (retained too, as poison a broker hands out again)."""
         with self.pool.connection() as conn:
             tenant, site, _ = queries.where(conn, cabinet)
         payload = message if isinstance(message, bytes) else json.dumps(message)
-        return self.worker.client.publish("%s/%s" % (Topics(tenant, site, cabinet).root, leaf), payload, qos=1)
+        return self.worker.client.publish("%s/%s" % (Topics(tenant, site, cabinet).root, leaf), payload, qos=1,
+                                          retain=retain)

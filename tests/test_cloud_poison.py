@@ -14,7 +14,6 @@ import pytest
 from edge_agent.cloud import envelope, outbox
 from edge_agent.ledger import coalesce
 from edge_agent.cloud.commands import BODY_KEYS, Commands
-from edge_agent.cloud.topics import Topics
 from hub.contract import body_schema, errors, schema
 from tests.test_cloud_commands import CABINET, KEY, NOW, down  # noqa: F401 - down: the fixture
 from tests.agent_process import ledger_of
@@ -197,8 +196,7 @@ def test_a_poisoned_cabinet_keeps_syncing_also_after_a_restart(tmp_path, hub_dsn
         site.broker.start()
         cloud = site.start_cloud()
         site.start_agent()
-        root = Topics("acme", "plant1", SITE_CABINET).root
-        cloud.client.publish(root + "/desired/users", NESTED, qos=1, retain=True).wait_for_publish(10)
+        cloud.publish_raw(SITE_CABINET, "desired/users", NESTED, retain=True).wait_for_publish(10)
         cloud.publish_raw(SITE_CABINET, "cmd", NESTED).wait_for_publish(10)
         unlock = cloud.send_command(SITE_CABINET, "unlock", {"door": 1})
         site.issue(3)

@@ -1,18 +1,14 @@
-"""The hash chain as docs/mqtt.md words it, written here from the doc alone (no edge_agent import), must
-reproduce the hashes of the rows in docs/mqtt/examples/tx_batch.json, which come from a real ledger
-(make_examples.py). A cloud written from the doc then checks the chain the agent writes."""
+"""The hash chain as docs/mqtt.md words it, written from the doc alone (sim/fleet/contract.py, the contract
+fleet's cabinets: no edge_agent import), must reproduce the hashes of the rows in
+docs/mqtt/examples/tx_batch.json, which come from a real ledger (make_examples.py). A cloud written from the
+doc then checks the chain the agent writes."""
 import hashlib
 import json
 from pathlib import Path
 
+from sim.fleet.contract import row_hash as doc_recipe_hash
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-
-
-def doc_recipe_hash(prev_hash, row):
-    """docs/mqtt.md, "The hash chain, recipe", word for word."""
-    fields = {k: v for k, v in row.items() if k not in ("hash", "prev_hash") and v is not None}
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-    return hashlib.sha256(prev_hash.encode("ascii") + canonical).hexdigest()
 
 
 def test_the_docs_recipe_reproduces_every_example_rows_hash_from_the_genesis_value():

@@ -66,35 +66,57 @@ def add_parser(sub):
                         % plan.DEFAULT_COSTS["carrying_rate_pct"])
     p.set_defaults(run=run)
     f = sub.add_parser(
-        "fleet", help="many pilot cabinets (one process each) against one Mosquitto and the reference cloud",
-        description="Run many pilot cabinets, each its own process with the agent's real cloud sync, against "
-                    "one Mosquitto on a free loopback port and the reference cloud receiver; report CPU and "
-                    "memory per cabinet and messages per second at the broker.",
+        "fleet", help="many cabinets against one Mosquitto and the hub (pilot cabinets, or 1,000s of light ones)",
+        description="Run many cabinets against one Mosquitto on a free loopback port and the hub (hub/, on a "
+                    "throw-away PostgreSQL unless --db is given). --model pilot (the default): pilot cabinets, "
+                    "each its own process with the agent's real cloud sync; report CPU and memory per cabinet "
+                    "and messages per second at the broker. --model contract: light cabinets written from "
+                    "docs/mqtt.md alone, hundreds to a process, against --workers locker-hub serve processes; "
+                    "report rows stored per hub CPU second, ack latency and bytes per cabinet-year.",
         epilog=EPILOG_FLEET, formatter_class=argparse.RawDescriptionHelpFormatter)
+    f.add_argument("--model", choices=("pilot", "contract"), default="pilot",
+                   help="pilot cabinets (default) or contract cabinets (sim/fleet/)")
     f.add_argument("--cabinets", type=int, default=4, metavar="N", help="cabinets (default 4)")
-    f.add_argument("--days", type=int, default=2, metavar="N", help="days of virtual time each (default 2)")
-    f.add_argument("--locations", type=int, default=20, metavar="N", help="locations per cabinet (default 20)")
+    f.add_argument("--days", type=int, default=2, metavar="N", help="pilot: days of virtual time each (default 2)")
+    f.add_argument("--locations", type=int, default=20, metavar="N",
+                   help="pilot: locations per cabinet (default 20)")
     f.add_argument("--speed", type=float, default=2000.0, metavar="X",
-                   help="virtual time runs X times faster than wall time (default 2000: a day in 43 s)")
-    f.add_argument("--seed", type=int, default=1, metavar="N", help="first cabinet's seed; the next add 1")
+                   help="pilot: virtual time runs X times faster than wall time (default 2000: a day in 43 s)")
+    f.add_argument("--seed", type=int, default=1, metavar="N", help="pilot: first cabinet's seed; the next add 1")
+    f.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="contract: locker-hub serve processes sharing the load (default 1)")
+    f.add_argument("--rate", type=float, default=0.5, metavar="ROWS",
+                   help="contract: rows a second each cabinet writes (default 0.5: the pilot's day in 7 min)")
+    f.add_argument("--seconds", type=float, default=30.0, metavar="S",
+                   help="contract: how long the cabinets write (default 30); then every cabinet must be acked")
+    f.add_argument("--backlog", type=int, default=0, metavar="ROWS",
+                   help="contract: rows each cabinet holds unsent at the start (a fleet back from an outage)")
+    f.add_argument("--db", default=None, metavar="DSN",
+                   help="the hub's PostgreSQL (migrated here); default: a throw-away one for the run")
+    f.add_argument("--json", action="store_true", help="print the figures as one JSON line too")
     f.add_argument("--out", default="fleet-out", metavar="DIR",
-                   help="ledgers, the broker's log and the cloud's database (default fleet-out)")
+                   help="ledgers, the broker's log and the hub workers' logs (default fleet-out)")
     f.set_defaults(run=run_fleet_command)
     return p
 
 
 EPILOG_FLEET = """\
-Needs Mosquitto (scripts/setup installs it). Each cabinet runs the pilot loop paced at --speed with the
-agent's CloudSync thread publishing its ledger to the broker; the cloud receiver acks everything. At the end
-every cabinet's ledger must be in the cloud, seq for seq. docs/pilot.md explains the figures.
+Needs Mosquitto and PostgreSQL (scripts/setup installs both). Pilot model: each cabinet runs the pilot loop
+paced at --speed with the agent's CloudSync thread publishing its ledger to the broker; the hub acks
+everything (docs/pilot.md explains the figures). Contract model: decision 0039, docs/scaling.md. At the end
+every cabinet's rows must be in the hub, seq for seq, and acked; exit 1 when not.
 
 examples:
   locker-sim fleet --cabinets 4 --days 2
-  locker-sim fleet --cabinets 10 --days 1 --speed 5000 --out /tmp/fleet
+  locker-sim fleet --model contract --cabinets 1000 --workers 2 --rate 0.5 --seconds 60
+  locker-sim fleet --model contract --cabinets 200 --backlog 500 --rate 0 --db postgresql://hub@db/hub
 """
 
 
 def run_fleet_command(args):
+    if args.model == "contract":
+        from sim.fleet.run import command
+        return command(args)
     from sim.pilot.fleet import run_fleet, summary_lines
     from sim.pilot.progress import Progress
     try:

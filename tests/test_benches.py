@@ -111,3 +111,13 @@ def test_status_noise_times_status_on_a_noisy_line_for_both_cabinets(tmp_path):
         fig = out["cabinets"][name]
         assert fig["n"] == 20 and fig["frame_bytes"] > 40
         assert {"p50_ms", "p90_ms", "p99_ms", "max_ms", "over_half_budget", "failed"} <= set(fig)
+
+
+def test_the_hub_bench_runs_a_small_fleet_with_one_and_two_workers_every_run_acked_whole(tmp_path):
+    """bench/hub.py (issue 16's scale proof) at a small size: live and backlog runs with 1 and 2 locker-hub
+    serve workers, and the drain ratio. The figures are the bench's business; here every run must be valid."""
+    out = run_bench(tmp_path, "hub.py", "--cabinets", "10", "--workers", "1,2", "--seconds", "2", "--rate", "1",
+                    "--backlog", "20", "--drain-rows", "500", "--raw-count", "500")
+    assert out["bench"] == "hub" and [f["workers"] for f in out["live"]] == [1, 2]
+    assert all(f["valid"] and f["rows_stored"] == f["rows_written"] for f in out["live"] + out["backlog"])
+    assert set(out["scaling"]) == {"1", "2"} and out["drain"]["valid"] and out["drain"]["ratio"] > 0

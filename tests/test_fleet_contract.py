@@ -36,11 +36,16 @@ def test_a_cabinet_sends_from_its_last_ack_again_after_a_resend_and_after_a_reco
     forged = dict(ack, body={"stream": "tx", "upto_seq": 5}, sig="00" * 32)
     cab.received("ack", json.dumps(forged), now[0])
     assert cab.acked == 0                                          # an ack not signed with its key is ignored
-    cab.received("ack", json.dumps(dict(ack, sig=contract.signature(EXAMPLE_KEY, ack))), now[0])
+    wrong = dict(ack, body={"stream": "tx", "upto_seq": 3, "hash": "ab" * 32})
+    cab.received("ack", json.dumps(dict(wrong, sig=contract.signature(EXAMPLE_KEY, wrong))), now[0])
+    assert cab.acked == 0 and cab.bad_ack_hashes == 1              # the cloud anchors a row we never wrote
+    right = dict(ack, body={"stream": "tx", "upto_seq": 3, "hash": sent[0][1]["rows"][2]["hash"]})
+    cab.received("ack", json.dumps(dict(right, sig=contract.signature(EXAMPLE_KEY, right))), now[0])
     assert cab.acked == 3
     resend = dict(ack, id="r1", type="resend", body={"stream": "tx", "from_seq": 4})
     cab.received("cmd", json.dumps(dict(resend, sig=contract.signature(EXAMPLE_KEY, resend))), now[0])
-    assert [m[1]["first_seq"] for m in cab.step(now[0])] == [4]
+    again = cab.step(now[0])
+    assert [m[1]["first_seq"] for m in again] == [4] and again[0][1]["backlog"]     # sent again: backlog
     topics = [m[0] for m in cab.connected(1.0)]
     assert topics == ["locker/v1/acme/plant1/CAB-1/status", "locker/v1/acme/plant1/CAB-1/birth"]
     assert [m[1]["first_seq"] for m in cab.step(1.0)] == [4]       # a new connection: from the last ack

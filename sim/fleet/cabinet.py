@@ -30,6 +30,8 @@ class Cabinet:
         self.backlog_rows = backlog_rows
         self.resends = 0
         self.batches = 0
+        self.sent_max = 0                   # the highest seq ever sent: below it a batch is sent again
+        self.bad_ack_hashes = 0             # acks whose hash is not our row's: the hub's anchor is wrong
         for _ in range(backlog_rows):
             self._write(0.0)
 
@@ -65,6 +67,7 @@ class Cabinet:
                                                       {"tx": tx, "events": {"head": 0, "acked": 0}}), False)]
 
     def last_will(self):
+        """The will for the next connection: its session, sent_wall at connect time (docs/mqtt.md)."""
         return self.root + "/status", contract.status(self.name, self.session + 1, self.wall(), "offline")
 
     def stop_writing(self):
@@ -86,10 +89,11 @@ class Cabinet:
         while self.next_send <= self.head and self.next_send - 1 - self.acked < WINDOW_ROWS:
             first = self.next_send
             rows = self.rows[first - 1:min(self.head, first - 1 + BATCH_ROWS)]
-            backlog = rows[-1]["seq"] <= self.backlog_rows or first <= self.acked
+            backlog = rows[-1]["seq"] <= self.backlog_rows or first <= self.sent_max
             out.append((self.root + "/tx", contract.tx_batch(self.name, self.session, self.wall(), rows, backlog),
                         False))
             self.next_send = rows[-1]["seq"] + 1
+            self.sent_max = max(self.sent_max, rows[-1]["seq"])
             self.batches += 1
         return out
 
@@ -104,6 +108,9 @@ class Cabinet:
         body = env.get("body") or {}
         if env.get("type") == "ack" and leaf == "ack" and body.get("stream") == "tx":
             upto = min(int(body.get("upto_seq", 0)), self.head)
+            if upto > 0 and body.get("hash") not in (None, self.rows[upto - 1]["hash"]):
+                self.bad_ack_hashes += 1
+                return
             if upto > self.acked:
                 live = max(self.acked, self.backlog_rows) + 1      # a backlog row's wait is the drain, not latency
                 self.latencies.extend(now - self.written_at[s - 1] for s in range(live, upto + 1))

@@ -41,14 +41,14 @@ class Link:
         self.retry_at = 0.0
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cabinet.name, protocol=mqtt.MQTTv5)
         c.max_inflight_messages_set(64)
-        topic, will = cabinet.last_will()
-        c.will_set(topic, json.dumps(will), qos=1, retain=True)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         self.client = c
 
     def connect(self, now):
+        topic, will = self.cabinet.last_will()          # this connection's session and connect time
+        self.client.will_set(topic, json.dumps(will), qos=1, retain=True)
         try:
             self.client.connect(self.host, self.port, keepalive=60, clean_start=True)
         except OSError:
@@ -142,6 +142,7 @@ def main(argv=None):
         "wall_s": round(wall, 3), "cpu_s": round(ru.ru_utime + ru.ru_stime - ru0.ru_utime - ru0.ru_stime, 3),
         "cabinets": [{"name": l.cabinet.name, "head": l.cabinet.head, "acked": l.cabinet.acked,
                       "batches": l.cabinet.batches, "resends": l.cabinet.resends,
+                      "bad_ack_hashes": l.cabinet.bad_ack_hashes,
                       "drained_s": None if l.cabinet.drained_at is None else round(l.cabinet.drained_at - start, 3)} for l in links],
         "latencies": [round(x, 4) for link in links for x in link.cabinet.latencies]}))
     return 0 if all(link.cabinet.done for link in links) else 1

@@ -149,3 +149,14 @@ def broker_users(conn):
             conn.execute("SELECT id, broker_hash FROM cabinets WHERE broker_hash IS NOT NULL")}
     hub = {r["name"]: r["broker_hash"] for r in conn.execute("SELECT name, broker_hash FROM broker_users")}
     return cabs, hub
+
+
+def remove_broker_user(conn, name):
+    """Take a cabinet's or hub user's name off the broker (the next `broker write` leaves it out)."""
+    check_id("user", name)
+    with conn.transaction():
+        gone = conn.execute("UPDATE cabinets SET broker_hash = NULL WHERE id = %s AND broker_hash IS NOT NULL "
+                            "RETURNING id", [name]).fetchone() or \
+            conn.execute("DELETE FROM broker_users WHERE name = %s RETURNING name", [name]).fetchone()
+        if gone is None:
+            raise RegistryError("%s is no user of the broker" % name)

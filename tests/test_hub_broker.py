@@ -58,6 +58,7 @@ def hub_broker(hub_dsn, tmp_path):
 
     connect.passwords = passwords
     connect.pki = pki
+    connect.broker = broker
     yield connect
     for peer in peers:
         peer.close()
@@ -116,3 +117,13 @@ def test_cabinet_b_credentials_cannot_touch_cabinet_a(hub_broker):
 ])
 def test_no_one_in_with_another_users_password(hub_broker, user, password, as_user):
     assert not hub_broker(user, password=password, as_user=as_user).up()
+
+
+def test_a_cabinet_taken_off_the_broker_is_refused_after_the_files_are_written_again(hub_broker, hub_dsn):
+    assert hub_broker("CAB-A").up()
+    assert hub(hub_dsn, "broker", "remove", "CAB-A")[0] == 0
+    assert hub(hub_dsn, "broker", "remove", "CAB-A")[:1] == (2,)              # not a user any more
+    code, lines, _ = hub(hub_dsn, "broker", "write", "--dir", str(hub_broker.pki))
+    assert code == 0 and "1 cabinets, 1 hub users" in lines[0]
+    hub_broker.broker.restart()                        # (a reload rereads them too; a restart is waitable)
+    assert not hub_broker("CAB-A").up() and hub_broker("CAB-B").up()

@@ -1,7 +1,7 @@
-"""`locker-hub broker user|write`: the broker's password file and ACL for every cabinet and hub user.
+"""`locker-hub broker user|remove|write`: the broker's password file and ACL for every cabinet and hub user.
 
 `user NAME --out FILE` makes (or renews) a hub worker's broker user: its password goes to FILE (0600), the
-hub keeps the hash. `write --dir DIR` writes DIR/passwd (mosquitto_passwd's format) and DIR/acl (the shipped
+hub keeps the hash. `remove NAME` takes a cabinet (a stolen Pi) or hub user off the broker. `write --dir DIR` writes DIR/passwd (mosquitto_passwd's format) and DIR/acl (the shipped
 deploy/broker/acl rules: each cabinet its own topics, each hub user all of locker/v1/), both 0640; then
 reload Mosquitto (systemctl reload mosquitto: it rereads both on SIGHUP)."""
 from pathlib import Path
@@ -18,6 +18,9 @@ def add_parser(sub):
     user.add_argument("name", help="its user name (and MQTT client id): one per hub process")
     user.add_argument("--out", required=True, metavar="FILE", help="where its password goes (0600)")
     user.set_defaults(run=run_user)
+    remove = what.add_parser("remove", help="take a cabinet or hub user off the broker (then write)")
+    remove.add_argument("name")
+    remove.set_defaults(run=run_remove)
     write = what.add_parser("write", help="write the password file and ACL for every user")
     write.add_argument("--dir", required=True, metavar="DIR", help="e.g. /etc/mosquitto/locker")
     write.set_defaults(run=run_write)
@@ -29,6 +32,13 @@ def run_user(args, out):
         registry.add_broker_user(conn, args.name, broker_files.hash_password(password))
     broker_files.write_file(Path(args.out), password + "\n", 0o600)
     out("hub user %s: password in %s; then locker-hub broker write" % (args.name, args.out))
+    return 0
+
+
+def run_remove(args, out):
+    with db.connect(args.dsn) as conn:
+        registry.remove_broker_user(conn, args.name)
+    out("%s taken off the broker's users; then locker-hub broker write" % args.name)
     return 0
 
 

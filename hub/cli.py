@@ -1,16 +1,21 @@
 """`locker-hub`: the supplier's hub (docs/hub.md). Each subcommand is a module of hub/commands/.
 
 Exit status: 0 done, 1 failed while running (the database or broker went away), 2 bad usage or a refusal
-before anything was done (unreadable arguments, the database unreachable at start, a changed migration).
+before anything was done (unreadable arguments, the database unreachable at start, a changed migration; for
+tenant/site/cabinet/broker: an unknown tenant or site, a bad id, a cabinet already at another tenant, a bad
+certificate request, command key or CA, an unreadable file).
 """
 import argparse
 import importlib
 import sys
 
 from hub import db
+from hub.certificates import CertificateError
 from hub.migrate import MigrationError
+from hub.registry import RegistryError
 
-COMMANDS = ["hub.commands.migrate", "hub.commands.serve"]
+COMMANDS = ["hub.commands.migrate", "hub.commands.serve", "hub.commands.tenant", "hub.commands.site",
+            "hub.commands.cabinet", "hub.commands.broker"]
 EXIT_USAGE = 2
 
 
@@ -34,7 +39,7 @@ def main(argv=None):
         print(line, flush=True)
     try:
         return args.run(args, out)
-    except (db.DatabaseUnavailable, MigrationError) as e:
+    except (db.DatabaseUnavailable, MigrationError, RegistryError, CertificateError) as e:
         print("locker-hub: %s" % e, file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -68,3 +68,9 @@ def sign(csr, ca_cert, ca_key, now=None, days=VALID_DAYS):
 
 def pem(cert):
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def summary(cert_pem):
+    """'serial S, valid until T' of a PEM certificate (text)."""
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    return "serial %x, valid until %s" % (cert.serial_number, cert.not_valid_after_utc.isoformat(timespec="seconds"))

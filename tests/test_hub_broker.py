@@ -2,7 +2,9 @@
 certificates, passwords, the ACL): the password file and ACL the hub writes for its registered cabinets and
 its worker's user let each cabinet (with the certificate the hub issued it) do its own work and nothing to
 another cabinet's topics, and the hub user take the workers' shared subscription."""
+import json
 import shutil
+import signal
 import subprocess
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from hub import broker_files
 from tests.mqtt_broker import DEPLOY_BROKER, SHIPPED_DIR, Broker, make_pki
 from tests.test_broker_acl import Peer, tx_batch
+from tests.test_hub_ingest import LOCKER_HUB, WAIT_S
 from tests.test_hub_tenancy import hub, pi_files
 
 TENANT, SITE = "acme", "plant1"
@@ -127,3 +130,36 @@ def test_a_cabinet_taken_off_the_broker_is_refused_after_the_files_are_written_a
     assert code == 0 and "1 cabinets, 1 hub users" in lines[0]
     hub_broker.broker.restart()                        # (a reload rereads them too; a restart is waitable)
     assert not hub_broker("CAB-A").up() and hub_broker("CAB-B").up()
+
+
+def test_locker_hub_serve_logs_in_as_its_broker_user_and_acks_a_cabinet(hub_broker, hub_dsn, tmp_path):
+    """`locker-hub serve` with the hub user's password and a certificate of the CA: subscribed through the
+    written ACL, it stores cabinet A's rows and A gets the ack; with a wrong password it is refused."""
+    pki = hub_broker.pki
+    (tmp_path / "wrong").write_text("not-the-password\n")
+    a = hub_broker("CAB-A")
+    assert a.up()
+    a.subscribe(A + "/ack")
+    for password_file, expect in ((tmp_path / "out" / "hub-1.password", " subscribed to "),
+                                  (tmp_path / "wrong", " refused worker ")):
+        proc = subprocess.Popen([LOCKER_HUB, "--db", hub_dsn, "serve", "--broker", "127.0.0.1:%d" % hub_broker.broker.port,
+                                 "--worker-id", "hub-1", "--leave", "--username", "hub-1", "--password-file",
+                                 str(password_file), "--tls-ca", str(pki / "ca.pem"), "--tls-cert",
+                                 str(pki / "client.pem"), "--tls-key", str(pki / "client.key")],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            lines = []
+            for line in proc.stdout:
+                lines.append(line)
+                if expect in line or " subscription refused" in line:
+                    break
+            assert expect in lines[-1], "".join(lines)
+            if expect == " subscribed to ":
+                assert not a.publish(A + "/tx", tx_batch("CAB-A")).is_failure
+                a.wait(lambda: a.received(A + "/ack"))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=WAIT_S)
+    assert json.loads(a.received(A + "/ack")[0][1])["body"]["upto_seq"] >= 1
+    code, _, err = hub(hub_dsn, "serve", "--broker", "127.0.0.1:1", "--tls-cert", str(pki / "client.pem"))
+    assert code == 2

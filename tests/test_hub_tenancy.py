@@ -110,6 +110,7 @@ def test_a_cabinet_registered_from_the_pis_files_gets_a_certificate_of_the_ca_an
     assert code == 0 and lines[1].split()[:5] == ["CAB-1", "acme", "plant1", "yes", "yes"]
     code, lines, _ = hub(dsn, "cabinet", "show", "CAB-1")
     assert code == 0 and "Foundry Ltd" in "\n".join(lines) and fingerprint(key) in "\n".join(lines)
+    assert "valid until" in "\n".join(lines)
     # The Pi ran register --force (new keys): the same tenant registers it again.
     folder2, key2 = pi_files(tmp / "pi2", "CAB-1")
     code, lines, _ = register(books, folder=folder2)
@@ -138,6 +139,7 @@ def test_bad_registrations_are_refused_with_exit_2_and_nothing_written(books):
         (register(books, "CAB/1", folder=bad_id), "is not an id"),
         (register(books, "CAB-4", "acme", "plant1", None, "--cabinet", "CAB-5"), "is for CAB-4, not CAB-5"),
         (register(books, "CAB-6", folder=tmp / "missing"), "cannot read the certificate request"),
+        (register(books, "CAB-7", "acme", "plant1", None, "--out", str(tmp / "no-such")), "is not a folder"),
     ]
     for (code, _, err), words in cases:
         assert code == 2 and words in err, (words, err)

@@ -6,6 +6,7 @@ one the shipped broker's `cafile` names) and makes the cabinet's broker password
 needs back: <id>.crt (its [cloud] tls_cert), ca.pem (tls_ca) and <id>.password (password_file, 0600: a
 secret, carried like the command key). The hub keeps the password's hash only; `locker-hub broker write`
 puts it in the broker's password file."""
+import os
 from pathlib import Path
 
 from edge_agent.cli.registration import NAMES, fingerprint
@@ -78,8 +79,8 @@ def run_register(args, out):
     ca_pem = read(args.ca_cert, "CA certificate")
     ca_cert, ca_key = certificates.load_ca(ca_pem, read(args.ca_key, "CA key"))
     out_dir = Path(args.out)
-    if not out_dir.is_dir():
-        raise registry.RegistryError("--out %s is not a folder" % out_dir)
+    if not out_dir.is_dir() or not os.access(out_dir, os.W_OK | os.X_OK):
+        raise registry.RegistryError("--out %s is not a folder this user can write in" % out_dir)
     cert = certificates.sign(csr, ca_cert, ca_key)
     password = broker_files.new_password()
     with db.connect(args.dsn) as conn:
@@ -124,11 +125,6 @@ def run_show(args, out):
     out("site         %s (%s)%s" % (r["site"], r["site_name"], ", customer %s" % r["customer"] if r["customer"] else ""))
     out("registered   %s" % r["registered_at"].isoformat(timespec="seconds"))
     out("command key  fingerprint %s" % fingerprint(bytes(r["command_key"]).hex()))
-    if r["certificate"]:
-        cert = certificates.x509.load_pem_x509_certificate(r["certificate"].encode())
-        out("certificate  serial %x, valid until %s" % (cert.serial_number,
-                                                        cert.not_valid_after_utc.isoformat(timespec="seconds")))
-    else:
-        out("certificate  none")
+    out("certificate  %s" % (certificates.summary(r["certificate"]) if r["certificate"] else "none"))
     out("broker user  %s" % ("yes (password hash kept)" if r["broker_hash"] else "no"))
     return 0

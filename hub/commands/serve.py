@@ -4,7 +4,7 @@ import signal
 import socket
 import threading
 
-from hub import db, migrate
+from hub import broker_login, db, migrate
 from hub.service import Hub
 
 
@@ -25,6 +25,7 @@ def add_parser(sub):
     p.add_argument("--schemas", default=None, metavar="DIR",
                    help="the contract's JSON Schemas (default: docs/mqtt/schemas of this installation)")
     p.add_argument("--verbose", action="store_true", help="print a line per message stored and ack sent")
+    broker_login.add_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -37,6 +38,11 @@ def _host_port(text):
 
 
 def run(args, out):
+    try:
+        login = broker_login.client_setup(args)
+    except ValueError as e:
+        out("locker-hub serve: %s" % e)
+        return 2
     with db.connect(args.dsn) as conn:
         todo = migrate.pending(conn)
     if todo:
@@ -49,6 +55,7 @@ def run(args, out):
         signal.signal(sig, lambda *_: stop.set())
     hub = Hub(args.dsn, host, port, grace_s=args.grace, worker_id=args.worker_id, group=args.group, report=out,
               trace=out if args.verbose else None, pool_size=args.pool_size, schemas_dir=args.schemas)
+    hub.client_setup = login
     out("hub worker %s: broker %s:%d, database %s, group %s" % (args.worker_id, host, port, db.describe(args.dsn),
                                                                  args.group))
     hub.start(timeout=None)     # a broker not up yet is waited for, as one that goes away later is

@@ -40,3 +40,11 @@ def check_cabinets(result, tmp_path, conn):
 def test_the_fleet_command_refuses_bad_input(capsys, tmp_path):
     assert cli.main(["fleet", "--cabinets", "0", "--out", str(tmp_path)]) == 2
     assert "--cabinets and --days must be at least 1" in capsys.readouterr().err
+
+
+def test_a_hub_database_that_cannot_be_had_is_said_in_words(tmp_path):
+    from sim.cloud.hub_db import hub_database
+    for dsn, words in (("nonsense", 'missing "="'), ("host=127.0.0.1 port=1 dbname=x", "cannot connect to PostgreSQL")):
+        with pytest.raises(RuntimeError, match=words):
+            with hub_database(dsn):
+                pass

@@ -3,6 +3,8 @@ the user gives, migrated here, or else a throw-away PostgreSQL of our own (sim/c
 gone at the end. Only an explicit DSN is used: a simulation never writes into $LOCKER_HUB_DB by surprise."""
 from contextlib import contextmanager
 
+import psycopg
+
 from hub import db, migrate
 
 
@@ -24,6 +26,8 @@ def hub_database(dsn=None):
                 migrate.apply(conn)
         except (db.DatabaseUnavailable, migrate.MigrationError) as e:
             raise RuntimeError(str(e)) from None
+        except psycopg.ProgrammingError as e:       # a DSN libpq cannot read
+            raise RuntimeError("the --db DSN cannot be read: %s" % e) from None
         yield dsn
     finally:
         if pg is not None:

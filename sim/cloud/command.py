@@ -119,6 +119,7 @@ def run(args):
             report("hub for %s at %s/%s on %s:%d, database %s%s" % (
                 ", ".join(sorted(keys)), tenant, site, host, port, describe(dsn),
                 "" if args.db else " (throw-away: gone when this stops)"))
+            report("connecting to the broker at %s:%d (retried until it answers; a line says when)" % (host, port))
             hub.start(timeout=None)     # paho keeps trying while the broker is not there yet
             try:
                 done.wait()

@@ -7,12 +7,13 @@ its loop would. Counted: the command_result rows written (each an fsynced outbox
 cloud), per minute and per second, and how many refusals they account for.
 
 --feedback: the issue's case end to end instead: the agent process (`locker-agent run`, a simulated
-cabinet) and the reference cloud holding the wrong key, over a real Mosquitto. Every batch the agent sends
-is acked with a bad signature; each refusal is an event, which goes up in a batch, which is acked again...
+cabinet) and the hub (on a throw-away PostgreSQL, or --db DSN) holding the wrong key, over a real
+Mosquitto. Every batch the agent sends is acked with a bad signature; each refusal is an event, which goes
+up in a batch, which is acked again...
 Counted: command_result rows in the agent's ledger over `--seconds`.
 
 Run it on a checkout of 3915619 (copy this file there) for the figure before. The last line is JSON.
-Usage: .venv/bin/python bench/cloud_refusals.py [--rate N] [--seconds S] [--feedback] [--dir DIR]"""
+Usage: .venv/bin/python bench/cloud_refusals.py [--rate N] [--seconds S] [--feedback [--db DSN]] [--dir DIR]"""
 import argparse
 import json
 import sys
@@ -32,18 +33,19 @@ from tests.ledgers import ledger_from_csv  # noqa: E402
 CABINET = "CAB-1"
 
 
-def feedback(seconds, parent):
-    """command_result rows per minute in a real agent's ledger while the cloud acks with the wrong key."""
-    from sim.cloud.receiver import CloudReceiver
+def feedback(seconds, parent, dsn=None):
+    """command_result rows per minute in a real agent's ledger while the cloud (the hub, on `dsn` or a
+    throw-away PostgreSQL) acks with the wrong key."""
+    from hub.service import Hub
+    from sim.cloud.hub_db import hub_database
     from tests.agent_process import ledger_of
     from tests.test_cloud_sync import CABINET as SITE_CABINET, Site
-    with tempfile.TemporaryDirectory(dir=parent) as tmp:
-        site = Site(Path(tmp))
+    with tempfile.TemporaryDirectory(dir=parent) as tmp, hub_database(dsn) as dsn:
+        site = Site(Path(tmp), hub_dsn=dsn)
         try:
             site.broker.start()
-            site.cloud = CloudReceiver("127.0.0.1", site.broker.port, Path(tmp) / "cloud.db",
-                                       {SITE_CABINET: bytes(32)}, grace_s=1.0,
-                                       sites={SITE_CABINET: ("acme", "plant1")})
+            site.cloud = Hub(dsn, "127.0.0.1", site.broker.port, grace_s=1.0)
+            site.cloud.register(SITE_CABINET, bytes(32), tenant="acme", site="plant1")   # not the cabinet's key
             site.cloud.start()
             site.start_agent()
             site.issue(2)
@@ -75,10 +77,11 @@ def main():
     parser.add_argument("--rate", type=float, default=20.0, help="bad messages per second (default 20)")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--feedback", action="store_true", help="the agent process and a cloud with the wrong key")
+    parser.add_argument("--db", metavar="DSN", help="--feedback: the hub's PostgreSQL (default: a throw-away one)")
     parser.add_argument("--dir", help="where its temporary folder goes (default: the system's)")
     args = parser.parse_args()
     if args.feedback:
-        return feedback(args.seconds, args.dir)
+        return feedback(args.seconds, args.dir, args.db)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
         ledger = ledger_from_csv(folder, skus="part_number,description\nGLV,Gloves\n",

@@ -1,5 +1,5 @@
 """The machine-readable cloud contract (docs/mqtt.md): load the JSON Schemas of docs/mqtt/schemas/ and check
-payloads against them, as the reference cloud receiver and the tests do.
+payloads against them, as the hub and the tests do.
 
     from hub.contract import validate, check_batch
     validate("tx_batch", payload)        # jsonschema.ValidationError if it does not match
@@ -14,7 +14,7 @@ resolve.
 The schemas name each other by $id (https://locker.example/mqtt/v1/NAME.json) and refer to the shared
 definitions as common.json#/$defs/...; they are all loaded into one `referencing` registry, so nothing is
 ever fetched. For the hub's hot path, `Contract.fast(name)` is a validator of the same schema with every $ref
-inlined once at load: resolving `$ref`s per row through the registry was 88 % of a receiver's CPU.
+inlined once at load: resolving `$ref`s per row through the registry was 88 % of the old SQLite receiver's CPU.
 """
 import functools
 import json

@@ -1,5 +1,5 @@
-"""What the hub holds about a cabinet, read back (tests, the CLI, reports): the same answers the reference
-receiver gave, from PostgreSQL. Each function takes a connection."""
+"""What the hub holds about a cabinet, read back (tests, the CLI, reports), from PostgreSQL. Each function
+takes a connection."""
 import json
 
 

@@ -1,5 +1,5 @@
 """The hub in one process: a pool, the ingest and one worker, with the query and command API the tests, the
-CLI and the simulations use (the reference receiver's API, on PostgreSQL).
+CLI and the simulations use (`locker-hub serve`, `locker-sim cloud`, `locker-sim fleet`).
 
     hub = Hub(dsn, "127.0.0.1", 1883).start()      # connected and subscribed when it returns
     hub.register("CAB-1", key, tenant="acme", site="plant-1")

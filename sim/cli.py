@@ -36,45 +36,6 @@ examples:
   mpremote connect $(readlink /tmp/pico-usb) ls :/fw     # with --usb-link /tmp/pico-usb
 """
 
-EPILOG_CLOUD = """\
-The reference cloud side of the MQTT contract (docs/mqtt.md; the code is sim/cloud/receiver.py). It
-subscribes to locker/v1/+/+/+/# with a persistent session, validates every message against
-docs/mqtt/schemas, stores it in the SQLite file, and sends each cabinet signed acks (and resends when a
-seq is missing). It prints one line per thing stored or sent; rejected messages say why. A cabinet with no
---key is rejected: its acks could not be signed. Stop with Ctrl-C or SIGTERM.
-
-examples:
-  locker-sim cloud --broker 127.0.0.1:1883 --db cloud.db --key CAB-1=000102...1f
-  locker-sim cloud --broker mqtt.example:1883 --db cloud.db --key CAB-1=@/etc/locker/CAB-1.key --key CAB-2=@CAB-2.key
-"""
-
-
-def _broker(text):
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise argparse.ArgumentTypeError("expected HOST:PORT, got %r" % text)
-    return host, int(port)
-
-
-def _cabinet_key(text):
-    from edge_agent.cloud.envelope import KEY_BYTES, load_key
-    cabinet, sep, value = text.partition("=")
-    if not sep or not cabinet:
-        raise argparse.ArgumentTypeError("expected CABINET=HEXKEY or CABINET=@KEYFILE, got %r" % text)
-    if value.startswith("@"):
-        try:
-            return cabinet, load_key(value[1:])
-        except (OSError, ValueError) as e:
-            raise argparse.ArgumentTypeError(str(e))
-    try:
-        key = bytes.fromhex(value)
-    except ValueError:
-        key = b""
-    if len(key) != KEY_BYTES:
-        raise argparse.ArgumentTypeError("the key of %s must be %d bytes of hex" % (cabinet, KEY_BYTES))
-    return cabinet, key
-
-
 def _rate(text):
     try:
         value = float(text)
@@ -159,55 +120,11 @@ def build_parser():
     demo.add_argument("--speed", type=positive_number, default=1.0, metavar="X",
                       help="virtual time runs X times real time, at most 3 (default 1: as a person would see it)")
     demo.set_defaults(run=run_demo_command)
-    cloud = sub.add_parser(
-        "cloud", help="the reference cloud receiver: store what cabinets send over MQTT, ack it, send commands",
-        description="Run the reference cloud side of the MQTT contract against a broker.",
-        epilog=EPILOG_CLOUD, formatter_class=argparse.RawDescriptionHelpFormatter)
-    cloud.add_argument("--broker", required=True, type=_broker, metavar="HOST:PORT", help="the MQTT broker")
-    cloud.add_argument("--db", required=True, metavar="FILE", help="the receiver's SQLite file (created if new)")
-    cloud.add_argument("--key", required=True, type=_cabinet_key, action="append", metavar="CABINET=HEXKEY",
-                       help="a cabinet and its 32-byte command key, as hex or @FILE (a key file: keeps the key "
-                            "out of the process list); repeatable")
-    cloud.add_argument("--schemas", default=None, metavar="DIR",
-                       help="the JSON Schemas of the contract (default: docs/mqtt/schemas of this checkout)")
-    cloud.add_argument("--grace", type=positive_number, default=2.0, metavar="SECONDS",
-                       help="how long a missing seq may stay missing before a resend is asked for (default 2)")
-    cloud.add_argument("--client-id", default="locker-cloud-receiver", metavar="ID",
-                       help="MQTT client id; the broker keeps this id's session while it is away")
-    cloud.set_defaults(run=run_cloud)
+    from sim.cloud import command as cloud_command    # `cloud`: the hub in one process (sim/cloud/command.py)
+    cloud_command.add_parser(sub)
     from sim.pilot import command as pilot_command    # `pilot` and `fleet`: sim/pilot/
     pilot_command.add_parser(sub)
     return parser
-
-
-def run_cloud(args):
-    import threading
-    from sim.cloud.receiver import SCHEMAS_DIR, CloudReceiver, ConfigError
-
-    def report(line):
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-
-    host, port = args.broker
-    done = threading.Event()
-    try:
-        receiver = CloudReceiver(host, port, args.db, dict(args.key), schemas_dir=args.schemas or SCHEMAS_DIR,
-                                 grace_s=args.grace, client_id=args.client_id, report=report)
-        receiver.start(timeout=None)        # paho keeps trying while the broker is not there yet
-    except ConfigError as e:
-        return _fail(str(e))
-    signal.signal(signal.SIGINT, lambda signum, frame: done.set())
-    signal.signal(signal.SIGTERM, lambda signum, frame: done.set())
-    report("cloud receiver for %s on %s:%d, database %s" % (", ".join(sorted(dict(args.key))), host, port, args.db))
-    try:
-        while not done.wait(1.0):
-            pass
-    finally:
-        receiver.stop()
-        s = receiver.stats
-        report("stopped: %d received, %d stored, %d duplicate, %d rejected, %d acks, %d resends"
-               % (s.received, s.stored, s.duplicates, s.rejected, s.acks, s.resends))
-    return 0
 
 
 def run_demo_command(args):

@@ -71,7 +71,7 @@ def test_fleet_runs_cabinets_against_a_real_broker_and_reports_cpu_memory_and_me
         pytest.skip("Mosquitto is not installed (scripts/setup installs it)")
     out = run_bench(tmp_path, "fleet.py", "--cabinets", "2", "--days", "1", "--locations", "12", "--speed", "20000")
     assert out["bench"] == "fleet" and out["cabinets"] == 2 and len(out["per_cabinet"]) == 2
-    assert out["receiver"]["rejected"] == 0 and out["receiver"]["stored"] > 0
+    assert out["hub"]["rejected"] == 0 and out["hub"]["stored"] > 0
     for key in ("broker_msgs_per_s", "cabinets_per_core_realtime", "rate_ledger_rows_per_day"):
         assert out[key] > 0
     assert out["peak_rss_mb_per_cabinet"]["max"] > 0

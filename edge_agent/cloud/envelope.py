@@ -1,6 +1,6 @@
 """Signed down-messages (docs/mqtt.md, "Down"): every message the cloud sends a cabinet is an envelope with
 an id, an expiry and an HMAC-SHA256 over its canonical JSON, keyed with that cabinet's own command key.
-`sign` is what the cloud does (sim/cloud/receiver.py); `check` is what the agent does before anything else.
+`sign` is what the cloud does (hub/ingest.py); `check` is what the agent does before anything else.
 """
 import datetime
 import hashlib

@@ -1,3 +1,4 @@
-# The reference cloud side of the MQTT contract (docs/mqtt.md): receiver.py (the cloud receiver: `locker-sim
-# cloud`), contract.py (the JSON Schemas of docs/mqtt/ and the checks a schema cannot say), broker.py (a
-# Mosquitto of one's own on a free loopback port, for tests and the fleet pilot).
+# What the simulations and tests need around the hub (the cloud side of docs/mqtt.md is hub/, one
+# implementation): broker.py (a Mosquitto of one's own on a free loopback port), postgres.py (a throw-away
+# PostgreSQL), hub_db.py (a migrated hub database: the given one or a throw-away one), command.py
+# (`locker-sim cloud`: the hub in one process, for cabinets by hand).

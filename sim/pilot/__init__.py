@@ -14,6 +14,6 @@ and a comparison with a fixed weekly refill. One job per module:
     comparison.py  comparison.csv and comparison.html
     progress.py    the progress bar on stderr
     run.py         one whole pilot: both arms, the reports, the comparison
-    fleet.py       fleet mode: many cabinets, one process each, against a real broker and cloud receiver
+    fleet.py       fleet mode: many cabinets, one process each, against a real broker and the hub
     command.py     the CLI of `pilot` and `fleet` (wired into sim/cli.py)
 See docs/pilot.md."""

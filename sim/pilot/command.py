@@ -121,7 +121,8 @@ def run_fleet_command(args):
     from sim.pilot.progress import Progress
     try:
         result = run_fleet(args.out, cabinets=args.cabinets, days=args.days, locations=args.locations,
-                           speed=args.speed, seed=args.seed, progress=Progress("fleet: cabinets done"))
+                           speed=args.speed, seed=args.seed, progress=Progress("fleet: cabinets done"),
+                           dsn=getattr(args, "db", None))       # --db: the parser's, with --model contract
     except (ValueError, RuntimeError) as e:
         sys.stderr.write("locker-sim: error: %s\n" % e)
         return 2

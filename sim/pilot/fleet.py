@@ -1,16 +1,16 @@
-"""Fleet mode (`locker-sim fleet`): many pilot cabinets against one real Mosquitto and one reference cloud
-receiver (sim/cloud/receiver.py), to see what a fleet costs.
+"""Fleet mode (`locker-sim fleet`): many pilot cabinets against one real Mosquitto and the hub (hub/service.py
+on PostgreSQL: a throw-away one unless a DSN is given), to see what a fleet costs.
 
 Each cabinet is its own process (`python -m sim.pilot.fleet` with worker arguments): the pilot loop of
 runner.py on its own ledger, paced so that virtual time runs `speed` times faster than wall time, and the
 agent's real CloudSync thread (edge_agent/cloud/sync.py) publishing that ledger's outbox to the broker; the
-receiver stores, checks and acks it (nothing counts as synced before its ack). In fleet mode the pilot
+hub stores, checks and acks it (nothing counts as synced before its ack). In fleet mode the pilot
 simulates no outages and acks nothing itself. At the end each worker waits until the cloud has acked its
 whole outbox and prints one JSON line: CPU seconds (the whole process and the sync thread apart, from
 /proc), peak RSS, rows and events written.
 
 The parent reports per-cabinet CPU and memory, messages per second at the broker (counted at the
-receiver: up messages received, acks and resends sent), and cabinets per core at a realistic rate: the
+hub: up messages received, acks and resends sent), and cabinets per core at a realistic rate: the
 pilot's own demand in real time, i.e. the pilot loop's CPU per virtual day spread over a real day plus the
 sync thread's CPU per wall second (its 20 ms network loop is the floor a real agent pays)."""
 import argparse
@@ -100,62 +100,66 @@ def worker(args):
 class FleetResult:
     cabinets: list                 # each worker's JSON
     wall_s: float
-    receiver: dict
+    hub: dict                      # the hub's counts (hub/ingest.py Stats)
     figures: dict = field(default_factory=dict)
 
 
-def run_fleet(out_dir, cabinets=4, days=2, locations=20, speed=2000.0, seed=1, progress=None):
-    """Start a broker and the receiver, run `cabinets` workers, collect and sum up. Raises RuntimeError when a
-    worker fails or the cloud does not hold everything."""
+def run_fleet(out_dir, cabinets=4, days=2, locations=20, speed=2000.0, seed=1, progress=None, dsn=None):
+    """Start a broker and the hub (on the database `dsn`, else a throw-away PostgreSQL), run `cabinets`
+    workers, collect and sum up. Raises RuntimeError when a worker fails or the hub does not hold everything."""
     if cabinets < 1 or days < 1 or speed <= 0:
         raise ValueError("--cabinets and --days must be at least 1, --speed more than 0")
     if not os.path.exists("/usr/sbin/mosquitto"):
         raise RuntimeError("fleet mode needs Mosquitto (/usr/sbin/mosquitto; scripts/setup installs it)")
-    from sim.cloud.receiver import CloudReceiver
+    from hub.service import Hub
     from sim.cloud.broker import Broker
+    from sim.cloud.hub_db import hub_database
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = ["FLEET-%03d" % (i + 1) for i in range(cabinets)]
-    broker = Broker(out_dir / "broker").start()
-    receiver = None
-    procs = []
-    try:
-        receiver = CloudReceiver("127.0.0.1", broker.port, out_dir / "cloud.db", {n: cabinet_key(n) for n in names},
-                                 sites={n: (TENANT, SITE) for n in names}, report=lambda line: None)
-        receiver.start()
-        t0 = time.monotonic()
-        for i, name in enumerate(names):
-            cmd = [sys.executable, "-m", "sim.pilot.fleet", "--cabinet", name, "--seed", str(seed + i),
-                   "--days", str(days), "--locations", str(locations), "--dir", str(out_dir),
-                   "--port", str(broker.port), "--speed", str(speed)]
-            procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-        outs = []
-        for name, proc in zip(names, procs):
-            stdout, stderr = proc.communicate(timeout=WORKER_TIMEOUT_S)
-            if proc.returncode != 0:
-                raise RuntimeError("cabinet %s failed (exit %s):\n%s" % (name, proc.returncode,
-                                                                         (stderr or stdout)[-3000:]))
-            outs.append(json.loads(stdout.strip().splitlines()[-1]))
-            if progress:
-                progress(len(outs), cabinets)
-        wall = time.monotonic() - t0
-        for o in outs:                    # the cloud holds what each cabinet wrote, every seq of it
-            for stream, head in o["heads"].items():
-                if receiver.watermark(o["cabinet"], stream) < head:
-                    raise RuntimeError("the cloud has %s %s up to %d of %d" % (
-                        o["cabinet"], stream, receiver.watermark(o["cabinet"], stream), head))
-        s = receiver.stats
-        rec = {"received": s.received, "stored": s.stored, "duplicates": s.duplicates, "rejected": s.rejected,
-               "acks": s.acks, "resends": s.resends}
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        if receiver is not None:
-            receiver.stop()
-        broker.stop()
-    return FleetResult(outs, wall, rec, figures(outs, wall, rec, days, speed))
+    with hub_database(dsn) as dsn:
+        broker = Broker(out_dir / "broker").start()
+        hub = None
+        procs = []
+        try:
+            hub = Hub(dsn, "127.0.0.1", broker.port, worker_id="fleet-hub")
+            for name in names:
+                hub.register(name, cabinet_key(name), tenant=TENANT, site=SITE)
+            hub.start()
+            t0 = time.monotonic()
+            for i, name in enumerate(names):
+                cmd = [sys.executable, "-m", "sim.pilot.fleet", "--cabinet", name, "--seed", str(seed + i),
+                       "--days", str(days), "--locations", str(locations), "--dir", str(out_dir),
+                       "--port", str(broker.port), "--speed", str(speed)]
+                procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              text=True))
+            outs = []
+            for name, proc in zip(names, procs):
+                stdout, stderr = proc.communicate(timeout=WORKER_TIMEOUT_S)
+                if proc.returncode != 0:
+                    raise RuntimeError("cabinet %s failed (exit %s):\n%s" % (name, proc.returncode,
+                                                                             (stderr or stdout)[-3000:]))
+                outs.append(json.loads(stdout.strip().splitlines()[-1]))
+                if progress:
+                    progress(len(outs), cabinets)
+            wall = time.monotonic() - t0
+            for o in outs:                    # the hub holds what each cabinet wrote, every seq of it
+                for stream, head in o["heads"].items():
+                    if hub.watermark(o["cabinet"], stream) < head:
+                        raise RuntimeError("the hub has %s %s up to %d of %d" % (
+                            o["cabinet"], stream, hub.watermark(o["cabinet"], stream), head))
+            s = hub.stats
+            counts = {"received": s.received, "stored": s.stored, "duplicates": s.duplicates,
+                      "rejected": s.rejected, "acks": s.acks, "resends": s.resends}
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            if hub is not None:
+                hub.stop()
+            broker.stop()
+    return FleetResult(outs, wall, counts, figures(outs, wall, counts, days, speed))
 
 
 def figures(outs, wall, rec, days, speed):
@@ -191,9 +195,9 @@ def summary_lines(result):
         "per cabinet: CPU %.2f s (max %.2f, sync thread %.2f), peak RSS %.1f MB (max %.1f)" % (
             f["cpu_s_per_cabinet"]["mean"], f["cpu_s_per_cabinet"]["max"], f["sync_cpu_s_per_cabinet"],
             f["peak_rss_mb_per_cabinet"]["mean"], f["peak_rss_mb_per_cabinet"]["max"]),
-        "broker: %.1f messages/s (%.1f up); the cloud stored %d, %d duplicates, %d rejected, %d acks, %d resends" % (
-            f["broker_msgs_per_s"], f["up_msgs_per_s"], result.receiver["stored"], result.receiver["duplicates"],
-            result.receiver["rejected"], result.receiver["acks"], result.receiver["resends"]),
+        "broker: %.1f messages/s (%.1f up); the hub stored %d, %d duplicates, %d rejected, %d acks, %d resends" % (
+            f["broker_msgs_per_s"], f["up_msgs_per_s"], result.hub["stored"], result.hub["duplicates"],
+            result.hub["rejected"], result.hub["acks"], result.hub["resends"]),
         "at the pilot's rate (%.0f takes, %.0f ledger rows a day per cabinet) in real time: %s cabinets per core"
         % (f["rate_takes_per_day"], f["rate_ledger_rows_per_day"], f["cabinets_per_core_realtime"]),
     ]

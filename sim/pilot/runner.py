@@ -358,7 +358,7 @@ class Pilot:
 
     def _sync(self, force=False):
         """Online: the cloud acks everything written so far (the outbox's acked seqs move to the heads), as
-        the reference receiver does over a live broker. Offline: nothing moves, the backlog grows."""
+        the hub does over a live broker (fleet mode). Offline: nothing moves, the backlog grows."""
         if self.live_cloud:
             return
         backlog = self._backlog()

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import psycopg
 
-from hub import migrate, registry
+from hub import registry
 from sim.cloud.broker import Broker
+from sim.cloud.hub_db import hub_database
 from sim.fleet.loop import cabinet_key, cabinet_name
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -81,7 +82,6 @@ class HubWorker:
 
 def register_all(dsn, names):
     with psycopg.connect(dsn, row_factory=psycopg.rows.dict_row) as conn:
-        migrate.apply(conn)
         for name in names:
             registry.add_cabinet(conn, TENANT, SITE, name, cabinet_key(name))
 
@@ -107,11 +107,11 @@ def run_fleet(out_dir, cabinets=20, workers=1, rate=0.5, seconds=10.0, backlog=0
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))     # the broker's sockets: one per cabinet
     names = [cabinet_name(n) for n in range(1, cabinets + 1)]
-    pg = None
-    if dsn is None:
-        from sim.cloud.postgres import Postgres
-        pg = Postgres().start()
-        dsn = pg.new_database("hub")
+    with hub_database(dsn) as hub_dsn:
+        return _run(out_dir, names, hub_dsn, cabinets, workers, rate, seconds, backlog, drain_timeout_s, say)
+
+
+def _run(out_dir, names, dsn, cabinets, workers, rate, seconds, backlog, drain_timeout_s, say):
     # Unlimited queues: Mosquitto's default of 1,000 queued messages per client would drop QoS 1 messages for a
     # hub worker that falls behind, and the run would measure the cabinets' ack timeout instead of the hub.
     broker = Broker(out_dir / "broker", extra_config=["max_queued_messages 0"]).start()
@@ -151,8 +151,6 @@ def run_fleet(out_dir, cabinets=20, workers=1, rate=0.5, seconds=10.0, backlog=0
             if proc.poll() is None:
                 proc.kill()
         broker.stop()
-        if pg is not None:
-            pg.stop()
     f = figures(outs, wall, hub_cpu, stored, size, database, cabinets, workers, rate, seconds, backlog)
     f["rows_stored_per_worker"] = per_worker
     return f
@@ -207,7 +205,7 @@ def command(args):
     try:
         f = run_fleet(args.out, cabinets=args.cabinets, workers=args.workers, rate=args.rate, seconds=args.seconds,
                       backlog=args.backlog, dsn=args.db, progress=lambda line: print("fleet: " + line, flush=True))
-    except (ValueError, RuntimeError, psycopg.OperationalError) as e:
+    except (ValueError, RuntimeError) as e:
         sys.stderr.write("locker-sim: error: %s\n" % e)
         return 2
     for line in summary_lines(f):

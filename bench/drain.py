@@ -11,7 +11,7 @@ Three figures, in one run on the same broker:
 Also the agent's sync thread CPU seconds.
 
 measure_drain(out_dir, rows=...) is importable (bench/hub.py calls it); run as a script it prints the figures
-and a JSON last line. Usage: .venv/bin/python bench/drain.py [--rows N] [--batch-rows B] [--max-inflight W]
+and a JSON last line. Usage: .venv/bin/python bench/drain.py [--rows N] [--batch-rows B] [--batch-bytes N] [--max-inflight W]
 [--raw-messages M] [--dir D]"""
 import argparse
 import json
@@ -99,13 +99,14 @@ def thread_cpu_s(native_id):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")     # utime + stime
 
 
-def agent_drain(folder, port, dsn, head, batch_rows, max_inflight):
+def agent_drain(folder, port, dsn, head, batch_rows, batch_bytes, max_inflight):
     """Seconds from the agent's start until the hub has every row, and the sync thread's CPU seconds."""
     hub = Hub(dsn, "127.0.0.1", port, grace_s=30)
     hub.register(CABINET, KEY, tenant="acme", site="plant1")
     hub.start()
     cloud = CloudConfig(host="127.0.0.1", port=port, tenant="acme", site="plant1", key_file=folder / "key",
-                        batch_rows=batch_rows, max_inflight=max_inflight, backlog_rows_per_s=1_000_000)
+                        batch_rows=batch_rows, batch_bytes=batch_bytes, max_inflight=max_inflight,
+                        backlog_rows_per_s=1_000_000)
     config = AgentConfig(cabinet_id=CABINET, ledger=folder / "ledger.db", cabinet_port="none", cloud=cloud)
     sync = CloudSync(lambda: open_ledger(folder / "ledger.db", count_boot=False), config, cloud)
     try:
@@ -124,12 +125,12 @@ def agent_drain(folder, port, dsn, head, batch_rows, max_inflight):
     return dict(seconds=elapsed, agent_cpu_s=cpu, stored=stored, peak_inflight=peak, republished=resent)
 
 
-def hub_only(folder, port, dsn, batch_rows):
+def hub_only(folder, port, dsn, batch_rows, batch_bytes):
     """Rows/s the hub stores when every batch is already waiting at the broker (no agent, no window)."""
     with open_ledger(folder / "ledger.db", count_boot=False) as ledger:
         payloads, after = [], 0
         while True:
-            batch = outbox.read_batch(ledger, "tx", after, batch_rows, 1 << 24)
+            batch = outbox.read_batch(ledger, "tx", after, batch_rows, batch_bytes)
             if batch is None:
                 break
             payloads.append(json.dumps({
@@ -159,7 +160,8 @@ def hub_only(folder, port, dsn, batch_rows):
     return after / elapsed
 
 
-def measure_drain(out_dir, rows=20000, batch_rows=200, max_inflight=8, raw_messages=None, postgres=None):
+def measure_drain(out_dir, rows=20000, batch_rows=200, max_inflight=8, raw_messages=None, postgres=None,
+                  batch_bytes=65536):
     """The drain of a `rows` backlog against raw paho on the same broker; returns a dict: rows, rows_per_s,
     raw_msgs_per_s, ratio, hub_only_rows_per_s, agent_cpu_s, ... out_dir: a folder for the ledger, the broker
     and (unless `postgres`, a started sim.cloud.postgres.Postgres, is given) the database."""
@@ -181,10 +183,13 @@ def measure_drain(out_dir, rows=20000, batch_rows=200, max_inflight=8, raw_messa
     pg = Postgres().start() if own_pg else postgres
     tag = "%d_%d" % (os.getpid(), time.monotonic_ns())
     try:
-        raw = raw_qos1(broker.port, raw_messages or max(1000, head))
+        count = raw_messages or max(1000, head)
+        raw_before = raw_qos1(broker.port, count)
         drain = agent_drain(folder, broker.port, new_hub_database(pg, "drain_agent_" + tag), head, batch_rows,
-                            max_inflight)
-        only = hub_only(folder, broker.port, new_hub_database(pg, "drain_hub_" + tag), batch_rows)
+                            batch_bytes, max_inflight)
+        raw_after = raw_qos1(broker.port, count)         # raw paho's figure varies run to run: taken twice
+        only = hub_only(folder, broker.port, new_hub_database(pg, "drain_hub_" + tag), batch_rows,
+                        batch_bytes)
     finally:
         broker.stop()
         if own_pg:
@@ -193,8 +198,11 @@ def measure_drain(out_dir, rows=20000, batch_rows=200, max_inflight=8, raw_messa
             for name in ("drain_agent_", "drain_hub_"):
                 pg.drop_database(name + tag)
     rows_per_s = head / drain["seconds"]
-    return dict(rows=head, batch_rows=batch_rows, max_inflight=max_inflight, build_s=round(build, 2),
+    raw = (raw_before + raw_after) / 2
+    return dict(rows=head, batch_rows=batch_rows, batch_bytes=batch_bytes, max_inflight=max_inflight,
+                build_s=round(build, 2),
                 drain_s=round(drain["seconds"], 3), rows_per_s=round(rows_per_s), raw_msgs_per_s=round(raw),
+                raw_runs=[round(raw_before), round(raw_after)], raw_messages=count,
                 ratio=round(rows_per_s / raw, 2), hub_only_rows_per_s=round(only),
                 agent_cpu_s=drain["agent_cpu_s"], stored=drain["stored"], peak_inflight=drain["peak_inflight"],
                 republished=drain["republished"])
@@ -204,18 +212,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=20000)
     ap.add_argument("--batch-rows", type=int, default=200)
+    ap.add_argument("--batch-bytes", type=int, default=65536)
     ap.add_argument("--max-inflight", type=int, default=8)
     ap.add_argument("--raw-messages", type=int, default=None)
     ap.add_argument("--dir", default=None, help="a folder for the temp dir (removed at the end)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         out = measure_drain(tmp, rows=args.rows, batch_rows=args.batch_rows, max_inflight=args.max_inflight,
-                            raw_messages=args.raw_messages)
+                            raw_messages=args.raw_messages, batch_bytes=args.batch_bytes)
     print("backlog %d rows, batches of %d, %d in flight: drained in %.2f s = %d rows/s (agent CPU %s s)"
           % (out["rows"], out["batch_rows"], out["max_inflight"], out["drain_s"], out["rows_per_s"],
              out["agent_cpu_s"]))
-    print("raw paho QoS 1 small messages on the same broker: %d msgs/s; ratio %.2fx" % (out["raw_msgs_per_s"],
-                                                                                       out["ratio"]))
+    print("raw paho QoS 1 small messages on the same broker: %d msgs/s (%d messages, before and after: %s); "
+          "ratio %.2fx" % (out["raw_msgs_per_s"], out["raw_messages"], out["raw_runs"], out["ratio"]))
     print("hub only (batches waiting at the broker, no agent): %d rows/s" % out["hub_only_rows_per_s"])
     print(json.dumps(dict(bench="drain", **out)))
 

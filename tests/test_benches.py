@@ -111,3 +111,12 @@ def test_status_noise_times_status_on_a_noisy_line_for_both_cabinets(tmp_path):
         fig = out["cabinets"][name]
         assert fig["n"] == 20 and fig["frame_bytes"] > 40
         assert {"p50_ms", "p90_ms", "p99_ms", "max_ms", "over_half_budget", "failed"} <= set(fig)
+
+
+def test_drain_measures_a_small_backlog_against_raw_paho_and_the_hub_alone(tmp_path):
+    out = run_bench(tmp_path, "drain.py", "--rows", "300", "--raw-messages", "300")
+    assert out["bench"] == "drain" and out["stored"] == out["rows"] >= 300
+    for key in ("rows_per_s", "raw_msgs_per_s", "ratio", "hub_only_rows_per_s"):
+        assert out[key] > 0
+    assert out["peak_inflight"] > 1
+    assert list(tmp_path.iterdir()) == []

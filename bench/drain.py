@@ -11,8 +11,8 @@ Three figures, in one run on the same broker:
 Also the agent's sync thread CPU seconds.
 
 measure_drain(out_dir, rows=...) is importable (bench/hub.py calls it); run as a script it prints the figures
-and a JSON last line. Usage: .venv/bin/python bench/drain.py [--rows N] [--batch-rows B] [--batch-bytes N] [--max-inflight W]
-[--raw-messages M] [--dir D]"""
+and a JSON last line. Usage: .venv/bin/python bench/drain.py [--rows N] [--batch-rows B] [--batch-bytes N]
+[--max-inflight W] [--raw-messages M] [--dir D]"""
 import argparse
 import json
 import os

@@ -138,7 +138,7 @@ def test_a_backlog_drains_completely_with_a_full_window_in_flight_and_each_row_s
     assert rig.hub.wait_for(lambda: rig.hub.watermark(CABINET, "tx") == head, WAIT_S)
     assert stored_once(rig.hub, head)
     tx = rig.watcher.batches("tx")
-    assert tx.count((1, 10)) == 2 and len(tx) == 8 + (head + 9) // 10                         # the window once more, no more
+    assert tx.count((1, 10)) == 2 and len(tx) == 8 + (head + 9) // 10          # the window once more, no more
     assert sync.stats.republished == 8 and sync.streams["tx"].window.peak == 8
 
 

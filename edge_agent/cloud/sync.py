@@ -273,8 +273,7 @@ class CloudSync:
         """Send what is due; True while a stream still has work (batches in flight or rows waiting)."""
         now = self.clock()
         self.budget.refill(now)
-        events_busy = self._pump_stream(self.streams["events"], now, backlog_ok=True)
-        busy = events_busy
+        busy = self._pump_stream(self.streams["events"], now, backlog_ok=True)
         if self.connected:              # paho reports a dead socket from inside publish(): stop, reconnect
             # A backlog yields to live events: it goes on once the events stream has nothing left to send.
             busy = self._pump_stream(self.streams["tx"], now, backlog_ok=not self._waiting("events")) or busy

@@ -11,8 +11,8 @@ Runs, each on a fresh database:
 - backlog, for each worker count: every cabinet starts with --backlog rows unsent (a fleet back from an
   outage): rows/s stored until all are acked, the hub's capacity; scaling = that rate with N workers over
   the rate with 1.
-- drain ratio: one cabinet with --drain-rows unsent, drained into the hub (rows/s), over raw paho QoS 1
-  small messages/s (one client, 64-byte payloads, nobody subscribed) on a broker of the same machine.
+- drain ratio (bench/drain.py's measure_drain): the real agent's CloudSync draining a --drain-rows backlog
+  of a real ledger into the hub (rows/s), over raw paho QoS 1 small messages/s on the same broker.
 The last line is JSON.
 Usage: .venv/bin/python bench/hub.py [--cabinets 1000] [--workers 1,2,4] [--rate 0.5] [--seconds 60]
                                      [--backlog 100] [--drain-rows 20000] [--dir DIR]"""
@@ -22,48 +22,13 @@ import os
 import platform
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import paho.mqtt.client as mqtt  # noqa: E402
-
-from sim.cloud.broker import Broker  # noqa: E402
+from bench.drain import measure_drain  # noqa: E402
 from sim.fleet.run import run_fleet, summary_lines  # noqa: E402
-
-RAW_PAYLOAD = b"x" * 64
-
-
-def raw_qos1_rate(folder, count):
-    """Messages/s one paho client gets PUBACKed at QoS 1 (64-byte payloads, paho's default in-flight window)."""
-    broker = Broker(folder).start()
-    done = threading.Event()
-    acked = [0]
-
-    def on_publish(client, userdata, mid, reason_code, properties):
-        acked[0] += 1
-        if acked[0] == count:
-            done.set()
-    try:
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="raw-qos1", protocol=mqtt.MQTTv5)
-        c.on_publish = on_publish
-        c.connect("127.0.0.1", broker.port)
-        c.loop_start()
-        t0 = time.monotonic()
-        for _ in range(count):
-            c.publish("bench/raw", RAW_PAYLOAD, qos=1)
-        if not done.wait(300):
-            raise RuntimeError("only %d of %d raw messages acknowledged" % (acked[0], count))
-        rate = count / (time.monotonic() - t0)
-        c.disconnect()
-        c.loop_stop()
-    finally:
-        broker.stop()
-    return rate
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,18 +55,14 @@ def main():
                           backlog=args.backlog)
             print("\n".join(summary_lines(f)), flush=True)
             out["backlog"].append(f)
-        drain = run_fleet(Path(tmp) / "drain", cabinets=1, workers=1, rate=0, seconds=0, backlog=args.drain_rows)
-        print("\n".join(summary_lines(drain)), flush=True)
-        raw = raw_qos1_rate(Path(tmp) / "raw", args.raw_count)
+        drain = measure_drain(tmp, rows=args.drain_rows, raw_messages=args.raw_count)
     base = out["backlog"][0]["backlog_rows_per_s"] if out["backlog"] else None
     out["scaling"] = {str(f["workers"]): round(f["backlog_rows_per_s"] / base, 2) if base and f["backlog_rows_per_s"]
                       else None for f in out["backlog"]}
-    out["drain"] = {"rows": args.drain_rows, "valid": drain["valid"], "rows_per_s": drain["backlog_rows_per_s"],
-                    "raw_qos1_msgs_per_s": round(raw, 1),
-                    "ratio": round(drain["backlog_rows_per_s"] / raw, 2) if drain["backlog_rows_per_s"] else None}
+    out["drain"] = drain
     print("worker scaling (backlog rows/s over 1 worker's): %s" % out["scaling"])
-    print("drain: %s rows/s one cabinet into the hub; raw paho QoS 1: %.0f msgs/s; ratio %sx"
-          % (out["drain"]["rows_per_s"], raw, out["drain"]["ratio"]))
+    print("drain: the agent drained %d rows into the hub at %.0f rows/s; raw paho QoS 1: %.0f msgs/s; ratio %.2fx"
+          % (drain["rows"], drain["rows_per_s"], drain["raw_msgs_per_s"], drain["ratio"]))
     print(json.dumps(out))
 
 

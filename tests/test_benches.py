@@ -120,4 +120,14 @@ def test_the_hub_bench_runs_a_small_fleet_with_one_and_two_workers_every_run_ack
                     "--backlog", "20", "--drain-rows", "500", "--raw-count", "500")
     assert out["bench"] == "hub" and [f["workers"] for f in out["live"]] == [1, 2]
     assert all(f["valid"] and f["rows_stored"] == f["rows_written"] for f in out["live"] + out["backlog"])
-    assert set(out["scaling"]) == {"1", "2"} and out["drain"]["valid"] and out["drain"]["ratio"] > 0
+    assert set(out["scaling"]) == {"1", "2"} and out["drain"]["stored"] == out["drain"]["rows"] >= 500
+    assert out["drain"]["ratio"] > 0
+
+
+def test_drain_measures_a_small_backlog_against_raw_paho_and_the_hub_alone(tmp_path):
+    out = run_bench(tmp_path, "drain.py", "--rows", "300", "--raw-messages", "300")
+    assert out["bench"] == "drain" and out["stored"] == out["rows"] >= 300
+    for key in ("rows_per_s", "raw_msgs_per_s", "ratio", "hub_only_rows_per_s"):
+        assert out[key] > 0
+    assert out["peak_inflight"] > 1
+    assert list(tmp_path.iterdir()) == []

@@ -242,7 +242,7 @@ def test_a_long_backlog_drains_at_a_bounded_rate_and_live_alerts_do_not_wait_beh
             ledger.append("count", location="D1", quantity=1, reason="backlog")
     site.broker.start()
     cloud = site.start_cloud()
-    site.start_agent(backlog_batches_per_s=4)          # 8 rows a batch: 400 rows take about 12 s
+    site.start_agent(backlog_rows_per_s=32)            # 400 rows take about 12 s
     for _ in range(3):                                 # live takes: L1 goes below min, an alert now
         assert site.agent.request("POST", "/api/issue", {"location": "L1"})[0] == 200
     assert cloud.wait_for(lambda: any(e["type"] == "alert_raised" for e in cloud.events(CABINET)), 5)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from edge_agent.app.config import CloudConfig
 from edge_agent.cloud import envelope, topics
 from edge_agent.ledger import ManualClock, open_ledger
 from edge_agent.ledger.chain import verify_rows
@@ -432,7 +433,7 @@ def test_the_agents_own_payloads_validate(tmp_path):
         assert refusal_tally.flush(ledger) == 1
 
         sync = CloudSync(lambda: None, SimpleNamespace(cabinet_id="CAB-1", source=None),
-                         SimpleNamespace(tenant="acme", site="plant1"))
+                         CloudConfig(host="127.0.0.1", tenant="acme", site="plant1", key_file=None))
         sync.ledger, sync.session = ledger, outbox.next_session(ledger)
         shown = set()
         for stream, key in (("tx", "rows"), ("events", "events")):

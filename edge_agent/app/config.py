@@ -68,9 +68,10 @@ class CloudConfig:
     tls_key: Optional[Path] = None
     batch_rows: int = 200
     batch_bytes: int = 65536
-    backlog_batches_per_s: int = 20
+    backlog_rows_per_s: int = 20000      # how fast a backlog may go out (live rows are not held by it)
+    max_inflight: int = 8                # batches per stream sent and not yet acknowledged by the cloud
     inventory_every_s: int = 3600
-    publish_timeout_s: int = 10
+    publish_timeout_s: int = 10          # no ack for the oldest batch in flight this long: sent again
 
 
 # (key, type, default) per section; a default of REQUIRED must be given.
@@ -89,7 +90,8 @@ SCHEMA = {
     "cloud": {"host": (str, REQUIRED), "tenant": (str, REQUIRED), "site": (str, REQUIRED),
               "key_file": (str, REQUIRED), "port": (int, 1883), "keepalive_s": (int, 30), "username": (str, ""),
               "password_file": (str, ""), "tls_ca": (str, ""), "tls_cert": (str, ""), "tls_key": (str, ""),
-              "batch_rows": (int, 200), "batch_bytes": (int, 65536), "backlog_batches_per_s": (int, 20),
+              "batch_rows": (int, 200), "batch_bytes": (int, 65536), "backlog_rows_per_s": (int, None),
+              "backlog_batches_per_s": (int, None), "max_inflight": (int, 8),
               "inventory_every_s": (int, 3600), "publish_timeout_s": (int, 10)},
 }
 OPTIONAL_SECTIONS = ("cloud",)          # absent: that part is off (values then None)
@@ -99,7 +101,9 @@ BOUNDS = {("agent", "baud"): (1200, 3_000_000), ("api", "port"): (0, 65535),
           **{("access", key): lo_hi for key, lo_hi in ACCESS_RANGES.items()},
           ("cabinet", "reset_pulse_ms"): (1, 5000), ("cloud", "port"): (1, 65535), ("cloud", "keepalive_s"): (1, 3600),
           ("cloud", "batch_rows"): (1, 10_000), ("cloud", "batch_bytes"): (1024, 1 << 24),
-          ("cloud", "backlog_batches_per_s"): (1, 1000), ("cloud", "inventory_every_s"): (60, 7 * 86400),
+          ("cloud", "backlog_batches_per_s"): (1, 1000),
+          ("cloud", "backlog_rows_per_s"): (1, 1_000_000), ("cloud", "max_inflight"): (1, 64),
+          ("cloud", "inventory_every_s"): (60, 7 * 86400),
           ("cloud", "publish_timeout_s"): (1, 600), ("ledger", "min_free_mb"): (1, 10240)}
 
 
@@ -233,8 +237,21 @@ def _cloud(v, path):
         port=v["cloud", "port"], keepalive_s=v["cloud", "keepalive_s"], username=v["cloud", "username"] or None,
         password_file=file("password_file"), tls_ca=file("tls_ca"), tls_cert=file("tls_cert"),
         tls_key=file("tls_key"), batch_rows=v["cloud", "batch_rows"], batch_bytes=v["cloud", "batch_bytes"],
-        backlog_batches_per_s=v["cloud", "backlog_batches_per_s"], inventory_every_s=v["cloud", "inventory_every_s"],
+        backlog_rows_per_s=_backlog_rows_per_s(v, path), max_inflight=v["cloud", "max_inflight"],
+        inventory_every_s=v["cloud", "inventory_every_s"],
         publish_timeout_s=v["cloud", "publish_timeout_s"])
+
+
+def _backlog_rows_per_s(v, path):
+    """backlog_rows_per_s, or the old backlog_batches_per_s read as the same pace in rows (docs/decisions/0038):
+    an existing file keeps its meaning. Both at once is refused: which one was meant cannot be guessed."""
+    rows, batches = v["cloud", "backlog_rows_per_s"], v["cloud", "backlog_batches_per_s"]
+    if rows is not None and batches is not None:
+        raise AgentConfigError("%s: [cloud] backlog_batches_per_s is the old name of backlog_rows_per_s (in batches "
+                               "of batch_rows): give only backlog_rows_per_s" % path)
+    if batches is not None:
+        return batches * v["cloud", "batch_rows"]
+    return CloudConfig.backlog_rows_per_s if rows is None else rows
 
 
 HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")

@@ -5,12 +5,14 @@ publishing and the ledger writes happen on it, in order, with no locks. It opens
 ledger (SQLite WAL lets it read while the agent's worker writes).
 
 Rules it keeps:
-- Rows leave in seq order, one batch in flight per stream; a batch is done when its PUBACK comes back
-  without an error reason code, within `publish_timeout_s`; otherwise it is sent again. Nothing counts as
-  synced until the cloud's signed `ack` (outbox.set_acked); after any reconnect both streams start again
-  from the last ack, so paho's in-memory queue is never relied on. Duplicates are allowed, loss never.
-- The events stream goes first; the transaction stream drains a backlog at `backlog_batches_per_s`, and
-  stops `MAX_UNACKED` rows ahead of the cloud's ack (a cloud that is down is not flooded).
+- Rows leave in seq order; up to `max_inflight` batches per stream are in flight at once, until the cloud's
+  signed `ack` covers them (window.py). When the oldest has no ack within `publish_timeout_s`, or its PUBACK
+  carries an error code, the window is sent again from the ack. Nothing counts as synced until the ack
+  (outbox.set_acked); after any reconnect both streams start again from the last ack, so paho's in-memory
+  queue is never relied on. Duplicates are allowed, loss never (docs/decisions/0011, 0038).
+- Live traffic goes first: the events stream is sent before the transactions each turn, and transaction
+  rows written before this connection (a backlog) go out only while the events stream has nothing waiting
+  and within `backlog_rows_per_s`; live transaction rows are not held by that budget.
 - Reconnects back off from 1 s to 60 s with full jitter; the session is persistent (clean start off);
   every connection raises the persisted session counter, which the last will and the status carry.
 - Down messages are checked (signature, cabinet, expiry, replay) before anything else, and each gets a
@@ -33,13 +35,13 @@ import edge_agent
 from edge_agent.cloud import outbox
 from edge_agent.cloud.commands import Commands
 from edge_agent.cloud.topics import Topics
+from edge_agent.cloud.window import Budget, Window
 
 log = logging.getLogger(__name__)
 
 BACKOFF_MIN_S = 1.0
 BACKOFF_MAX_S = 60.0
 SESSION_EXPIRY_S = 86400
-MAX_UNACKED = 5000      # rows ahead of the cloud's ack, per stream
 LOOP_S = 0.02           # the loop's pace while a stream has rows to send or a batch in flight
 IDLE_LOOP_S = 0.25      # with nothing to send: how long a new row may wait (a fleet of agents idles cheaply)
 CONNECT_TIMEOUT_S = 10  # from CONNECT to CONNACK, TLS handshake included
@@ -47,21 +49,12 @@ STATE_EVERY_S = 5.0     # how often cloud_state()'s backlog is counted again (th
 
 
 @dataclass
-class Inflight:
-    batch: outbox.Batch
-    mid: int
-    sent_at: float
-
-
-@dataclass
 class StreamState:
     name: str
-    sent: int = 0                  # highest seq PUBACKed on this connection
-    inflight: Inflight = None
+    window: Window
+    sent: int = 0                  # highest seq handed to paho on this connection (in flight or acked)
     head_at_connect: int = 0       # rows up to here were written before this connection: backlog
     resent_from: int = None        # a resend asked for: rows from here on are marked backlog
-    tokens: float = 0.0            # backlog rate limit (token bucket, batches)
-    last_token: float = None
 
 
 @dataclass
@@ -89,7 +82,10 @@ class CloudSync:
         self.client = None
         self.connected = False
         self.session = None
-        self.streams = {name: StreamState(name) for name in outbox.STREAMS}
+        self.streams = {name: StreamState(name, Window(cloud.max_inflight, cloud.publish_timeout_s))
+                        for name in outbox.STREAMS}
+        # A burst of one window's worth of rows: the budget paces a backlog, it does not shrink the window.
+        self.budget = Budget(cloud.backlog_rows_per_s, cloud.batch_rows * cloud.max_inflight)
         self.stats = SyncStats()
         self._backoff = BACKOFF_MIN_S
         self._next_attempt = 0.0
@@ -237,10 +233,9 @@ class CloudSync:
         client.publish(self.topics.status, self._status("online"), qos=1, retain=True)
         for stream in self.streams.values():      # start again from the cloud's ack: nothing kept in memory
             stream.sent = outbox.acked(self.ledger, stream.name)
-            stream.inflight = None
+            stream.window.clear()
             stream.head_at_connect = outbox.head(self.ledger, stream.name)
             stream.resent_from = None
-            stream.tokens = 1.0
         client.publish(self.topics.birth, json.dumps(self._birth()), qos=1)
         self._next_inventory = 0.0
         self._next_state = 0.0
@@ -275,13 +270,15 @@ class CloudSync:
                                      **outbox.head_hash(self.ledger, s)) for s in outbox.STREAMS})
 
     def _pump(self):
-        """Send what is due; True while a stream still has work (a batch in flight or rows waiting)."""
+        """Send what is due; True while a stream still has work (batches in flight or rows waiting)."""
         now = self.clock()
-        busy = False
-        for name in ("events", "tx"):                     # events first: alerts never wait behind a backlog
-            busy = self._pump_stream(self.streams[name], now) or busy
-            if not self.connected:      # paho reports a dead socket from inside publish(): stop, reconnect
-                return busy
+        self.budget.refill(now)
+        busy = self._pump_stream(self.streams["events"], now, backlog_ok=True)
+        if self.connected:              # paho reports a dead socket from inside publish(): stop, reconnect
+            # A backlog yields to live events: it goes on once the events stream has nothing left to send.
+            busy = self._pump_stream(self.streams["tx"], now, backlog_ok=not self._waiting("events")) or busy
+        if not self.connected:
+            return busy
         if now >= self._next_inventory:
             self.client.publish(self.topics.inventory, json.dumps(self._inventory()), qos=1)
             self._next_inventory = now + self.cloud.inventory_every_s
@@ -291,31 +288,39 @@ class CloudSync:
             outbox.prune_commands(self.ledger, self.ledger.clock.wall()[0])
         return busy
 
-    def _pump_stream(self, stream, now):
-        if stream.inflight is not None:
-            if now - stream.inflight.sent_at > self.cloud.publish_timeout_s:
-                log.warning("cloud: no PUBACK for %s %d-%d in %d s; sending again", stream.name,
-                            stream.inflight.batch.first_seq, stream.inflight.batch.last_seq,
-                            self.cloud.publish_timeout_s)
-                stream.inflight = None
-                self.stats.republished += 1
-            else:
+    def _waiting(self, name):
+        """Rows of this stream not yet handed to paho."""
+        return outbox.head(self.ledger, name) > self.streams[name].sent
+
+    def _pump_stream(self, stream, now, backlog_ok):
+        """Fill the stream's window; True while it has batches in flight or rows waiting."""
+        window = stream.window
+        acked = outbox.acked(self.ledger, stream.name)
+        window.ack(acked, now)
+        stream.sent = max(stream.sent, acked)
+        if window.overdue(now):
+            log.warning("cloud: no ack for %s %d-%d in %d s; sending %d batch(es) again from %d", stream.name,
+                        window.batches[0].first_seq, window.batches[-1].last_seq, window.timeout_s, len(window),
+                        acked + 1)
+            self.stats.republished += len(window)
+            window.restart()
+            stream.sent = acked
+        while not window.full:
+            batch = outbox.read_batch(self.ledger, stream.name, stream.sent, self.cloud.batch_rows,
+                                      self.cloud.batch_bytes)
+            if batch is None:
+                return len(window) > 0
+            backlog = batch.last_seq <= stream.head_at_connect or (
+                stream.resent_from is not None and batch.first_seq >= stream.resent_from)
+            if backlog and stream.name == "tx":
+                if not (backlog_ok and self.budget.open):
+                    return True
+                self.budget.spend(len(batch.items))
+            if not self._publish(stream, batch, backlog, now):
                 return True
-        if stream.sent - outbox.acked(self.ledger, stream.name) >= MAX_UNACKED:
-            return True                                   # wait for the cloud to catch up
-        batch = outbox.read_batch(self.ledger, stream.name, stream.sent, self.cloud.batch_rows,
-                                  self.cloud.batch_bytes)
-        if batch is None:
-            return False
-        backlog = batch.last_seq <= stream.head_at_connect or (
-            stream.resent_from is not None and batch.first_seq >= stream.resent_from)
-        if backlog and stream.name == "tx":
-            since = now - (stream.last_token if stream.last_token is not None else now)
-            stream.tokens = min(1.0, stream.tokens + since * self.cloud.backlog_batches_per_s)
-            stream.last_token = now
-            if stream.tokens < 1.0:
-                return True
-            stream.tokens -= 1.0
+        return True
+
+    def _publish(self, stream, batch, backlog, now):
         key = "rows" if stream.name == "tx" else "events"
         payload = dict(self._envelope(), stream=stream.name, first_seq=batch.first_seq, last_seq=batch.last_seq,
                        backlog=bool(backlog), **{key: batch.items})
@@ -323,24 +328,23 @@ class CloudSync:
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             log.warning("cloud: publish of %s %d-%d failed locally (%s)", stream.name, batch.first_seq,
                         batch.last_seq, mqtt.error_string(info.rc))
-            return True
-        stream.inflight = Inflight(batch, info.mid, now)
+            return False
+        stream.window.add(batch.first_seq, batch.last_seq, len(batch.items), info.mid, now)
+        stream.sent = batch.last_seq
         self.stats.batches_sent += 1
         return True
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
+        if not reason_code.is_failure:
+            return                      # taken by the broker: the batch stays in flight until the cloud's ack
         for stream in self.streams.values():
-            inflight = stream.inflight
-            if inflight is None or inflight.mid != mid:
+            first = stream.window.refused(mid)
+            if first is None:
                 continue
-            stream.inflight = None
-            if reason_code.is_failure:
-                # The broker did not take it (quota, not authorised...): not sent, try again later.
-                log.warning("cloud: PUBACK %s for %s %d-%d: not sent", reason_code, stream.name,
-                            inflight.batch.first_seq, inflight.batch.last_seq)
-                self.stats.republished += 1
-            else:
-                stream.sent = max(stream.sent, inflight.batch.last_seq)
+            # The broker did not take it (quota, not authorised...): not sent, send it again from there.
+            log.warning("cloud: PUBACK %s for %s from %d: sending again", reason_code, stream.name, first)
+            stream.sent = min(stream.sent, first - 1)
+            self.stats.republished += 1
 
     def _inventory(self):
         names = ("id", "kind", "sku", "on_hand", "min", "max", "quarantine", "capacity")
@@ -352,7 +356,7 @@ class CloudSync:
         """A resend asked for by the cloud: send again from from_seq (never below 1)."""
         stream = self.streams[stream_name]
         stream.sent = max(0, from_seq - 1)
-        stream.inflight = None
+        stream.window.clear()
         stream.resent_from = from_seq
 
     # -- receiving -----------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import sys
 from hub import db
 from hub.migrate import MigrationError
 
-COMMANDS = ["hub.commands.migrate", "hub.commands.serve"]
+COMMANDS = ["hub.commands.migrate", "hub.commands.serve", "hub.commands.desired"]
 EXIT_USAGE = 2
 
 

@@ -149,10 +149,11 @@ def cabinets_of(conn, cabinet=None, site=None):
     return [r["id"] for r in found]
 
 
-def latest(conn, cabinet, what):
-    """(version, body) of the cabinet's newest desired `what`, or (0, None)."""
-    found = conn.execute("SELECT version, body FROM desired_docs WHERE cabinet = %s AND what = %s "
-                         "ORDER BY version DESC LIMIT 1", [cabinet, what]).fetchone()
+def latest(conn, cabinet, what, version=None):
+    """(version, body) of the cabinet's newest desired `what` (or of that version), or (0, None)."""
+    found = conn.execute("SELECT version, body FROM desired_docs WHERE cabinet = %s AND what = %s AND "
+                         "(%s::integer IS NULL OR version = %s) ORDER BY version DESC LIMIT 1",
+                         [cabinet, what, version, version]).fetchone()
     return (found["version"], found["body"]) if found else (0, None)
 
 
@@ -181,12 +182,15 @@ def import_folder(conn, folder, cabinets):
     return made
 
 
-def publish(conn, send, cabinet, lifetime_s=LIFETIME_S):
-    """Sign the cabinet's newest users, then catalog, record them as sent, and hand each to
-    send(topic, envelope) to publish retained (QoS 1). Returns [(what, version)] published."""
+def publish(conn, send, cabinet, lifetime_s=LIFETIME_S, versions=None):
+    """(`conn` in autocommit: each publication is committed before it is sent, so the cabinet's answer finds
+    it.) Sign the cabinet's newest users, then catalog, record them as sent, and hand each to
+    send(topic, envelope) to publish retained (QoS 1). versions {what: N}: that version instead (an older one
+    is refused by the cabinet as stale_version: to go back, import the old files again as a new version).
+    Returns [(what, version)] published."""
     done = []
     for what in WHAT:
-        version, body = latest(conn, cabinet, what)
+        version, body = latest(conn, cabinet, what, (versions or {}).get(what))
         if body is None:
             continue
         with conn.transaction():

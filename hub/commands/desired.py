@@ -34,7 +34,7 @@ def add_parser(sub):
 
 
 def run(args, out):
-    with db.connect(args.dsn) as conn:
+    with db.connect(args.dsn, autocommit=True) as conn:     # each publication committed before it is sent
         try:
             cabinets = desired.cabinets_of(conn, args.cabinet, args.site)
             if args.action == "import":

@@ -25,6 +25,7 @@ from edge_agent.rules.csv_rows import read_rows, refuse_if
 from hub import queries
 
 LIFETIME_S = 86400               # an envelope's longest life (as hub/service.py): publish again at least daily
+ENVELOPE_ROOM = 600              # the envelope around a body: ids, times, type, signature (docs/mqtt.md)
 WHAT = ("users", "catalog")      # the order they are published in: a catalog's limits name the users
 SITE_FILES = {"users": csv_io.USER_COLUMNS, "skus": csv_io.SKU_COLUMNS, "allows": csv_io.ROLE_ALLOW_COLUMNS,
               "limits": csv_io.USER_LIMIT_COLUMNS, "charge_lists": csv_io.CHARGE_LIST_COLUMNS}
@@ -157,8 +158,19 @@ def latest(conn, cabinet, what, version=None):
     return (found["version"], found["body"]) if found else (0, None)
 
 
+def check_size(cabinet, what, body):
+    """DesiredError when the signed message would be past what a cabinet takes (envelope.MAX_BYTES, 1 MiB):
+    said here, at import, rather than refused by the cabinet (bench/desired_size.py: about 2,900 SKUs)."""
+    size = len(json.dumps(dict(body, version=2 ** 31)).encode()) + ENVELOPE_ROOM
+    if size > envelope.MAX_BYTES:
+        raise DesiredError("the %s of %s would be %d bytes, past the %d a cabinet takes: %s" % (
+            what, cabinet, size, envelope.MAX_BYTES, "hold fewer SKUs at this cabinet" if what == "catalog"
+            else "fewer people (or a shorter users.csv) per site"))
+
+
 def store(conn, cabinet, what, body, source):
     """Store `body` as the cabinet's next version of `what` (one more than its newest); returns it."""
+    check_size(cabinet, what, body)
     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ["desired:%s:%s" % (cabinet, what)])
     version = latest(conn, cabinet, what)[0] + 1
     conn.execute("INSERT INTO desired_docs (cabinet, what, version, body, source) VALUES (%s, %s, %s, %s, %s)",

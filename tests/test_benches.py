@@ -111,3 +111,10 @@ def test_status_noise_times_status_on_a_noisy_line_for_both_cabinets(tmp_path):
         fig = out["cabinets"][name]
         assert fig["n"] == 20 and fig["frame_bytes"] > 40
         assert {"p50_ms", "p90_ms", "p99_ms", "max_ms", "over_half_budget", "failed"} <= set(fig)
+
+
+def test_desired_size_measures_a_catalog_and_the_users_against_the_limit(tmp_path):
+    out = run_bench(tmp_path, "desired_size.py", "--skus", "50", "--users", "20")
+    assert out["bench"] == "desired_size" and out["limit"] == 1024 * 1024
+    assert out["fits"] == {"catalog": True, "users": True, "catalog_without_rules": True}
+    assert out["bytes_per_sku"] > 0 and out["skus_that_fit"] > 0 and out["apply_ms"]["catalog"] > 0

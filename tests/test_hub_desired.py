@@ -156,7 +156,7 @@ def test_a_refused_catalog_and_a_stale_one_are_reported_to_the_hub(site, tmp_pat
 
 def test_a_catalog_past_what_a_cabinet_takes_is_refused_at_the_hub_not_at_the_cabinet():
     sku = {"part_number": "PN-0000001", "description": "Hex bolt M8 x 40 zinc plated DIN933 A2-7", "unit_cost": 120}
-    body = {"skus": [dict(sku, part_number="PN-%07d" % n) for n in range(6000)], "locations": []}
+    body = {"skus": [dict(sku, part_number="PN-%07d" % n) for n in range(10000)], "locations": []}
     with pytest.raises(desired.DesiredError, match="past the 1048576 a cabinet takes: hold fewer SKUs"):
         desired.check_size(CABINET, "catalog", body)
     desired.check_size(CABINET, "catalog", dict(body, skus=body["skus"][:3000]))

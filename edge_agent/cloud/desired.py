@@ -1,11 +1,11 @@
-"""Desired state from the cloud (docs/mqtt.md): the full set of people, a delta on it, and the catalog with
-min/max. Everything is checked before anything is written, and written in the caller's SQLite transaction
-with the version it brings; a bad entry refuses the whole message as `malformed`, naming the entry.
+"""Desired state from the cloud (docs/mqtt.md): the full set of people, a delta on it, and the catalog. The
+people are checked whole before anything is written; the catalog is the admin's CSV files as JSON (decision
+0041), each part checked and written by the CSV import's own functions (rules/csv_io.py) in the caller's
+SQLite transaction, which writes nothing if any part is refused (`malformed`, naming each problem).
 
-People keep their local state (wrong-PIN count, lockout) across an update. A location's layout (kind, unit)
-is the cabinet's own and never comes from the cloud: the catalog may only name locations that exist, and a
-change of min/max is written as a count of what is there, so min/max opens or closes the refill task at once.
-The catalog may carry the site's charge-to lists (cost centers, machines, work-order patterns).
+People keep their local state (wrong-PIN count, lockout) across an update. A change of min/max is written as
+a count of what is there, so min/max opens or closes the refill task at once; stock itself never comes from
+the cloud. The catalog may carry the site's charge-to lists (cost centers, machines, work-order patterns).
 """
 import datetime
 

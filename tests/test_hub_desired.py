@@ -160,3 +160,18 @@ def test_a_catalog_past_what_a_cabinet_takes_is_refused_at_the_hub_not_at_the_ca
     with pytest.raises(desired.DesiredError, match="past the 1048576 a cabinet takes: hold fewer SKUs"):
         desired.check_size(CABINET, "catalog", body)
     desired.check_size(CABINET, "catalog", dict(body, skus=body["skus"][:3000]))
+
+
+def test_a_cabinet_that_comes_online_later_takes_the_users_before_the_catalog(site, tmp_path):
+    send = lambda topic, env: site.cloud.worker.publish(topic, env, retain=True).wait_for_publish(WAIT_S)  # noqa: E731
+    with connect(site.hub_dsn, autocommit=True) as conn:
+        desired.import_folder(conn, write_folder(tmp_path / "admin"), [CABINET])
+        desired.import_folder(conn, write_folder(tmp_path / "admin"), [CABINET])    # versions 2: users too
+        desired.publish(conn, send, CABINET)
+    site.start_agent()                     # the broker hands it both retained messages, in its own order
+    assert reported(site, "catalog", 2, "applied"), site.agent.log()[-3000:]
+    with ledger_of(site.folder) as ledger:
+        applied = [(e["what"], e["version"]) for e in outbox.read_batch(ledger, "events", 0, 1000).items
+                   if e["type"] == "desired_applied"]
+        limits = ledger.db.execute("SELECT count(*) FROM user_limits").fetchone()[0]
+    assert applied == [("users", 2), ("catalog", 2)] and limits == 2

@@ -29,7 +29,7 @@ from jsonschema.exceptions import ValidationError
 
 from edge_agent.cloud import envelope
 from edge_agent.cloud.topics import UP, Topics, parse
-from hub import chain_check, streams
+from hub import chain_check, desired, streams
 from hub.contract import BadBatch, check_batch, default, describe
 
 log = logging.getLogger(__name__)
@@ -216,6 +216,7 @@ class Ingest:
                     "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                     [[cab.id, e["seq"], e["command_id"], e["command_type"], e["status"], e.get("reason"),
                       e.get("detail")] for e in results])
+        desired.record_reports(conn, cab.id, [e for e in events if e["seq"] in new])     # what desired state did
         return self._after_batch(conn, cab, state, p, len(new), now)
 
     def _after_batch(self, conn, cab, state, p, new, now):

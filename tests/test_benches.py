@@ -131,3 +131,10 @@ def test_drain_measures_a_small_backlog_against_raw_paho_and_the_hub_alone(tmp_p
         assert out[key] > 0
     assert out["peak_inflight"] > 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_desired_size_measures_a_catalog_and_the_users_against_the_limit(tmp_path):
+    out = run_bench(tmp_path, "desired_size.py", "--skus", "50", "--users", "20")
+    assert out["bench"] == "desired_size" and out["limit"] == 1024 * 1024
+    assert out["fits"] == {"catalog": True, "users": True, "catalog_without_rules": True}
+    assert out["bytes_per_sku"] > 0 and out["skus_that_fit"] > 0 and out["apply_ms"]["catalog"] > 0

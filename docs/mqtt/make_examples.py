@@ -105,7 +105,8 @@ USER_OLE = {"id": "u-2210", "name": "Ole Dahl", "role": "contractor", "departmen
             "valid_to": "2026-12-31T18:00", "badges": ["04C3D4E5F6A7B8"], "pin_hash": None}
 USER_LIV = {"id": "u-0031", "name": "Liv Moe", "role": "supervisor", "badges": ["1A2B3C4D5E"]}
 SKUS = [{"part_number": "P-100", "description": "hex bolt M8x40", "category": "fasteners", "package_size": 50,
-         "unit_cost": 1250, "criticality": "normal", "supplier": "Fastenal", "ownership": "consignment"},
+         "unit_cost": 1250, "criticality": "normal", "supplier": "Fastenal", "ownership": "consignment",
+         "needs_approval": False, "needs_work_order": True, "needs_machine_id": False},
         {"part_number": "G-221", "description": "nitrile gloves, L", "category": "ppe", "package_size": 100,
          "unit_cost": 1890, "criticality": None, "supplier": None, "ownership": "customer"}]
 
@@ -214,8 +215,10 @@ def build():
         "desired_users.json": signed("desired_users", "users", {"version": 13, "users": [USER_ANNA, USER_OLE, USER_LIV]}),
         "desired_catalog.json": signed("desired_catalog", "catalog", {"version": 5, "skus": SKUS, "locations": [
             {"id": "L3", "sku": "P-100", "min": 2, "max": 15, "refill_pack": 1, "capacity": 15},
-            {"id": "B1", "sku": "G-221", "min": 100, "max": 500, "refill_pack": 100},
-            {"id": "D2", "sku": None, "min": 0, "max": 0}],
+            {"id": "B1", "kind": "bin", "unit": 1, "sku": "G-221", "min": 100, "max": 500, "refill_pack": 100,
+             "piece_weight_mg": 7400},
+            {"id": "D2", "sku": None, "min": 0, "max": 0, "returnable": True, "loan_hours": 8}],
+            "allows": [{"role": "technician", "category": "fasteners"}, {"role": "contractor", "sku": "G-221"}],
             "charge_lists": {"cost_center": [{"value": "CC-410", "description": "Maintenance"},
                                              {"value": "CC-520", "description": "Production"}],
                              "machine": [{"value": "PRESS-07", "description": "Press line 7"}],

@@ -32,7 +32,7 @@ SETTINGS = ("session_idle_s", "max_pin_tries", "lockout_s")
 BODY_KEYS = {"ack": (("stream", "upto_seq"), ("hash", "chain_break")), "resend": (("stream", "from_seq"), ()),
              "unlock": (("door", "reason"), ()), "users_delta": (("base_version", "version", "upsert", "remove"), ()),
              "config": ((), SETTINGS), "users": (("version", "users"), ()),
-             "catalog": (("version", "skus", "locations"), ("charge_lists",))}
+             "catalog": (("version", "skus", "locations"), ("charge_lists", "allows", "limits", "users_version"))}
 SEQ_MAX = 2 ** 63 - 1
 SHA256 = re.compile(r"[0-9a-f]{64}")
 CHAIN_BREAK_KINDS = ("hash", "prev_hash", "rewritten", "rolled_back")
@@ -67,11 +67,17 @@ def check_body(type_, body):
                                                               "" if required else " (at least one)"))
 
 
+class Held(Exception):
+    """A catalog whose limits name people of a users version not applied yet: kept, not refused (users and
+    catalog are retained apart and may arrive in either order; users go first)."""
+
+
 class Commands:
     def __init__(self, sync):
         self.sync = sync
         self.ledger = sync.ledger
         self.coalescer = Coalescer(sync.clock)
+        self.held = None         # (topic, payload) of a catalog waiting for its users_version
 
     def handle(self, topic, payload):
         """Check and apply one down message. Never raises: whatever goes wrong ends in a refusal."""
@@ -91,11 +97,18 @@ class Commands:
                 raise Refused("malformed", "%s does not belong on %s" % (env["type"], leaf))
             check_body(env["type"], env["body"])
             getattr(self, "_" + env["type"])(env)
+        except Held as held:
+            log.info("cloud: %s", held)
+            self.held = (topic, payload)         # taken again once those users are applied
         except Refused as r:
             self._refused(leaf, claim, env, r.reason, r.detail)
         except Exception as e:   # noqa: BLE001 - a bug or a full disk must not stop the link: refuse, go on
             log.exception("cloud: %s failed", leaf)
             self._refused(leaf, claim, env, "error", "%s: %s" % (type(e).__name__, e))
+        else:
+            if env["type"] in ("users", "users_delta") and self.held is not None:
+                held, self.held = self.held, None
+                self.handle(*held)
 
     def _refused(self, leaf, claim, env, reason, detail):
         self.sync.stats.refused[reason] = self.sync.stats.refused.get(reason, 0) + 1
@@ -226,8 +239,13 @@ class Commands:
                                                                                version))
 
     def _catalog(self, env):
-        self._desired(env, "catalog", lambda body, version: desired.apply_catalog(
-            self.ledger, body["skus"], body["locations"], version, body.get("charge_lists")))
+        wanted = env["body"].get("users_version")
+        if wanted is not None:
+            wanted = _int(env["body"], "users_version", 1)
+            applied = outbox.applied_versions(self.ledger)["users"]
+            if applied is None or applied < wanted:
+                raise Held("catalog waits for users version %d (this cabinet has %s)" % (wanted, applied))
+        self._desired(env, "catalog", lambda body, version: desired.apply_catalog(self.ledger, body, version))
 
     def _desired(self, env, what, apply):
         version = _int(env["body"], "version", 1)

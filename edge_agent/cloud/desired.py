@@ -1,31 +1,27 @@
-"""Desired state from the cloud (docs/mqtt.md): the full set of people, a delta on it, and the catalog with
-min/max. Everything is checked before anything is written, and written in the caller's SQLite transaction
-with the version it brings; a bad entry refuses the whole message as `malformed`, naming the entry.
+"""Desired state from the cloud (docs/mqtt.md): the full set of people, a delta on it, and the catalog. The
+people are checked whole before anything is written; the catalog is the admin's CSV files as JSON (decision
+0041), each part checked and written by the CSV import's own functions (rules/csv_io.py) in the caller's
+SQLite transaction, which writes nothing if any part is refused (`malformed`, naming each problem).
 
-People keep their local state (wrong-PIN count, lockout) across an update. A location's layout (kind, unit)
-is the cabinet's own and never comes from the cloud: the catalog may only name locations that exist, and a
-change of min/max is written as a count of what is there, so min/max opens or closes the refill task at once.
-The catalog may carry the site's charge-to lists (cost centers, machines, work-order patterns).
+People keep their local state (wrong-PIN count, lockout) across an update. A change of min/max is written as
+a count of what is there, so min/max opens or closes the refill task at once; stock itself never comes from
+the cloud. The catalog may carry the site's charge-to lists (cost centers, machines, work-order patterns).
 """
 import datetime
 
 from edge_agent.badge.ids import BadBadgeId, normalize_badge_id
 from edge_agent.cloud.envelope import Refused
 from edge_agent.ledger.schema_v1 import OWNERSHIP, ROLES
+from edge_agent.rules import csv_io, csv_rows
 from edge_agent.rules.charge_lists import LISTS
-from edge_agent.rules.csv_io import capacity_words
-from edge_agent.rules.csv_rows import CONTROL, MONEY_MAX, QUANTITY_MAX, TEXT_MAX
+from edge_agent.rules.csv_rows import CONTROL, TEXT_MAX
 
-# The same ceilings as a CSV import of the same tables (rules/csv_rows.py; common.json admin_text, quantity).
-UNIT_COST_MAX = int(MONEY_MAX * 100)     # integer cents
+# The same ceilings as a CSV import of the same tables (rules/csv_rows.py; common.json admin_text).
 PIN_HASH_MAX = 300
 
 USER_TEXT = ("name", "department", "cost_center", "supplier")
-SKU_TEXT = ("description", "category", "criticality", "supplier")
-# What an entry may hold (docs/mqtt/schemas/common.json user and sku, body_catalog.json location): no more.
+# What a user may hold (docs/mqtt/schemas/common.json user): no more.
 USER_KEYS = ("id", "role", "valid_from", "valid_to", "badges", "pin_hash") + USER_TEXT
-SKU_KEYS = ("part_number", "package_size", "unit_cost", "ownership") + SKU_TEXT
-LOCATION_KEYS = ("id", "sku", "min", "max", "refill_pack", "capacity")
 
 
 def _only(entry, keys, where):
@@ -43,13 +39,6 @@ def _text(entry, name, where, required=False, longest=TEXT_MAX):
     if len(value) > longest or CONTROL.search(value):
         raise Refused("malformed", "%s: %s must be at most %d characters, none of them control characters"
                       % (where, name, longest))
-    return value
-
-
-def _whole(entry, name, where, minimum=0, default=None, maximum=QUANTITY_MAX):
-    value = entry.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-        raise Refused("malformed", "%s: %s must be a whole number from %d to %d" % (where, name, minimum, maximum))
     return value
 
 
@@ -91,6 +80,9 @@ def checked_users(users):
     if not isinstance(users, list):
         raise Refused("malformed", "users must be a list")
     rows = [_user(entry, i) for i, entry in enumerate(users)]
+    problems = []
+    csv_io.check_user_rows(list(enumerate(rows)), problems)     # the checks of a users.csv import
+    refuse_problems("users", list(enumerate(rows)), problems)
     seen_ids, seen_badges = set(), {}
     for row in rows:
         if row["id"] in seen_ids:
@@ -160,61 +152,122 @@ def _charge_lists(lists):
     return checked
 
 
-def apply_catalog(ledger, skus, locations, version, charge_lists=None):
-    """SKUs (upserted), min/max of existing locations, and (when sent) the charge-to lists: each list named
-    replaces that list, an empty one means not checked; a list not named stays as it is."""
-    lists = _charge_lists(charge_lists) if charge_lists is not None else {}
-    if not isinstance(skus, list) or not isinstance(locations, list):
-        raise Refused("malformed", "catalog needs skus and locations lists")
-    sku_rows = []
-    for i, entry in enumerate(skus):
+# The catalog's entries are the rows of the CSV files an admin imports (docs/admin.md), typed as JSON: each
+# is spelt as its cell would be and goes through the import's own parsers, checks and writes (rules/csv_io.py).
+INTEGER_FIELDS = ("package_size", "unit", "min", "max", "refill_pack", "piece_weight_mg", "loan_hours", "capacity",
+                  "max_quantity")
+BOOLEAN_FIELDS = csv_io.REQUIREMENT_COLUMNS + ("returnable",)
+CENTS_FIELDS = ("unit_cost",)
+# A catalog never sets stock: on_hand changes only through the ledger (counts and refills at the cabinet).
+CATALOG_COLUMNS = {"skus": csv_io.SKU_COLUMNS,
+                   "locations": {k: v for k, v in csv_io.LOCATION_COLUMNS.items() if k != "on_hand"},
+                   "allows": csv_io.ROLE_ALLOW_COLUMNS, "limits": csv_io.USER_LIMIT_COLUMNS}
+
+
+def _cell(name, value):
+    """The text a CSV cell would hold for `value`, or None when the JSON type is not the field's."""
+    if value is None:
+        return ""
+    if name in BOOLEAN_FIELDS:
+        return ("yes" if value else "no") if isinstance(value, bool) else None
+    if name in INTEGER_FIELDS or name in CENTS_FIELDS:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return None
+        return "%d" % value if name in INTEGER_FIELDS else "%s%d.%02d" % ("-" if value < 0 else "", abs(value) // 100,
+                                                                          abs(value) % 100)
+    return value if isinstance(value, str) else None
+
+
+def catalog_rows(entries, table, problems):
+    """[(index, record)] for a list of catalog entries, as csv_rows.read_rows gives a file's rows; each
+    problem is (index, field, words)."""
+    columns = CATALOG_COLUMNS[table]
+    if not isinstance(entries, list):
+        problems.append((None, None, "%s must be a list" % table))
+        return []
+    rows = []
+    for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            raise Refused("malformed", "skus[%d] is not an object" % i)
-        _only(entry, SKU_KEYS, "skus[%d]" % i)
-        row = {"part_number": _text(entry, "part_number", "skus[%d]" % i, required=True)}
-        where = "sku %s" % row["part_number"]
-        for name in SKU_TEXT:
-            row[name] = _text(entry, name, where)
-        row["description"] = row["description"] or ""
-        row["package_size"] = _whole(entry, "package_size", where, 1, default=1)
-        row["unit_cost"] = _whole(entry, "unit_cost", where, 0, default=0, maximum=UNIT_COST_MAX)
-        row["ownership"] = entry.get("ownership", "consignment")
-        if row["ownership"] not in OWNERSHIP:
-            raise Refused("malformed", "%s: ownership must be one of %s" % (where, ", ".join(OWNERSHIP)))
-        sku_rows.append(row)
-    known = {r["part_number"] for r in sku_rows} | {r[0] for r in ledger.db.execute("SELECT part_number FROM skus")}
-    loc_rows = []
-    for i, entry in enumerate(locations):
-        if not isinstance(entry, dict):
-            raise Refused("malformed", "locations[%d] is not an object" % i)
-        _only(entry, LOCATION_KEYS, "locations[%d]" % i)
-        location = _text(entry, "id", "locations[%d]" % i, required=True)
-        where = "location %s" % location
-        if not ledger.db.execute("SELECT 1 FROM locations WHERE id = ?", [location]).fetchone():
-            raise Refused("malformed", "%s is not in this cabinet's layout" % where)
-        row = {"id": location, "sku": _text(entry, "sku", where), "min": _whole(entry, "min", where),
-               "max": _whole(entry, "max", where), "refill_pack": _whole(entry, "refill_pack", where, 1, default=1)}
-        if row["sku"] is not None and row["sku"] not in known:
-            raise Refused("malformed", "%s: sku %s is not in the catalog" % (where, row["sku"]))
-        if row["max"] < row["min"]:
-            raise Refused("malformed", "%s: max %d is below min %d" % (where, row["max"], row["min"]))
-        if "capacity" in entry:      # null: not said; absent: the capacity on record stays
-            row["capacity"] = None if entry["capacity"] is None else _whole(entry, "capacity", where, 1)
-        capacity = row["capacity"] if "capacity" in row else ledger.db.execute(
-            "SELECT capacity FROM locations WHERE id = ?", [location]).fetchone()[0]
-        if capacity is not None and row["max"] > capacity:
-            raise Refused("malformed", "%s: %s" % (where, capacity_words(row["max"], capacity)))
-        loc_rows.append(row)
+            problems.append((index, None, "is not an object"))
+            continue
+        cells = []
+        for name, value in entry.items():
+            if name not in columns:
+                problems.append((index, name, "not known (takes %s)" % ", ".join(columns)))
+                continue
+            cell = _cell(name, value)
+            if cell is None:
+                problems.append((index, name, "must be %s" % ("true or false" if name in BOOLEAN_FIELDS else
+                                                               "a whole number" if name in INTEGER_FIELDS + CENTS_FIELDS
+                                                               else "text")))
+                continue
+            cells.append((name, cell))
+        for name, (required, _) in columns.items():
+            if required and name not in entry:
+                problems.append((index, name, "is required"))
+        rows.append((index, csv_rows.parse_record(index, cells, columns, problems)))
+    return rows
+
+
+SINGULAR = {"skus": "sku", "locations": "location", "users": "user"}
+
+
+def refuse_problems(table, rows, problems):
+    """Refused (malformed) naming every problem, as an import refuses a file: `location L3: max 20 is ...`,
+    `limits[2] user_id: ...`."""
+    if not problems:
+        return
+    labels = {index: record.get("id") or record.get("part_number") for index, record in rows}
+    said = []
+    for index, field, words in sorted(problems, key=lambda p: (-1 if p[0] is None else p[0], p[1] or "")):
+        if index is None:
+            where = table
+        elif labels.get(index) and table in SINGULAR:
+            where = "%s %s" % (SINGULAR[table], labels[index])
+        else:
+            where = "%s[%d]" % (table, index)
+        named = field and not str(words).startswith(field)       # "max 20 is ..." names its field already
+        said.append("%s%s: %s" % (where, " " + field if named else "", words))
+    raise Refused("malformed", "; ".join(said))
+
+
+def _layout_on_record(ledger, rows):
+    """A location the catalog names without its unit keeps the unit on record (as capacity does)."""
+    for _, record in rows:
+        if "unit" not in record and isinstance(record.get("id"), str):
+            found = ledger.db.execute("SELECT unit FROM locations WHERE id = ?", [record["id"]]).fetchone()
+            if found is not None:
+                record["unit"] = found[0]
+
+
+def _checked(ledger, body, table, check):
+    problems = []
+    rows = catalog_rows(body[table], table, problems)
+    if not problems:
+        check(ledger, rows, problems)
+    refuse_problems(table, rows, problems)
+    return rows
+
+
+def apply_catalog(ledger, body, version):
+    """Apply a catalog in the caller's transaction, in the order an admin imports the files: SKUs (with their
+    approval / work order / machine id flags), locations (layout, SKU, min/max, capacity, returnable, loan
+    hours), charge-to lists, allows, limits. Each part is checked as its CSV import checks it, against what
+    the parts before it wrote; the first part refused raises Refused and the caller's transaction writes
+    nothing. allows and limits left out stay as they are; sent, they replace the rules (as their import)."""
+    lists = _charge_lists(body["charge_lists"]) if body.get("charge_lists") is not None else {}
+    source = "the cloud's catalog version %d" % version
+    csv_io.write_skus(ledger, _checked(ledger, body, "skus", lambda _, rows, problems: csv_io.check_skus(rows, problems)))
+
+    def check_locations(ledger, rows, problems):
+        _layout_on_record(ledger, rows)
+        csv_io.check_locations(ledger, rows, problems)
+    csv_io.write_locations(ledger, _checked(ledger, body, "locations", check_locations), source)
     for name, rows in lists.items():
         ledger.db.execute("DELETE FROM charge_lists WHERE list = ?", [name])
         ledger.db.conn.executemany("INSERT INTO charge_lists (list, value, description) VALUES (?, ?, ?)",
-                              [(name, value, description) for value, description in rows])
-    for row in sku_rows:
-        ledger.db["skus"].upsert(row, pk="part_number")
-    for row in loc_rows:
-        before = ledger.db.execute("SELECT sku, min, max, refill_pack FROM locations WHERE id = ?",
-                                   [row["id"]]).fetchone()
-        ledger.db["locations"].update(row["id"], {k: v for k, v in row.items() if k != "id"})
-        if tuple(before) != tuple(row[k] for k in ("sku", "min", "max", "refill_pack")):
-            ledger.append("count", location=row["id"], quantity=ledger.on_hand(row["id"]),
-                          reason="min/max set by the cloud's catalog version %d" % version)
+                                   [(name, value, description) for value, description in rows])
+    for table, what, check in (("allows", "allows", csv_io.check_allows), ("limits", "limits", csv_io.check_limits)):
+        if body.get(table) is not None:
+            rows = _checked(ledger, body, table, check)
+            csv_io.write_rules(ledger, what, [r for _, r in rows], CATALOG_COLUMNS[table])

@@ -71,17 +71,24 @@ def commit(ledger, what, path, count, write):
 def import_skus(ledger, path):
     """Create or update SKUs (and their approval / work order / machine id requirements). Returns a count."""
     rows, problems = read_rows(path, SKU_COLUMNS)
-    duplicates(rows, "part_number", problems)
+    check_skus(rows, problems)
     refuse_if(path, problems)
+    return commit(ledger, "skus", path, len(rows), lambda: write_skus(ledger, rows))
 
-    def write():
-        for _, record in rows:
-            sku = {k: v for k, v in record.items() if k not in REQUIREMENT_COLUMNS}
-            ledger.db["skus"].upsert(_without_null_defaults(ledger, "skus", sku), pk="part_number")
-            needs = {k: record[k] for k in REQUIREMENT_COLUMNS if k in record and record[k] is not None}
-            if needs:
-                ledger.db["sku_requirements"].upsert(dict(needs, sku=record["part_number"]), pk="sku")
-    return commit(ledger, "skus", path, len(rows), write)
+
+# Each import is read_rows, then check_<table>(..., rows, problems), then write_<table>: the cloud's desired
+# catalog (cloud/desired.py) runs the same checks and writes on the rows it carries, so the two cannot differ.
+def check_skus(rows, problems):
+    duplicates(rows, "part_number", problems)
+
+
+def write_skus(ledger, rows):
+    for _, record in rows:
+        sku = {k: v for k, v in record.items() if k not in REQUIREMENT_COLUMNS}
+        ledger.db["skus"].upsert(_without_null_defaults(ledger, "skus", sku), pk="part_number")
+        needs = {k: record[k] for k in REQUIREMENT_COLUMNS if k in record and record[k] is not None}
+        if needs:
+            ledger.db["sku_requirements"].upsert(dict(needs, sku=record["part_number"]), pk="sku")
 
 
 def import_locations(ledger, path, cabinet=None):
@@ -89,6 +96,14 @@ def import_locations(ledger, path, cabinet=None):
     ledger, is written as a `count` transaction (stock only ever changes through the ledger). One location
     per unit; with `cabinet` (link.cabinet_file.read_cabinet_units) only units the cabinet has. Returns a count."""
     rows, problems = read_rows(path, LOCATION_COLUMNS)
+    check_locations(ledger, rows, problems, cabinet)
+    refuse_if(path, problems)
+    return commit(ledger, "locations", path, len(rows), lambda: write_locations(ledger, rows, str(path)))
+
+
+def check_locations(ledger, rows, problems, cabinet=None):
+    """Ids and kinds, units (one location per unit; the cabinet's own with `cabinet`), known SKUs, and
+    min <= max <= capacity (the capacity in the row, else the one on record)."""
     duplicates(rows, "id", problems)
     known_skus = {r["part_number"] for r in ledger.db.query("SELECT part_number FROM skus")}
     for row_number, record in rows:
@@ -114,22 +129,22 @@ def import_locations(ledger, path, cabinet=None):
         if high is not None and capacity is not None and high > capacity:
             problems.append((row_number, "max", capacity_words(high, capacity)))
     _check_units(ledger, rows, problems, cabinet)
-    refuse_if(path, problems)
 
-    def write():
-        for _, record in rows:
-            counted = record.pop("on_hand", None)
-            before = _min_max(ledger, record["id"])
-            ledger.db["locations"].upsert(_without_null_defaults(ledger, "locations", record), pk="id")
-            on_hand = ledger.on_hand(record["id"])
-            if counted is not None and counted != on_hand:
-                ledger.append("count", location=record["id"], quantity=counted, reason="imported from %s" % path)
-            elif before != _min_max(ledger, record["id"]):
-                # A new location, or new min/max: a count of what is there (no stock moves) puts the change
-                # on record and lets min/max open or close the refill task right away, not at the next take.
-                ledger.append("count", location=record["id"], quantity=on_hand,
-                              reason="min/max set by %s" % path)
-    return commit(ledger, "locations", path, len(rows), write)
+
+def write_locations(ledger, rows, source):
+    """Upsert checked rows; `source` (a file, the cloud's catalog version) is named in the count rows."""
+    for _, record in rows:
+        record = dict(record)
+        counted = record.pop("on_hand", None)
+        before = _min_max(ledger, record["id"])
+        ledger.db["locations"].upsert(_without_null_defaults(ledger, "locations", record), pk="id")
+        on_hand = ledger.on_hand(record["id"])
+        if counted is not None and counted != on_hand:
+            ledger.append("count", location=record["id"], quantity=counted, reason="imported from %s" % source)
+        elif before != _min_max(ledger, record["id"]):
+            # A new location, or new min/max: a count of what is there (no stock moves) puts the change
+            # on record and lets min/max open or close the refill task right away, not at the next take.
+            ledger.append("count", location=record["id"], quantity=on_hand, reason="min/max set by %s" % source)
 
 
 def _check_units(ledger, rows, problems, cabinet):
@@ -175,14 +190,9 @@ def import_users(ledger, path):
     badges. Returns a count.
     """
     rows, problems = read_rows(path, USER_COLUMNS)
-    duplicates(rows, "id", problems)
+    check_user_rows(rows, problems)
     badge_rows = {}
     for row_number, record in rows:
-        if record.get("role") in SUPPLIER_ROLES and not record.get("supplier"):
-            problems.append((row_number, "supplier", "a %s must name their supplier" % record["role"]))
-        start, end = record.get("valid_from"), record.get("valid_to")
-        if start and end and instant(end) < instant(start):
-            problems.append((row_number, "valid_to", "%s is before valid_from %s" % (end, start)))
         for badge in record.get("badges") or ():
             if badge in badge_rows:
                 problems.append((row_number, "badges", "badge %r already on row %d" % (badge, badge_rows[badge])))
@@ -208,11 +218,30 @@ def import_users(ledger, path):
     return commit(ledger, "users", path, len(rows), write)
 
 
+def check_user_rows(rows, problems):
+    """What every user row must be, from a file or the cloud: one row per id, a supplier's people name their
+    supplier, valid_to not before valid_from."""
+    duplicates(rows, "id", problems)
+    for row_number, record in rows:
+        if record.get("role") in SUPPLIER_ROLES and not record.get("supplier"):
+            problems.append((row_number, "supplier", "a %s must name their supplier" % record["role"]))
+        start, end = record.get("valid_from"), record.get("valid_to")
+        if start and end and instant(end) < instant(start):
+            problems.append((row_number, "valid_to", "%s is before valid_from %s" % (end, start)))
+
+
 def import_role_allows(ledger, path):
     """Replace the role allow list: which roles (technician, contractor) may take which SKU or category.
 
     Each row names a role and exactly one of sku / category. Returns the number of rules now in force."""
     rows, problems = read_rows(path, ROLE_ALLOW_COLUMNS)
+    check_allows(ledger, rows, problems)
+    refuse_if(path, problems)
+    return _replace_rules(ledger, "allows", path, [r for _, r in rows], ROLE_ALLOW_COLUMNS)
+
+
+def check_allows(ledger, rows, problems):
+    """Roles an allow list binds, and a known SKU or category (against the ledger's SKUs)."""
     for row_number, record in rows:
         role = record.get("role")
         if role is not None and role not in RULE_ROLES:
@@ -220,8 +249,6 @@ def import_role_allows(ledger, path):
                              % (role, ", ".join(RULE_ROLES))))
     _check_rule_targets(ledger, rows, problems)
     duplicates(rows, ("role", "sku", "category"), problems)
-    refuse_if(path, problems)
-    return _replace_rules(ledger, "allows", path, [r for _, r in rows], ROLE_ALLOW_COLUMNS)
 
 
 def import_user_limits(ledger, path):
@@ -229,6 +256,13 @@ def import_user_limits(ledger, path):
 
     Returns the number of limits now in force."""
     rows, problems = read_rows(path, USER_LIMIT_COLUMNS)
+    check_limits(ledger, rows, problems)
+    refuse_if(path, problems)
+    return _replace_rules(ledger, "limits", path, [r for _, r in rows], USER_LIMIT_COLUMNS)
+
+
+def check_limits(ledger, rows, problems):
+    """Known users a limit binds, and a known SKU or category (against the ledger's users and SKUs)."""
     roles = dict(ledger.db.execute("SELECT id, role FROM users").fetchall())
     for row_number, record in rows:
         user_id = record.get("user_id")
@@ -241,8 +275,6 @@ def import_user_limits(ledger, path):
                              % (user_id, roles[user_id], ", ".join(RULE_ROLES))))
     _check_rule_targets(ledger, rows, problems)
     duplicates(rows, ("user_id", "period", "sku", "category"), problems)
-    refuse_if(path, problems)
-    return _replace_rules(ledger, "limits", path, [r for _, r in rows], USER_LIMIT_COLUMNS)
 
 
 def _check_rule_targets(ledger, rows, problems):
@@ -267,22 +299,28 @@ def import_charge_lists(ledger, path):
     """Replace the site's charge-to lists (cost centers, machines, work-order patterns: rules/charge_lists.py),
     one row per entry with its list named. A list with no row is empty: not checked. Returns the entry count."""
     rows, problems = read_rows(path, CHARGE_LIST_COLUMNS)
-    duplicates(rows, ("list", "value"), problems)
+    check_charge_lists(rows, problems)
     refuse_if(path, problems)
     records = [dict(record, description=record.get("description") or "") for _, record in rows]
     return _replace_rules(ledger, "charge_lists", path, records, CHARGE_LIST_COLUMNS)
+
+
+def check_charge_lists(rows, problems):
+    duplicates(rows, ("list", "value"), problems)
 
 
 RULE_TABLES = {"allows": "role_allows", "limits": "user_limits", "charge_lists": "charge_lists"}
 
 
 def _replace_rules(ledger, what, path, records, columns):
-    table = RULE_TABLES[what]
+    return commit(ledger, what, path, len(records), lambda: write_rules(ledger, what, records, columns))
 
-    def write():
-        ledger.db.execute("DELETE FROM %s" % table)
-        ledger.db[table].insert_all([{name: record.get(name) for name in columns} for record in records])
-    return commit(ledger, what, path, len(records), write)
+
+def write_rules(ledger, what, records, columns):
+    """Replace a rule table's content (allows, limits, charge_lists) with checked records."""
+    table = RULE_TABLES[what]
+    ledger.db.execute("DELETE FROM %s" % table)
+    ledger.db[table].insert_all([{name: record.get(name) for name in columns} for record in records])
 
 
 def _without_null_defaults(ledger, table, record):

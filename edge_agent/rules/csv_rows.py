@@ -161,11 +161,13 @@ def _read_rows(path, columns):
             if len(cells) != len(header):
                 problems.append((row_number, None, "has %d cells, the header has %d" % (len(cells), len(header))))
                 continue
-            rows.append((row_number, _record(row_number, zip(header, cells), columns, problems)))
+            rows.append((row_number, parse_record(row_number, zip(header, cells), columns, problems)))
     return rows, problems
 
 
-def _record(row_number, named_cells, columns, problems):
+def parse_record(row_number, named_cells, columns, problems):
+    """One row's {column: value} from (column, cell text) pairs, each problem added to `problems` (also used on
+    the cloud's desired catalog, its values as a cell would spell them: cloud/desired.py)."""
     record = {}
     for name, cell in named_cells:
         required, parse = columns[name]

@@ -11,7 +11,7 @@ from hub.service import Hub
 def add_parser(sub):
     p = sub.add_parser("serve", help="run one hub worker: store, check and acknowledge what cabinets send",
                        description=__doc__)
-    p.add_argument("--broker", required=True, metavar="HOST:PORT", type=_host_port, help="the MQTT 5 broker")
+    p.add_argument("--broker", required=True, metavar="HOST:PORT", type=host_port, help="the MQTT 5 broker")
     p.add_argument("--worker-id", default="hub-%s" % socket.gethostname(), metavar="ID",
                    help="this worker's MQTT client id, stable across restarts so its session (and the messages "
                         "in flight to it) survives one (default hub-HOSTNAME)")
@@ -29,7 +29,7 @@ def add_parser(sub):
     p.set_defaults(run=run)
 
 
-def _host_port(text):
+def host_port(text):
     import argparse
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:

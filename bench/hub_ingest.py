@@ -3,7 +3,7 @@ ledger writes them, a valid hash chain per cabinet) straight into a throw-away P
 
 Figures: rows stored per CPU-second of the hub process, and per CPU-second of hub + its PostgreSQL backend
 (one pooled connection, so one backend; its CPU from /proc); database round trips per message, counted from
-libpq's protocol trace (each Query or Sync the client sends; outside pipeline mode each is one round trip);
+libpq's protocol trace (each run of client messages the server then answers: a pipeline's batch counts once);
 the pool's connection check is included (hub/db.py checks every connection it hands out). --profile prints
 cProfile's top functions by cumulative time. The last line is JSON.
 Usage: .venv/bin/python bench/hub_ingest.py [--cabinets N] [--batches N] [--rows N] [--profile]"""
@@ -67,13 +67,16 @@ def backend_cpu_s(pid):
 
 
 def round_trips(trace_path):
-    """Query and Sync messages the client sent (F lines of libpq's trace)."""
-    n = 0
+    """Round trips in libpq's trace: each run of messages the client sent (F lines) that the server then answers
+    (B lines), so a pipeline's statements sent together count once."""
+    n, sending = 0, False
     with open(trace_path) as f:
         for line in f:
-            parts = line.split("\t")      # F, length, message (timestamps suppressed)
-            if len(parts) > 2 and parts[0] == "F" and parts[2].strip() in ("Query", "Sync"):
-                n += 1
+            side = line.split("\t", 1)[0]      # F or B (timestamps suppressed)
+            if side == "F":
+                sending = True
+            elif side == "B" and sending:
+                n, sending = n + 1, False
     return n
 
 

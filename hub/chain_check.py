@@ -7,14 +7,13 @@ is the anchor, and the cabinet's chain is the evidence.
 from edge_agent.ledger.chain import GENESIS_HASH, row_hash
 
 
-def check_new(conn, cabinet, rows, new_seqs):
-    """Check the rows just stored (`new_seqs`) against themselves and their stored neighbours."""
+def check_new(conn, cabinet, rows, new_seqs, before):
+    """Check the rows just stored (`new_seqs`) against themselves and their neighbours; `before`: {seq: (hash,
+    prev_hash)} as hex of the rows stored before this batch from its first seq - 1 to its last + 1."""
     if not new_seqs:
         return
-    lo, hi = min(new_seqs), max(new_seqs)
-    stored = {r["seq"]: (r["hash"].hex(), r["prev_hash"].hex()) for r in conn.execute(
-        "SELECT seq, hash, prev_hash FROM tx_rows WHERE cabinet = %s AND seq BETWEEN %s AND %s",
-        [cabinet, lo - 1, hi + 1])}
+    stored = dict(before)
+    stored.update((r["seq"], (r["hash"], r["prev_hash"])) for r in rows if r["seq"] in new_seqs)
     for row in rows:
         seq = row["seq"]
         if seq not in new_seqs:
@@ -31,17 +30,13 @@ def check_new(conn, cabinet, rows, new_seqs):
                    % (following[1], seq, row["hash"]))
 
 
-def check_again(conn, cabinet, rows, seqs):
-    """Rows received again: their hash must be the first copy's."""
-    if not seqs:
-        return
-    first = {r["seq"]: r["hash"].hex() for r in conn.execute(
-        "SELECT seq, hash FROM tx_rows WHERE cabinet = %s AND seq = ANY(%s)", [cabinet, list(seqs)])}
+def check_again(conn, cabinet, rows, before):
+    """Rows received again (their seq in `before`, the first copies as check_new's): same hash as the first."""
     for row in rows:
-        held = first.get(row["seq"])
-        if row["seq"] in seqs and held is not None and held != row["hash"]:
+        held = before.get(row["seq"])
+        if held is not None and held[0] != row["hash"]:
             record(conn, cabinet, row["seq"], "rewritten", "received again with hash %s; the first copy had %s"
-                   % (row["hash"], held))
+                   % (row["hash"], held[0]))
 
 
 def check_birth(conn, cabinet, head, head_hash, watermark):
@@ -71,11 +66,15 @@ def record(conn, cabinet, seq, kind, detail):
                  [cabinet, "tx %d (%s): %s" % (seq, kind, detail)])
 
 
+# The lowest break not yet cleared, as an ack's chain_break (json) or NULL: an SQL expression with one parameter
+# (the cabinet), so the statement that saves the watermark returns it too (streams.advance's `returning`).
+FIRST_BREAK_SQL = ("(SELECT json_build_object('seq', seq, 'kind', kind, 'detail', left(detail, 1000)) "
+                   "FROM chain_breaks WHERE cabinet = %s ORDER BY seq, kind LIMIT 1)")
+
+
 def first_break(conn, cabinet):
     """The lowest break not yet cleared, as an ack's chain_break, or None."""
-    found = conn.execute("SELECT seq, kind, detail FROM chain_breaks WHERE cabinet = %s ORDER BY seq, kind LIMIT 1",
-                         [cabinet]).fetchone()
-    return None if found is None else {"seq": found["seq"], "kind": found["kind"], "detail": found["detail"][:1000]}
+    return conn.execute("SELECT %s AS broken" % FIRST_BREAK_SQL, [cabinet]).fetchone()["broken"]
 
 
 def clear(conn, cabinet):

@@ -86,9 +86,12 @@ class Ingest:
         topics, leaf = parsed
         try:
             payload = self._check(topics, leaf, raw)
+            now = self.clock()
             with self.pool.connection() as conn, conn.transaction():
-                cabinet = self._registered(conn, topics)
-                out = getattr(self, "_store_" + leaf)(conn, cabinet, payload, self.clock())
+                if leaf in streams.TABLE:       # the bulk of the traffic: as few round trips as it can
+                    out = getattr(self, "_store_" + leaf)(conn, *self._locked(conn, topics, leaf, now), payload, now)
+                else:
+                    out = getattr(self, "_store_" + leaf)(conn, self._registered(conn, topics), payload, now)
         except Rejected as e:
             self._reject(topic, topics.cabinet, str(e), raw)
             out = []
@@ -114,9 +117,23 @@ class Ingest:
                 raise Rejected(str(e)) from None
         return payload
 
+    def _locked(self, conn, topics, stream, now):
+        """(Cabinet, its Stream locked): one statement for a stream seen before (its cabinet's facts read with
+        the lock, so a cabinet re-registered is never served from a stale copy), three for a new one."""
+        known = streams.lock_known(conn, topics.cabinet, stream)
+        if known is None:
+            cabinet = self._registered(conn, topics)
+            return cabinet, streams.lock(conn, cabinet.id, stream, now)[0]
+        state, facts = known
+        return self._placed(topics, facts), state
+
     @staticmethod
     def _registered(conn, topics):
         found = conn.execute("SELECT tenant, site, command_key FROM cabinets WHERE id = %s", [topics.cabinet]).fetchone()
+        return Ingest._placed(topics, found)
+
+    @staticmethod
+    def _placed(topics, found):
         if found is None:
             # It could be stored, but never acknowledged: acks are signed with the cabinet's key.
             raise Rejected("unknown cabinet %r: not registered in this hub" % topics.cabinet)
@@ -187,27 +204,45 @@ class Ingest:
             [cab.id, p["session"], p["as_of_seq"], json.dumps(p)])
         return []
 
-    def _store_tx(self, conn, cab, p, now):
-        state, _ = streams.lock(conn, cab.id, "tx", now)
+    def _store_tx(self, conn, cab, state, p, now):
         rows = p["rows"]
-        unhashed = [json.dumps({k: v for k, v in r.items() if k not in ("seq", "hash", "prev_hash")}) for r in rows]
-        new = {r["seq"] for r in conn.execute(
-            "INSERT INTO tx_rows (cabinet, seq, hash, prev_hash, body) "
-            "SELECT %s, * FROM unnest(%s::bigint[], %s::bytea[], %s::bytea[], %s::text[]::jsonb[]) "
-            "ON CONFLICT DO NOTHING RETURNING seq",
-            [cab.id, [r["seq"] for r in rows], [bytes.fromhex(r["hash"]) for r in rows],
-             [bytes.fromhex(r["prev_hash"]) for r in rows], unhashed])}
-        chain_check.check_new(conn, cab.id, rows, new)
-        chain_check.check_again(conn, cab.id, rows, {r["seq"] for r in rows} - new)
-        return self._after_batch(conn, cab, state, p, len(new), now)
+        first, last = p["first_seq"], p["last_seq"]
+        # One statement: store the new rows (the body is the row less seq and hashes) and read what was stored
+        # before from first - 1 to last + 1 (the main query sees the table as it was before the WITH's insert):
+        # the neighbours the chain check needs and the first copies of rows received again.
+        new, before = set(), {}
+        for r in conn.execute(
+                "WITH new AS (INSERT INTO tx_rows (cabinet, seq, hash, prev_hash, body) "
+                "SELECT %(cab)s, (r->>'seq')::bigint, decode(r->>'hash', 'hex'), decode(r->>'prev_hash', 'hex'), "
+                "r - 'seq' - 'hash' - 'prev_hash' FROM jsonb_array_elements(%(rows)s::jsonb) r "
+                "ON CONFLICT DO NOTHING RETURNING seq) "
+                "SELECT seq, NULL::bytea AS hash, NULL::bytea AS prev_hash FROM new UNION ALL "
+                "SELECT seq, hash, prev_hash FROM tx_rows WHERE cabinet = %(cab)s AND seq BETWEEN %(lo)s AND %(hi)s",
+                {"cab": cab.id, "rows": json.dumps(rows), "lo": first - 1, "hi": last + 1}):
+            if r["hash"] is None:
+                new.add(r["seq"])
+            else:
+                before[r["seq"]] = (r["hash"].hex(), r["prev_hash"].hex())
+        chain_check.check_new(conn, cab.id, rows, new, before)
+        chain_check.check_again(conn, cab.id, rows, before)
+        known = dict(before)
+        known.update((r["seq"], (r["hash"], r["prev_hash"])) for r in rows if r["seq"] in new)
+        return self._after_batch(conn, cab, state, p, len(new), now, last + 1 in before, known)
 
-    def _store_events(self, conn, cab, p, now):
-        state, _ = streams.lock(conn, cab.id, "events", now)
+    def _store_events(self, conn, cab, state, p, now):
         events = p["events"]
-        new = {r["seq"] for r in conn.execute(
-            "INSERT INTO events (cabinet, seq, type, body) SELECT %s, * FROM unnest(%s::bigint[], %s::text[], "
-            "%s::text[]::jsonb[]) ON CONFLICT DO NOTHING RETURNING seq",
-            [cab.id, [e["seq"] for e in events], [e["type"] for e in events], [json.dumps(e) for e in events]])}
+        first, last = p["first_seq"], p["last_seq"]
+        new, after = set(), False
+        for r in conn.execute(
+                "WITH new AS (INSERT INTO events (cabinet, seq, type, body) SELECT %(cab)s, (e->>'seq')::bigint, "
+                "e->>'type', e FROM jsonb_array_elements(%(events)s::jsonb) e ON CONFLICT DO NOTHING RETURNING seq) "
+                "SELECT seq, true AS new FROM new UNION ALL "
+                "SELECT seq, false FROM events WHERE cabinet = %(cab)s AND seq = %(next)s",
+                {"cab": cab.id, "events": json.dumps(events), "next": last + 1}):
+            if r["new"]:
+                new.add(r["seq"])
+            else:
+                after = True
         results = [e for e in events if e["seq"] in new and e["type"] == "command_result"]
         if results:
             with conn.cursor() as cur:
@@ -217,17 +252,20 @@ class Ingest:
                     [[cab.id, e["seq"], e["command_id"], e["command_type"], e["status"], e.get("reason"),
                       e.get("detail")] for e in results])
         desired.record_reports(conn, cab.id, [e for e in events if e["seq"] in new])     # what desired state did
-        return self._after_batch(conn, cab, state, p, len(new), now)
+        return self._after_batch(conn, cab, state, p, len(new), now, after)
 
-    def _after_batch(self, conn, cab, state, p, new, now):
-        """Count, move the watermark, and decide on an ack and a resend for this stream."""
+    def _after_batch(self, conn, cab, state, p, new, now, next_stored, hashes=None):
+        """Count, move the watermark, and decide on an ack and a resend for this stream. next_stored: whether
+        last_seq + 1 is stored; hashes: {seq: (hash, prev_hash)} known for tx (saves the ack's lookup)."""
         first, last = p["first_seq"], p["last_seq"]
         self.stats.stored += new
         self.stats.duplicates += last - first + 1 - new
-        before = streams.advance(conn, state, now, head=last)
+        # The tx ack needs the first chain break: the UPDATE that saves the watermark returns it.
+        returning = (chain_check.FIRST_BREAK_SQL, [cab.id]) if state.stream == "tx" else None
+        before = streams.advance(conn, state, now, head=last, stored=(first, last, next_stored), returning=returning)
         out = []
         if state.watermark > before or (new == 0 and last <= state.watermark):
-            out.append(self._ack(conn, cab, state.stream, state.watermark))
+            out.append(self._ack(conn, cab, state.stream, state.watermark, broken=state.returned, hashes=hashes))
         if first > state.watermark + 1 and streams.resend_due(conn, state, now, self.grace_s):
             out.append(self.resend(cab.topics, cab.key, state.stream, state.watermark + 1,
                                    "batch %d-%d arrived" % (first, last)))
@@ -237,13 +275,18 @@ class Ingest:
         return out
 
     # -- what goes back down ------------------------------------------------------------------------------
-    def _ack(self, conn, cab, stream, upto_seq):
+    def _ack(self, conn, cab, stream, upto_seq, broken=False, hashes=None):
+        """broken: the first chain break when the caller has it (None: there is none; False: look it up);
+        hashes: stored rows' hashes the caller knows, {seq: (hash, prev_hash)}."""
         body = {"stream": stream, "upto_seq": upto_seq}
         if stream == "tx":
-            broken = chain_check.first_break(conn, cab.id)
+            if broken is False:
+                broken = chain_check.first_break(conn, cab.id)
             if broken is not None:      # no further than the row before the break, and say why
                 body.update(upto_seq=min(upto_seq, broken["seq"] - 1), chain_break=broken)
-            held = chain_check.stored_hash(conn, cab.id, body["upto_seq"])
+            held = (hashes or {}).get(body["upto_seq"], (None,))[0]
+            if held is None:
+                held = chain_check.stored_hash(conn, cab.id, body["upto_seq"])
             if held is not None:
                 body["hash"] = held
         self.stats.acks += 1

@@ -17,6 +17,7 @@ class Stream:
     head: int
     progress_at: float
     last_resend_at: float = None
+    returned: object = None         # what advance()'s saving UPDATE was asked to return
 
     @property
     def behind(self):
@@ -34,26 +35,52 @@ def lock(conn, cabinet, stream, now, base=0, head=0):
     return Stream(**row), created is not None
 
 
-def advance(conn, state, now, head=None):
+def lock_known(conn, cabinet, stream):
+    """The stream's row locked, with its cabinet's tenant, site and command_key read in the same statement (so
+    a re-registration is seen at once, at no extra round trip); None when the stream (or cabinet) is new."""
+    row = conn.execute("SELECT s.*, c.tenant, c.site, c.command_key FROM streams s JOIN cabinets c ON c.id = s.cabinet "
+                       "WHERE s.cabinet = %s AND s.stream = %s FOR UPDATE OF s", [cabinet, stream]).fetchone()
+    if row is None:
+        return None
+    facts = {k: row.pop(k) for k in ("tenant", "site", "command_key")}
+    return Stream(**row), facts
+
+
+def advance(conn, state, now, head=None, stored=None, returning=None):
     """Raise the head to `head`, move the watermark over every seq stored contiguously above it, restart the
-    grace period when it moved (or the stream has just fallen behind), and save. Returns the old watermark."""
+    grace period when it moved (or the stream has just fallen behind), and save. Returns the old watermark.
+
+    stored: what the caller knows, (first, last, next_stored): seqs first..last are stored and whether last + 1
+    is; when first..last covers the seq above the watermark the watermark moves without a query. returning: an
+    SQL expression (with its parameters) computed by the saving UPDATE, its value left in state.returned."""
     before, was_behind = state.watermark, state.behind
     if head is not None:
         state.head = max(state.head, head)
-    table = TABLE[state.stream]
-    first = conn.execute("SELECT min(seq) AS seq FROM %s WHERE cabinet = %%s AND seq > %%s" % table,
-                         [state.cabinet, state.watermark]).fetchone()["seq"]
-    if first == state.watermark + 1:
-        # The end of the run of consecutive seqs that starts just above the watermark.
-        state.watermark = conn.execute(
-            "SELECT seq FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS next FROM %s "
-            "WHERE cabinet = %%s AND seq > %%s) run WHERE next IS DISTINCT FROM seq + 1 ORDER BY seq LIMIT 1" % table,
-            [state.cabinet, state.watermark]).fetchone()["seq"]
+    if stored is not None and stored[0] <= state.watermark + 1 <= stored[1]:
+        state.watermark = stored[1]
+        if stored[2]:
+            state.watermark = _run_end(conn, state)
+    else:
+        first = conn.execute("SELECT min(seq) AS seq FROM %s WHERE cabinet = %%s AND seq > %%s" % TABLE[state.stream],
+                             [state.cabinet, state.watermark]).fetchone()["seq"]
+        if first == state.watermark + 1:
+            state.watermark = _run_end(conn, state)
     if state.watermark != before or (state.behind and not was_behind):
         state.progress_at = now
-    conn.execute("UPDATE streams SET head = %s, watermark = %s, progress_at = %s WHERE cabinet = %s AND stream = %s",
-                 [state.head, state.watermark, state.progress_at, state.cabinet, state.stream])
+    expression, params = returning or ("NULL", [])
+    state.returned = conn.execute(
+        "UPDATE streams SET head = %%s, watermark = %%s, progress_at = %%s WHERE cabinet = %%s AND stream = %%s "
+        "RETURNING %s AS returned" % expression,
+        [state.head, state.watermark, state.progress_at, state.cabinet, state.stream, *params]).fetchone()["returned"]
     return before
+
+
+def _run_end(conn, state):
+    """The end of the run of consecutive stored seqs that starts just above the watermark (stored)."""
+    return conn.execute(
+        "SELECT seq FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS next FROM %s "
+        "WHERE cabinet = %%s AND seq > %%s) run WHERE next IS DISTINCT FROM seq + 1 ORDER BY seq LIMIT 1"
+        % TABLE[state.stream], [state.cabinet, state.watermark]).fetchone()["seq"]
 
 
 def restart_grace(conn, cabinet, now):

@@ -99,6 +99,25 @@ class Postgres:
             if time.monotonic() > deadline:
                 raise RuntimeError("postgres pid %d still there %d s after SIGKILL" % (pid, GONE_TIMEOUT_S))
             time.sleep(0.05)        # a process's end cannot be waited on unless it is our child
+        self._clear_stale_locks(pid)
+
+    def _clear_stale_locks(self, pid):
+        """A dead postmaster not yet reaped (its parent is init, which may take its time) still answers
+        kill(pid, 0), so the next start would take its lock files for a live server's: wait a little for the
+        reaping, then remove the locks of that pid ourselves (it is dead: _alive said so)."""
+        deadline = time.monotonic() + 5
+        while Path("/proc/%d" % pid).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not Path("/proc/%d" % pid).exists():
+            return
+        for lock in [Path(self.data_directory) / "postmaster.pid",
+                     *Path("/var/run/postgresql").glob(".s.PGSQL.%d.lock" % self.port),
+                     *Path(self.env.get("PGHOST", "/nonexistent")).glob(".s.PGSQL.%d.lock" % self.port)]:
+            try:
+                if lock.read_text().split()[0] == str(pid):
+                    lock.unlink()
+            except (OSError, IndexError):
+                pass
 
     def _ctl(self, action):
         result = subprocess.run(["pg_ctlcluster", self.version, "regress", action], env=self._env(),

@@ -111,3 +111,10 @@ def test_status_noise_times_status_on_a_noisy_line_for_both_cabinets(tmp_path):
         fig = out["cabinets"][name]
         assert fig["n"] == 20 and fig["frame_bytes"] > 40
         assert {"p50_ms", "p90_ms", "p99_ms", "max_ms", "over_half_budget", "failed"} <= set(fig)
+
+
+def test_hub_ingest_stores_synthetic_batches_in_postgres_and_counts_round_trips(tmp_path):
+    out = run_bench(tmp_path, "hub_ingest.py", "--cabinets", "3", "--batches", "4", "--rows", "5")
+    assert out["bench"] == "hub_ingest" and out["messages"] == 12 and out["rows"] == 60
+    assert out["acks_published"] == 12 and out["round_trips_per_message"] > 0
+    assert list(tmp_path.iterdir()) == []

@@ -6,7 +6,7 @@ Figures: rows stored per CPU-second of the hub process, and per CPU-second of hu
 libpq's protocol trace (each run of client messages the server then answers: a pipeline's batch counts once);
 the pool's connection check is included (hub/db.py checks every connection it hands out). --profile prints
 cProfile's top functions by cumulative time. The last line is JSON.
-Usage: .venv/bin/python bench/hub_ingest.py [--cabinets N] [--batches N] [--rows N] [--profile]"""
+Usage: .venv/bin/python bench/hub_ingest.py [--cabinets N] [--batches N] [--rows N] [--profile] [--dir DIR]"""
 import argparse
 import cProfile
 import datetime
@@ -80,7 +80,7 @@ def round_trips(trace_path):
     return n
 
 
-def run(pg, cabinets, count, rows_per, profile):
+def run(pg, cabinets, count, rows_per, profile, folder=None):
     dsn = pg.new_database("bench_%d" % time.monotonic_ns())
     with psycopg.connect(dsn, row_factory=psycopg.rows.dict_row) as conn:
         migrate.apply(conn)
@@ -89,7 +89,7 @@ def run(pg, cabinets, count, rows_per, profile):
     todo = messages(cabinets, count, rows_per)
     pool = open_pool(dsn, min_size=1, max_size=1, name="bench")
     ingest = Ingest(pool, grace_s=3600)
-    with tempfile.NamedTemporaryFile(mode="w", suffix=".trace") as trace:
+    with tempfile.NamedTemporaryFile(mode="w", suffix=".trace", dir=folder) as trace:
         with pool.connection() as conn:
             backend = conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
             conn.pgconn.trace(trace.fileno())
@@ -128,10 +128,12 @@ def main():
     ap.add_argument("--batches", type=int, default=20, help="tx batches per cabinet (default 20)")
     ap.add_argument("--rows", type=int, default=20, help="rows per batch (default 20; the agent's cap is 200)")
     ap.add_argument("--profile", action="store_true", help="print cProfile's top 25 by cumulative time")
+    ap.add_argument("--dir", default=None, help="where the protocol trace goes (default: the temp dir)")
     args = ap.parse_args()
     pg = Postgres().start()
     try:
-        result = run(pg, ["CAB-%04d" % n for n in range(args.cabinets)], args.batches, args.rows, args.profile)
+        result = run(pg, ["CAB-%04d" % n for n in range(args.cabinets)], args.batches, args.rows, args.profile,
+                     args.dir)
     finally:
         pg.stop()
     print("%d tx messages of %d rows (%d cabinets): %.2f database round trips per message"

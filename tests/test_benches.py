@@ -138,3 +138,10 @@ def test_desired_size_measures_a_catalog_and_the_users_against_the_limit(tmp_pat
     assert out["bench"] == "desired_size" and out["limit"] == 1024 * 1024
     assert out["fits"] == {"catalog": True, "users": True, "catalog_without_rules": True}
     assert out["bytes_per_sku"] > 0 and out["skus_that_fit"] > 0 and out["apply_ms"]["catalog"] > 0
+
+
+def test_hub_ingest_stores_synthetic_batches_in_postgres_and_counts_round_trips(tmp_path):
+    out = run_bench(tmp_path, "hub_ingest.py", "--cabinets", "3", "--batches", "4", "--rows", "5")
+    assert out["bench"] == "hub_ingest" and out["messages"] == 12 and out["rows"] == 60
+    assert out["acks_published"] == 12 and out["round_trips_per_message"] > 0
+    assert list(tmp_path.iterdir()) == []

@@ -37,6 +37,7 @@ from hub import migrate  # noqa: E402
 from hub.service import Hub  # noqa: E402
 from sim.cloud.broker import Broker  # noqa: E402
 from sim.cloud.postgres import Postgres  # noqa: E402
+from sim.pilot.fleet import thread_cpu_s  # noqa: E402
 from tests.ledgers import ledger_from_csv  # noqa: E402
 
 CABINET = "CAB-DRAIN"
@@ -89,14 +90,6 @@ def new_hub_database(pg, name):
     with psycopg.connect(dsn, row_factory=psycopg.rows.dict_row) as conn:
         migrate.apply(conn)
     return dsn
-
-
-def thread_cpu_s(native_id):
-    try:
-        fields = Path("/proc/self/task/%d/stat" % native_id).read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")     # utime + stime
 
 
 def agent_drain(folder, port, dsn, head, batch_rows, batch_bytes, max_inflight):

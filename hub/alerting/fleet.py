@@ -92,18 +92,22 @@ ALERT_SQL = (
     "FROM fleet_alerts f JOIN cabinets c ON c.id = f.cabinet JOIN sites s ON s.tenant = c.tenant AND s.id = c.site ")
 
 
+# Readers run in a transaction block of their own: on a connection without autocommit (`locker-hub jobs`'s) a
+# bare read would leave a transaction open, and the job's later steps would become savepoints never committed.
 def get(conn, alert_id):
-    row = conn.execute(ALERT_SQL + "WHERE f.id = %s", [alert_id]).fetchone()
+    with conn.transaction():
+        row = conn.execute(ALERT_SQL + "WHERE f.id = %s", [alert_id]).fetchone()
     return _decorate(row) if row else None
 
 
 def open_alerts(conn, tenant=None, sites=None, now=None, sort="severity"):
     """The open alerts (not cleared) of a tenant (None: every tenant), only `sites` when given (a list of site
     ids: a customer's), most severe first then oldest first (sort="severity"), or oldest first (sort="age")."""
-    rows = conn.execute(
-        ALERT_SQL + "WHERE f.cleared_at IS NULL AND (%(t)s::text IS NULL OR c.tenant = %(t)s) "
-        "AND (%(all)s OR c.site = ANY(%(sites)s)) ORDER BY f.known_at, f.id",
-        {"t": tenant, "all": sites is None, "sites": list(sites or [])}).fetchall()
+    with conn.transaction():
+        rows = conn.execute(
+            ALERT_SQL + "WHERE f.cleared_at IS NULL AND (%(t)s::text IS NULL OR c.tenant = %(t)s) "
+            "AND (%(all)s OR c.site = ANY(%(sites)s)) ORDER BY f.known_at, f.id",
+            {"t": tenant, "all": sites is None, "sites": list(sites or [])}).fetchall()
     found = [_decorate(r) for r in rows]
     if sort == "severity":
         found.sort(key=lambda a: -rank(a["severity"]))       # stable: oldest first within a severity
@@ -144,7 +148,8 @@ def acknowledge(conn, alert_id, by, note, now, tenant=None, sites=None):
     if not by:
         raise AlertError("say who acknowledges it")
     with conn.transaction():
-        row = conn.execute(ALERT_SQL + "WHERE f.id = %s FOR UPDATE OF f", [alert_id]).fetchone()
+        # NO KEY UPDATE: the outbox's foreign key holds KEY SHARE locks on the row, which must not block this.
+        row = conn.execute(ALERT_SQL + "WHERE f.id = %s FOR NO KEY UPDATE OF f", [alert_id]).fetchone()
         if row is None or (tenant is not None and row["tenant"] != tenant) or \
                 (sites is not None and row["site"] not in sites):
             raise AlertError("no alert %s" % alert_id)
@@ -156,7 +161,7 @@ def acknowledge(conn, alert_id, by, note, now, tenant=None, sites=None):
                 alert_id, row["acked_by"], _utc(row["acked_at"]), row["acked_note"]))
         conn.execute("UPDATE fleet_alerts SET acked_by = %s, acked_note = %s, acked_at = %s WHERE id = %s",
                      [by, note, now, alert_id])
-    return get(conn, alert_id)
+        return get(conn, alert_id)
 
 
 def _utc(when):

@@ -66,6 +66,11 @@ def check_levels(conn, tenant, levels):
 
 def add_rule(conn, tenant, levels, site=None, supplier=None, kind=None, min_severity="warning", note=""):
     """Store a rule; returns its id."""
+    with conn.transaction():
+        return _add_rule(conn, tenant, levels, site, supplier, kind, min_severity, note)
+
+
+def _add_rule(conn, tenant, levels, site, supplier, kind, min_severity, note):
     registry.need_tenant(conn, tenant)
     if site is not None:
         registry.check_id("site", site)
@@ -78,16 +83,16 @@ def add_rule(conn, tenant, levels, site=None, supplier=None, kind=None, min_seve
     if supplier is not None and not supplier.strip():
         raise RuleError("--supplier names a supplier (leave it out for any)")
     stored = check_levels(conn, tenant, levels)
-    with conn.transaction():
-        return conn.execute(
-            "INSERT INTO alert_rules (tenant, site, supplier, kind, min_severity, levels, note) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            [tenant, site, supplier, kind, min_severity, json.dumps(stored), note or ""]).fetchone()["id"]
+    return conn.execute(
+        "INSERT INTO alert_rules (tenant, site, supplier, kind, min_severity, levels, note) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        [tenant, site, supplier, kind, min_severity, json.dumps(stored), note or ""]).fetchone()["id"]
 
 
 def rules(conn, tenant=None):
-    return conn.execute("SELECT * FROM alert_rules WHERE %(t)s::text IS NULL OR tenant = %(t)s ORDER BY tenant, id",
-                        {"t": tenant}).fetchall()
+    with conn.transaction():
+        return conn.execute("SELECT * FROM alert_rules WHERE %(t)s::text IS NULL OR tenant = %(t)s ORDER BY tenant, id",
+                            {"t": tenant}).fetchall()
 
 
 def remove_rule(conn, rule_id, tenant=None):

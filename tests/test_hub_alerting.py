@@ -285,6 +285,38 @@ def test_events_in_any_order_leave_the_alert_as_the_cabinet_has_it(hub):
     assert len(fleet.open_alerts(hub.conn)) == 1  # of the same alert id keeps one row)
 
 
+def test_a_rule_may_name_a_web_user_whose_address_is_on_record(hub, smtp):
+    from hub.web import accounts
+    accounts.add_user(hub.conn, "acme", "maria@acme.example", "supplier_admin", "a long password")
+    accounts.add_user(hub.conn, "acme", "kiosk", "supplier_admin", "a long password")
+    accounts.add_user(hub.conn, "rival", "rita@rival.example", "supplier_admin", "a long password")
+    hub.conn.commit()
+    with pytest.raises(routing.RuleError, match="web user 'kiosk' has no e-mail address on record"):
+        rule(hub.conn, "acme", "user:kiosk")
+    with pytest.raises(routing.RuleError, match="tenant acme has no web user 'rita@rival.example'"):
+        rule(hub.conn, "acme", "user:rita@rival.example")
+    rule(hub.conn, "acme", "user:maria@acme.example")
+    hub.cab["CAB-1"].events(raised(1, "stockout"))
+    job.run_due(hub.conn, utc_now())
+    assert len(smtp.to("maria@acme.example")) == 1
+    accounts.disable_user(hub.conn, "maria@acme.example")           # she left: her rule tells nobody now
+    hub.conn.commit()
+    hub.cab["CAB-1"].events(raised(2, "stockout", location="L4"))
+    job.run_due(hub.conn, utc_now())
+    assert len(smtp.messages) == 1
+
+
+def test_the_hubs_scheduled_jobs_run_the_alert_job(hub, smtp):
+    from hub import jobs
+    rule(hub.conn, "acme", "ops@acme.example")
+    hub.cab["CAB-1"].events(raised(1, "stockout"))
+    done = jobs.run_all(hub.conn, utc_now())
+    assert done["hub.alerting.job"] == 2 and len(smtp.to("ops@acme.example")) == 1      # queued, sent
+    hub.conn.close()
+    with db.connect(hub.dsn) as conn:                                # and committed
+        assert conn.execute("SELECT count(*) AS n FROM alert_mail WHERE sent_at IS NOT NULL").fetchone()["n"] == 1
+
+
 def test_every_kind_has_a_severity_and_the_docs_list_them():
     from pathlib import Path
     doc = (Path(__file__).resolve().parent.parent / "docs" / "hub" / "alerts.md").read_text()

@@ -124,9 +124,18 @@ def test_a_customer_sees_only_its_own_sites_alerts_and_acknowledges_only_with_al
 
 
 def test_acknowledged_in_chromium_with_a_note_it_shows_who_and_when_and_escalates_no_further(fleet_web):
-    with db.connect(fleet_web.dsn) as conn, SmtpServer() as smtp:
-        routing.add_rule(conn, "acme", [(0, ["driver@acme.example"]), (240, ["lead@acme.example"])],
-                         min_severity="critical")
+    with db.connect(fleet_web.dsn) as conn, SmtpServer() as smtp, browser() as b:
+        page = b.new_page(viewport={"width": 1280, "height": 720})
+        fleet_web.sign_in(page, "ann@acme.example")
+        page.click("nav >> text=Alert rules")                     # the rule, as the supplier's admin adds it
+        page.select_option("select[name=severity]", "critical")
+        page.fill("input[name=to]", "driver@acme.example")
+        page.fill("input[name=then]", "240:lead@acme.example")
+        page.fill("input[name=note]", "stock and doors: the route driver, then the branch lead")
+        page.click("button:has-text('Add rule')")
+        page.wait_for_selector("td:has-text('level 1 after 240 min: lead@acme.example')")
+        shoot(page, "alert-rules")
+
         job.run_due(conn, AT, smtp=_smtp(smtp))
         assert {m["Subject"] for m in smtp.to("driver@acme.example")} == {
             "[critical] Out of stock at Bolt Works North (CAB-BN1 L3)",
@@ -134,29 +143,47 @@ def test_acknowledged_in_chromium_with_a_note_it_shows_who_and_when_and_escalate
             "[critical] Door forced open at Bolt Works South (CAB-BS1 D2)"}
         stockout = alert_id(fleet_web.dsn, "CAB-BN1", "1")
 
-        with browser() as b:
-            page = b.new_page(viewport={"width": 1280, "height": 720})
-            fleet_web.sign_in(page, "ann@acme.example")
-            page.click("nav >> text=Alerts")
-            page.wait_for_selector("table")
-            shoot(page, "alerts")
-            page.click("text=Out of stock")
-            page.wait_for_url(fleet_web.url + "/alerts/%d" % stockout)
-            page.fill("input[name=note]", "Van 3 brings 40 hex bolts M8 at 14:00")
-            page.click("button:has-text('Acknowledge')")
-            page.wait_for_selector("dt:has-text('Acknowledged')")
-            said = page.inner_text("main")
-            assert "by ann@acme.example, %s: Van 3 brings 40 hex bolts M8 at 14:00" % AT.strftime("%Y-%m-%d %H:%M UTC") \
-                in said
-            assert "mail" in said.lower() and "driver@acme.example" in said
-            shoot(page, "alert")
-            page.goto(fleet_web.url + "/alerts")
-            assert "ann@acme.example: Van 3 brings" in page.inner_text("table")
+        page.click("nav >> text=Alerts")
+        page.wait_for_selector("table")
+        shoot(page, "alerts")
+        page.click("text=Out of stock")
+        page.wait_for_url(fleet_web.url + "/alerts/%d" % stockout)
+        page.fill("input[name=note]", "Van 3 brings 40 hex bolts M8 at 14:00")
+        page.click("button:has-text('Acknowledge')")
+        page.wait_for_selector("dt:has-text('Acknowledged')")
+        said = page.inner_text("main")
+        assert "by ann@acme.example, %s: Van 3 brings 40 hex bolts M8 at 14:00" % AT.strftime("%Y-%m-%d %H:%M UTC") \
+            in said
+        assert "driver@acme.example\tsent" in said
+        shoot(page, "alert")
+        page.goto(fleet_web.url + "/alerts")
+        assert "ann@acme.example: Van 3 brings" in page.inner_text("table")
 
         job.run_due(conn, AT + T(minutes=241), smtp=_smtp(smtp))
         lead = sorted(m["Subject"] for m in smtp.to("lead@acme.example"))
         assert lead == ["[critical] Cabinet offline at Crane Co Plant 1 (CAB-CR1) - not acknowledged, level 1",
                         "[critical] Door forced open at Bolt Works South (CAB-BS1 D2) - not acknowledged, level 1"]
+
+
+def test_rules_are_the_supplier_admins_refused_with_words_and_kept_to_their_tenant(fleet_web):
+    ann = fleet_web.session("ann@acme.example")
+    status, text = ann.post("/alerts/rules", {"to": "driver@acme", "severity": "warning"})
+    assert status == 400 and "Not added: &#x27;driver@acme&#x27; is not an e-mail address" in text
+    status, text = ann.post("/alerts/rules", {"to": "a@acme.example", "then": "soon:b@acme.example"})
+    assert status == 400 and "give MINUTES:WHO" in text
+    status, text = ann.post("/alerts/rules", {"to": "user:bea@bolt.example", "site": "bolt-north",
+                                              "kind": "low_stock", "severity": "warning"})
+    assert status == 303 and "level 0 after 0 min: user:bea@bolt.example" in ann.get("/alerts/rules")[1]
+    with db.connect(fleet_web.dsn) as conn:
+        [rule] = routing.rules(conn, "acme")
+    assert fleet_web.session("bea@bolt.example").get("/alerts/rules")[0] == 403
+    oz = fleet_web.session("oz@other.example")
+    status, text = oz.post("/alerts/rules/remove", {"rule": str(rule["id"])})
+    assert status == 400 and "no rule %d of tenant other" % rule["id"] in text
+    assert "user:bea@bolt.example" not in oz.get("/alerts/rules")[1]
+    assert ann.post("/alerts/rules/remove", {"rule": str(rule["id"])})[0] == 303
+    with db.connect(fleet_web.dsn) as conn:
+        assert routing.rules(conn) == []
 
 
 def _smtp(server):

@@ -44,6 +44,19 @@ def _web_user(conn, tenant, user):
     return None
 
 
+def who_list(text):
+    """"a@x.example, user:ann" -> ["a@x.example", "user:ann"]."""
+    return [w.strip() for w in re.split(r"[,;\s]+", text or "") if w.strip()]
+
+
+def parse_step(text):
+    """An escalation level as written (`--then 30:lead@x.example,boss@x.example`) -> (30, [who, ...])."""
+    minutes, sep, who = (text or "").partition(":")
+    if not sep or not minutes.strip().isdigit():
+        raise RuleError("%r: give MINUTES:WHO, e.g. 30:lead@example.com" % text)
+    return int(minutes), who_list(who)
+
+
 def check_levels(conn, tenant, levels):
     """levels: [(after_minutes, [recipient, ...]), ...] -> the stored JSON list, checked."""
     if not levels:

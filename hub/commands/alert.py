@@ -175,24 +175,11 @@ def run_settings(args, out):
     return 0
 
 
-def _who(text):
-    return [w for w in (text or "").split(",") if w.strip()]
-
-
-def _levels(args):
-    levels = [(args.after, _who(args.to))]
-    for step in args.then:
-        minutes, sep, who = step.partition(":")
-        if not sep or not minutes.strip().isdigit():
-            raise routing.RuleError("--then %r: give MINUTES:WHO, e.g. 30:lead@example.com" % step)
-        levels.append((int(minutes), _who(who)))
-    return levels
-
-
 def run_rule_add(args, out):
     with db.connect(args.dsn) as conn:
         try:
-            rule_id = routing.add_rule(conn, args.tenant, _levels(args), site=args.site, supplier=args.supplier,
+            levels = [(args.after, routing.who_list(args.to))] + [routing.parse_step(step) for step in args.then]
+            rule_id = routing.add_rule(conn, args.tenant, levels, site=args.site, supplier=args.supplier,
                                        kind=args.kind, min_severity=args.severity, note=args.note)
         except (routing.RuleError, registry.RegistryError) as e:
             return _refused(out, e)

@@ -7,12 +7,13 @@ import datetime
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
-from hub.alerting import fleet
+from hub.alerting import fleet, routing
+from hub.registry import RegistryError
 from hub.web.html import Html, cell, esc, form, link, page, table
 from hub.web.posted import form_fields
 from hub.web.viewer import now, require
 
-NAV = (("Alerts", "/alerts", "alerts.view"),)
+NAV = (("Alerts", "/alerts", "alerts.view"), ("Alert rules", "/alerts/rules", "alerts.rules"))
 SORTS = {"severity": "most severe first", "age": "oldest first"}
 
 
@@ -129,6 +130,87 @@ def acknowledge(request):
     return RedirectResponse("/alerts/%d" % alert_id, 303)
 
 
+# -- the routing rules (alerts.rules: the supplier's admin) --------------------------------------------------
+def _select(label, name, options):
+    """options: [(value, text)]; the first is chosen."""
+    return Html('<label>%s <select name="%s">%s</select></label>' % (esc(label), esc(name), "".join(
+        '<option value="%s">%s</option>' % (esc(v), esc(t)) for v, t in options)))
+
+
+def _input(label, name, value="", size=30, placeholder=""):
+    return Html('<label>%s <input type="text" name="%s" value="%s" size="%d" placeholder="%s"></label>'
+                % (esc(label), esc(name), esc(value), size, esc(placeholder)))
+
+
+def rules_page(request, message=None, status=200):
+    viewer = require(request, "alerts.rules")
+    with request.app.state.pool.connection() as conn:
+        found = routing.rules(conn, viewer.tenant)
+        sites = conn.execute("SELECT id, name FROM sites WHERE tenant = %s ORDER BY name", [viewer.tenant]).fetchall()
+    cells = []
+    for r in found:
+        levels = "; ".join("level %d after %d min: %s" % (n, lv["after_minutes"], ", ".join(lv["to"]))
+                           for n, lv in enumerate(r["levels"]))
+        cells.append([r["id"], r["site"] or "any", r["supplier"] or "any", r["kind"] or "any",
+                      "%s or more" % r["min_severity"], levels, r["note"],
+                      form(request, "/alerts/rules/remove", Html('<input type="hidden" name="rule" value="%d">' % r["id"]),
+                           submit="Remove")])
+    add = form(request, "/alerts/rules", Html(
+        _select("Site", "site", [("", "any site")] + [(s["id"], s["name"]) for s in sites])
+        + _input("Supplier", "supplier", size=16, placeholder="any")
+        + _select("Kind", "kind", [("", "any kind")] + [(k, fleet.words(k)) for k in fleet.KINDS])
+        + _select("At least", "severity", [("warning", "warning"), ("critical", "critical"), ("info", "info")])
+        + "<br>" + _input("Tell (e-mail or user:id, comma separated)", "to", size=40)
+        + _input("after minutes", "after", "0", size=4)
+        + "<br>" + _input("Then, if nobody acknowledged it (MINUTES:WHO; another after a semicolon)", "then", size=50,
+                          placeholder="30:lead@example.com; 120:user:boss@example.com")
+        + "<br>" + _input("Note", "note", size=50)), submit="Add rule")
+    body = Html(('<p class="refusal">%s</p>' % esc(message) if message else "")
+                + "<p>Each open alert of your tenant goes to every rule it matches: its site (or any), the supplier "
+                  "of the SKU at its location (or any), its kind (or any), at least the severity. Level 0 is told "
+                  "at once (or after its minutes); each later level when the alert is still open and nobody "
+                  "acknowledged it that many minutes after the hub knew of it.</p>"
+                + table(["Rule", "Site", "Supplier", "Kind", "Severity", "Who is told", "Note", ""], cells,
+                        empty="No rules yet: alerts reach nobody by mail.")
+                + "<h2>Add a rule</h2>" + add)
+    return page(request, viewer, "Alert rules", body, status=status)
+
+
+def add_rule(request):
+    viewer = require(request, "alerts.rules")
+    f = form_fields(request)
+    try:
+        after = f.get("after", "0").strip() or "0"
+        if not after.isdigit():
+            raise routing.RuleError("after minutes: a whole number, 0 or more")
+        levels = [(int(after), routing.who_list(f.get("to", "")))]
+        levels += [routing.parse_step(step) for step in f.get("then", "").split(";") if step.strip()]
+        with request.app.state.pool.connection() as conn:
+            routing.add_rule(conn, viewer.tenant, levels, site=f.get("site") or None,
+                             supplier=f.get("supplier", "").strip() or None, kind=f.get("kind") or None,
+                             min_severity=f.get("severity", "warning"), note=f.get("note", "").strip())
+    except (routing.RuleError, RegistryError) as e:
+        words = str(e)
+        return rules_page(request, "Not added: " + words, status=400)
+    return RedirectResponse("/alerts/rules", 303)
+
+
+def remove_rule(request):
+    viewer = require(request, "alerts.rules")
+    rule = form_fields(request).get("rule", "")
+    try:
+        if not rule.isdigit():
+            raise routing.RuleError("no rule %r" % rule)
+        with request.app.state.pool.connection() as conn:
+            routing.remove_rule(conn, int(rule), viewer.tenant)
+    except routing.RuleError as e:
+        return rules_page(request, str(e), status=400)
+    return RedirectResponse("/alerts/rules", 303)
+
+
 def routes():
     return [Route("/alerts", alerts_page), Route("/alerts/{id:int}", alert_page),
-            Route("/alerts/{id:int}/ack", acknowledge, methods=["POST"])]
+            Route("/alerts/{id:int}/ack", acknowledge, methods=["POST"]),
+            Route("/alerts/rules", lambda r: rules_page(r) if r.method == "GET" else add_rule(r),
+                  methods=["GET", "POST"]),
+            Route("/alerts/rules/remove", remove_rule, methods=["POST"])]

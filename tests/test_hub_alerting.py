@@ -87,7 +87,7 @@ def hub(hub_dsn):
         registry.set_setting(conn, "alert_web_url", WEB)
     ingest = Ingest(pool)
     h = type("Hub", (), {})()
-    h.dsn, h.conn, h.pool = hub_dsn, conn, pool
+    h.dsn, h.conn, h.pool, h.ingest = hub_dsn, conn, pool, ingest
     h.cab = {c: Cabinet(ingest, t, s, c) for t, s, c in (("acme", "plant1", "CAB-1"), ("acme", "plant1", "CAB-3"),
                                                           ("acme", "plant2", "CAB-2"), ("rival", "yard", "CAB-9"))}
     yield h
@@ -280,9 +280,12 @@ def test_events_in_any_order_leave_the_alert_as_the_cabinet_has_it(hub):
         row = hub.conn.execute("SELECT * FROM fleet_alerts WHERE ref = '9'").fetchone()
     assert (row["detail"], row["cleared_how"], row["raised_wall"]) == \
         ("1 on hand, min 3", "count", "2026-11-23T10:00:03.120+00:00")
-    cab.events(raised(10, "stockout"))
-    cab.events(raised(10, "stockout"))          # an event received twice is nothing new (another seq: a resend
-    assert len(fleet.open_alerts(hub.conn)) == 1  # of the same alert id keeps one row)
+    cab.seq = 3
+    [seq] = cab.events(raised(10, "stockout", detail="0 on hand, min 3"))
+    cab.seq, before = seq - 1, hub.ingest.stats.duplicates   # the same seq again, its words rewritten:
+    cab.events(raised(10, "stockout", detail="rewritten"))     # the first copy stands
+    assert hub.ingest.stats.duplicates == before + 1
+    assert [(a["ref"], a["detail"]) for a in fleet.open_alerts(hub.conn)] == [("10", "0 on hand, min 3")]
 
 
 def test_a_rule_may_name_a_web_user_whose_address_is_on_record(hub, smtp):
@@ -360,6 +363,13 @@ def test_rules_are_refused_with_words(hub):
     assert routing.rules(hub.conn) == []
     code, said = hub_cli(hub.dsn, "rule", "remove", "99")
     assert code == 2 and "no rule 99" in said
+    code, said = hub_cli(hub.dsn, "settings", "--smtp", "mail.example.com")
+    assert code == 2 and "give the SMTP server as host:port" in said
+    rule(hub.conn, "acme", "ops@acme.example")
+    hub.conn.commit()
+    hub.cab["CAB-1"].events(raised(1, "stockout"))
+    code, said = hub_cli(hub.dsn, "send")                              # mail waits, and no server is set
+    assert code == 2 and "1 alert mails wait: no SMTP server is set (locker-hub alert settings --smtp" in said
 
 
 def test_the_cli_adds_rules_sends_lists_and_acknowledges(hub, smtp):

@@ -24,7 +24,8 @@ def store_events(conn, cabinet, *events):
     with the time the hub received each: (minutes before AT, event)."""
     top = conn.execute("SELECT coalesce(max(seq), 0) AS s FROM events WHERE cabinet = %s", [cabinet]).fetchone()["s"]
     for n, (ago, e) in enumerate(events, start=top + 1):
-        body = dict({"seq": n, "wall": (AT - T(minutes=ago)).isoformat(), "clock_synced": True, "ledger_seq": None}, **e)
+        body = dict({"seq": n, "wall": (AT - T(minutes=ago)).isoformat(), "clock_synced": True,
+                     "ledger_seq": None}, **e)
         conn.execute("INSERT INTO events (cabinet, seq, type, body, received_at) VALUES (%s, %s, %s, %s, %s) "
                      "ON CONFLICT DO NOTHING", [cabinet, n, e["type"], json.dumps(body), AT - T(minutes=ago)])
 

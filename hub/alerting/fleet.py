@@ -111,8 +111,6 @@ def open_alerts(conn, tenant=None, sites=None, now=None, sort="severity"):
     found = [_decorate(r) for r in rows]
     if sort == "severity":
         found.sort(key=lambda a: -rank(a["severity"]))       # stable: oldest first within a severity
-    elif sort == "age_newest":
-        found.reverse()
     return found
 
 

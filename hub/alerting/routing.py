@@ -114,7 +114,8 @@ def remove_rule(conn, rule_id, tenant=None):
         gone = conn.execute("DELETE FROM alert_rules WHERE id = %s AND (%s::text IS NULL OR tenant = %s) "
                             "RETURNING id", [rule_id, tenant, tenant]).fetchone()
     if gone is None:
-        raise RuleError("no rule %s%s (locker-hub alert rule list)" % (rule_id, " of tenant %s" % tenant if tenant else ""))
+        raise RuleError("no rule %s%s (locker-hub alert rule list)"
+                        % (rule_id, " of tenant %s" % tenant if tenant else ""))
 
 
 def describe(rule):

@@ -110,13 +110,15 @@ def run_show(args, out):
         a = fleet.get(conn, args.id)
         if a is None:
             return _refused(out, "no alert %d (locker-hub alert list)" % args.id)
-        mails = conn.execute("SELECT * FROM alert_mail WHERE alert = %s ORDER BY level, recipient", [args.id]).fetchall()
+        mails = conn.execute("SELECT * FROM alert_mail WHERE alert = %s ORDER BY level, recipient",
+                             [args.id]).fetchall()
     out("alert %d: %s (%s, %s) at %s/%s cabinet %s %s" % (a["id"], a["kind_words"], a["kind"], a["severity"],
                                                         a["tenant"], a["site"], a["cabinet"], a["location"] or ""))
     out("detail: %s" % a["detail"])
     out("raised: %s by the cabinet's clock; the hub knew at %s" % (a["raised_wall"] or "-", _when(a["known_at"])))
     if a["site_ack_at"]:
-        out("acknowledged at the cabinet by %s at %s: %s" % (a["site_ack_by"], _when(a["site_ack_at"]), a["site_ack_note"]))
+        out("acknowledged at the cabinet by %s at %s: %s"
+            % (a["site_ack_by"], _when(a["site_ack_at"]), a["site_ack_note"]))
     if a["acked_at"]:
         out("acknowledged on the hub by %s at %s: %s" % (a["acked_by"], _when(a["acked_at"]), a["acked_note"]))
     out("cleared: %s" % ("%s (%s)" % (_when(a["cleared_at"]), a["cleared_how"]) if a["cleared_at"] else "no, open"))

@@ -75,8 +75,8 @@ def alert_page(request, message=None, status=200):
     with request.app.state.pool.connection() as conn:
         a = _alert_for(viewer, conn, alert_id)
         if a is None:
-            return page(request, viewer, "No such alert", Html('<p class="refusal">No alert %d at the sites you see.</p>'
-                                                              % alert_id), status=404)
+            return page(request, viewer, "No such alert",
+                        Html('<p class="refusal">No alert %d at the sites you see.</p>' % alert_id), status=404)
         mails = conn.execute("SELECT * FROM alert_mail WHERE alert = %s ORDER BY level, recipient",
                              [alert_id]).fetchall() if viewer.may("alerts.rules") else []
     facts = [
@@ -153,8 +153,8 @@ def rules_page(request, message=None, status=200):
                            for n, lv in enumerate(r["levels"]))
         cells.append([r["id"], r["site"] or "any", r["supplier"] or "any", r["kind"] or "any",
                       "%s or more" % r["min_severity"], levels, r["note"],
-                      form(request, "/alerts/rules/remove", Html('<input type="hidden" name="rule" value="%d">' % r["id"]),
-                           submit="Remove")])
+                      form(request, "/alerts/rules/remove",
+                           Html('<input type="hidden" name="rule" value="%d">' % r["id"]), submit="Remove")])
     add = form(request, "/alerts/rules", Html(
         _select("Site", "site", [("", "any site")] + [(s["id"], s["name"]) for s in sites])
         + _input("Supplier", "supplier", size=16, placeholder="any")

@@ -236,6 +236,23 @@ def test_a_mail_the_server_did_not_take_arrives_once_when_it_is_back(hub, smtp):
     assert len(smtp.to("driver@acme.example")) == 1 and len(smtp.messages) == 1
 
 
+def test_mail_still_waiting_when_the_alert_is_acknowledged_is_never_sent(hub, smtp):
+    rule(hub.conn, "acme", "driver@acme.example")
+    smtp.stop()
+    hub.cab["CAB-1"].events(raised(1, "stockout"))
+    t0 = utc_now()
+    job.run_due(hub.conn, t0)                                      # queued; the server is down
+    smtp.start()
+    fleet.acknowledge(hub.conn, alert_id(hub.conn, "CAB-1", 1), "ops@acme.example", "on it", t0 + T(minutes=2))
+    # A process that sends without having cancelled first (another process acknowledged meanwhile):
+    assert mailer.send_due(hub.conn, t0 + T(minutes=5), mailer.configured(hub.conn)) == 0
+    job.run_due(hub.conn, t0 + T(minutes=10))
+    assert smtp.messages == []
+    with hub.conn.transaction():
+        [mail] = hub.conn.execute("SELECT * FROM alert_mail").fetchall()
+    assert mail["sent_at"] is None and mail["cancelled_why"] == "acknowledged by ops@acme.example"
+
+
 def test_a_cabinet_offline_too_long_is_an_alert_until_it_is_back(hub, smtp):
     rule(hub.conn, "acme", "ops@acme.example", kind="cabinet_offline")
     hub.cab["CAB-2"].status("online", 4)

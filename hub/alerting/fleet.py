@@ -77,12 +77,13 @@ def sync_offline(conn, now, minutes=None):
             "message for more than ' || %(min)s || ' minutes)', s.received_at "
             "FROM status s JOIN cabinets c ON c.id = s.cabinet "
             "WHERE s.state = 'offline' AND s.received_at <= %(now)s - make_interval(mins => %(min)s) "
-            "ON CONFLICT (cabinet, source, ref) DO NOTHING",
+            "ORDER BY s.cabinet ON CONFLICT (cabinet, source, ref) DO NOTHING",      # one order: no deadlock
             {"kind": OFFLINE_KIND, "min": minutes, "now": now}).rowcount
         cleared = conn.execute(
-            "UPDATE fleet_alerts f SET cleared_at = %(now)s, cleared_how = 'condition' "
-            "WHERE f.source = 'offline' AND f.cleared_at IS NULL AND NOT EXISTS (SELECT 1 FROM status s WHERE "
-            "s.cabinet = f.cabinet AND s.state = 'offline' AND s.session::text = f.ref)", {"now": now}).rowcount
+            "UPDATE fleet_alerts SET cleared_at = %(now)s, cleared_how = 'condition' WHERE id IN ("
+            "SELECT f.id FROM fleet_alerts f WHERE f.source = 'offline' AND f.cleared_at IS NULL AND NOT EXISTS ("
+            "SELECT 1 FROM status s WHERE s.cabinet = f.cabinet AND s.state = 'offline' AND s.session::text = f.ref) "
+            "ORDER BY f.id FOR NO KEY UPDATE SKIP LOCKED)", {"now": now}).rowcount
     return raised + cleared
 
 

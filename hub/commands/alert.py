@@ -144,8 +144,7 @@ def run_ack(args, out):
 def run_send(args, out):
     with db.connect(args.dsn) as conn:
         try:
-            with conn.transaction():
-                smtp = mailer.configured(conn, args.smtp, args.sender, args.web_url)
+            smtp = mailer.configured(conn, args.smtp, args.sender, args.web_url)
             done = job.run_due(conn, _now(), smtp=smtp)
         except mailer.MailError as e:
             return _refused(out, e)

@@ -112,7 +112,7 @@ def test_the_supplier_proposes_the_customer_changes_and_approves_and_every_chang
     assert " sam@acme.example submitted" in history
     assert " ann@customer-a.example changed CAB-7 L1 1/2 -> 4/8" in history
     assert " ann@customer-a.example approved: shutdown in December" in history
-    assert history.count("approved") == 1 and " ann@customer-a.example catalog version 2 made: CAB-7\n" in history
+    assert history.count("approved") == 1 and " ann@customer-a.example catalog version 2 made CAB-7\n" in history
     assert "CAB-7: catalog version 2 not published yet" in shown
     with connect(hub_dsn, autocommit=True) as conn:
         assert versions(conn, "CAB-7") == [1, 2]

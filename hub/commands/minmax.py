@@ -240,7 +240,7 @@ def do_show(conn, args, now, out):
     for c in proposals.changes(conn, p["id"]):
         out("  %s %s %s%s%s%s" % (
             c["at"].isoformat(), c["by_user"], c["action"],
-            " %s" % " ".join(w for w in (c["cabinet"], c["location"]) if w) if c["location"] else "",
+            " %s" % " ".join(w for w in (c["cabinet"], c["location"]) if w) if c["cabinet"] else "",
             " %s/%s -> %s/%s" % (c["old_min"], c["old_max"], c["new_min"], c["new_max"]) if c["new_min"] is not None
             else "", ": %s" % c["note"] if c["note"] else ""))
     if p["state"] == "approved":

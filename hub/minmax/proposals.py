@@ -113,7 +113,7 @@ def create(conn, actor, tenant, site, cabinet, found, period, now, edits=()):
                 [proposal_id, line.cabinet, line.location, line.sku, line.capacity, line.current_min,
                  line.current_max, line.recommended_min, line.recommended_max, line.reason, low, high])
         _log(conn, proposal_id, actor, "created", now,
-             note="from %s to %s" % (period[0].isoformat(), period[1].isoformat()))
+             note="from the history of %s to %s" % (period[0].date(), period[1].date()))
         if edits:
             proposal = get(conn, actor, proposal_id, lock=True)
             for edit in edits:
@@ -198,7 +198,7 @@ def approve(conn, actor, proposal_id, now, edits=(), note=None):
                      "WHERE id = %s", [actor.user, now, note, proposal_id])
         _log(conn, proposal_id, actor, "approved", now, note=note)
         for cabinet, version in sorted(versions.items()):
-            _log(conn, proposal_id, actor, "catalog version %d made" % version, now, (cabinet, None), note=cabinet)
+            _log(conn, proposal_id, actor, "catalog version %d made" % version, now, (cabinet, None))
         return versions, True
 
 

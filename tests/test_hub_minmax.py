@@ -188,6 +188,21 @@ def test_two_approvals_at_once_make_one_version(hub_dsn, cab7):
         assert [s["state"] for s in push.status(conn, proposal)] == ["not published yet"]
 
 
+def test_a_proposal_overtaken_by_a_later_approval_is_refused(hub_dsn, cab7):
+    start, end = recommend.period(NOW)
+    with connect(hub_dsn, autocommit=True) as conn:
+        lines, _ = recommend.for_cabinets(conn, ["CAB-7"], start, end, NOW)
+        first, second = (proposals.create(conn, SUPPLIER, "acme", "plant1", "CAB-7", lines, (start, end), NOW)
+                         for _ in range(2))
+        for proposal in (first, second):
+            proposals.submit(conn, SUPPLIER, proposal, NOW)
+        later = NOW + datetime.timedelta(hours=1)
+        proposals.approve(conn, CUSTOMER_A, second, later, [("CAB-7", "L1", "3", "9")])
+        with pytest.raises(MinMaxRefused, match="proposal %d for CAB-7 was approved after this one was made" % second):
+            proposals.approve(conn, CUSTOMER_A, first, later)
+        assert versions(conn, "CAB-7") == [1, 2] and catalog_min_max(conn, "CAB-7")["L1"] == (3, 9)
+
+
 def test_a_cabinet_whose_site_is_not_run_from_the_hub_is_refused_in_words(hub_dsn, tmp_path, capsys):
     with october(tmp_path) as ledger, connect(hub_dsn, autocommit=True) as conn:
         store_ledger(conn, ledger, "CAB-7")                    # no catalog desired doc: the Pi's own imports

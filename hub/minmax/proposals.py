@@ -191,6 +191,7 @@ def approve(conn, actor, proposal_id, now, edits=(), note=None):
             raise MinMaxRefused("proposal %d is %s: only a submitted proposal is approved" % (proposal_id,
                                                                                               proposal["state"]))
         _must_decide(actor, proposal)
+        _refuse_if_overtaken(conn, proposal)
         for edit in edits:
             _change(conn, actor, proposal, *edit, now)
         versions = push.make_versions(conn, proposal_id, lines(conn, proposal_id))
@@ -200,6 +201,19 @@ def approve(conn, actor, proposal_id, now, edits=(), note=None):
         for cabinet, version in sorted(versions.items()):
             _log(conn, proposal_id, actor, "catalog version %d made" % version, now, (cabinet, None))
         return versions, True
+
+
+def _refuse_if_overtaken(conn, proposal):
+    """A proposal made before another one for the same cabinet was approved is refused: its 'now' figures are
+    no longer what the cabinet holds, and approving it would silently undo the other's."""
+    later = conn.execute(
+        "SELECT DISTINCT p.id, l.cabinet FROM minmax_proposals p JOIN minmax_lines l ON l.proposal = p.id "
+        "WHERE p.state = 'approved' AND p.id <> %s AND p.decided_at >= %s AND l.cabinet IN "
+        "(SELECT cabinet FROM minmax_lines WHERE proposal = %s) ORDER BY p.id LIMIT 1",
+        [proposal["id"], proposal["created_at"], proposal["id"]]).fetchone()
+    if later is not None:
+        raise MinMaxRefused("proposal %d for %s was approved after this one was made: its figures are out of date, "
+                            "reject it and ask for a new proposal" % (later["id"], later["cabinet"]))
 
 
 def reject(conn, actor, proposal_id, note, now):

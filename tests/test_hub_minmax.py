@@ -188,6 +188,32 @@ def test_two_approvals_at_once_make_one_version(hub_dsn, cab7):
         assert [s["state"] for s in push.status(conn, proposal)] == ["not published yet"]
 
 
+def test_push_services_running_at_once_publish_each_approved_version_once(hub_dsn, cab7):
+    start, end = recommend.period(NOW)
+    with connect(hub_dsn, autocommit=True) as conn:
+        lines, _ = recommend.for_cabinets(conn, ["CAB-7"], start, end, NOW)
+        proposal = proposals.create(conn, SUPPLIER, "acme", "plant1", "CAB-7", lines, (start, end), NOW)
+        proposals.submit(conn, SUPPLIER, proposal, NOW)
+        proposals.approve(conn, CUSTOMER_A, proposal, NOW)
+        assert push.pending(conn) == ["CAB-7"]
+    sent, go = [], threading.Barrier(4)
+
+    def service():
+        with connect(hub_dsn, autocommit=True) as conn:
+            go.wait()
+            push.publish_pending(conn, lambda topic, env: sent.append((topic, env["body"]["version"])))
+    services = [threading.Thread(target=service) for _ in range(4)]
+    for t in services:
+        t.start()
+    for t in services:
+        t.join()
+    assert sent == [("locker/v1/acme/plant1/CAB-7/desired/users", 1),
+                    ("locker/v1/acme/plant1/CAB-7/desired/catalog", 2)]
+    with connect(hub_dsn, autocommit=True) as conn:
+        assert push.pending(conn) == []
+        assert [s["state"] for s in push.status(conn, proposal)] == ["sent, waiting for the cabinet"]
+
+
 def test_a_proposal_overtaken_by_a_later_approval_is_refused(hub_dsn, cab7):
     start, end = recommend.period(NOW)
     with connect(hub_dsn, autocommit=True) as conn:

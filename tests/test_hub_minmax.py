@@ -9,7 +9,6 @@ Mosquitto and the Hub (tests/test_cloud_sync.py Site, as tests/test_hub_desired.
 import datetime
 import threading
 
-import psycopg
 import pytest
 
 from edge_agent.reports import build_report
@@ -20,7 +19,7 @@ from hub.db import connect
 from hub.minmax import MinMaxRefused, proposals, push, recommend
 from tests.agent_process import ledger_of
 from tests.test_cloud_sync import CABINET, WAIT_S, Site
-from tests.test_hub_desired import FILES, write_folder
+from tests.test_hub_desired import write_folder
 from tests.test_hub_report import store_ledger
 from tests.test_reports import AFTER, OCTOBER, october
 

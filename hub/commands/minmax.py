@@ -83,10 +83,11 @@ def add_parser(sub):
     for name, words in (("approve", "approve a submitted proposal (the customer's admin)"),
                         ("reject", "reject a submitted proposal, with a note (the customer's admin)")):
         a = actions.add_parser(name, help=words)
-        a.add_argument("proposal", type=int)
+        a.add_argument("proposal", type=int, help="its number (minmax show lists them)")
         a.add_argument("--by", required=True, metavar="USER", help="the customer's admin deciding")
         a.add_argument("--customer", required=True, help="their customer (the proposal's site's)")
-        a.add_argument("--note", required=name == "reject", help="why (required to reject)")
+        a.add_argument("--note", required=name == "reject",
+                       help="why: the supplier reads it" if name == "reject" else "a note kept with the approval")
         if name == "approve":
             edits(a, "before approving")
             publisher(a, "publish the new catalog versions at once (else `minmax push` does)")

@@ -105,8 +105,8 @@ def _lines_table(lines, editable):
         cells.append([line["cabinet"], line["location"], line["sku"] or "",
                       "" if line["capacity"] is None else line["capacity"],
                       _pair(line["current_min"], line["current_max"]),
-                      _pair(line["recommended_min"], line["recommended_max"]) or Html('<span class="muted">keep</span>'),
-                      why, proposed, "changes" if changed else ""])
+                      _pair(line["recommended_min"], line["recommended_max"])
+                      or Html('<span class="muted">keep</span>'), why, proposed, "changes" if changed else ""])
     return table(["Cabinet", "Location", "SKU", "Capacity", "Now min / max", "Recommended", "Why",
                   "Proposed min / max", ""], cells, numeric=(3,))
 

@@ -113,6 +113,9 @@ def test_the_supplier_proposes_the_customer_changes_and_approves_and_every_chang
     assert " ann@customer-a.example approved: shutdown in December" in history
     assert history.count("approved") == 1 and " ann@customer-a.example catalog version 2 made CAB-7\n" in history
     assert "CAB-7: catalog version 2 not published yet" in shown
+    assert hub(hub_dsn, "show") == 0
+    assert "1      approved   acme/plant1              CAB-7        Customer A               sam@acme.example" in (
+        capsys.readouterr().out)
     with connect(hub_dsn, autocommit=True) as conn:
         assert versions(conn, "CAB-7") == [1, 2]
 

@@ -48,6 +48,10 @@ def applied(dsn, cabinet, version, wall):
 
 def test_the_supplier_proposes_and_only_the_customers_admin_approves_once(web):
     ann = web.session("ann@acme.example")
+    status, text = ann.post("/minmax", {"what": "cabinet:CAB-7", "days": "ninety"})
+    assert status == 400 and "history: give a whole number of days, e.g. 90" in text
+    status, text = ann.post("/minmax", {"what": "cabinet:CAB-Z9"})                 # not one of theirs
+    assert status == 400 and "choose one of your cabinets or sites" in text
     status, _ = ann.post("/minmax", {"what": "cabinet:CAB-7", "days": "90"})
     assert status == 303 and ann.last.getheader("location") == "/minmax/1"
     status, text = ann.get("/minmax/1")

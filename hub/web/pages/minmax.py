@@ -57,7 +57,10 @@ def create(request):
     kind, _, name = f.get("what", "").partition(":")
     moment = now(request)
     try:
-        days = int(f.get("days") or recommend.DEFAULT_DAYS)
+        days = (f.get("days") or str(recommend.DEFAULT_DAYS)).strip()
+        if not days.isdigit():
+            raise MinMaxRefused("history: give a whole number of days, e.g. %d" % recommend.DEFAULT_DAYS)
+        days = int(days)
         with request.app.state.pool.connection() as conn:
             if kind == "cabinet" and viewer.sees_cabinet(conn, name):
                 found = conn.execute("SELECT site FROM cabinets WHERE id = %s", [name]).fetchone()

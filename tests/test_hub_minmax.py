@@ -6,6 +6,7 @@ The history is the October story of tests/test_reports.py (an agent ledger writt
 copied to the hub as the ingest stores it (tests/test_hub_report.py store_ledger), its catalog imported from
 the same CSV files with hub/desired.py. The push is end to end: a real agent process and simulated cabinet,
 Mosquitto and the Hub (tests/test_cloud_sync.py Site, as tests/test_hub_desired.py)."""
+import dataclasses
 import datetime
 import threading
 
@@ -214,6 +215,26 @@ def test_push_services_running_at_once_publish_each_approved_version_once(hub_ds
     with connect(hub_dsn, autocommit=True) as conn:
         assert push.pending(conn) == []
         assert [s["state"] for s in push.status(conn, proposal)] == ["sent, waiting for the cabinet"]
+
+
+def test_a_cabinet_with_nothing_to_change_gets_no_version_and_an_import_supersedes_one(hub_dsn, cab7, tmp_path):
+    start, end = recommend.period(NOW)
+    with connect(hub_dsn, autocommit=True) as conn:
+        lines, _ = recommend.for_cabinets(conn, ["CAB-7"], start, end, NOW)
+        keep = [dataclasses.replace(line, recommended_min=None, recommended_max=None) for line in lines]
+        nothing = proposals.create(conn, SUPPLIER, "acme", "plant1", "CAB-7", keep, (start, end), NOW)
+        proposals.submit(conn, SUPPLIER, nothing, NOW)
+        assert proposals.approve(conn, CUSTOMER_A, nothing, NOW) == ({}, True)
+        assert [s["state"] for s in push.status(conn, nothing)] == ["no change"] and versions(conn, "CAB-7") == [1]
+        later = NOW + datetime.timedelta(minutes=5)
+        proposal = proposals.create(conn, SUPPLIER, "acme", "plant1", "CAB-7", lines, (start, end), later)
+        proposals.submit(conn, SUPPLIER, proposal, later)
+        proposals.approve(conn, CUSTOMER_A, proposal, later)
+        desired.import_folder(conn, tmp_path, ["CAB-7"])             # the admin imports the site's files again
+        desired.publish(conn, lambda topic, env: None, "CAB-7")
+        [state] = push.status(conn, proposal)
+        assert (state["version"], state["state"], state["by"]) == (2, "superseded", 3)
+        assert push.pending(conn) == []
 
 
 def test_a_proposal_overtaken_by_a_later_approval_is_refused(hub_dsn, cab7):

@@ -133,7 +133,7 @@ def _may_change(actor, proposal):
 
 
 def _must_decide(actor, proposal):
-    if not actor.may(APPROVE) or actor.customer is None or actor.customer != proposal["customer"]:
+    if not actor.may(APPROVE) or not actor.customer or actor.customer != proposal["customer"]:
         raise MinMaxRefused("%s may not decide on proposal %d: only an admin of %s does"
                             % (actor.user, proposal["id"], proposal["customer"] or "the site's customer"))
 

@@ -190,6 +190,10 @@ def plan(conn, route, departure):
         found, said = stop_lines(conn, stop)
         lines += found
         notes += said
+    # A cabinet without a catalog still gets the SKU's words when another stop's catalog has them.
+    known = {ln.sku: ln.description for ln in lines if ln.description}
+    for ln in lines:
+        ln.description = ln.description or known.get(ln.sku, "")
     return VanLoad(route, departure, schedule.cutoff_of(route, departure), stops, lines, notes)
 
 

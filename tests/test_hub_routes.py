@@ -339,9 +339,15 @@ def test_the_command_line_makes_routes_and_refuses_with_words(hub, capsys):
     for argv, words in refusals:
         assert locker_hub(db + argv) == 2, argv
         assert words in capsys.readouterr().err, argv
+    assert locker_hub(db + ["route", "add", "--tenant", TENANT, "west", "--update", "--depart", "05:45",
+                            "--cutoff-hours", "12"]) == 0
+    assert "route west updated: tue,thu at 05:45 Europe/Berlin, cut-off 12 h before, driver sam@acme" in \
+        capsys.readouterr().out
+    assert locker_hub(db + ["route", "add", "--tenant", TENANT, "east", "--update", "--depart", "05:45"]) == 2
+    assert "no route east to update" in capsys.readouterr().err
     assert locker_hub(db + ["route", "list", "--tenant", TENANT, "--driver", "sam@acme", "--at", NOW.isoformat()]) == 0
     listing = capsys.readouterr().out
-    assert "west" in listing and "north" not in listing and "Tue 08 Dec 2026 06:30 CET" in listing
+    assert "west" in listing and "north" not in listing and "Tue 08 Dec 2026 05:45 CET" in listing
     assert locker_hub(db + ["route", "show", "--tenant", TENANT, "north", "--at", NOW.isoformat()]) == 0
     shown = capsys.readouterr().out
     assert "next         Mon 07 Dec 2026 07:00 CET (cut-off Sun 06 Dec 2026 15:00 CET)" in shown

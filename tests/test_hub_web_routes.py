@@ -107,6 +107,18 @@ def test_the_load_button_freezes_the_load_once(web):
     text = dana.get("/routes/north/van-load")[1]
     assert "Loaded: load %d" % loads(web)[0]["id"] in text and "Load the van" not in text
     assert "L4" not in text                               # the frozen load is what went on the van
+    load_id = loads(web)[0]["id"]
+    # After the departure the page shows the next one's; the load that left stays readable by its id.
+    web.set_clock(datetime.datetime(2026, 12, 7, 6, 30, tzinfo=datetime.timezone.utc).timestamp())
+    dana = web.session(DANA)
+    assert "Wed 09 Dec 2026 07:00 CET" in dana.get("/routes/north/van-load")[1]
+    status, text = dana.get("/routes/north/van-load?load=%d" % load_id)
+    assert status == 200 and "Mon 07 Dec 2026 07:00 CET" in text and "Loaded: load %d" % load_id in text
+    assert dana.get("/routes/north/van-load.csv?load=%d" % load_id)[1].count("\r\n") == 5     # header + 4 lines
+    assert dana.get("/routes/north/van-load?load=999")[0] == 404
+    assert dana.get("/routes/north/van-load?load=x")[0] == 400
+    # Another driver cannot reach it by its id.
+    assert web.session(SAM).get("/routes/north/van-load?load=%d" % load_id)[0] == 404
 
 
 def test_in_chromium_the_driver_loads_the_van_and_reconciles_the_visit(web):

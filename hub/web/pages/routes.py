@@ -57,20 +57,40 @@ def routes_page(request):
     return page(request, viewer, "Routes", body)
 
 
+def _load_param(request):
+    load_id = request.query_params.get("load")
+    if load_id is not None and not load_id.isdigit():
+        raise HTTPException(400, "load must be a load number")
+    return int(load_id) if load_id else None
+
+
+def _van(request, conn, viewer, route_id):
+    """?load=ID: that frozen load; else the next departure's van load."""
+    load_id = _load_param(request)
+    if load_id is None:
+        return van_load.van_load(conn, viewer.tenant, route_id, now(request))
+    try:
+        return van_load.load_by_id(conn, viewer.tenant, route_id, load_id)
+    except book.RouteError as e:
+        raise HTTPException(404, str(e)) from None
+
+
 def van_load_page(request):
     viewer = require(request, "routes.view")
     route_id = request.path_params["route"]
     with request.app.state.pool.connection() as conn:
         route = visible_route(conn, viewer, route_id)
-        van = van_load.van_load(conn, viewer.tenant, route_id, now(request))
+        van = _van(request, conn, viewer, route_id)
         past = van_load.loads(conn, viewer.tenant, route_id, limit=10)
-    actions = [link("/routes/%s/van-load.csv" % route_id, "Pick sheet as CSV")]
+    query = "?load=%d" % van.load["id"] if van.frozen else ""
+    actions = [link("/routes/%s/van-load.csv%s" % (route_id, query), "Pick sheet as CSV")]
     if van.frozen:
         loaded = '<p class="notice">Loaded: load %d. These lines are what went on the van.</p>' % van.load["id"]
     else:
         loaded = form(request, "/routes/%s/load" % route_id, submit="Load the van (freeze this load)")
     history = table(["Load", "Departure", "Frozen", "By", ""],
-                    [[ld["id"], _local(route, ld["departure"]), _local(route, ld["loaded_at"]), ld["loaded_by"],
+                    [[link("/routes/%s/van-load?load=%d" % (route_id, ld["id"]), ld["id"]),
+                      _local(route, ld["departure"]), _local(route, ld["loaded_at"]), ld["loaded_by"],
                       link("/routes/%s/reconcile?load=%d" % (route_id, ld["id"]), "Reconcile")] for ld in past],
                     empty="No load yet.", numeric=(0,))
     body = Html('<div class="actions">%s</div>%s%s<h2>Loads</h2>%s' % (
@@ -83,7 +103,7 @@ def van_load_csv(request):
     route_id = request.path_params["route"]
     with request.app.state.pool.connection() as conn:
         visible_route(conn, viewer, route_id)
-        van = van_load.van_load(conn, viewer.tenant, route_id, now(request))
+        van = _van(request, conn, viewer, route_id)
     return csv_response("van-load-%s-%s.csv" % (route_id, van.departure.strftime("%Y%m%d-%H%M")),
                         sheets.PICK_COLUMNS, _safe(sheets.pick_rows(van)))
 
@@ -102,14 +122,11 @@ def load(request):
 
 def _reconciliation(request, viewer):
     route_id = request.path_params["route"]
-    load_id = request.query_params.get("load")
-    if load_id is not None and not load_id.isdigit():
-        raise HTTPException(400, "load must be a load number")
+    load_id = _load_param(request)
     with request.app.state.pool.connection() as conn:
         route = visible_route(conn, viewer, route_id)
         try:
-            return route, reconcile.reconcile(conn, viewer.tenant, route_id, now(request),
-                                              int(load_id) if load_id else None)
+            return route, reconcile.reconcile(conn, viewer.tenant, route_id, now(request), load_id)
         except book.RouteError as e:
             return route, str(e)
 

@@ -281,6 +281,10 @@ def test_the_cut_off_job_freezes_the_load_at_the_cut_off_and_only_once(hub):
         # The driver pressing load afterwards gets that same load.
         assert van_load.freeze(conn, TENANT, "north", CUTOFF + datetime.timedelta(hours=2), "dana@acme")[0].load["id"] \
             == load["id"]
+        # A cut-off longer than the gap between departures: both coming departures are cut now.
+        book.save_route(conn, TENANT, "north", cutoff_hours=60, update=True)
+        assert freeze.run_due(conn, datetime.datetime(2026, 12, 8, 20, tzinfo=UTC)) == 2    # Wed 9th and Fri 11th
+        assert [r["departure"].day for r in van_load.loads(conn, TENANT, "north")] == [11, 9, 7]
 
 
 # -- after the visit ---------------------------------------------------------------------------------------------

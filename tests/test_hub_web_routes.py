@@ -83,7 +83,7 @@ def test_the_van_load_page_and_its_csv(web):
     status, text = dana.get("/routes/north/van-load")
     assert status == 200
     assert "Stop 1: cabinet CAB-1 at Plant1 (plant1)" in text and "Stop 2: cabinet CAB-2 at Plant2 (plant2)" in text
-    assert "the hub has no catalog for this cabinet" in text and "Load the van" in text and "RIV-1" not in text
+    assert "the hub has no catalog for this cabinet" in text and "Load the van" in text and THEIRS not in text
     status, text = dana.get("/routes/north/van-load.csv")
     assert status == 200 and dana.last.getheader("content-type").startswith("text/csv")
     assert 'filename="van-load-north-20261207-0600.csv"' in dana.last.getheader("content-disposition")

@@ -7,19 +7,23 @@ CUTOFF_USER = "cut-off"
 
 
 def due(conn, now):
-    """[(tenant, route)] whose next departure's cut-off has come and that have no load for it yet."""
+    """[(tenant, route, departure)] whose cut-off has come and that have no load yet. A cut-off longer than
+    the time between departures makes more than the next one due (a daily route cut 48 h before)."""
     found = []
     with conn.transaction():
         for route in conn.execute("SELECT r.* FROM routes r WHERE EXISTS (SELECT 1 FROM route_stops s WHERE "
                                   "s.tenant = r.tenant AND s.route = r.id) ORDER BY r.tenant, r.id").fetchall():
-            departure = schedule.next_departure(route, now)
-            if schedule.cutoff_of(route, departure) <= now and \
-                    not van_load.find_load(conn, route["tenant"], route["id"], departure):
-                found.append((route["tenant"], route["id"]))
+            ahead = route["cutoff_hours"] // 24 + 2          # departures whose cut-off may already have come
+            for departure in schedule.departures(route, now, ahead):
+                if schedule.cutoff_of(route, departure) > now:
+                    break
+                if not van_load.find_load(conn, route["tenant"], route["id"], departure):
+                    found.append((route["tenant"], route["id"], departure))
     return found
 
 
 def run_due(conn, now):
     """Freeze every load whose cut-off has come (routes with stops), each in its own transaction; returns how
     many were made (a load another process made first is not counted)."""
-    return sum(van_load.freeze(conn, tenant, route, now, CUTOFF_USER)[1] for tenant, route in due(conn, now))
+    return sum(van_load.freeze(conn, tenant, route, now, CUTOFF_USER, departure)[1]
+               for tenant, route, departure in due(conn, now))

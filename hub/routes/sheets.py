@@ -5,7 +5,7 @@ import csv
 import html
 
 from edge_agent.ledger import csv_cells
-from hub.routes import van_load
+from hub.routes import schedule, van_load
 
 PICK_COLUMNS = ("departure", "stop", "cabinet", "site", "location", "part_number", "description", "line", "task_id",
                 "units", "pack", "packs", "van_units", "pack_source")
@@ -61,7 +61,7 @@ def table(columns, rows, caption=None, numeric=()):
 
 
 def local(route, at):
-    from hub.routes import schedule
+    """A time as the route's people read it: in the route's zone."""
     return at.astimezone(schedule.zone(route["timezone"])).strftime("%a %d %b %Y %H:%M %Z")
 
 

@@ -274,7 +274,10 @@ def test_the_cut_off_job_freezes_the_load_at_the_cut_off_and_only_once(hub):
     with connect(hub.dsn) as conn:
         assert freeze.run_due(conn, CUTOFF - datetime.timedelta(seconds=1)) == 0
         assert van_load.find_load(conn, TENANT, "north") is None
-        assert jobs.run_all(conn, CUTOFF)["hub.routes.freeze"] == 1          # as `locker-hub jobs` runs it
+        conn.execute("SELECT 1")          # `locker-hub jobs` reads before its loop: a transaction left open
+        assert jobs.run_all(conn, CUTOFF)["hub.routes.freeze"] == 1
+        with connect(hub.dsn) as other:   # committed at once: another hub process sees it
+            assert van_load.find_load(other, TENANT, "north", DEPARTURE)["loaded_by"] == "cut-off"
         assert freeze.run_due(conn, CUTOFF + datetime.timedelta(hours=1)) == 0
         load = van_load.find_load(conn, TENANT, "north")
         assert (load["departure"], load["loaded_by"], load["loaded_at"]) == (DEPARTURE, "cut-off", CUTOFF)

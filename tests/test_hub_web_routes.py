@@ -126,6 +126,8 @@ def test_in_chromium_the_driver_loads_the_van_and_reconciles_the_visit(web):
         page = b.new_page(viewport={"width": 1100, "height": 800})
         web.sign_in(page, DANA)
         page.goto(web.url + "/routes")
+        assert page.locator("text=South loop").count() == 0
+        shoot(page, "routes")
         page.click("text=North loop")
         page.wait_for_url(web.url + "/routes/north/van-load")
         assert page.locator("caption", has_text="Van load by SKU").count() == 1

@@ -1,6 +1,9 @@
 """The scheduled job (hub/jobs.py): at each route's cut-off, freeze the van load of its next departure, so
 the load stands as it was at the cut-off even when nobody pressed "load". Several hub processes may run it at
 once: van_load.freeze makes one load per route departure (the route row's lock and a unique key)."""
+import psycopg
+from psycopg import pq
+
 from hub.routes import schedule, van_load
 
 CUTOFF_USER = "cut-off"
@@ -22,8 +25,20 @@ def due(conn, now):
     return found
 
 
+def _end_open_read(conn):
+    """Each load must be committed when made (other hub processes look for it; the route row's lock must not
+    be held), so a transaction the caller left open by reading (not autocommit) is ended first; inside the
+    caller's own transaction block it is left alone."""
+    if not conn.autocommit and conn.info.transaction_status == pq.TransactionStatus.INTRANS:
+        try:
+            conn.commit()
+        except psycopg.ProgrammingError:
+            pass
+
+
 def run_due(conn, now):
     """Freeze every load whose cut-off has come (routes with stops), each in its own transaction; returns how
     many were made (a load another process made first is not counted)."""
+    _end_open_read(conn)
     return sum(van_load.freeze(conn, tenant, route, now, CUTOFF_USER, departure)[1]
                for tenant, route, departure in due(conn, now))

@@ -11,7 +11,7 @@ import logging
 
 log = logging.getLogger("hub.jobs")
 
-JOBS = []
+JOBS = ["hub.routes.freeze"]
 
 
 def modules():

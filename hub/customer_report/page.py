@@ -59,13 +59,13 @@ def sites_section(c):
                                              title="billable per site"),
                   charts.hbar_chart(hours, width=460, label_width=130, value_format="{:,.1f} h",
                                     title="hours out of stock per site")))
-    rows = [[_e(s.name), _e(s.site), str(len(s.cabinets)), str(s.units), m(s.value_cents), m(s.billable_cents),
+    rows = [[_e(s.name), str(len(s.cabinets)), str(s.units), m(s.billable_cents),
              str(s.stockouts), _n(s.out_hours, 1), str(s.refill_visits), str(s.low_stock_events), _pct(s.fill.rate),
              _hours(s.alert_to_refill_hours), _pct(s.exact_checks / s.checks if s.checks else None)]
             for s in c.sites]
-    out.append(_table(["Site", "Id", "Cabinets", "Units used", "Value", "Billable", "Stockouts", "Hours out",
+    out.append(_table(["Site", "Cabinets", "Units used", "Billable", "Stockouts", "Hours out",
                        "Refill visits", "Low-stock alerts", "Fill rate", "Alert to refill", "Stock accuracy"], rows,
-                      numeric=("Cabinets", "Units used", "Value", "Billable", "Stockouts", "Hours out",
+                      numeric=("Cabinets", "Units used", "Billable", "Stockouts", "Hours out",
                                "Refill visits", "Low-stock alerts", "Fill rate", "Alert to refill",
                                "Stock accuracy"), cls="sites"))
     out.append("</section>")

@@ -251,3 +251,19 @@ def test_billing_csv_totals_equal_the_pages(hub_dsn, fleet):
     html = customer_report.render(c)
     from edge_agent.reports import money
     assert money.display(c.report.totals.billable_cents, "EUR") in html
+
+
+def test_locker_hub_report_writes_the_page_and_the_csv(hub_dsn, fleet, tmp_path, capsys):
+    from hub import cli
+    page_file, csv_file = tmp_path / "a.html", tmp_path / "a.csv"
+    code = cli.main(["--db", hub_dsn, "report", "--tenant", "acme", "--customer", "Customer A", "--month", "2026-10",
+                     "--now", AFTER, "--html", str(page_file), "--csv", str(csv_file)])
+    said = capsys.readouterr().out
+    assert code == 0 and "2 site(s), 2 cabinet(s)" in said
+    page = page_file.read_text()
+    assert "Monthly report, October 2026" in page and "Customer <strong>Customer A</strong>" in page
+    assert "<script" not in page and "http://" not in page and "https://" not in page and "<svg" in page
+    assert csv_file.read_text().startswith("period_start,period_end,cabinet_id,cost_center,part_number")
+    code = cli.main(["--db", hub_dsn, "report", "--tenant", "acme", "--customer", "Nobody", "--month", "2026-10",
+                     "--html", str(page_file)])
+    assert code == 2 and "no customer 'Nobody' (its customers: Customer A, Customer B)" in capsys.readouterr().err

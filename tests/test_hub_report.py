@@ -267,3 +267,45 @@ def test_locker_hub_report_writes_the_page_and_the_csv(hub_dsn, fleet, tmp_path,
     code = cli.main(["--db", hub_dsn, "report", "--tenant", "acme", "--customer", "Nobody", "--month", "2026-10",
                      "--html", str(page_file)])
     assert code == 2 and "no customer 'Nobody' (its customers: Customer A, Customer B)" in capsys.readouterr().err
+
+
+# -- a real agent, synced through the broker ---------------------------------------------------------------
+DESCRIPTIVE = {"description", "name", "role", "department", "category", "method"}
+
+
+def figures(value):
+    """A report as figures only: the words the catalog gives (descriptions, names, roles, departments,
+    categories) and the method text left out."""
+    if isinstance(value, dict):
+        return {k: figures(v) for k, v in value.items() if k not in DESCRIPTIVE}
+    if isinstance(value, list):
+        return [figures(v) for v in value]
+    return value
+
+
+def test_a_real_agent_synced_through_the_broker_gets_the_same_figures_at_the_hub(tmp_path, hub_dsn):
+    """The real path: `locker-agent run` vends from the simulated cabinet (lanes fall below min: low-stock
+    alerts and refill tasks), the rows and events reach the hub through Mosquitto and its ingest, and the
+    hub's report of the cabinet has every figure of the ledger's own report. This cabinet is not run from the
+    hub (no desired catalog): its words are missing at the hub, which the method section says."""
+    import datetime
+    from tests.agent_process import ledger_of
+    from tests.test_cloud_sync import CABINET, Site
+    site = Site(tmp_path, hub_dsn)
+    try:
+        site.broker.start()
+        site.start_cloud()
+        site.start_agent()
+        site.issue(10)
+        site.check_complete()                   # every row and event stored at the hub; the agent stopped
+        now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=1)
+        start, end = now - datetime.timedelta(days=1), now + datetime.timedelta(days=1)
+        with ledger_of(site.folder) as ledger:
+            own = build_report(ledger, start, end, now=now)
+        with connect(hub_dsn) as conn:
+            hub = build_report(history.source(conn, [CABINET]), start, end, now=now)
+    finally:
+        site.close()
+    assert own.totals.net_units == 10 and own.alerts and own.refills.tasks
+    assert figures(plain(hub)) == figures(plain(own))
+    assert any("No desired catalog" in text for _, text in hub.method)

@@ -98,8 +98,8 @@ class HubCabinet:
         if row is None or task["opened_seq"] is None:
             return task["quantity"]
         quantity = task["quantity"]
-        for m in self.movements():
-            if m.location != task["location"] or m.seq <= task["opened_seq"]:
+        for m in self._at(task["location"]):
+            if m.seq <= task["opened_seq"]:
                 continue
             if task["closed_seq"] is not None and m.seq >= task["closed_seq"]:
                 break
@@ -122,6 +122,14 @@ class HubCabinet:
 
     def cabinet_of(self, location):
         return self.cabinet_id
+
+    def _at(self, location):
+        """The movements at one location, in seq order (indexed once)."""
+        if getattr(self, "_by_location", None) is None:
+            self._by_location = {}
+            for m in self.movements():
+                self._by_location.setdefault(m.location, []).append(m)
+        return self._by_location.get(location, [])
 
     def _query(self, sql):
         return [dict(r) for r in self.conn.execute(sql, [self.cabinet_id]).fetchall()]

@@ -52,7 +52,7 @@ def add_parser(sub):
     add = rules.add_parser("add", help="route a tenant's alerts to people", epilog=(
         "example: locker-hub alert rule add --tenant acme --site plant1 --severity critical "
         "--to ops@acme.example --then 30:lead@acme.example --then 120:user:boss@acme.example"))
-    add.add_argument("--tenant", required=True)
+    add.add_argument("--tenant", required=True, help="the supplier whose alerts it routes (only theirs)")
     add.add_argument("--site", help="only this site's alerts (default: any site)")
     add.add_argument("--supplier", help="only alerts at a location stocked by this supplier (default: any)")
     add.add_argument("--kind", help="only this kind (default: any; e.g. stockout, low_stock, cabinet_offline)")
@@ -67,7 +67,7 @@ def add_parser(sub):
     add.add_argument("--note", default="", help="why the rule is there")
     add.set_defaults(run=run_rule_add)
     rls = rules.add_parser("list", help="the rules, with their levels")
-    rls.add_argument("--tenant")
+    rls.add_argument("--tenant", help="only this tenant's")
     rls.set_defaults(run=run_rule_list)
     rm = rules.add_parser("remove", help="remove a rule (its mail on record stays)")
     rm.add_argument("id", type=int)

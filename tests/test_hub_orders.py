@@ -1,0 +1,284 @@
+"""Reorders to the ERP (docs/hub/orders.md) on a real PostgreSQL: the site's rule decides when its needs
+become orders (per supplier and site, in whole packs, never the same need twice), the order's lifecycle, the
+signed webhook from the outbox to a real HTTP server standing for the ERP (down, then failing, then up), and
+the order as a cXML OrderRequest file."""
+import datetime
+import hashlib
+import hmac
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from hub.cli import main as locker_hub
+from hub.db import connect
+from hub.orders import cxml, deliveries, erp, lifecycle, outbox, propose, rules
+from tests.erp_receiver import Receiver
+from tests.orders_site import (CAB, SITE, TENANT, at, make_site, refill_visit, snapshot, task_closed,
+                               task_opened)
+
+MONDAY = at("2026-12-07T05:59:00")       # a Monday, a minute before the default batch (daily at 06:00 UTC)
+
+
+@pytest.fixture
+def conn(hub_dsn):
+    with connect(hub_dsn, autocommit=True) as c:
+        yield c
+
+
+def orders_of(conn):
+    """{supplier: {sku: (packs, units)}} of the orders, and their states."""
+    found = {}
+    for o in lifecycle.orders(conn, TENANT):
+        found[o["supplier"]] = {ln["sku"]: (ln["packs"], ln["units"]) for ln in lifecycle.lines(conn, o["id"])}
+    return found
+
+
+def test_the_daily_batch_orders_per_supplier_in_whole_packs_at_six_and_never_twice(conn):
+    make_site(conn)
+    snapshot(conn)
+    assert propose.run_due(conn, MONDAY) == 0                 # the rule is added now: due at the next 06:00
+    assert lifecycle.orders(conn, TENANT) == []
+    assert propose.run_due(conn, MONDAY + datetime.timedelta(minutes=1)) == 2
+    # GLV: L1 8 -> 40 (32) and L4 3 -> 30 (27) = 59 units: 5 packs of 12; PIP at min: 4; BLD at min: 18 -> 2 x 10.
+    # D1 (a tool on loan) is not a shortage.
+    assert orders_of(conn) == {"Ansell": {"GLV": (5, 60), "PIP": (4, 4)}, "Stanley": {"BLD": (2, 20)}}
+    ansell = [o for o in lifecycle.orders(conn, TENANT) if o["supplier"] == "Ansell"][0]
+    assert (ansell["state"], ansell["site"], ansell["rule"], ansell["total_cents"]) == \
+        ("proposed", SITE, "daily", 60 * 120 + 4 * 900)
+    assert [(t["state_to"], t["by"]) for t in lifecycle.transitions(conn, ansell["id"])] == \
+        [("proposed", "job:hub.orders.propose")]
+    # Later that day, and the next day with the same stock: nothing new to order.
+    assert propose.run_due(conn, at("2026-12-07T09:00:00")) == 0
+    assert propose.run_due(conn, at("2026-12-08T06:00:00")) == 0
+    assert len(lifecycle.orders(conn, TENANT)) == 2
+
+
+def test_a_daily_rule_in_the_sites_time_zone(conn):
+    make_site(conn)
+    snapshot(conn)
+    rules.set_rule(conn, TENANT, SITE, "daily", MONDAY, "cli", "07:30", "Europe/Berlin")   # 06:30 UTC in winter
+    assert propose.run_due(conn, at("2026-12-07T06:29:59")) == 0
+    assert propose.run_due(conn, at("2026-12-07T06:30:00")) == 2
+
+
+def test_per_task_orders_as_soon_as_a_refill_task_opens(conn):
+    make_site(conn)
+    snapshot(conn, stock={"L1": 20, "L2": 10, "L3": 3, "L4": 20})            # nothing at or below min
+    rules.set_rule(conn, TENANT, SITE, "per_task", MONDAY, "cli")
+    assert propose.run_due(conn, MONDAY) == 0
+    task_opened(conn, 7, "L2", "BLD", 16, ledger_seq=105)                   # 4 on hand after a take
+    assert propose.run_due(conn, MONDAY + datetime.timedelta(seconds=30)) == 1
+    assert orders_of(conn) == {"Stanley": {"BLD": (2, 20)}}
+    [order] = lifecycle.orders(conn, TENANT)
+    assert [(n["location"], n["task_id"], n["units"]) for n in lifecycle.needs(conn, order["id"])] == [("L2", 7, 16)]
+    # The task stays open, a newer snapshot shows the same location low: it is on an open order already.
+    snapshot(conn, stock={"L1": 20, "L2": 1, "L3": 3, "L4": 20}, as_of_seq=110)
+    assert propose.run_due(conn, MONDAY + datetime.timedelta(minutes=1)) == 0
+    task_opened(conn, 8, "L1", "GLV", 24, ledger_seq=111)
+    assert propose.run_due(conn, MONDAY + datetime.timedelta(minutes=2)) == 1
+    assert len(lifecycle.orders(conn, TENANT)) == 2
+
+
+def test_two_processes_proposing_at_once_order_each_need_once(conn, hub_dsn):
+    make_site(conn, cabinets=("CAB-1", "CAB-2", "CAB-3"))
+    for cabinet in ("CAB-1", "CAB-2", "CAB-3"):
+        snapshot(conn, cabinet)
+    rules.set_rule(conn, TENANT, SITE, "per_task", MONDAY, "cli")
+    code = ("import datetime, sys\nfrom hub.db import connect\nfrom hub.orders import propose\n"
+            "with connect(sys.argv[1], autocommit=True) as c:\n"
+            "    print(propose.run_due(c, datetime.datetime.fromisoformat(sys.argv[2])))\n")
+    runs = [subprocess.Popen([sys.executable, "-c", code, hub_dsn, MONDAY.isoformat()], stdout=subprocess.PIPE,
+                             text=True) for _ in range(3)]
+    made = [int(r.communicate(timeout=60)[0]) for r in runs]
+    assert sum(made) == 2                                   # Ansell and Stanley, by whichever process got the site
+    needs = conn.execute("SELECT cabinet, location, count(*) AS n FROM order_needs GROUP BY 1, 2").fetchall()
+    assert len(needs) == 3 * 4 and {n["n"] for n in needs} == {1}
+
+
+def test_a_cabinet_whose_catalog_the_hub_does_not_hold_orders_from_its_snapshot(conn):
+    make_site(conn, catalog=False)
+    snapshot(conn)
+    [order_id] = propose.propose_now(conn, TENANT, SITE, MONDAY, "cli")
+    order = lifecycle.get(conn, order_id)
+    assert order["supplier"] == "Acme Supply"               # the tenant's name
+    assert {ln["sku"]: (ln["packs"], ln["package_size"], ln["unit_cost"]) for ln in lifecycle.lines(conn, order_id)} == \
+        {"GLV": (59, 1, None), "BLD": (18, 1, None), "PIP": (4, 1, None), "DRL": (1, 1, None)}
+    assert "no catalog at the hub for CAB-1" in lifecycle.transitions(conn, order_id)[0]["note"]
+
+
+def test_refill_visits_that_load_every_line_deliver_the_order(conn):
+    make_site(conn)
+    snapshot(conn)
+    made = propose.propose_now(conn, TENANT, SITE, MONDAY, "cli")
+    ansell = [i for i in made if lifecycle.get(conn, i)["supplier"] == "Ansell"][0]
+    lifecycle.move(conn, ansell, "confirmed", MONDAY + datetime.timedelta(hours=1), "cli", erp_ref="SO-991")
+    refill_visit(conn, 3, ledger_seq=90, loaded={"L1": ("GLV", 32)})       # before the order's snapshot: not it
+    refill_visit(conn, 4, ledger_seq=130, loaded={"L1": ("GLV", 32), "L4": ("GLV", 27)})
+    later = MONDAY + datetime.timedelta(days=1)
+    assert deliveries.run_due(conn, later) == 0                              # L3 (PIP) not loaded yet
+    assert lifecycle.get(conn, ansell)["state"] == "confirmed"
+    refill_visit(conn, 5, ledger_seq=140, loaded={"L3": ("PIP", 4)})
+    assert deliveries.run_due(conn, later) == 1
+    assert deliveries.run_due(conn, later) == 0
+    order = lifecycle.get(conn, ansell)
+    assert (order["state"], order["delivered_at"], order["erp_ref"]) == ("delivered", later, "SO-991")
+    assert lifecycle.transitions(conn, ansell)[-1]["by"] == "cabinet:CAB-1"
+    assert "CAB-1 #4, CAB-1 #5" in lifecycle.transitions(conn, ansell)[-1]["note"]
+    assert {n["location"]: n["loaded"] for n in lifecycle.needs(conn, ansell)} == {"L1": 32, "L3": 4, "L4": 27}
+    # The snapshot before the visits is stale: the batch does not order what the visits loaded.
+    assert propose.propose_now(conn, TENANT, SITE, later, "cli") == []
+    # After the visits, the cabinet reports L1 low again: a new need.
+    snapshot(conn, stock={"L1": 9, "L3": 5, "L4": 30, "L2": 2}, as_of_seq=150)
+    [again] = propose.propose_now(conn, TENANT, SITE, later, "cli")
+    assert {ln["sku"]: ln["packs"] for ln in lifecycle.lines(conn, again)} == {"GLV": 3}
+
+
+def test_moves_are_one_way_and_cancelling_releases_the_needs_until_the_stock_moves(conn):
+    make_site(conn)
+    snapshot(conn)
+    task_opened(conn, 9, "L2", "BLD", 18, ledger_seq=100)
+    made = propose.propose_now(conn, TENANT, SITE, MONDAY, "cli")
+    stanley = [i for i in made if lifecycle.get(conn, i)["supplier"] == "Stanley"][0]
+    assert lifecycle.move(conn, stanley, "cancelled", MONDAY, "web:ops@acme", "ordered by phone") is True
+    assert lifecycle.move(conn, stanley, "cancelled", MONDAY, "web:ops@acme") is False      # already
+    with pytest.raises(lifecycle.OrderError, match="cancelled: it cannot become confirmed"):
+        lifecycle.move(conn, stanley, "confirmed", MONDAY, "erp")
+    assert [m["kind"] for m in outbox.pending(conn, stanley)] == ["new", "cancel"]
+    assert propose.propose_now(conn, TENANT, SITE, MONDAY, "cli") == []
+    snapshot(conn, as_of_seq=120)                             # stock moved, but task 9 (cancelled) is still open
+    assert propose.propose_now(conn, TENANT, SITE, MONDAY, "cli") == []
+    task_closed(conn, 9, "L2", "BLD", ledger_seq=121)
+    task_opened(conn, 10, "L2", "BLD", 18, ledger_seq=122)
+    assert len(propose.propose_now(conn, TENANT, SITE, MONDAY, "cli")) == 1
+
+
+# -- the ERP: the signed webhook from the outbox ---------------------------------------------------------------
+def verify_from_the_document(secret, headers, body):
+    """What docs/hub/orders.md "Verifying a webhook" tells an ERP to do, written from it alone."""
+    parts = dict(p.split("=", 1) for p in headers["x-locker-signature"].split(","))
+    expected = hmac.new(secret, parts["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, parts["v1"]), int(parts["t"])
+
+
+def test_the_webhook_reaches_the_erp_once_signed_after_it_was_down_with_backoff(conn):
+    erp_server = Receiver()                                 # not listening yet: connection refused
+    make_site(conn)
+    snapshot(conn, stock={"L1": 20, "L3": 3, "L4": 20})     # only BLD: one order
+    secret = erp.set_endpoint(conn, TENANT, erp_server.url, MONDAY)
+    [order_id] = propose.propose_now(conn, TENANT, SITE, MONDAY, "cli")
+    t = MONDAY
+    assert outbox.run_due(conn, t) == 1
+    [message] = outbox.pending(conn, order_id)
+    assert "cannot reach the ERP" in message["last_error"] and message["attempts"] == 1
+    assert message["next_attempt_at"] == t + datetime.timedelta(seconds=30)
+    tries = [t]
+    try:
+        erp_server.up()
+        erp_server.status = 500
+        for _ in range(3):                                  # due exactly at the backoff, not a second before
+            wait = outbox.pending(conn, order_id)[0]["next_attempt_at"] - t
+            assert outbox.run_due(conn, t + wait - datetime.timedelta(seconds=1)) == 0
+            t = t + wait
+            assert outbox.run_due(conn, t) == 1
+            tries.append(t)
+        assert [int((b - a).total_seconds()) for a, b in zip(tries, tries[1:])] == [30, 60, 120]
+        assert lifecycle.get(conn, order_id)["state"] == "proposed"
+        assert outbox.pending(conn, order_id)[0]["last_error"] == "HTTP 500 Internal Server Error"
+        erp_server.status = 200
+        t = outbox.pending(conn, order_id)[0]["next_attempt_at"]
+        assert outbox.run_due(conn, t) == 1
+        assert outbox.run_due(conn, t + datetime.timedelta(hours=5)) == 0
+    finally:
+        erp_server.down()
+    assert [s for _, _, s in erp_server.requests] == [500, 500, 500, 200]
+    [(headers, body)] = erp_server.accepted()
+    ok, signed_at = verify_from_the_document(secret, headers, body)
+    assert ok and signed_at == int(t.timestamp())
+    assert {h["idempotency-key"] for h, _, _ in erp_server.requests} == {"ACME-order-%d-new" % order_id}
+    assert headers["content-type"] == "text/xml; charset=utf-8"
+    doc = cxml.validate(body)
+    assert (doc["order_id"], doc["type"], doc["to"]) == ("ACME-%d" % order_id, "new", "Stanley")
+    assert [(i["sku"], i["quantity"], i["uom"], i["units"], i["unit_price"]) for i in doc["items"]] == \
+        [("BLD", 2, "PK", 20, "30.50")]
+    order = lifecycle.get(conn, order_id)
+    assert (order["state"], order["sent_at"]) == ("sent", t)
+    assert lifecycle.transitions(conn, order_id)[-1]["by"] == "erp-webhook"
+
+
+def test_a_second_hub_process_posting_at_the_same_time_does_not_send_twice(conn, hub_dsn):
+    erp_server = Receiver().up()
+    make_site(conn)
+    snapshot(conn, stock={"L1": 20, "L3": 3, "L4": 20})
+    erp.set_endpoint(conn, TENANT, erp_server.url, MONDAY, fmt="json")
+    propose.propose_now(conn, TENANT, SITE, MONDAY, "cli")
+    erp_server.hold = threading.Event()
+    first = []
+    try:
+        worker = threading.Thread(target=lambda: first.append(outbox.run_due(connect(hub_dsn, autocommit=True), MONDAY)))
+        worker.start()
+        assert erp_server.arrived.wait(30)                  # the first process is posting it now
+        code = ("import datetime, sys\nfrom hub.db import connect\nfrom hub.orders import outbox\n"
+                "with connect(sys.argv[1], autocommit=True) as c:\n"
+                "    print(outbox.run_due(c, datetime.datetime.fromisoformat(sys.argv[2])))\n")
+        second = subprocess.run([sys.executable, "-c", code, hub_dsn, MONDAY.isoformat()], capture_output=True,
+                                text=True, timeout=60)
+        assert second.stdout.strip() == "0", second.stderr
+        erp_server.hold.set()
+        worker.join(30)
+    finally:
+        erp_server.hold.set()
+        erp_server.down()
+    assert first == [1]
+    assert len(erp_server.requests) == 1
+    assert erp_server.requests[0][0]["content-type"] == "application/json"
+
+
+# -- the cXML file ----------------------------------------------------------------------------------------------
+def test_export_writes_a_cxml_order_request_with_what_the_spec_requires(conn, hub_dsn, tmp_path, capsys):
+    make_site(conn)
+    snapshot(conn)
+    made = propose.propose_now(conn, TENANT, SITE, MONDAY, "cli")
+    ansell = [i for i in made if lifecycle.get(conn, i)["supplier"] == "Ansell"][0]
+    path = tmp_path / "order.xml"
+    assert locker_hub(["--db", hub_dsn, "order", "export", "--id", str(ansell), "--cxml", str(path)]) == 0
+    data = path.read_bytes()
+    assert data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE cXML SYSTEM')
+    doc = cxml.validate(data)
+    assert (doc["from"], doc["to"], doc["currency"], doc["total"]) == ("ACME", "Ansell", "USD", "108.00")
+    assert [(i["line"], i["sku"], i["quantity"], i["uom"], i["unit_price"], i["description"]) for i in doc["items"]] == \
+        [(1, "GLV", 5, "PK", "14.40", "Nitrile gloves"), (2, "PIP", 4, "EA", "9.00", "Copper pipe")]
+    # Each element the spec requires is checked: without one, the document is refused, naming it.
+    for element in (b"<UnitOfMeasure>PK</UnitOfMeasure>", b"<UserAgent>locker-hub</UserAgent>"):
+        with pytest.raises(cxml.CxmlError, match=element.split(b">")[0][1:].decode()):
+            cxml.validate(data.replace(element, b""))
+    assert locker_hub(["--db", hub_dsn, "order", "export", "--id", "999", "--cxml", str(path)]) == 2
+    assert "no order 999" in capsys.readouterr().err
+
+
+def test_the_cli_sets_rules_and_moves_orders(conn, hub_dsn, capsys):
+    make_site(conn)
+    snapshot(conn)
+    hub = ["--db", hub_dsn, "order"]
+    assert locker_hub(hub + ["rule", "--tenant", TENANT, "--site", SITE]) == 0
+    assert "daily at 06:00 UTC (the default)" in capsys.readouterr().out
+    assert locker_hub(hub + ["rule", "--tenant", TENANT, "--site", SITE, "daily", "--timezone", "Mars/Olympus"]) == 2
+    assert "unknown time zone 'Mars/Olympus'" in capsys.readouterr().err
+    assert locker_hub(hub + ["rule", "--tenant", TENANT, "--site", SITE, "per_task"]) == 0
+    assert "per task" in capsys.readouterr().out
+    assert locker_hub(hub + ["propose", "--tenant", TENANT, "--site", SITE]) == 0
+    assert "supplier Ansell, 2 line(s)" in capsys.readouterr().out
+    [order] = [o for o in lifecycle.orders(conn, TENANT) if o["supplier"] == "Ansell"]
+    assert locker_hub(hub + ["confirm", "--id", str(order["id"]), "--erp-ref", "SO-5", "--by", "ops"]) == 0
+    assert locker_hub(hub + ["show", "--id", str(order["id"])]) == 0
+    shown = capsys.readouterr().out
+    assert "confirmed, site ACME/PLANT1, supplier Ansell" in shown and "ERP ref SO-5" in shown
+    assert "proposed -> confirmed by ops" in shown
+    assert "next try" in shown                                # no ERP endpoint: the message waits
+    assert locker_hub(hub + ["cancel", "--id", str(order["id"])]) == 0
+    assert locker_hub(hub + ["deliver", "--id", str(order["id"])]) == 2
+    assert "cancelled: it cannot become delivered" in capsys.readouterr().err
+    assert locker_hub(hub + ["erp", "--tenant", TENANT, "--url", "ftp://x"]) == 2
+    assert locker_hub(hub + ["erp", "--tenant", TENANT, "--url", "https://erp.example/in"]) == 0
+    assert len(capsys.readouterr().out.split("secret (give it to the ERP; it is not shown again): ")[1].split()[0]) == 64

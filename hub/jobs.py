@@ -11,7 +11,7 @@ import logging
 
 log = logging.getLogger("hub.jobs")
 
-JOBS = []
+JOBS = ["hub.orders.propose", "hub.orders.outbox", "hub.orders.deliveries"]
 
 
 def modules():

@@ -14,6 +14,7 @@ import pytest
 from hub.cli import main as locker_hub
 from hub.db import connect
 from hub.orders import cxml, deliveries, erp, lifecycle, outbox, propose, rules
+from hub.routes import book
 from tests.erp_receiver import Receiver
 from tests.orders_site import (CAB, SITE, TENANT, at, make_site, refill_visit, snapshot, task_closed,
                                task_opened)
@@ -61,6 +62,33 @@ def test_a_daily_rule_in_the_sites_time_zone(conn):
     rules.set_rule(conn, TENANT, SITE, "daily", MONDAY, "cli", "07:30", "Europe/Berlin")   # 06:30 UTC in winter
     assert propose.run_due(conn, at("2026-12-07T06:29:59")) == 0
     assert propose.run_due(conn, at("2026-12-07T06:30:00")) == 2
+
+
+def test_a_cutoff_rule_orders_at_the_cut_off_of_each_route_visiting_the_site(conn):
+    make_site(conn)
+    make_site(conn, cabinets=("CAB-9",), site="PLANT9")              # on no route
+    book.save_route(conn, TENANT, "NORTH", weekdays=[1, 4], depart=datetime.time(7), cutoff_hours=16,
+                    timezone="Europe/Berlin")                        # leaves Mon and Thu 06:00 UTC; cut 14:00 UTC before
+    book.set_stops(conn, TENANT, "NORTH", ["CAB-1"])
+    snapshot(conn)
+    snapshot(conn, "CAB-9")
+    sunday = at("2026-12-06T10:00:00")
+    for site in (SITE, "PLANT9"):
+        rules.set_rule(conn, TENANT, site, "cutoff", sunday, "cli")
+    assert propose.run_due(conn, at("2026-12-06T13:59:59")) == 0
+    assert propose.run_due(conn, at("2026-12-06T14:00:00")) == 2      # Monday's cut-off: PLANT1 only
+    assert {o["site"] for o in lifecycle.orders(conn, TENANT)} == {SITE}
+    task_opened(conn, 4, "L2", "BLD", 18, ledger_seq=140)             # not a new need: L2 is on the order
+    task_closed(conn, 4, "L2", "BLD", ledger_seq=141)
+    snapshot(conn, stock={"L1": 40, "L2": 20, "L3": 5, "L4": 30}, as_of_seq=150)
+    lifecycle.move(conn, lifecycle.orders(conn, TENANT)[0]["id"], "delivered", at("2026-12-07T09:00:00"), "cli")
+    lifecycle.move(conn, lifecycle.orders(conn, TENANT)[1]["id"], "delivered", at("2026-12-07T09:00:00"), "cli")
+    task_opened(conn, 5, "L2", "BLD", 16, ledger_seq=160)
+    assert propose.run_due(conn, at("2026-12-07T14:00:00")) == 0      # per task it would be now; cutoff waits
+    assert propose.run_due(conn, at("2026-12-09T13:59:00")) == 0
+    assert propose.run_due(conn, at("2026-12-09T14:00:00")) == 1      # Thursday's cut-off
+    assert propose.run_due(conn, at("2026-12-09T14:01:00")) == 0
+    assert len(lifecycle.orders(conn, TENANT, sites=["PLANT9"])) == 0
 
 
 def test_per_task_orders_as_soon_as_a_refill_task_opens(conn):

@@ -2,7 +2,7 @@
 units its refill visits loaded (refill_visit events whose ledger_seq is past the need's seen_seq, lines of
 the need's location and SKU); an order whose every need was loaded is delivered, by the visits that did it.
 Counting is recomputed from the events each run, so running it twice (or in two processes) adds nothing."""
-from hub.orders import lifecycle
+from hub.orders import idle, lifecycle
 
 LOADED = """SELECT n.order_id, n.cabinet, n.location, v.loaded, v.visit_seq, v.visits
   FROM order_needs n JOIN orders o ON o.id = n.order_id
@@ -16,8 +16,11 @@ LOADED = """SELECT n.order_id, n.cabinet, n.location, v.loaded, v.visit_seq, v.v
 
 def run_due(conn, now):
     """The job: update what was loaded per need; deliver the orders fully loaded. How many were delivered."""
+    idle(conn)
+    with conn.transaction():
+        loaded = conn.execute(LOADED).fetchall()
     by_order = {}
-    for row in conn.execute(LOADED).fetchall():
+    for row in loaded:
         by_order.setdefault(row["order_id"], []).append(row)
     delivered = 0
     for order_id, rows in sorted(by_order.items()):

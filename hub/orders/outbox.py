@@ -10,7 +10,7 @@ import json
 import urllib.error
 import urllib.request
 
-from hub.orders import cxml, erp, signing
+from hub.orders import cxml, erp, idle, signing
 
 BACKOFF_S = 30               # the wait after the first failure; doubled after each next one
 BACKOFF_MAX_S = 3600
@@ -104,6 +104,7 @@ def deliver_one(conn, now):
 def run_due(conn, now, limit=100):
     """The job: post every message due at `now`; how many were tried. A failed one is due again only after its
     backoff, so each is tried at most once per run."""
+    idle(conn)
     tried = 0
     while tried < limit and deliver_one(conn, now):
         tried += 1

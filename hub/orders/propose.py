@@ -5,7 +5,7 @@ the outbox, all in one transaction.
 Several hub processes may run it at once: a site's rule row is taken FOR UPDATE SKIP LOCKED (one process
 batches a site, the others skip it), and a location already on an open order cannot be claimed twice (the
 partial unique index on order_needs)."""
-from hub.orders import needs as needs_of, outbox, rules
+from hub.orders import idle, needs as needs_of, outbox, rules
 
 BY = "job:hub.orders.propose"
 
@@ -59,10 +59,12 @@ def batch_site(conn, rule, now, by=BY):
 
 def run_due(conn, now):
     """The job: every site whose rule is due at `now` gets its orders; how many orders were proposed."""
+    idle(conn)
     with conn.transaction():
         rules.add_defaults(conn, now)
+        sites = conn.execute("SELECT tenant, site FROM site_order_rules ORDER BY tenant, site").fetchall()
     made = 0
-    for key in conn.execute("SELECT tenant, site FROM site_order_rules ORDER BY tenant, site").fetchall():
+    for key in sites:
         with conn.transaction():
             rule = conn.execute("SELECT * FROM site_order_rules WHERE tenant = %s AND site = %s "
                                 "FOR UPDATE SKIP LOCKED", [key["tenant"], key["site"]]).fetchone()

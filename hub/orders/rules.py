@@ -9,6 +9,8 @@ A rule is due when its moment passed since the site's last batch (last_run_at). 
 import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hub.routes import schedule
+
 RULES = ("per_task", "daily", "cutoff")
 DEFAULT = {"rule": "daily", "at": datetime.time(6, 0), "timezone": "UTC"}
 
@@ -42,30 +44,10 @@ def last_daily(at, timezone, now):
 
 
 def last_cutoff(route, now):
-    """The latest cut-off of `route` at or before `now` (None when it runs on no weekday): its departure on a
-    weekday it runs (ISO 1-7, in its time zone) minus cutoff_hours. Looks back 8 days plus the cut-off."""
-    if not route["weekdays"]:
-        return None
-    tz = zone(route["timezone"] or "UTC")
-    hours = datetime.timedelta(hours=route["cutoff_hours"] or 0)
-    day = (now + hours).astimezone(tz).date()
-    for back in range(0, 9 + hours.days):
-        date = day - datetime.timedelta(days=back)
-        if date.isoweekday() in route["weekdays"]:
-            cutoff = datetime.datetime.combine(date, route["depart"], tzinfo=tz) - hours
-            if cutoff <= now:
-                return cutoff
-    return None
-
-
-def routes_visiting(conn, tenant, site):
-    """The routes with a stop at one of the site's cabinets (routes helper's tables; [] before they exist)."""
-    if conn.execute("SELECT to_regclass('route_stops') IS NOT NULL AS present").fetchone()["present"] is False:
-        return []
-    return conn.execute(
-        "SELECT DISTINCT r.* FROM routes r JOIN route_stops s ON s.tenant = r.tenant AND s.route = r.id "
-        "JOIN cabinets c ON c.id = s.cabinet WHERE r.tenant = %s AND c.site = %s ORDER BY r.id",
-        [tenant, site]).fetchall()
+    """The latest cut-off of `route` at or before `now` (None when none in two weeks): the cut-off of the
+    latest departure at or before now + cutoff_hours (hub/routes/schedule.py)."""
+    departure = schedule.previous_departure(route, now + datetime.timedelta(hours=route["cutoff_hours"]))
+    return None if departure is None else schedule.cutoff_of(route, departure)
 
 
 def moment(conn, rule, now):
@@ -75,7 +57,8 @@ def moment(conn, rule, now):
         return now
     if rule["rule"] == "daily":
         return last_daily(rule["at"], rule["timezone"], now)
-    cutoffs = [c for c in (last_cutoff(r, now) for r in routes_visiting(conn, rule["tenant"], rule["site"])) if c]
+    cutoffs = [c for c in (last_cutoff(r, now) for r in schedule.routes_for_site(conn, rule["tenant"], rule["site"]))
+               if c]
     return max(cutoffs) if cutoffs else None
 
 
@@ -119,5 +102,5 @@ def describe(rule):
     elif rule["rule"] == "daily":
         text = "daily at %s %s" % (rule["at"].strftime("%H:%M"), rule["timezone"])
     else:
-        text = "at the cut-off of the next route visiting the site"
+        text = "at the cut-off of each route visiting the site"
     return text + ("" if rule.get("set_by") else " (the default)")

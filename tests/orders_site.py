@@ -10,7 +10,7 @@ TENANT, SITE = "ACME", "PLANT1"
 CAB = "CAB-1"
 UTC = datetime.timezone.utc
 SKUS = [{"part_number": "GLV", "description": "Nitrile gloves", "supplier": "Ansell", "package_size": 12,
-         "unit_cost": 120},
+         "unit_cost": 120, "category": "ppe"},
         {"part_number": "BLD", "description": "Utility blade", "supplier": "Stanley", "package_size": 10,
          "unit_cost": 305},
         {"part_number": "PIP", "description": "Copper pipe", "supplier": "Ansell", "package_size": 1, "unit_cost": 900},

@@ -275,12 +275,18 @@ def test_export_writes_a_cxml_order_request_with_what_the_spec_requires(conn, hu
     assert data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE cXML SYSTEM')
     doc = cxml.validate(data)
     assert (doc["from"], doc["to"], doc["currency"], doc["total"]) == ("ACME", "Ansell", "USD", "108.00")
-    assert [(i["line"], i["sku"], i["quantity"], i["uom"], i["unit_price"], i["description"]) for i in doc["items"]] == \
-        [(1, "GLV", 5, "PK", "14.40", "Nitrile gloves"), (2, "PIP", 4, "EA", "9.00", "Copper pipe")]
+    assert [(i["line"], i["sku"], i["quantity"], i["uom"], i["unit_price"], i["description"], i["classification"])
+            for i in doc["items"]] == [(1, "GLV", 5, "PK", "14.40", "Nitrile gloves", "ppe"),
+                                       (2, "PIP", 4, "EA", "9.00", "Copper pipe", "uncategorized")]
     # Each element the spec requires is checked: without one, the document is refused, naming it.
-    for element in (b"<UnitOfMeasure>PK</UnitOfMeasure>", b"<UserAgent>locker-hub</UserAgent>"):
-        with pytest.raises(cxml.CxmlError, match=element.split(b">")[0][1:].decode()):
+    for element in (b"<UnitOfMeasure>PK</UnitOfMeasure>", b"<UserAgent>locker-hub</UserAgent>",
+                    b'<Classification domain="category">ppe</Classification>'):
+        with pytest.raises(cxml.CxmlError, match=element.split(b">")[0][1:].split(b" ")[0].decode()):
             cxml.validate(data.replace(element, b""))
+    moved = data.replace(b"<UnitOfMeasure>PK</UnitOfMeasure>", b"").replace(
+        b"<Extrinsic name=\"PackSize\">12</Extrinsic>", b"<Extrinsic name=\"PackSize\">12</Extrinsic><UnitOfMeasure>PK</UnitOfMeasure>")
+    with pytest.raises(cxml.CxmlError, match="ItemDetail's children in the order"):
+        cxml.validate(moved)
     assert locker_hub(["--db", hub_dsn, "order", "export", "--id", "999", "--cxml", str(path)]) == 2
     assert "no order 999" in capsys.readouterr().err
 
@@ -310,3 +316,24 @@ def test_the_cli_sets_rules_and_moves_orders(conn, hub_dsn, capsys):
     assert locker_hub(hub + ["erp", "--tenant", TENANT, "--url", "ftp://x"]) == 2
     assert locker_hub(hub + ["erp", "--tenant", TENANT, "--url", "https://erp.example/in"]) == 0
     assert len(capsys.readouterr().out.split("secret (give it to the ERP; it is not shown again): ")[1].split()[0]) == 64
+
+
+def test_the_jobs_runner_proposes_posts_and_delivers_each_committed_on_its_own(conn, hub_dsn):
+    from hub import jobs
+    erp_server = Receiver().up()
+    make_site(conn)
+    snapshot(conn, stock={"L1": 20, "L3": 3, "L4": 20})
+    erp.set_endpoint(conn, TENANT, erp_server.url, MONDAY, fmt="json")
+    rules.set_rule(conn, TENANT, SITE, "per_task", MONDAY, "cli")
+    try:
+        with connect(hub_dsn) as runner:                     # as `locker-hub jobs` has it: not autocommit
+            done = jobs.run_all(runner, MONDAY)
+            assert (done["hub.orders.propose"], done["hub.orders.outbox"], done["hub.orders.deliveries"]) == (1, 1, 0)
+            [order] = lifecycle.orders(conn, TENANT)          # seen from another connection: committed
+            assert order["state"] == "sent"
+            refill_visit(conn, 1, ledger_seq=120, loaded={"L2": ("BLD", 20)})
+            assert jobs.run_all(runner, MONDAY + datetime.timedelta(hours=20))["hub.orders.deliveries"] == 1
+            assert lifecycle.get(conn, order["id"])["state"] == "delivered"
+    finally:
+        erp_server.down()
+    assert len(erp_server.requests) == 1

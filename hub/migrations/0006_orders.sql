@@ -42,6 +42,7 @@ CREATE TABLE order_lines (
     line integer NOT NULL CHECK (line >= 1),
     sku text NOT NULL,
     description text,
+    category text,                         -- the catalog's, sent as the cXML Classification
     package_size integer NOT NULL CHECK (package_size >= 1),
     packs integer NOT NULL CHECK (packs >= 1),
     units integer NOT NULL CHECK (units = packs * package_size),

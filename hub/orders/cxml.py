@@ -17,7 +17,11 @@ REQUIRED = ("Header/From/Credential/Identity", "Header/To/Credential/Identity",
             "Request/OrderRequest/OrderRequestHeader", "Request/OrderRequest/OrderRequestHeader/Total/Money",
             "Request/OrderRequest/ItemOut")
 ITEM_REQUIRED = ("ItemID/SupplierPartID", "ItemDetail/UnitPrice/Money", "ItemDetail/Description",
-                 "ItemDetail/UnitOfMeasure")
+                 "ItemDetail/UnitOfMeasure", "ItemDetail/Classification")
+# The DTD's order of ItemDetail's children (UnitPrice, Description+, UnitOfMeasure, Classification+, ...,
+# Extrinsic*), checked too: a validating importer refuses another order.
+ITEM_DETAIL_ORDER = ("UnitPrice", "Description", "UnitOfMeasure", "Classification", "Extrinsic")
+CLASSIFICATION = "category"            # the catalog's own categories (skus.csv), not UNSPSC codes
 
 
 class CxmlError(ValueError):
@@ -72,6 +76,7 @@ def build(order, lines, site, payload_id, timestamp, kind="new"):
         _money(ET.SubElement(detail, "UnitPrice"), (line["unit_cost"] or 0) * line["package_size"], currency)
         ET.SubElement(detail, "Description", {"xml:lang": LANG}).text = line["description"] or line["sku"]
         ET.SubElement(detail, "UnitOfMeasure").text = "PK" if line["package_size"] > 1 else "EA"
+        ET.SubElement(detail, "Classification", domain=CLASSIFICATION).text = line.get("category") or "uncategorized"
         ET.SubElement(detail, "Extrinsic", name="PackSize").text = str(line["package_size"])
         ET.SubElement(detail, "Extrinsic", name="Units").text = str(line["units"])
     ET.indent(root)
@@ -95,6 +100,9 @@ def validate(data):
     items = []
     for item in root.findall("Request/OrderRequest/ItemOut"):
         gone = [p for p in ITEM_REQUIRED if item.find(p) is None]
+        order = [ITEM_DETAIL_ORDER.index(c.tag) for c in item.findall("ItemDetail/*") if c.tag in ITEM_DETAIL_ORDER]
+        if order != sorted(order):
+            gone.append("ItemDetail's children in the order %s" % ", ".join(ITEM_DETAIL_ORDER))
         gone += ["@%s" % a for a in ("quantity", "lineNumber") if not item.get(a)]
         if gone:
             missing.append("ItemOut %s: %s" % (item.get("lineNumber"), ", ".join(gone)))
@@ -102,6 +110,7 @@ def validate(data):
         extr = {e.get("name"): e.text for e in item.findall("ItemDetail/Extrinsic")}
         items.append({"line": int(item.get("lineNumber")), "sku": item.findtext("ItemID/SupplierPartID"),
                       "quantity": int(item.get("quantity")), "uom": item.findtext("ItemDetail/UnitOfMeasure"),
+                      "classification": item.findtext("ItemDetail/Classification"),
                       "unit_price": item.findtext("ItemDetail/UnitPrice/Money"),
                       "description": item.findtext("ItemDetail/Description"),
                       "units": int(extr.get("Units") or 0), "pack_size": int(extr.get("PackSize") or 1)})

@@ -24,6 +24,7 @@ class Need:
     package_size: int
     unit_cost: int | None
     description: str | None
+    category: str | None
     fallback: bool
 
 
@@ -110,7 +111,8 @@ def of_cabinet(conn, cabinet, tenant_name):
         item = skus.get(sku)
         needs.append(Need(cabinet, location, sku, units, seen_seq, task_id,
                           (item or {}).get("supplier") or tenant_name, (item or {}).get("package_size") or 1,
-                          (item or {}).get("unit_cost"), (item or {}).get("description"), item is None))
+                          (item or {}).get("unit_cost"), (item or {}).get("description"),
+                          (item or {}).get("category"), item is None))
     return needs
 
 

@@ -14,7 +14,8 @@ def lines_of(found):
     """order_lines rows for one supplier's needs: per SKU, the units summed and rounded up to whole packs."""
     by_sku = {}
     for n in found:
-        line = by_sku.setdefault(n.sku, {"sku": n.sku, "description": n.description, "package_size": n.package_size,
+        line = by_sku.setdefault(n.sku, {"sku": n.sku, "description": n.description, "category": n.category,
+                                         "package_size": n.package_size,
                                          "unit_cost": n.unit_cost, "needed": 0})
         line["needed"] += n.units
     result = []
@@ -33,8 +34,9 @@ def create(conn, tenant, site, supplier, found, rule, now, by=BY):
         "INSERT INTO orders (tenant, site, supplier, rule, proposed_at, currency) VALUES (%s, %s, %s, %s, %s, %s) "
         "RETURNING id", [tenant, site, supplier, rule, now, endpoint["currency"] if endpoint else "USD"]).fetchone()["id"]
     for line in lines_of(found):
-        conn.execute("INSERT INTO order_lines (order_id, line, sku, description, package_size, packs, units, unit_cost) "
-                     "VALUES (%(o)s, %(line)s, %(sku)s, %(description)s, %(package_size)s, %(packs)s, %(units)s, "
+        conn.execute("INSERT INTO order_lines (order_id, line, sku, description, category, package_size, packs, units, "
+                     "unit_cost) VALUES (%(o)s, %(line)s, %(sku)s, %(description)s, %(category)s, %(package_size)s, "
+                     "%(packs)s, %(units)s, "
                      "%(unit_cost)s)", dict(line, o=order_id))
     for n in found:
         conn.execute("INSERT INTO order_needs (order_id, cabinet, location, sku, task_id, units, seen_seq, blocks_from) "

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from hub import db
-from hub.orders import erp, lifecycle, outbox, propose
+from hub.orders import erp, lifecycle, outbox, propose, rules
 from tests.chromium import browser
 from tests.erp_receiver import Receiver
 from tests.hub_web import START, shoot
@@ -74,6 +74,24 @@ def test_the_supplier_cancels_and_marks_delivered_with_their_name_on_it(acme):
         assert [m["kind"] for m in outbox.pending(conn, stanley)] == ["new", "cancel"]
 
 
+def test_the_supplier_sets_a_sites_reorder_rule(acme):
+    ann = acme.session("ann@acme.example")
+    status, text = ann.get("/orders")
+    assert "daily at 06:00 UTC (the default)" in text
+    assert ann.post("/orders/rules", {"site": "PLANT2", "rule": "daily", "at": "07:30",
+                                      "timezone": "Europe/Berlin"})[0] == 303
+    status, text = ann.post("/orders/rules", {"site": SITE, "rule": "daily", "at": "7h", "timezone": "UTC"})
+    assert status == 400 and "time &#x27;7h&#x27; is not HH:MM" in text
+    assert ann.post("/orders/rules", {"site": "ELSEWHERE", "rule": "per_task"})[0] == 404
+    assert "daily at 07:30 Europe/Berlin" in ann.get("/orders")[1]
+    gus = acme.session("cia@globex.example")
+    assert "Reorder rules" not in gus.get("/orders")[1]
+    assert gus.post("/orders/rules", {"site": SITE, "rule": "per_task"})[0] == 403
+    with db.connect(acme.dsn) as conn:
+        assert rules.rule_of(conn, TENANT, "PLANT2")["set_by"] == "web:ann@acme.example"
+        assert rules.rule_of(conn, TENANT, SITE)["set_by"] is None
+
+
 def confirm(acme, order_id, body, secret=None, t=None, tenant=TENANT):
     """The ERP's call, signed as docs/hub/orders.md says."""
     raw = json.dumps(body).encode()
@@ -125,7 +143,7 @@ def test_orders_in_chromium(acme):
         acme.sign_in(page, "ann@acme.example")
         page.click("nav a:has-text('Orders')")
         page.wait_for_url(acme.url + "/orders")
-        assert page.locator("tbody tr").count() == 3
+        assert page.locator("section.orders tbody tr").count() == 3
         assert "the cancellation has not reached it: 1 attempt, last: cannot reach the ERP" in page.inner_text("main")
         shoot(page, "orders")
         page.click("a:has-text('ACME-%d')" % stanley)
@@ -137,9 +155,9 @@ def test_orders_in_chromium(acme):
         assert "ordered by phone" in page.inner_text("main") and page.locator("button:has-text('Cancel')").count() == 0
         shoot(page, "order")
         page.goto(acme.url + "/orders?state=cancelled")
-        assert page.locator("tbody tr").count() == 2
+        assert page.locator("section.orders tbody tr").count() == 2
         ctx = b.new_context(viewport={"width": 1280, "height": 720})
         gus = ctx.new_page()
         acme.sign_in(gus, "gus@globex.example")
         gus.goto(acme.url + "/orders")
-        assert gus.locator("tbody tr").count() == 2 and "Initech" not in gus.inner_text("main")
+        assert gus.locator("section.orders tbody tr").count() == 2 and "Initech" not in gus.inner_text("main")

@@ -26,7 +26,7 @@ CREATE TABLE orders (
         CHECK (state IN ('proposed', 'sent', 'confirmed', 'delivered', 'cancelled')),
     rule text NOT NULL,                    -- the site's rule that proposed it
     proposed_at timestamptz NOT NULL,
-    sent_at timestamptz,                   -- the ERP acknowledged the webhook (2xx), or marked by hand
+    sent_at timestamptz,                   -- the ERP acknowledged the webhook (2xx)
     confirmed_at timestamptz,              -- the ERP confirmed it (signed API call), or by hand
     delivered_at timestamptz,              -- the cabinets' refill visits loaded every need, or marked by hand
     cancelled_at timestamptz,

@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from edge_agent.reports import money
-from hub.orders import cxml, inbound, lifecycle, outbox
+from hub.orders import cxml, inbound, lifecycle, outbox, rules
 from hub.web.html import Html, cell, esc, field, form, link, page, table
 from hub.web.posted import body as raw_body, form_fields
 from hub.web.viewer import now, require
@@ -49,7 +49,41 @@ def _facts(pairs):
         "<tr><th>%s</th><td>%s</td></tr>" % (cell(k), cell(v)) for k, v in pairs))
 
 
-def orders_page(request):
+def _rules(request, conn, viewer):
+    """The supplier's view of each site's reorder rule; with orders.edit, a form to change it."""
+    rows = []
+    for site in conn.execute("SELECT id, name, customer FROM sites WHERE tenant = %s ORDER BY customer, name",
+                             [viewer.tenant]).fetchall():
+        rule = rules.rule_of(conn, viewer.tenant, site["id"])
+        change = ""
+        if viewer.may("orders.edit"):
+            options = "".join('<option value="%s"%s>%s</option>' % (r, " selected" if r == rule["rule"] else "", r)
+                              for r in rules.RULES)
+            change = form(request, "/orders/rules", Html(
+                '<input type="hidden" name="site" value="%s"><label>Rule <select name="rule">%s</select></label>'
+                % (esc(site["id"]), options) + field("At", "at", rule["at"].strftime("%H:%M"))
+                + field("Time zone", "timezone", rule["timezone"])), submit="Set")
+        rows.append([site["name"], site["customer"], rules.describe(rule), change])
+    return Html('<section class="rules"><h2>Reorder rules</h2>%s</section>'
+                % table(["Site", "Customer", "Rule", ""], rows, empty="No sites yet."))
+
+
+def set_rule(request):
+    viewer = require(request, "orders.edit")
+    f = form_fields(request)
+    with request.app.state.pool.connection() as conn:
+        if not viewer.sees_site(conn, f.get("site", "")):
+            raise HTTPException(404, "No site %s." % f.get("site", ""))
+        try:
+            rules.set_rule(conn, viewer.tenant, f["site"], f.get("rule", ""), now(request), "web:%s" % viewer.user,
+                           f.get("at") or None, f.get("timezone") or None)
+        except rules.RuleError as e:
+            conn.rollback()
+            return orders_page(request, str(e), status=400)
+    return RedirectResponse("/orders", 303)
+
+
+def orders_page(request, message=None, status=200):
     viewer = require(request, "orders.view")
     state = request.query_params.get("state") or None
     if state not in (None,) + lifecycle.STATES:
@@ -57,14 +91,16 @@ def orders_page(request):
     with request.app.state.pool.connection() as conn:
         found = lifecycle.orders(conn, viewer.tenant, _scope(conn, viewer), state)
         erp_of = {o["id"]: _erp_status(outbox.pending(conn, o["id"])) for o in found}
+        rule_table = "" if viewer.customer else _rules(request, conn, viewer)
     filters = Html(" · ".join([link("/orders", "all")] + [link("/orders?state=%s" % s, s) for s in lifecycle.STATES]))
     rows = [[link("/orders/%d" % o["id"], cxml.order_id(o)), o["site_name"], o["customer"], o["supplier"],
              _state(o["state"]), _when(o["proposed_at"]), _when(o["delivered_at"]), o["line_count"],
              money.display(o["total_cents"] or 0, o["currency"]), erp_of[o["id"]]] for o in found]
-    body = Html('<p class="actions">Show: %s</p>' % filters + table(
+    body = Html(('<p class="refusal">%s</p>' % esc(message) if message else "")
+                + '<p class="actions">Show: %s</p>' % filters + '<section class="orders">%s</section>' % table(
         ["Order", "Site", "Customer", "Supplier", "State", "Proposed (UTC)", "Delivered (UTC)", "Lines", "Total",
-         "ERP"], rows, empty="No orders%s." % (" " + state if state else ""), numeric=(7, 8)))
-    return page(request, viewer, "Orders", body)
+         "ERP"], rows, empty="No orders%s." % (" " + state if state else ""), numeric=(7, 8)) + rule_table)
+    return page(request, viewer, "Orders", body, status=status)
 
 
 def _order(conn, viewer, order_id):
@@ -166,7 +202,8 @@ def erp_confirm(request):
 
 
 def routes():
-    return [Route("/orders", orders_page), Route("/orders/{id:int}", order_page),
+    return [Route("/orders", orders_page), Route("/orders/rules", set_rule, methods=["POST"]),
+            Route("/orders/{id:int}", order_page),
             Route("/orders/{id:int}.xml", order_xml),
             Route("/orders/{id:int}/cancel", _move("cancelled"), methods=["POST"]),
             Route("/orders/{id:int}/deliver", _move("delivered"), methods=["POST"]),

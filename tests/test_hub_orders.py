@@ -337,3 +337,57 @@ def test_the_jobs_runner_proposes_posts_and_delivers_each_committed_on_its_own(c
     finally:
         erp_server.down()
     assert len(erp_server.requests) == 1
+
+
+# -- end to end: a real agent and cabinet, Mosquitto, the hub's ingest ------------------------------------------
+def test_a_real_cabinets_refill_task_becomes_an_order_at_the_erp_and_its_refill_visit_delivers_it(tmp_path, hub_dsn):
+    from edge_agent.rules.csv_io import import_users
+    from tests.agent_process import ledger_of
+    from tests.test_cloud_sync import BADGE, CABINET, WAIT_S, Site
+    (tmp_path / "pi").mkdir()
+    site = Site(tmp_path / "pi", hub_dsn)                    # lanes of GLV at 40, min 38, max 40
+    users = tmp_path / "users.csv"
+    users.write_text("id,name,role,badges\nT1,Ana,technician,%s\nS1,Sam,supervisor,CAFEF00D\n" % BADGE)
+    with ledger_of(site.folder) as ledger:
+        import_users(ledger, users)
+    erp_server = Receiver().up()
+    site.broker.start()
+    try:
+        cloud = site.start_cloud()
+        agent = site.start_agent()
+        with connect(hub_dsn, autocommit=True) as conn:
+            secret = erp.set_endpoint(conn, "acme", erp_server.url, MONDAY)
+            rules.set_rule(conn, "acme", "plant1", "per_task", MONDAY, "cli")
+        for _ in range(3):                                   # Ana takes 3 from L1: 37 on hand, below min
+            status, answer = agent.request("POST", "/api/issue", {"location": "L1"})
+            assert status == 200 and answer["outcomes"] == ["vended"], answer
+        assert cloud.wait_for(lambda: [e for e in cloud.events(CABINET) if e["type"] == "refill_task_opened"], WAIT_S)
+        with connect(hub_dsn) as runner:
+            done = jobs_run(runner, MONDAY)
+            assert (done["hub.orders.propose"], done["hub.orders.outbox"]) == (1, 1)
+            [(headers, body)] = erp_server.accepted()
+            assert verify_from_the_document(secret, headers, body)[0]
+            [item] = cxml.validate(body)["items"]
+            assert (item["sku"], item["quantity"], item["units"]) == ("GLV", 3, 3)   # no catalog at the hub: packs of 1
+            agent.request("POST", "/api/logout")
+            agent.login("CAFEF00D")                          # Sam, a supervisor, refills L1
+            agent.request("GET", "/api/refill")
+            status, answer = agent.request("POST", "/api/refill", {"location": "L1", "added": 3, "counted": 40})
+            assert status == 200, answer
+            agent.request("POST", "/api/logout")             # his visit ends: the refill_visit event
+            assert cloud.wait_for(lambda: [e for e in cloud.events(CABINET) if e["type"] == "refill_visit"], WAIT_S)
+            assert jobs_run(runner, MONDAY + datetime.timedelta(hours=4))["hub.orders.deliveries"] == 1
+        with connect(hub_dsn, autocommit=True) as conn:
+            [order] = lifecycle.orders(conn, "acme")
+            assert (order["state"], order["supplier"]) == ("delivered", "acme")
+            assert [(t["state_to"], t["by"]) for t in lifecycle.transitions(conn, order["id"])] == [
+                ("proposed", "job:hub.orders.propose"), ("sent", "erp-webhook"), ("delivered", "cabinet:%s" % CABINET)]
+            assert [n["loaded"] for n in lifecycle.needs(conn, order["id"])] == [3]
+    finally:
+        erp_server.down()
+        site.close()
+
+
+def jobs_run(conn, now):
+    from hub import jobs
+    return jobs.run_all(conn, now)

@@ -44,10 +44,15 @@ def last_daily(at, timezone, now):
 
 
 def last_cutoff(route, now):
-    """The latest cut-off of `route` at or before `now` (None when none in two weeks): the cut-off of the
-    latest departure at or before now + cutoff_hours (hub/routes/schedule.py)."""
-    departure = schedule.previous_departure(route, now + datetime.timedelta(hours=route["cutoff_hours"]))
-    return None if departure is None else schedule.cutoff_of(route, departure)
+    """The latest cut-off of `route` at or before `now` (None when none in the last week): a departure's
+    cut-off is its time minus cutoff_hours (hub/routes/schedule.py); a weekly schedule repeats within 8 days."""
+    departure = schedule.next_departure(route, now + datetime.timedelta(hours=route["cutoff_hours"])
+                                        - datetime.timedelta(days=schedule.LOOK_AHEAD_DAYS))
+    last = None
+    while schedule.cutoff_of(route, departure) <= now:
+        last = schedule.cutoff_of(route, departure)
+        departure = schedule.next_departure(route, departure)
+    return last
 
 
 def moment(conn, rule, now):

@@ -283,8 +283,8 @@ def test_export_writes_a_cxml_order_request_with_what_the_spec_requires(conn, hu
                     b'<Classification domain="category">ppe</Classification>'):
         with pytest.raises(cxml.CxmlError, match=element.split(b">")[0][1:].split(b" ")[0].decode()):
             cxml.validate(data.replace(element, b""))
-    moved = data.replace(b"<UnitOfMeasure>PK</UnitOfMeasure>", b"").replace(
-        b"<Extrinsic name=\"PackSize\">12</Extrinsic>", b"<Extrinsic name=\"PackSize\">12</Extrinsic><UnitOfMeasure>PK</UnitOfMeasure>")
+    pack_size, uom = b'<Extrinsic name="PackSize">12</Extrinsic>', b"<UnitOfMeasure>PK</UnitOfMeasure>"
+    moved = data.replace(uom, b"").replace(pack_size, pack_size + uom)      # after the Extrinsics: out of order
     with pytest.raises(cxml.CxmlError, match="ItemDetail's children in the order"):
         cxml.validate(moved)
     assert locker_hub(["--db", hub_dsn, "order", "export", "--id", "999", "--cxml", str(path)]) == 2

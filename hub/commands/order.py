@@ -122,8 +122,9 @@ def run_show(args, out):
             ", ERP ref %s" % o["erp_ref"] if o["erp_ref"] else ""))
         out("%-4s %-20s %6s %10s %8s %14s" % ("LINE", "SKU", "PACKS", "PACK SIZE", "UNITS", "UNIT COST"))
         for ln in lifecycle.lines(conn, o["id"]):
+            cost = "?" if ln["unit_cost"] is None else _total(ln["unit_cost"], o["currency"])
             out("%-4d %-20s %6d %10d %8d %14s" % (ln["line"], ln["sku"], ln["packs"], ln["package_size"], ln["units"],
-                                                  "?" if ln["unit_cost"] is None else _total(ln["unit_cost"], o["currency"])))
+                                                  cost))
         out("covers:")
         for n in lifecycle.needs(conn, o["id"]):
             out("  %s %s %s: %d units%s, loaded %d" % (n["cabinet"], n["location"], n["sku"], n["units"],

@@ -44,15 +44,18 @@ def test_customers_see_only_their_own_sites_orders_and_cannot_change_them(acme):
     ann = acme.session("ann@acme.example")
     status, text = ann.get("/orders")
     assert status == 200 and "ACME-%d" % globex_ansell in text and "ACME-%d" % initech in text
+    assert "<th>ERP</th>" in text and "To the ERP" in ann.get("/orders/%d" % initech)[1]
     for user in ("gus@globex.example", "cia@globex.example"):
         gus = acme.session(user)
         status, text = gus.get("/orders")
         assert status == 200 and "ACME-%d" % globex_ansell in text and "Initech" not in text
+        assert "<th>ERP</th>" not in text
         assert "ACME-%d<" % initech not in text
         assert gus.get("/orders/%d" % initech)[0] == 404
         assert gus.get("/orders/%d.xml" % initech)[0] == 404
         status, text = gus.get("/orders/%d" % globex_ansell)
         assert status == 200 and "Nitrile gloves" in text and "Cancel the order" not in text
+        assert "To the ERP" not in text and "Idempotency" not in text           # the supplier's business
         assert gus.post("/orders/%d/cancel" % globex_ansell, {"note": "no"})[0] == 403
     status, xml = acme.session("gus@globex.example").get("/orders/%d.xml" % globex_ansell)
     assert status == 200 and "<SupplierPartID>GLV</SupplierPartID>" in xml

@@ -93,13 +93,16 @@ def orders_page(request, message=None, status=200):
         erp_of = {o["id"]: _erp_status(outbox.pending(conn, o["id"])) for o in found}
         rule_table = "" if viewer.customer else _rules(request, conn, viewer)
     filters = Html(" · ".join([link("/orders", "all")] + [link("/orders?state=%s" % s, s) for s in lifecycle.STATES]))
+    # The supplier's ERP (its errors, its retries) is the supplier's business: not shown to a customer's people.
     rows = [[link("/orders/%d" % o["id"], cxml.order_id(o)), o["site_name"], o["customer"], o["supplier"],
              _state(o["state"]), _when(o["proposed_at"]), _when(o["delivered_at"]), o["line_count"],
-             money.display(o["total_cents"] or 0, o["currency"]), erp_of[o["id"]]] for o in found]
+             money.display(o["total_cents"] or 0, o["currency"])] + ([] if viewer.customer else [erp_of[o["id"]]])
+            for o in found]
+    columns = ["Order", "Site", "Customer", "Supplier", "State", "Proposed (UTC)", "Delivered (UTC)", "Lines", "Total"]
     body = Html(('<p class="refusal">%s</p>' % esc(message) if message else "")
                 + '<p class="actions">Show: %s</p>' % filters + '<section class="orders">%s</section>' % table(
-        ["Order", "Site", "Customer", "Supplier", "State", "Proposed (UTC)", "Delivered (UTC)", "Lines", "Total",
-         "ERP"], rows, empty="No orders%s." % (" " + state if state else ""), numeric=(7, 8)) + rule_table)
+                    columns + ([] if viewer.customer else ["ERP"]), rows,
+                    empty="No orders%s." % (" " + state if state else ""), numeric=(7, 8)) + rule_table)
     return page(request, viewer, "Orders", body, status=status)
 
 
@@ -148,8 +151,9 @@ def order_page(request, message=None, status=200):
                 + "<h2>What it covers</h2>" + table(["Cabinet", "Location", "SKU", "Refill task", "Units", "Loaded"],
                                                     need_rows, numeric=(4, 5))
                 + "<h2>History</h2>" + table(["When (UTC)", "From", "To", "By", "Note"], move_rows)
-                + "<h2>To the ERP</h2>" + table(["Message", "Idempotency key", "Attempts", "Last attempt", "Last error",
-                                                  "Received (UTC)"], message_rows, numeric=(2,))
+                + ("" if viewer.customer else "<h2>To the ERP</h2>" + table(
+                    ["Message", "Idempotency key", "Attempts", "Last attempt", "Last error", "Received (UTC)"],
+                    message_rows, numeric=(2,)))
                 + '<p>%s</p>' % link("/orders/%d.xml" % order_id, "Download as cXML OrderRequest") + actions)
     return page(request, viewer, "Order %s" % cxml.order_id(o), body, status=status)
 

@@ -8,6 +8,7 @@ import hmac
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -183,6 +184,13 @@ def test_moves_are_one_way_and_cancelling_releases_the_needs_until_the_stock_mov
 
 
 # -- the ERP: the signed webhook from the outbox ---------------------------------------------------------------
+def wait_until(condition, timeout_s=30):
+    end = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
+
+
 def verify_from_the_document(secret, headers, body):
     """What docs/hub/orders.md "Verifying a webhook" tells an ERP to do, written from it alone."""
     parts = dict(p.split("=", 1) for p in headers["x-locker-signature"].split(","))
@@ -261,6 +269,37 @@ def test_a_second_hub_process_posting_at_the_same_time_does_not_send_twice(conn,
     assert first == [1]
     assert len(erp_server.requests) == 1
     assert erp_server.requests[0][0]["content-type"] == "application/json"
+
+
+def test_a_hub_killed_while_the_erp_took_the_order_posts_it_again_with_the_same_key(conn, hub_dsn):
+    erp_server = Receiver().up()
+    make_site(conn)
+    snapshot(conn, stock={"L1": 20, "L3": 3, "L4": 20})
+    secret = erp.set_endpoint(conn, TENANT, erp_server.url, MONDAY)
+    [order_id] = propose.propose_now(conn, TENANT, SITE, MONDAY, "cli")
+    erp_server.hold = threading.Event()
+    code = ("import datetime, sys\nfrom hub.db import connect\nfrom hub.orders import outbox\n"
+            "with connect(sys.argv[1], autocommit=True) as c:\n"
+            "    outbox.run_due(c, datetime.datetime.fromisoformat(sys.argv[2]))\n")
+    doomed = subprocess.Popen([sys.executable, "-c", code, hub_dsn, MONDAY.isoformat()])
+    try:
+        assert erp_server.arrived.wait(30)                  # the ERP has the order; the hub has not recorded it
+        doomed.kill()
+        doomed.wait(30)
+        erp_server.hold.set()
+        later = MONDAY + datetime.timedelta(minutes=1)
+        wait_until(lambda: conn.execute(                    # PostgreSQL has let the dead process's lock go
+            "SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "WHERE c.relname = 'order_outbox' AND l.pid <> pg_backend_pid()").fetchone()["n"] == 0)
+        assert outbox.run_due(conn, later) == 1
+        assert lifecycle.get(conn, order_id)["state"] == "sent"
+    finally:
+        erp_server.hold.set()
+        erp_server.down()
+    [(h1, b1, _), (h2, b2, _)] = erp_server.requests
+    assert h1["idempotency-key"] == h2["idempotency-key"] == "ACME-order-%d-new" % order_id and b1 == b2
+    assert verify_from_the_document(secret, h2, b2)[0]
+    assert len({h["idempotency-key"] for h, _ in erp_server.accepted()}) == 1  # one order, as the ERP sees it
 
 
 # -- the cXML file ----------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ def run_due(conn, now):
         with conn.transaction():
             for r in rows:
                 conn.execute("UPDATE order_needs SET loaded = %s WHERE order_id = %s AND cabinet = %s AND location = %s "
-                             "AND open", [r["loaded"], order_id, r["cabinet"], r["location"]])
+                             "AND open AND loaded <> %s", [r["loaded"], order_id, r["cabinet"], r["location"], r["loaded"]])
             total = conn.execute("SELECT count(*) AS n FROM order_needs WHERE order_id = %s", [order_id]).fetchone()["n"]
             done = [r for r in rows if r["loaded"] > 0]
             if len(done) < total:

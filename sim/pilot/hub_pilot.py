@@ -1,0 +1,207 @@
+"""A supplier's pilot on the hub (`locker-sim fleet --hub`): pilot cabinets at several customers' sites, each
+its own process with the agent's real CloudSync (sim/pilot/lockstep.py), one real Mosquitto, the hub
+(hub/service.py) on PostgreSQL, an SMTP server on loopback for the alert e-mails (smtp_sink.py), and the
+hub's scheduled jobs (hub.jobs.run_all) run on the pilot's virtual clock.
+
+Virtual time moves in steps (an hour by default): every cabinet runs its pilot up to the step's end and
+waits until the hub holds what it wrote; then the hub's jobs run at that time (escalations, order batches,
+route cut-offs happen when they would have), then the next step. At the end the supplier's capabilities
+(capabilities.py) are asked what a supplier would have seen: van loads, orders, alert e-mails, one report
+per customer; written into the output folder with a summary (summary.py)."""
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sim.pilot import capabilities, supplier as supplier_setup
+from sim.pilot.demand import DAY_MS
+from sim.pilot.runner import START
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+MAX_DAYS = 92
+STEP_TIMEOUT_S = 300           # a step that takes longer: a cabinet is stuck
+SNAPSHOT_TIMEOUT_S = 60
+
+
+@dataclass
+class Context:
+    """What the capabilities' adapters get: where to write, the hub, the mailbox and the period."""
+    out_dir: Path
+    dsn: str
+    supplier: object
+    start: datetime.datetime
+    end: datetime.datetime
+    locations: int = 20
+    hub: object = None
+    smtp: object = None
+    notes: dict = field(default_factory=dict)      # an adapter's own state between steps
+
+
+@dataclass
+class HubPilotResult:
+    out_dir: Path
+    supplier: object
+    days: int
+    cabinets: list                 # each worker's result
+    wall_s: float
+    steps: int
+    jobs: dict                     # job name -> things it did, summed over the run
+    hub: dict                      # the hub's ingest counts
+    sections: list                 # capabilities.Section, in the summary's order
+    summary: list = field(default_factory=list)
+
+
+def virtual(ms):
+    return datetime.datetime.fromisoformat(START) + datetime.timedelta(milliseconds=ms)
+
+
+class Workers:
+    """The cabinets' processes and the lock-step protocol with them (lockstep.py)."""
+
+    def __init__(self, supplier, out_dir, days, locations, port):
+        self.procs = {}
+        self.logs = []
+        for c in supplier.cabinets:
+            folder = out_dir / c.id
+            folder.mkdir(parents=True, exist_ok=True)
+            log = open(folder / "worker.log", "w")
+            self.logs.append(log)
+            cmd = [sys.executable, "-m", "sim.pilot.lockstep", "--cabinet", c.id, "--tenant", supplier.tenant,
+                   "--site", c.site, "--dir", str(out_dir), "--visits", c.visits, "--seed", str(c.seed),
+                   "--days", str(days), "--locations", str(locations), "--port", str(port)]
+            self.procs[c.id] = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                stderr=log, text=True)
+        self.heads = {}
+
+    def _read(self, cabinet):
+        proc = self.procs[cabinet]
+        line = proc.stdout.readline()
+        if not line:
+            proc.wait(timeout=30)
+            log = Path(self.logs[list(self.procs).index(cabinet)].name).read_text()
+            raise RuntimeError("cabinet %s stopped (exit %s):\n%s" % (cabinet, proc.returncode, log[-3000:]))
+        return json.loads(line)
+
+    def _send(self, cabinet, message):
+        self.procs[cabinet].stdin.write(json.dumps(message) + "\n")
+        self.procs[cabinet].stdin.flush()
+
+    def wait_at(self, until):
+        """Every cabinet's report that it did everything up to `until` and the hub holds it."""
+        for cabinet in self.procs:
+            message = self._read(cabinet)
+            if message.get("at") != until:
+                raise RuntimeError("cabinet %s is at %r, expected %r" % (cabinet, message.get("at"), until))
+            self.heads[cabinet] = message["heads"]
+
+    def grant(self, until):
+        for cabinet in self.procs:
+            self._send(cabinet, {"until": until})
+
+    def end(self):
+        results = []
+        for cabinet in self.procs:
+            self._send(cabinet, {"end": True})
+        for cabinet in self.procs:
+            results.append(self._read(cabinet)["result"])
+            self.procs[cabinet].wait(timeout=60)
+        return results
+
+    def close(self):
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for log in self.logs:
+            log.close()
+
+
+def wait_for_snapshots(conn, heads, timeout=SNAPSHOT_TIMEOUT_S):
+    """Until the hub's inventory of every cabinet is as of its ledger's head (the worker asked for one)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        have = {r["cabinet"]: r["as_of_seq"] for r in conn.execute("SELECT cabinet, as_of_seq FROM inventory")}
+        late = [c for c, h in heads.items() if have.get(c, -1) < h["tx"]]
+        if not late:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("no inventory snapshot as of the ledger's head from %s" % ", ".join(late))
+        time.sleep(0.005)               # polling the database for the snapshot the worker asked for, with a deadline
+
+
+def run_hub_pilot(out_dir, customers=3, cabinets=10, days=30, locations=20, seed=1, dsn=None, step_minutes=60,
+                  progress=None):
+    """The whole pilot; RuntimeError when a cabinet fails or the hub does not hold what it wrote."""
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError("--days must be between 1 and %d with --hub, got %d" % (MAX_DAYS, days))
+    if not 5 <= step_minutes <= 24 * 60 or (24 * 60) % step_minutes:
+        raise ValueError("--step must divide a day into whole steps (5 to 1440 minutes), got %d" % step_minutes)
+    if not os.path.exists("/usr/sbin/mosquitto"):
+        raise RuntimeError("a pilot on the hub needs Mosquitto (/usr/sbin/mosquitto; scripts/setup installs it)")
+    from hub import db
+    from hub.service import Hub
+    from sim.cloud.broker import Broker
+    from sim.cloud.hub_db import hub_database
+    from sim.pilot.site import hardware_for
+    from sim.pilot.smtp_sink import SmtpSink
+    hardware_for(locations)                      # refuses a bad --locations in words before anything starts
+    supplier = supplier_setup.plan_supplier(customers, cabinets, seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    step_ms = step_minutes * 60_000
+    end_ms = days * DAY_MS
+    t0 = time.monotonic()
+    with hub_database(dsn) as dsn:
+        broker = Broker(out_dir / "broker").start()
+        smtp = SmtpSink(out_dir / "mail").start()
+        ctx = Context(out_dir, dsn, supplier, virtual(0), virtual(end_ms), locations, smtp=smtp)
+        hub = workers = None
+        jobs, steps = {}, 0
+        try:
+            with db.connect(dsn) as conn:
+                supplier_setup.register(conn, supplier)
+                capabilities.install(conn, ctx)
+            hub = ctx.hub = Hub(dsn, "127.0.0.1", broker.port, worker_id="pilot-hub").start()
+            workers = Workers(supplier, out_dir, days, locations, broker.port)
+            with db.connect(dsn, autocommit=True) as conn:     # the jobs commit their own work
+                workers.wait_at(-1)
+                capabilities.start(conn, ctx)
+                until = 0
+                while until < end_ms:
+                    until = min(until + step_ms, end_ms)
+                    capabilities.before_step(conn, ctx, virtual(until))
+                    workers.grant(until)
+                    workers.wait_at(until)
+                    wait_for_snapshots(conn, workers.heads)
+                    now = virtual(until)
+                    for name, done in capabilities.run_jobs(conn, now).items():
+                        jobs[name] = jobs.get(name, 0) + done
+                    capabilities.after_step(conn, ctx, now)
+                    steps += 1
+                    if progress and until % DAY_MS == 0:
+                        progress(until // DAY_MS, days)
+                results = workers.end()
+                for r in results:              # the hub holds what each cabinet wrote, every seq of it
+                    for stream, head in workers.heads[r["cabinet"]].items():
+                        if hub.watermark(r["cabinet"], stream) < head:
+                            raise RuntimeError("the hub has %s %s up to %d of %d" % (
+                                r["cabinet"], stream, hub.watermark(r["cabinet"], stream), head))
+                sections = capabilities.collect(conn, ctx)
+            s = hub.stats
+            counts = {"received": s.received, "stored": s.stored, "duplicates": s.duplicates,
+                      "rejected": s.rejected, "acks": s.acks, "resends": s.resends}
+        finally:
+            if workers is not None:
+                workers.close()
+            if hub is not None:
+                hub.stop()
+            smtp.stop()
+            broker.stop()
+    result = HubPilotResult(out_dir, supplier, days, results, time.monotonic() - t0, steps, jobs, counts, sections)
+    from sim.pilot import hub_summary
+    result.summary = hub_summary.write(result)
+    return result

@@ -76,18 +76,18 @@ class Gate:
 
     def synced(self):
         from edge_agent.cloud import outbox
+        tx_head = outbox.head(self.ledger, "tx")
+        if tx_head != self._snapshot_head:      # the pilot wrote its last row of the step: snapshot it now
+            self._snapshot_head = tx_head
+            self.sync.snapshot_wanted.set()
         deadline = time.monotonic() + ACK_TIMEOUT_S
         while True:
             heads = {s: outbox.head(self.ledger, s) for s in outbox.STREAMS}
             if all(outbox.acked(self.ledger, s) >= heads[s] for s in heads):
-                break
+                return heads
             if time.monotonic() > deadline:
                 raise RuntimeError("the hub has not acked %s in %d s" % (heads, ACK_TIMEOUT_S))
             time.sleep(0.002)           # polling the ledger for the hub's ack, with a deadline
-        if heads["tx"] != self._snapshot_head:
-            self._snapshot_head = heads["tx"]
-            self.sync.snapshot_wanted.set()
-        return heads
 
     def write(self, message):
         self.proto_out.write(json.dumps(message) + "\n")

@@ -1,0 +1,81 @@
+"""A supplier's pilot on the hub (`locker-sim fleet --hub`): pilot cabinets at three customers' sites, each a
+process with the agent's real CloudSync, one real Mosquitto, the hub on a real PostgreSQL, a real SMTP
+server (aiosmtpd) on loopback, and the hub's jobs on the pilot's virtual clock. What the supplier sees at the
+end: van loads with lines, orders, alert e-mails, one report per customer naming only its own sites."""
+import json
+import os
+
+import pytest
+
+from edge_agent.ledger import open_ledger
+from hub import db, queries
+from sim import cli
+from sim.pilot.hub_pilot import run_hub_pilot
+from sim.pilot.supplier import plan_supplier
+from tests.mqtt_broker import MOSQUITTO
+
+pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="Mosquitto is not installed (scripts/setup)")
+
+DAYS = 4           # Monday to Thursday: both routes leave (south Mon/Thu, north Tue), cut-offs pass
+
+
+@pytest.fixture(scope="module")
+def pilot(tmp_path_factory, postgres):
+    dsn = postgres.new_database("pilot_hub")
+    out = tmp_path_factory.mktemp("pilot-hub")
+    result = run_hub_pilot(out, customers=3, cabinets=4, days=DAYS, locations=12, seed=3, dsn=dsn)
+    yield result, dsn
+    postgres.drop_database("pilot_hub")
+
+
+def test_the_supplier_set_up_shares_cabinets_among_customers_sites_and_routes():
+    s = plan_supplier(customers=3, cabinets=10, seed=1)
+    assert [len([c for c in s.cabinets if c.customer == k.id]) for k in s.customers] == [4, 3, 3]
+    assert len(s.sites) == 6 and all(s.site(site).customer == k.id for k in s.customers for site in k.sites)
+    assert [r.id for r in s.routes] == ["north", "south"]
+    assert sorted(site for r in s.routes for site in r.stops) == sorted(site.id for site in s.sites)
+    # Every cabinet's driver comes on its route's weekdays at its stop's hour.
+    north = {c.visits for c in s.cabinets if c.route == "north"}
+    assert north == {"tue,fri@8", "tue,fri@9", "tue,fri@10"}
+    with pytest.raises(ValueError, match="--cabinets must be between --customers"):
+        plan_supplier(customers=3, cabinets=2)
+
+
+def test_every_cabinet_is_on_the_hub_seq_for_seq_at_its_customers_site(pilot):
+    result, dsn = pilot
+    with db.connect(dsn) as conn:
+        for c in result.supplier.cabinets:
+            with open_ledger(result.out_dir / c.id / "ledger.db", count_boot=False) as ledger:
+                assert ledger.verify().ok
+                mine = [(r["seq"], r["hash"]) for r in ledger.transactions()]
+            assert [(r["seq"], r["hash"]) for r in queries.rows(conn, c.id)] == mine and len(mine) > 10
+            site = conn.execute("SELECT s.id, s.customer FROM cabinets c JOIN sites s ON s.tenant = c.tenant AND "
+                                "s.id = c.site WHERE c.id = %s", [c.id]).fetchone()
+            assert (site["id"], site["customer"]) == (c.site, c.customer)
+        # The sites are run from the hub: each cabinet applied the users and catalog the hub published.
+        applied = conn.execute("SELECT count(DISTINCT (cabinet, what)) AS n FROM desired_reports WHERE status = "
+                               "'applied'").fetchone()["n"]
+        assert applied == 2 * len(result.supplier.cabinets)
+        # What the hub received is dated on the pilot's virtual clock, within the pilot's days.
+        span = conn.execute("SELECT min(received_at) AS a, max(received_at) AS b FROM events").fetchone()
+        assert str(span["a"])[:10] == "2026-03-02" and str(span["b"])[:10] <= "2026-03-06"
+    assert result.hub["rejected"] == 0
+    assert result.steps == DAYS * 24
+
+
+def test_the_summary_says_what_the_supplier_had(pilot):
+    result, _ = pilot
+    text = (result.out_dir / "summary.txt").read_text()
+    assert "3 customers, 3 sites, 4 cabinets, 2 routes" in text
+    assert "Northwind Foods: 2 cabinets" in text
+    data = json.loads((result.out_dir / "summary.json").read_text())
+    fleet = data["sections"]["the fleet on the hub"]["figures"]
+    assert sum(f["refill_visits"] for f in fleet.values()) >= 3      # each route came at least once
+    assert sum(f["alerts_raised"] for f in fleet.values()) > 0
+
+
+def test_the_fleet_command_takes_the_hub_option_and_refuses_bad_input(capsys, tmp_path):
+    assert cli.main(["fleet", "--hub", "--customers", "4", "--cabinets", "3", "--out", str(tmp_path)]) == 2
+    assert "--cabinets must be between --customers (4)" in capsys.readouterr().err
+    assert cli.main(["fleet", "--hub", "--step", "7", "--out", str(tmp_path)]) == 2
+    assert "--step must divide a day" in capsys.readouterr().err

@@ -14,7 +14,8 @@ Which rows count as what (the same rules are printed in the report's method sect
   never billed as usage: read from the adjustment rows that record them (ledger/tool_losses.py).
 - A row belongs to the period when start <= wall time < end.
 
-This module reads the ledger and puts the Report together; consumption.py applies the first rules and
+This module reads the rows through a source (source.py: a ledger, the hub's copy of a cabinet, or several
+cabinets as one) and puts the Report together; consumption.py applies the first rules and
 totals usage, location_planning.py gives the planning figures, catalog.py the SKU/location/user lookups."""
 import collections
 import datetime
@@ -24,16 +25,17 @@ import statistics
 from edge_agent.ledger import open_ledger
 from edge_agent.ledger.minmax import LOW_STOCK, STOCKOUT
 from edge_agent.ledger.tool_losses import tool_loss
-from edge_agent.reports.catalog import NO_DEPARTMENT, Catalog
+from edge_agent.reports.catalog import NO_DEPARTMENT
 from edge_agent.reports.consumption import (NO_COST_CENTER, billing, group_usage, item_usage, signed, usage_rows,
                                             weekly_usage)
-from edge_agent.reports.history import final_on_hand, out_intervals, read_movements, total_hours
+from edge_agent.reports.history import out_intervals, total_hours
 from edge_agent.reports.location_planning import plan_locations
 from edge_agent.reports.method import method_notes
 from edge_agent.reports.model import (AlertEvent, DataQuality, LocationStockout, Parameters, RefillHistory,
                                       RefillLine, RefillTaskTiming, RefillVisit, Report, ToolLoss, Totals,
                                       UserActivity)
 from edge_agent.reports.period import hours_between, instant, parse_time
+from edge_agent.reports.source import LedgerSource
 
 DEFAULT_CURRENCY = "EUR"
 
@@ -42,10 +44,11 @@ def build_report(ledger, start, end, now=None, *, currency=DEFAULT_CURRENCY, par
     """The report of one cabinet for [start, end).
 
     ledger: an open edge_agent.ledger Ledger, or the path of a ledger file (opened read-only in spirit:
-    no boot is counted). start, end, now: epoch seconds, datetimes (naive = UTC), dates or ISO text.
+    no boot is counted), or a report source (source.py: the hub's cabinets, several cabinets as one).
+    start, end, now: epoch seconds, datetimes (naive = UTC), dates or ISO text.
     now: when the figures are judged (a stockout still open is counted up to min(end, now)); default the
     ledger's clock, which is the simulation's virtual time under the pilot."""
-    if not hasattr(ledger, "db"):
+    if isinstance(ledger, (str, os.PathLike)):
         if not os.path.exists(ledger):
             raise FileNotFoundError("no ledger at %s" % ledger)   # opening would create an empty one
         with open_ledger(ledger, count_boot=False) as opened:
@@ -53,19 +56,23 @@ def build_report(ledger, start, end, now=None, *, currency=DEFAULT_CURRENCY, par
     start, end = instant(start), instant(end)
     if end <= start:
         raise ValueError("the period ends (%s) before it starts (%s)" % (end, start))
-    now = instant(now) if now is not None else parse_time(ledger.clock.wall()[0])
-    return _Builder(ledger, start, end, now, currency, parameters or Parameters()).build()
+    source = LedgerSource(ledger) if hasattr(ledger, "db") else ledger
+    now = now if now is not None else source.default_now()
+    if now is None:
+        raise ValueError("say when the figures are judged (now): this source has no clock")
+    return _Builder(source, start, end, instant(now), currency, parameters or Parameters()).build()
 
 
 class _Builder:
-    def __init__(self, ledger, start, end, now, currency, params):
-        self.ledger, self.start, self.end, self.now = ledger, start, end, now
+    def __init__(self, source, start, end, now, currency, params):
+        self.source, self.start, self.end, self.now = source, start, end, now
         self.currency, self.params = currency, params
         self.stop = max(start, min(end, now))          # figures about time run to here
         self.observed_days = hours_between(start, self.stop) / 24.0
-        self.catalog = Catalog(ledger.db)
-        self.moves = read_movements(ledger)
+        self.catalog = source.catalog
+        self.moves = source.movements()
         self.in_period = [m for m in self.moves if start <= m.time < end]
+        self.rows = self._rows_in_period()
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _inside(self, moment):
@@ -106,7 +113,7 @@ class _Builder:
             low_stock_events=sum(1 for a in alerts if a.kind == "low_stock"))
         counts = collections.Counter(a.kind for a in alerts)
         report = Report(
-            cabinet_id=self.ledger.cabinet()["cabinet_id"], start=self.start, end=self.end, now=self.now,
+            cabinet_id=self.source.cabinet_id, start=self.start, end=self.end, now=self.now,
             observed_days=self.observed_days, currency=self.currency, parameters=self.params, totals=totals,
             items=items, by_department=group_usage(consumption, lambda u: u.department or NO_DEPARTMENT),
             by_cost_center=group_usage(consumption, lambda u: u.cost_center or NO_COST_CENTER),
@@ -114,20 +121,25 @@ class _Builder:
             users=users, weekly=weekly_usage(consumption, self.days), alerts=alerts, alert_counts=dict(counts),
             refills=refills, stockouts=stockouts, risks=risks, slow_movers=slow, recommendations=recs,
             billing=lines, ownership=ownership, usage=usage, quality=self._quality(), method=[],
-            tool_losses=self._tool_losses())
-        report.method = method_notes(report)
+            tool_losses=self._tool_losses(), cabinets=list(self.source.cabinets))
+        report.method = method_notes(report) + list(self.source.notes)
         return report
 
-    def _rows_near(self, columns, where="1"):
-        """Transaction rows whose wall time text is within two days of the period (ISO dates compare as
-        text whatever the offset), for the exact test in Python: no full scan of a long ledger."""
+    def _rows_in_period(self):
+        """The period's transaction rows (dicts, source.ROW_COLUMNS), each with its `time`: asked for by wall
+        time text within two days of the period (ISO dates compare as text whatever the offset), for the
+        exact test in Python: no full scan of a long ledger."""
         margin = datetime.timedelta(days=2)
-        return self.ledger.db.execute(
-            "SELECT wall_time, %s FROM transactions WHERE wall_time >= ? AND wall_time < ? AND %s"
-            % (columns, where), [(self.start - margin).date().isoformat(), (self.end + margin).date().isoformat()])
+        rows = []
+        for row in self.source.rows_near((self.start - margin).date().isoformat(),
+                                         (self.end + margin).date().isoformat()):
+            moment = parse_time(row["wall_time"])
+            if self._inside(moment):
+                rows.append(dict(row, time=moment))
+        return rows
 
     def _count_rows(self):
-        return sum(1 for (wall, _) in self._rows_near("seq") if self._inside(parse_time(wall)))
+        return len(self.rows)
 
     # -- who did what ------------------------------------------------------------------------------------
     def _users(self, consumption):
@@ -163,12 +175,11 @@ class _Builder:
                 a = act(m.user_id)
                 a.tool_loans += 1
                 seen(a, m.time)
-        for wall, user_id in self._rows_near("user_id", "kind = 'refusal' AND user_id IS NOT NULL"):
-            moment = parse_time(wall)
-            if self._inside(moment):
-                a = act(user_id)
+        for row in self.rows:
+            if row["kind"] == "refusal" and row["user_id"] is not None:
+                a = act(row["user_id"])
                 a.refusals += 1
-                seen(a, moment)
+                seen(a, row["time"])
         return sorted(acts.values(), key=lambda a: (-a.value_cents, -a.net, -a.refills, a.user_id))
 
     # -- refills, alerts, stockouts ----------------------------------------------------------------------
@@ -179,11 +190,12 @@ class _Builder:
         visits = []
         open_visit = {}
         for line in sorted(lines, key=lambda l: (l.time, l.seq)):
-            v = open_visit.get(line.user_id)
+            who = (line.user_id, self.source.cabinet_of(line.location))    # a visit is at one cabinet
+            v = open_visit.get(who)
             if v is None or line.time - v.end > gap:
                 v = RefillVisit(line.time, line.time, line.user_id, 0, 0, [])
                 visits.append(v)
-                open_visit[line.user_id] = v
+                open_visit[who] = v
             v.end = max(v.end, line.time)
             v.lines += 1
             v.quantity += line.quantity
@@ -194,7 +206,7 @@ class _Builder:
         if len(visits) >= 2:
             interval = hours_between(visits[0].start, visits[-1].start) / 24.0 / (len(visits) - 1)
         tasks = []
-        for r in self.ledger.db.query("SELECT * FROM refill_tasks ORDER BY id"):
+        for r in self.source.refill_tasks():
             opened = parse_time(r["opened_wall"])
             closed = parse_time(r["closed_wall"]) if r["closed_wall"] else None
             if closed is not None and closed >= self.end:
@@ -213,7 +225,7 @@ class _Builder:
 
     def _alerts(self):
         events = []
-        for r in self.ledger.db.query("SELECT * FROM alerts ORDER BY id"):
+        for r in self.source.alerts():
             raised = parse_time(r["raised_wall"])
             if not self._inside(raised):
                 continue
@@ -251,10 +263,9 @@ class _Builder:
     # -- data quality ----------------------------------------------------------------------------------
     def _quality(self):
         q = DataQuality()
-        for (wall, synced, kind, outcome, quantity, action) in self._rows_near(
-                "clock_synced, kind, outcome, quantity, action"):
-            if not self._inside(parse_time(wall)):
-                continue
+        for row in self.rows:
+            synced, kind, outcome, quantity, action = (row["clock_synced"], row["kind"], row["outcome"],
+                                                       row["quantity"], row["action"])
             q.unsynced_clock_rows += not synced
             if kind == "outcome" and action in ("issue", "return", "refill") and not quantity:
                 q.zero_outcomes += 1
@@ -265,9 +276,16 @@ class _Builder:
                 q.count_delta += m.on_hand_after - m.on_hand_before
             elif m.action == "adjustment":
                 q.adjustments += 1
-        replayed = final_on_hand(self.moves)
-        for loc, row in self.catalog.locations.items():
-            if replayed.get(loc, 0) != row["on_hand"] and loc in replayed:
+        # On-hand the replay gives each location after its last movement, up to the row its stated on-hand was
+        # read at when the source says so (the hub's snapshot: as_of_seq); a location never moved is not judged.
+        replayed = {}
+        rows = self.catalog.locations
+        for m in self.moves:
+            as_of = rows[m.location].get("as_of_seq") if m.location in rows else None
+            if as_of is None or m.seq <= as_of:
+                replayed[m.location] = m.on_hand_after
+        for loc, row in rows.items():
+            if loc in replayed and replayed[loc] != row["on_hand"]:
                 q.replay_mismatches.append(loc)
         return q
 

@@ -14,6 +14,18 @@ class Catalog:
         self.tool_locations = ({k for k, r in self.locations.items() if r.get("returnable")}
                                | {r[0] for r in db.execute("SELECT DISTINCT location FROM tool_loans")})
 
+    @classmethod
+    def from_rows(cls, skus, locations, users, tool_locations=()):
+        """A catalog from rows held elsewhere (the hub's desired state and inventory snapshot): skus keyed by
+        part number, locations and users by id, each a dict with the ledger table's columns; a location row
+        may also carry `as_of_seq`, the transaction its on_hand was read at (data quality compares the
+        replay there)."""
+        catalog = cls.__new__(cls)
+        catalog.skus, catalog.locations, catalog.users = dict(skus), dict(locations), dict(users)
+        catalog.tool_locations = ({k for k, r in catalog.locations.items() if r.get("returnable")}
+                                  | set(tool_locations))
+        return catalog
+
     def sku(self, sku):
         """The SKU's row, or {} for a part number the catalog does not know."""
         return self.skus.get(sku) or {}
@@ -40,4 +52,10 @@ class Catalog:
     def stocked_locations(self):
         """Locations holding an SKU for consumption (not tool doors), in cabinet order."""
         ids = [k for k, r in self.locations.items() if r["sku"] and k not in self.tool_locations]
-        return sorted(ids, key=lambda k: (k[0], int(k[1:]) if k[1:].isdigit() else 0))
+        return sorted(ids, key=_cabinet_order)
+
+
+def _cabinet_order(location):
+    """L2 before L10; a location of a report over several cabinets ("CAB-1/L2") sorts by cabinet first."""
+    cabinet, _, short = location.rpartition("/")
+    return cabinet, short[:1], int(short[1:]) if short[1:].isdigit() else 0, short

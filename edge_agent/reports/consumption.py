@@ -31,7 +31,7 @@ def usage_rows(in_period, catalog):
             unit_cost_cents=cost, amount_cents=0 if tool else sign * m.quantity * (cost or 0),
             billable=not tool and ownership == "consignment", user_id=m.user_id,
             department=catalog.department(m.user_id) if m.user_id else None, cost_center=m.cost_center,
-            work_order=m.work_order, machine_id=m.machine_id, outcome=m.outcome))
+            work_order=m.work_order, machine_id=m.machine_id, outcome=m.outcome, cabinet=m.cabinet))
     return rows
 
 

@@ -4,12 +4,21 @@ A movement is a transaction row that changes on-hand, the same rule Ledger.appen
 STOCK_EFFECT): issue, return, refill and adjustment rows, counts (which set on-hand), and outcomes of
 issue/return/refill intents (the quantity that actually moved). Replaying them in seq order from seq 1
 gives every location's on-hand after every movement; nothing is ordered by wall time (a Pi's clock may
-step), but wall time is what places a movement in a period and measures how long a location was out."""
+step), but wall time is what places a movement in a period and measures how long a location was out.
+
+The rows may come from a ledger (read_movements) or from anywhere else that holds the same transaction rows
+(the hub's tx_rows: hub/history.py): both go through `replay`, so a report built from either reads the same
+movements."""
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 from edge_agent.ledger.effects import MOVES_STOCK_ON_OUTCOME, STOCK_EFFECT
 from edge_agent.reports.period import hours_between, parse_time
+
+MOVEMENT_KINDS = ("issue", "return", "refill", "count", "adjustment")
+# The columns a movement is read from, in this order (the last: the reason of the row's intent, if any).
+MOVEMENT_COLUMNS = ("seq", "wall_time", "clock_synced", "kind", "action", "user_id", "sku", "location", "quantity",
+                    "unit_cost", "work_order", "machine_id", "cost_center", "outcome", "reason", "intent_reason")
 
 MOVEMENT_QUERY = (
     "SELECT seq, wall_time, clock_synced, kind, action, user_id, sku, location, quantity, unit_cost, "
@@ -40,13 +49,25 @@ class Movement:
     intent_reason: Optional[str]  # an outcome's intent's reason (why the actuation was made)
     on_hand_before: int = 0
     on_hand_after: int = 0
+    cabinet: Optional[str] = None  # whose ledger the row is from (set when a report spans several cabinets)
+
+
+def is_movement(kind, action):
+    """Whether a transaction row of this kind (and action) changes on-hand: the rule MOVEMENT_QUERY applies."""
+    return kind in MOVEMENT_KINDS or (kind == "outcome" and action in MOVES_STOCK_ON_OUTCOME)
 
 
 def read_movements(ledger):
     """Every stock movement in seq order, with on-hand before and after it at its location."""
+    return replay(ledger.db.execute(MOVEMENT_QUERY))
+
+
+def replay(rows, cabinet=None):
+    """Movements from transaction rows that move stock, given in seq order as tuples in MOVEMENT_COLUMNS
+    order (one cabinet's, from seq 1), each with on-hand before and after it at its location."""
     on_hand: Dict[str, int] = {}
     moves = []
-    for row in ledger.db.execute(MOVEMENT_QUERY):
+    for row in rows:
         (seq, wall, synced, kind, action, user_id, sku, location, quantity, unit_cost, work_order,
          machine_id, cost_center, outcome, reason, intent_reason) = row
         what = action if kind == "outcome" else kind
@@ -57,7 +78,7 @@ def read_movements(ledger):
         on_hand[location] = after
         moves.append(Movement(seq, parse_time(wall), bool(synced), kind, what, location, sku, quantity, unit_cost,
                               user_id, cost_center, work_order, machine_id, outcome, reason, intent_reason,
-                              before, after))
+                              before, after, cabinet))
     return moves
 
 

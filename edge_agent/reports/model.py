@@ -211,6 +211,7 @@ class UsageRow:
     work_order: Optional[str]
     machine_id: Optional[str]
     outcome: Optional[str]
+    cabinet: Optional[str] = None         # whose ledger the row is from
 
 
 @dataclass
@@ -286,6 +287,7 @@ class Report:
     quality: DataQuality
     method: List[Tuple[str, str]]                     # (heading, text): how each figure was computed
     tool_losses: List[ToolLoss] = field(default_factory=list)   # tools lost or scrapped in the period
+    cabinets: List[str] = field(default_factory=list)         # the cabinets it covers (several: a customer's)
 
     @property
     def low_stock_events(self):

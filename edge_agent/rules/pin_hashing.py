@@ -33,8 +33,14 @@ def hash_pin(pin, n=DEFAULT_N, r=DEFAULT_R, p=DEFAULT_P):
     problem = check_pin_format(pin)
     if problem:
         raise ValueError(problem)
+    return hash_secret(pin, n, r, p)
+
+
+def hash_secret(secret, n=DEFAULT_N, r=DEFAULT_R, p=DEFAULT_P):
+    """The stored form of any secret text (a PIN once its format is checked, the hub's web passwords);
+    verify_pin checks either."""
     salt = os.urandom(SALT_BYTES)
-    digest = _scrypt(pin, salt, n, r, p)
+    digest = _scrypt(secret, salt, n, r, p)
     return "%s$%d$%d$%d$%s$%s" % (SCHEME, n, r, p, salt.hex(), digest.hex())
 
 

@@ -51,7 +51,7 @@ def test_every_cabinet_is_on_the_hub_seq_for_seq_at_its_customers_site(pilot):
             assert [(r["seq"], r["hash"]) for r in queries.rows(conn, c.id)] == mine and len(mine) > 10
             site = conn.execute("SELECT s.id, s.customer FROM cabinets c JOIN sites s ON s.tenant = c.tenant AND "
                                 "s.id = c.site WHERE c.id = %s", [c.id]).fetchone()
-            assert (site["id"], site["customer"]) == (c.site, c.customer)
+            assert (site["id"], site["customer"]) == (c.site, result.supplier.customer(c.customer).name)
         # The sites are run from the hub: each cabinet applied the users and catalog the hub published.
         applied = conn.execute("SELECT count(DISTINCT (cabinet, what)) AS n FROM desired_reports WHERE status = "
                                "'applied'").fetchone()["n"]
@@ -72,6 +72,45 @@ def test_the_summary_says_what_the_supplier_had(pilot):
     fleet = data["sections"]["the fleet on the hub"]["figures"]
     assert sum(f["refill_visits"] for f in fleet.values()) >= 3      # each route came at least once
     assert sum(f["alerts_raised"] for f in fleet.values()) > 0
+
+
+def test_the_routes_van_loads_have_lines_and_are_reconciled_against_the_visits(pilot):
+    result, dsn = pilot
+    with db.connect(dsn) as conn:
+        loads = conn.execute("SELECT l.route, l.departure, count(x.line) AS lines, coalesce(sum(x.packs), 0) AS packs "
+                             "FROM route_loads l LEFT JOIN route_load_lines x ON x.load = l.id "
+                             "GROUP BY l.id ORDER BY l.departure").fetchall()
+    # South leaves Monday and Thursday, north Tuesday: each departure's van load, frozen at its cut-off.
+    assert [(r["route"], r["departure"].strftime("%a")) for r in loads] == [
+        ("south", "Mon"), ("north", "Tue"), ("south", "Thu")]
+    assert all(r["lines"] > 0 and r["packs"] >= 1 for r in loads[1:])   # Monday's: everything was full
+    rows = (result.out_dir / "van_loads.csv").read_text().splitlines()
+    assert rows[0].startswith("route,departure,loaded_by,lines,skus,packs,van_units,stops_visited,put_in,to_return")
+    north = next(r.split(",") for r in rows if r.startswith("north,2026-03-03"))
+    north_cabinets = [c for c in result.supplier.cabinets if c.route == "north"]
+    assert int(north[3]) > 0 and int(north[7]) == len(north_cabinets) and int(north[8]) > 0   # each visited
+    assert (result.out_dir / "van-loads" / "north-2026-03-03.html").read_text().count("<table>") >= 3
+
+
+def test_alert_emails_reach_the_people_of_the_rules_through_the_smtp_server(pilot):
+    result, dsn = pilot
+    mails = [m for m in result.out_dir.joinpath("mail").iterdir()]
+    section = json.loads((result.out_dir / "summary.json").read_text())["sections"]["alert e-mails"]["figures"]
+    assert section["received"] == len(mails) == section["sent"] > 0
+    people = set(section["by_recipient"])
+    assert "service@acme-supply.example" in people                 # every critical alert
+    assert people & {"maintenance@northwind.example", "maintenance@contoso.example", "maintenance@fabrikam.example"}
+    assert people <= {"service@acme-supply.example", "operations@acme-supply.example", "maintenance@northwind.example",
+                      "maintenance@contoso.example", "maintenance@fabrikam.example"}
+    with db.connect(dsn) as conn:
+        acked = conn.execute("SELECT acked_at FROM fleet_alerts WHERE acked_at IS NOT NULL").fetchall()
+        # The service desk acknowledges in office hours only (Monday to Friday, 08:00 to 17:00).
+        assert acked and all(a["acked_at"].isoweekday() <= 5 and 8 <= a["acked_at"].hour <= 17 for a in acked)
+        # An e-mail a customer gets names that customer's site.
+        for m in conn.execute("SELECT m.recipient, s.customer FROM alert_mail m JOIN fleet_alerts f ON f.id = m.alert "
+                              "JOIN cabinets c ON c.id = f.cabinet JOIN sites s ON s.tenant = c.tenant AND "
+                              "s.id = c.site WHERE m.recipient LIKE 'maintenance@%'"):
+            assert m["recipient"].split("@")[1].split(".")[0] in m["customer"].lower()
 
 
 def test_the_fleet_command_takes_the_hub_option_and_refuses_bad_input(capsys, tmp_path):

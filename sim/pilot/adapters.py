@@ -134,4 +134,158 @@ class FleetOnHub(Adapter):
                                                 "refill_tasks"), r[1:])) for r in rows})
 
 
-ALL = [SitesFromHub(), FleetOnHub()]
+# -- routes and van loads ------------------------------------------------------------------------------------
+DEPART = "07:00"               # the vans leave the branch at 07:00; the first stop is at 08:00 (supplier.py)
+CUTOFF_HOURS = 2               # the van is picked from 05:00: what the cabinets asked for overnight is on it
+LOAD_BEFORE_H = 1              # the driver presses "load" an hour before leaving, if the cut-off job has not
+
+
+class VanLoads(Adapter):
+    """The supplier's routes on the hub (a driver, weekdays, the cabinets in the order the van calls); each
+    departure's van load frozen at its cut-off (the hub's job) or by the driver before leaving; after the visit,
+    what the cabinets confirmed against what was loaded."""
+    name = "van loads"
+    modules = ("hub.routes.book", "hub.routes.van_load", "hub.routes.reconcile", "hub.routes.sheets")
+
+    def install(self, conn, ctx):
+        from hub.routes import book, schedule
+        for route in ctx.supplier.routes:
+            book.save_route(conn, ctx.supplier.tenant, route.id, name=route.name, driver=route.driver,
+                            weekdays=schedule.parse_weekdays(route.weekdays), depart=book.parse_time(DEPART),
+                            cutoff_hours=CUTOFF_HOURS, timezone="UTC")
+            book.set_stops(conn, ctx.supplier.tenant, route.id,
+                           [c for site in route.stops for c in ctx.supplier.site(site).cabinets])
+        conn.commit()
+
+    def after_step(self, conn, ctx, now):
+        import datetime
+        from hub.routes import book, schedule, van_load
+        for route in ctx.supplier.routes:
+            row = book.route(conn, ctx.supplier.tenant, route.id)
+            departure = schedule.next_departure(row, now)
+            if departure - now <= datetime.timedelta(hours=LOAD_BEFORE_H):
+                van_load.freeze(conn, ctx.supplier.tenant, route.id, now, route.driver)
+
+    def collect(self, conn, ctx):
+        from hub.routes import book, reconcile, sheets, van_load
+        folder = ctx.out_dir / "van-loads"
+        folder.mkdir(parents=True, exist_ok=True)
+        rows, lines, pick, figures = [], [], [], {"loads": 0, "lines": 0, "packs": 0, "van_units": 0, "put_in": 0,
+                                                  "to_return": 0, "beyond_van": 0}
+        tenant = ctx.supplier.tenant
+        for route in ctx.supplier.routes:
+            row = book.route(conn, tenant, route.id)
+            for load in sorted(van_load.loads(conn, tenant, route.id, limit=1000), key=lambda r: r["departure"]):
+                van = van_load.frozen(conn, row, load)
+                day = load["departure"].strftime("%Y-%m-%d")
+                if load["departure"] >= ctx.end:        # loaded for a trip after the pilot: nothing to reconcile
+                    lines.append("%s %s (loaded by %s): %d lines, %d packs = %d units, for a trip after the "
+                                 "pilot's end" % (route.id, day, load["loaded_by"], len(van.lines),
+                                                  sum(t.packs for t in van.totals()),
+                                                  sum(t.van_units for t in van.totals())))
+                    continue
+                rec = reconcile.reconcile(conn, tenant, route.id, ctx.end, load_id=load["id"])
+                packs = sum(t.packs for t in van.totals())
+                van_units = sum(t.van_units for t in van.totals())
+                put_in = sum(s.put_in for s in rec.skus)
+                back = sum(s.to_return for s in rec.skus)
+                beyond = sum(s.beyond_van for s in rec.skus)
+                rows.append([route.id, sheets.iso(load["departure"]), load["loaded_by"], len(van.lines),
+                             len(van.totals()), packs, van_units, rec.visits, put_in, back, beyond,
+                             rec.tasks_closed, rec.tasks])
+                pick += sheets.pick_rows(van)
+                name = "%s-%s" % (route.id, day)
+                (folder / (name + ".html")).write_text(
+                    "<!doctype html><meta charset=\"utf-8\"><title>%s</title>%s%s" % (
+                        name, sheets.van_load_html(van), sheets.reconcile_html(rec)))
+                lines.append("%s %s (loaded by %s): %d lines, %d SKUs, %d packs = %d units; %d stops visited, "
+                             "%d put in, %d back to the branch, %d beyond the van; %d of %d tasks closed" % (
+                                 route.id, day, load["loaded_by"], len(van.lines), len(van.totals()), packs,
+                                 van_units, rec.visits, put_in, back, beyond, rec.tasks_closed, rec.tasks))
+                for key, value in (("loads", 1), ("lines", len(van.lines)), ("packs", packs),
+                                   ("van_units", van_units), ("put_in", put_in), ("to_return", back),
+                                   ("beyond_van", beyond)):
+                    figures[key] += value
+        write_csv(ctx.out_dir / "van_loads.csv", ["route", "departure", "loaded_by", "lines", "skus", "packs",
+                                                  "van_units", "stops_visited", "put_in", "to_return", "beyond_van",
+                                                  "tasks_closed", "tasks"], rows)
+        write_csv(folder / "pick_lines.csv", sheets.PICK_COLUMNS, pick)
+        lines.append("in all: %d loads, %d lines, %d packs = %d units; %d put in, %d back to the branch" % (
+            figures["loads"], figures["lines"], figures["packs"], figures["van_units"], figures["put_in"],
+            figures["to_return"]))
+        return Section(self.name, lines=lines, files=["van_loads.csv", "van-loads/pick_lines.csv",
+                                                      "van-loads/<route>-<day>.html"], figures=figures)
+
+
+# -- alerts to people ----------------------------------------------------------------------------------------
+MAIL_FROM = "alerts@acme-supply.example"
+WEB_URL = "https://hub.acme-supply.example"
+ESCALATE_AFTER_MIN = 240       # a critical alert nobody acknowledged in 4 h goes to operations
+ACK_AFTER_MIN = 60             # the service desk acknowledges a critical alert an hour after it came in ...
+OFFICE_HOURS = (8, 17)         # ... Monday to Friday, 08:00 to 17:00; nights and weekends escalate
+
+
+class AlertMail(Adapter):
+    """Alert rules that reach people by e-mail (the pilot's SMTP server): every critical alert to the supplier's
+    service desk at once and to operations after 4 h unacknowledged; a customer's critical alerts and jammed
+    lanes to their maintenance lead. The service desk acknowledges critical alerts in office hours."""
+    name = "alert e-mails"
+    modules = ("hub.alerting.routing", "hub.alerting.fleet", "hub.alerting.mailer")
+
+    def install(self, conn, ctx):
+        from hub import registry
+        from hub.alerting import routing
+        s = ctx.supplier
+        registry.set_setting(conn, "alert_smtp", "%s:%d" % (ctx.smtp.host, ctx.smtp.port))
+        registry.set_setting(conn, "alert_mail_from", MAIL_FROM)
+        registry.set_setting(conn, "alert_web_url", WEB_URL)
+        routing.add_rule(conn, s.tenant, [(0, [s.service_desk]), (ESCALATE_AFTER_MIN, [s.operations])],
+                         min_severity="critical", note="the service desk, then operations")
+        for customer in s.customers:
+            for site in customer.sites:
+                routing.add_rule(conn, s.tenant, [(0, [customer.contact])], site=site, min_severity="critical",
+                                 note="%s's maintenance lead" % customer.name)
+                routing.add_rule(conn, s.tenant, [(0, [customer.contact])], site=site, kind="lane_jammed",
+                                 note="someone on site clears a jammed lane")
+        conn.commit()
+
+    def after_step(self, conn, ctx, now):
+        import datetime
+        from hub.alerting import fleet
+        if now.isoweekday() > 5 or not OFFICE_HOURS[0] <= now.hour <= OFFICE_HOURS[1]:
+            return
+        for alert in fleet.open_alerts(conn, ctx.supplier.tenant, now=now):
+            if alert["severity"] == "critical" and not alert["acknowledged"] and \
+                    now - alert["known_at"] >= datetime.timedelta(minutes=ACK_AFTER_MIN):
+                fleet.acknowledge(conn, alert["id"], ctx.supplier.service_desk,
+                                  "seen by the service desk; the driver is told", now)
+
+    def collect(self, conn, ctx):
+        mails = ctx.smtp.received()
+        by_recipient = {}
+        rows = []
+        for m in mails:
+            for r in m.recipients:
+                by_recipient[r] = by_recipient.get(r, 0) + 1
+            rows.append([", ".join(m.recipients), m.subject])
+        rows.sort()
+        write_csv(ctx.out_dir / "alert_emails.csv", ["to", "subject"], rows)
+        db = conn.execute(
+            "SELECT count(*) FILTER (WHERE sent_at IS NOT NULL) AS sent, "
+            "count(*) FILTER (WHERE cancelled_at IS NOT NULL) AS cancelled, "
+            "count(*) FILTER (WHERE sent_at IS NULL AND cancelled_at IS NULL) AS waiting, "
+            "count(*) FILTER (WHERE level > 0 AND sent_at IS NOT NULL) AS escalations FROM alert_mail").fetchone()
+        alerts = conn.execute("SELECT count(*) AS n, count(*) FILTER (WHERE acked_at IS NOT NULL) AS acked "
+                              "FROM fleet_alerts").fetchone()
+        lines = ["%d e-mails received by the SMTP server (%d sent by the hub, %d escalations, %d cancelled as "
+                 "settled first, %d waiting); %d alerts on the hub, %d acknowledged there" % (
+                     len(mails), db["sent"], db["escalations"], db["cancelled"], db["waiting"], alerts["n"],
+                     alerts["acked"])]
+        lines += ["to %s: %d" % (r, n) for r, n in sorted(by_recipient.items())]
+        return Section(self.name, lines=lines, files=["alert_emails.csv", "mail/NNNN.eml"],
+                       figures={"received": len(mails), "sent": db["sent"], "escalations": db["escalations"],
+                                "cancelled": db["cancelled"], "by_recipient": by_recipient,
+                                "alerts": alerts["n"], "acknowledged": alerts["acked"]})
+
+
+ALL = [SitesFromHub(), FleetOnHub(), VanLoads(), AlertMail()]

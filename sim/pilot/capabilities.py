@@ -57,9 +57,7 @@ def run_jobs(conn, now):
     done = jobs.run_all(conn, now)
     if conn.info.transaction_status:       # a job that left a transaction open: its work is committed here
         conn.commit()
-    if isinstance(done, dict):
-        return done
-    return {"jobs": int(done or 0)}
+    return done if isinstance(done, dict) else {"jobs": int(done or 0)}
 
 
 def after_step(conn, ctx, now):

@@ -50,6 +50,7 @@ class HubPilotResult:
     wall_s: float
     steps: int
     jobs: dict                     # job name -> things it did, summed over the run
+    job_failures: dict             # job name -> ["time: failed: why"]
     hub: dict                      # the hub's ingest counts
     sections: list                 # capabilities.Section, in the summary's order
     summary: list = field(default_factory=list)
@@ -160,7 +161,7 @@ def run_hub_pilot(out_dir, customers=3, cabinets=10, days=30, locations=20, seed
         smtp = SmtpSink(out_dir / "mail").start()
         ctx = Context(out_dir, dsn, supplier, virtual(0), virtual(end_ms), locations, smtp=smtp)
         hub = workers = None
-        jobs, steps = {}, 0
+        jobs, failures, steps = {}, {}, 0
         try:
             with db.connect(dsn) as conn:
                 supplier_setup.register(conn, supplier)
@@ -179,7 +180,10 @@ def run_hub_pilot(out_dir, customers=3, cabinets=10, days=30, locations=20, seed
                     wait_for_snapshots(conn, workers.heads)
                     now = virtual(until)
                     for name, done in capabilities.run_jobs(conn, now).items():
-                        jobs[name] = jobs.get(name, 0) + done
+                        if isinstance(done, int):
+                            jobs[name] = jobs.get(name, 0) + done
+                        else:                    # "failed: why" (hub/jobs.py goes on with the others)
+                            failures.setdefault(name, []).append("%s: %s" % (now.isoformat(), done))
                     capabilities.after_step(conn, ctx, now)
                     steps += 1
                     if progress and until % DAY_MS == 0:
@@ -201,7 +205,8 @@ def run_hub_pilot(out_dir, customers=3, cabinets=10, days=30, locations=20, seed
                 hub.stop()
             smtp.stop()
             broker.stop()
-    result = HubPilotResult(out_dir, supplier, days, results, time.monotonic() - t0, steps, jobs, counts, sections)
+    result = HubPilotResult(out_dir, supplier, days, results, time.monotonic() - t0, steps, jobs, failures, counts,
+                            sections)
     from sim.pilot import hub_summary
     result.summary = hub_summary.write(result)
     return result

@@ -25,6 +25,8 @@ def lines_of(result):
     lines.append("hub: %d rows and events stored, %d rejected; jobs: %s" % (
         result.hub["stored"], result.hub["rejected"],
         ", ".join("%s %d" % kv for kv in sorted(result.jobs.items())) or "none on this hub (hub/jobs.py)"))
+    for name, failed in sorted(result.job_failures.items()):
+        lines.append("job %s failed %d times, first at %s" % (name, len(failed), failed[0]))
     for section in result.sections:
         lines.append("%s:" % section.name)
         lines += ["  " + line for line in section.lines]
@@ -36,7 +38,7 @@ def lines_of(result):
 def write(result):
     lines = lines_of(result)
     (result.out_dir / "summary.txt").write_text("\n".join(lines) + "\n")
-    data = {"days": result.days, "steps": result.steps, "cabinets": result.cabinets, "jobs": result.jobs,
+    data = {"days": result.days, "steps": result.steps, "cabinets": result.cabinets, "jobs": result.jobs, "job_failures": result.job_failures,
             "hub": {k: v for k, v in result.hub.items() if k in ("stored", "rejected")},
             "sections": {s.name: {"available": s.available, "figures": s.figures, "files": s.files}
                          for s in result.sections}}

@@ -46,7 +46,7 @@ class Cabinet:
 class Site:
     id: str
     name: str
-    customer: str              # the customer's id (sites.customer)
+    customer: str              # the customer's id (the hub's sites.customer holds the customer's name)
     cabinets: List[str] = field(default_factory=list)
 
 
@@ -138,7 +138,7 @@ def register(conn, supplier):
         for site in supplier.sites:
             conn.execute("INSERT INTO sites (tenant, id, name, customer) VALUES (%s, %s, %s, %s) "
                          "ON CONFLICT (tenant, id) DO UPDATE SET name = EXCLUDED.name, customer = EXCLUDED.customer",
-                         [supplier.tenant, site.id, site.name, site.customer])
+                         [supplier.tenant, site.id, site.name, supplier.customer(site.customer).name])
     for cabinet in supplier.cabinets:
         registry.add_cabinet(conn, supplier.tenant, cabinet.site, cabinet.id, cabinet.key)
 

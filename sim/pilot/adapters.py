@@ -42,8 +42,14 @@ class Adapter:
     def after_step(self, conn, ctx, now):
         pass
 
+    def before_jobs(self, conn, ctx, now):
+        pass
+
     def collect(self, conn, ctx):
         return Section(self.name)
+
+    def close(self, ctx):
+        pass
 
 
 # -- the sites run from the hub ------------------------------------------------------------------------------
@@ -288,4 +294,115 @@ class AlertMail(Adapter):
                                 "alerts": alerts["n"], "acknowledged": alerts["acked"]})
 
 
-ALL = [SitesFromHub(), FleetOnHub(), VanLoads(), AlertMail()]
+# -- reorders to the ERP -------------------------------------------------------------------------------------
+ORDER_RULES = ("daily", "cutoff", "per_task")     # customer 1's sites, customer 2's, customer 3's, then again
+ERP_CONFIRMS_AFTER_H = 2       # the supplier's office confirms an order in the ERP two hours after it came in,
+ERP_HOURS = (8, 17)            # Monday to Friday, 08:00 to 17:00
+
+
+class Orders(Adapter):
+    """Replenishment orders per supplier and site by each site's rule (daily at 06:00, at the route's cut-off,
+    or per task), sent as signed cXML webhooks to the supplier's ERP (erp_sink.py, a real HTTP server), which
+    confirms them in office hours through the hub's signed confirmation; delivered when the cabinets' refill
+    visits loaded every need."""
+    name = "orders"
+    modules = ("hub.orders.erp", "hub.orders.rules", "hub.orders.inbound", "hub.orders.lifecycle",
+               "hub.orders.signing")
+
+    def install(self, conn, ctx):
+        from hub.orders import erp, rules, signing
+        from sim.pilot.erp_sink import ErpSink
+        self.erp = ErpSink(ctx.out_dir / "erp", signing.verify).start()
+        self.erp.now_s = ctx.start.timestamp()
+        self.erp.secret = erp.set_endpoint(conn, ctx.supplier.tenant, self.erp.url, ctx.start, fmt="cxml")
+        for i, customer in enumerate(ctx.supplier.customers):
+            for site in customer.sites:
+                rules.set_rule(conn, ctx.supplier.tenant, site, ORDER_RULES[i % len(ORDER_RULES)], ctx.start,
+                               ctx.supplier.service_desk)
+        conn.commit()
+
+    def before_jobs(self, conn, ctx, now):
+        self.erp.now_s = now.timestamp()
+
+    def after_step(self, conn, ctx, now):
+        import datetime
+        import json
+        from hub.orders import inbound, signing
+        if now.isoweekday() > 5 or not ERP_HOURS[0] <= now.hour <= ERP_HOURS[1]:
+            return
+        due = conn.execute("SELECT id FROM orders WHERE tenant = %s AND state = 'sent' AND sent_at <= %s ORDER BY id",
+                           [ctx.supplier.tenant, now - datetime.timedelta(hours=ERP_CONFIRMS_AFTER_H)]).fetchall()
+        for order in due:
+            body = json.dumps({"erp_ref": "SO-%06d" % order["id"], "note": "confirmed in the ERP"}).encode()
+            headers = {signing.HEADER.lower(): signing.header(self.erp.secret, int(now.timestamp()), body)}
+            inbound.confirm(conn, ctx.supplier.tenant, order["id"], headers, body, now)
+
+    def collect(self, conn, ctx):
+        rows = conn.execute(
+            "SELECT o.*, s.customer, (SELECT count(*) FROM order_lines l WHERE l.order_id = o.id) AS lines, "
+            "(SELECT coalesce(sum(units), 0) FROM order_lines l WHERE l.order_id = o.id) AS units, "
+            "(SELECT coalesce(sum(units * coalesce(unit_cost, 0)), 0) FROM order_lines l WHERE l.order_id = o.id) "
+            "AS value_cents FROM orders o JOIN sites s ON s.tenant = o.tenant AND s.id = o.site "
+            "WHERE o.tenant = %s ORDER BY o.id", [ctx.supplier.tenant]).fetchall()
+
+        def at(value):
+            return value.isoformat() if value else ""
+        write_csv(ctx.out_dir / "orders.csv", ["order", "customer", "site", "supplier", "rule", "state", "proposed_at",
+                                               "sent_at", "confirmed_at", "delivered_at", "erp_ref", "lines", "units",
+                                               "value_cents"],
+                  [["%s-%d" % (r["tenant"], r["id"]), r["customer"], r["site"], r["supplier"], r["rule"], r["state"],
+                    at(r["proposed_at"]), at(r["sent_at"]), at(r["confirmed_at"]), at(r["delivered_at"]),
+                    r["erp_ref"] or "", r["lines"], r["units"], r["value_cents"]] for r in rows])
+        states = {}
+        for r in rows:
+            states[r["state"]] = states.get(r["state"], 0) + 1
+        order = ("proposed", "sent", "confirmed", "delivered", "cancelled")
+        lines = ["%d orders: %s; %d lines, %d units, %.2f in value" % (
+            len(rows), ", ".join("%d %s" % (states.get(k, 0), k) for k in order),
+            sum(r["lines"] for r in rows), sum(r["units"] for r in rows), sum(r["value_cents"] for r in rows) / 100)]
+        for customer in ctx.supplier.customers:
+            mine = [r for r in rows if r["customer"] == customer.name]
+            rule_of = {r["site"]: r["rule"] for r in conn.execute(
+                "SELECT site, rule FROM site_order_rules WHERE tenant = %s", [ctx.supplier.tenant])}
+            lines.append("%s (%s): %d orders, %d delivered" % (
+                customer.name, ", ".join(sorted({rule_of.get(s, "?") for s in customer.sites})), len(mine),
+                sum(r["state"] == "delivered" for r in mine)))
+        documents = self.erp.received()
+        lines.append("the ERP took %d signed cXML documents (refused %d)" % (len(documents), self.erp.refused))
+        return Section(self.name, lines=lines, files=["orders.csv", "erp/NNNN.xml"],
+                       figures={"orders": len(rows), "states": states, "erp_documents": len(documents),
+                                "erp_refused": self.erp.refused,
+                                "lines": sum(r["lines"] for r in rows), "units": sum(r["units"] for r in rows)})
+
+    def close(self, ctx):
+        if getattr(self, "erp", None) is not None:
+            self.erp.stop()
+
+
+# -- one report per customer ---------------------------------------------------------------------------------
+class CustomerReports(Adapter):
+    """The month's report across all of a customer's cabinets and sites (HTML with charts, billing CSV), built
+    at the hub with the agent's report code: reports/<customer>/report.html and billing.csv."""
+    name = "customer reports"
+    modules = ("hub.customer_report",)
+
+    def collect(self, conn, ctx):
+        from hub import customer_report
+        lines, files, figures = [], [], {}
+        for customer in ctx.supplier.customers:
+            c = customer_report.build(conn, ctx.supplier.tenant, customer.name, ctx.start, ctx.end, ctx.end)
+            folder = ctx.out_dir / "reports" / customer.id
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "report.html").write_text(customer_report.render(c))
+            (folder / "billing.csv").write_text(customer_report.billing_csv(c))
+            files += ["reports/%s/report.html" % customer.id, "reports/%s/billing.csv" % customer.id]
+            fill = c.performance.fill
+            rate = getattr(fill, "rate", None)
+            lines.append("%s: %d sites (%s), %d cabinets; fill rate %s, %d stockouts" % (
+                customer.name, len(c.sites), ", ".join(s.id for s in c.sites), len(c.cabinets),
+                "%.1f %%" % (rate * 100) if isinstance(rate, (int, float)) else "-", c.performance.stockouts))
+            figures[customer.id] = {"sites": [s.id for s in c.sites], "cabinets": c.cabinets}
+        return Section(self.name, lines=lines, files=files, figures=figures)
+
+
+ALL = [SitesFromHub(), FleetOnHub(), VanLoads(), Orders(), AlertMail(), CustomerReports()]

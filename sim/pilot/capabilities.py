@@ -48,6 +48,18 @@ def before_step(conn, ctx, until):
     hub_clock.set_time(conn, until)
 
 
+def before_jobs(conn, ctx, now):
+    for adapter in _adapters():
+        if adapter.available():
+            adapter.before_jobs(conn, ctx, now)
+
+
+def close(ctx):
+    for adapter in _adapters():
+        if adapter.available():
+            adapter.close(ctx)
+
+
 def run_jobs(conn, now):
     """hub.jobs.run_all at `now`: {job: things done}. {} while hub/jobs.py is not on main yet."""
     try:

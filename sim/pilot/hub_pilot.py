@@ -179,6 +179,7 @@ def run_hub_pilot(out_dir, customers=3, cabinets=10, days=30, locations=20, seed
                     workers.wait_at(until)
                     wait_for_snapshots(conn, workers.heads)
                     now = virtual(until)
+                    capabilities.before_jobs(conn, ctx, now)
                     for name, done in capabilities.run_jobs(conn, now).items():
                         if isinstance(done, int):
                             jobs[name] = jobs.get(name, 0) + done
@@ -203,6 +204,7 @@ def run_hub_pilot(out_dir, customers=3, cabinets=10, days=30, locations=20, seed
                 workers.close()
             if hub is not None:
                 hub.stop()
+            capabilities.close(ctx)
             smtp.stop()
             broker.stop()
     result = HubPilotResult(out_dir, supplier, days, results, time.monotonic() - t0, steps, jobs, failures, counts,

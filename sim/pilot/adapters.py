@@ -52,6 +52,27 @@ class Adapter:
         pass
 
 
+def wait_applied(conn, versions):
+    """Until every cabinet reported the desired state published to it applied: versions {(cabinet, what):
+    version}. Virtual time waits for it, so the pilot goes on from the same state every time."""
+    deadline = time.monotonic() + APPLY_TIMEOUT_S
+    while True:
+        applied = {(r["cabinet"], r["what"]): r["v"] for r in conn.execute(
+            "SELECT cabinet, what, max(version) AS v FROM desired_reports WHERE status = 'applied' "
+            "GROUP BY cabinet, what")}
+        refused = conn.execute("SELECT cabinet, what, reason, detail FROM desired_reports WHERE status = "
+                               "'refused'").fetchall()
+        if refused:
+            raise RuntimeError("a cabinet refused its desired state from the hub: %s" % refused[0])
+        late = sorted("%s %s v%d" % (c, what, v) for (c, what), v in versions.items()
+                      if applied.get((c, what), 0) < v)
+        if not late:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("desired state not applied in %d s: %s" % (APPLY_TIMEOUT_S, ", ".join(late)))
+        time.sleep(0.02)                # polling for the cabinets' reports, with a deadline
+
+
 # -- the sites run from the hub ------------------------------------------------------------------------------
 class SitesFromHub(Adapter):
     """Each site's users and each cabinet's catalog made at the hub from the installer's CSV files (the same
@@ -84,22 +105,8 @@ class SitesFromHub(Adapter):
         send = lambda topic, env: ctx.hub.worker.publish(topic, env, retain=True)   # noqa: E731
         for cabinet in sorted(self.made):
             desired.publish(conn, send, cabinet)
-        deadline = time.monotonic() + APPLY_TIMEOUT_S
-        while True:
-            applied = {(r["cabinet"], r["what"]): r["v"] for r in conn.execute(
-                "SELECT cabinet, what, max(version) AS v FROM desired_reports WHERE status = 'applied' "
-                "GROUP BY cabinet, what")}
-            refused = conn.execute("SELECT cabinet, what, reason, detail FROM desired_reports WHERE status = "
-                                   "'refused'").fetchall()
-            if refused:
-                raise RuntimeError("a cabinet refused its desired state from the hub: %s" % refused[0])
-            late = [c for c, (u, k) in self.made.items()
-                    if applied.get((c, "users"), 0) < u or applied.get((c, "catalog"), 0) < k]
-            if not late:
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError("desired state not applied by %s in %d s" % (", ".join(late), APPLY_TIMEOUT_S))
-            time.sleep(0.02)            # polling for the cabinets' reports, with a deadline
+        wait_applied(conn, {(c, what): v for c, (u, k) in self.made.items()
+                            for what, v in (("users", u), ("catalog", k))})
 
     def collect(self, conn, ctx):
         from hub import desired
@@ -405,4 +412,68 @@ class CustomerReports(Adapter):
         return Section(self.name, lines=lines, files=files, figures=figures)
 
 
-ALL = [SitesFromHub(), FleetOnHub(), VanLoads(), Orders(), AlertMail(), CustomerReports()]
+# -- min/max review ------------------------------------------------------------------------------------------
+REVIEW_HOUR, APPROVE_HOUR = 10, 14     # the supplier proposes at 10:00 half-way through; the customer approves
+
+
+class MinMax(Adapter):
+    """Half-way through the pilot the supplier proposes each site's min/max from the cabinets' history on the
+    hub; the customer's admin approves it that afternoon; the new catalog versions are pushed to the cabinets,
+    which run the rest of the pilot on them (virtual time waits until each applied its version)."""
+    name = "min/max review"
+    modules = ("hub.minmax.recommend", "hub.minmax.proposals", "hub.minmax.push")
+
+    def install(self, conn, ctx):
+        import datetime
+        day = ctx.start + datetime.timedelta(days=max(1, (ctx.end - ctx.start).days // 2))
+        self.review_at = day.replace(hour=REVIEW_HOUR)
+        self.approve_at = day.replace(hour=APPROVE_HOUR)
+        self.proposals = {}            # site -> proposal id
+        self.reviewed = self.approved = False
+
+    def after_step(self, conn, ctx, now):
+        from hub.minmax import proposals, push, recommend
+        s = ctx.supplier
+        if now >= self.review_at and not self.reviewed:      # the first step at or after it
+            self.reviewed = True
+            staff = proposals.supplier(s.service_desk, s.tenant)
+            for site in s.sites:
+                found, _ = recommend.for_cabinets(conn, site.cabinets, ctx.start, now, now)
+                self.proposals[site.id] = proposals.create(conn, staff, s.tenant, site.id, None, found,
+                                                           (ctx.start, now), now)
+                proposals.submit(conn, staff, self.proposals[site.id], now)
+        if now >= self.approve_at and self.reviewed and not self.approved:
+            self.approved = True
+            versions = {}
+            for site_id, proposal_id in sorted(self.proposals.items()):
+                customer = s.customer(s.site(site_id).customer)
+                admin = proposals.customer_admin(customer.contact, s.tenant, customer.name)
+                made, _ = proposals.approve(conn, admin, proposal_id, now, note="approved for the rest of the pilot")
+                versions.update({(c, "catalog"): v for c, v in made.items()})
+            push.publish_pending(conn, lambda topic, env: ctx.hub.worker.publish(topic, env, retain=True))
+            wait_applied(conn, versions)
+
+    def collect(self, conn, ctx):
+        from hub.minmax import push
+        lines, figures = [], {"proposals": len(self.proposals), "lines": 0, "changed": 0, "applied": 0}
+        for site_id, proposal_id in sorted(self.proposals.items()):
+            p = conn.execute("SELECT * FROM minmax_proposals WHERE id = %s", [proposal_id]).fetchone()
+            n = conn.execute("SELECT count(*) AS n, count(*) FILTER (WHERE (proposed_min, proposed_max) <> "
+                             "(current_min, current_max)) AS changed FROM minmax_lines WHERE proposal = %s",
+                             [proposal_id]).fetchone()
+            status = push.status(conn, proposal_id)
+            applied = [r for r in status if r["state"] == "applied"]
+            lines.append("%s: proposed %s by %s, %s by %s at %s; %d of %d locations changed; %d of %d cabinets "
+                         "applied their new catalog" % (
+                             site_id, self.review_at.strftime("%Y-%m-%d %H:%M"), p["created_by"], p["state"],
+                             p["decided_by"], p["decided_at"].strftime("%Y-%m-%d %H:%M") if p["decided_at"] else "-",
+                             n["changed"], n["n"], len(applied), len(status)))
+            figures["lines"] += n["n"]
+            figures["changed"] += n["changed"]
+            figures["applied"] += len(applied)
+        if not self.proposals:
+            lines.append("no review: the pilot ended before %s" % self.review_at.strftime("%Y-%m-%d %H:%M"))
+        return Section(self.name, lines=lines, figures=figures)
+
+
+ALL = [SitesFromHub(), FleetOnHub(), VanLoads(), Orders(), AlertMail(), MinMax(), CustomerReports()]

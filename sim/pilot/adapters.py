@@ -406,9 +406,9 @@ class CustomerReports(Adapter):
             fill = c.performance.fill
             rate = getattr(fill, "rate", None)
             lines.append("%s: %d sites (%s), %d cabinets; fill rate %s, %d stockouts" % (
-                customer.name, len(c.sites), ", ".join(s.id for s in c.sites), len(c.cabinets),
+                customer.name, len(c.sites), ", ".join(s.site for s in c.sites), len(c.cabinets),
                 "%.1f %%" % (rate * 100) if isinstance(rate, (int, float)) else "-", c.performance.stockouts))
-            figures[customer.id] = {"sites": [s.id for s in c.sites], "cabinets": c.cabinets}
+            figures[customer.id] = {"sites": [s.site for s in c.sites], "cabinets": c.cabinets}
         return Section(self.name, lines=lines, files=files, figures=figures)
 
 

@@ -8,6 +8,7 @@ waits until the hub holds what it wrote; then the hub's jobs run at that time (e
 route cut-offs happen when they would have), then the next step. At the end the supplier's capabilities
 (capabilities.py) are asked what a supplier would have seen: van loads, orders, alert e-mails, one report
 per customer; written into the output folder with a summary (summary.py)."""
+import contextlib
 import datetime
 import json
 import os
@@ -134,81 +135,129 @@ def wait_for_snapshots(conn, heads, timeout=SNAPSHOT_TIMEOUT_S):
         time.sleep(0.005)               # polling the database for the snapshot the worker asked for, with a deadline
 
 
-def run_hub_pilot(out_dir, customers=3, cabinets=10, days=30, locations=20, seed=1, dsn=None, step_minutes=60,
-                  progress=None):
-    """The whole pilot; RuntimeError when a cabinet fails or the hub does not hold what it wrote."""
+def check_options(days, step_minutes, locations):
     if not 1 <= days <= MAX_DAYS:
         raise ValueError("--days must be between 1 and %d with --hub, got %d" % (MAX_DAYS, days))
     if not 5 <= step_minutes <= 24 * 60 or (24 * 60) % step_minutes:
         raise ValueError("--step must divide a day into whole steps (5 to 1440 minutes), got %d" % step_minutes)
     if not os.path.exists("/usr/sbin/mosquitto"):
         raise RuntimeError("a pilot on the hub needs Mosquitto (/usr/sbin/mosquitto; scripts/setup installs it)")
-    from hub import db
-    from hub.service import Hub
-    from sim.cloud.broker import Broker
-    from sim.cloud.hub_db import hub_database
     from sim.pilot.site import hardware_for
-    from sim.pilot.smtp_sink import SmtpSink
     hardware_for(locations)                      # refuses a bad --locations in words before anything starts
-    supplier = supplier_setup.plan_supplier(customers, cabinets, seed)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    step_ms = step_minutes * 60_000
-    end_ms = days * DAY_MS
-    t0 = time.monotonic()
-    with hub_database(dsn) as dsn:
-        broker = Broker(out_dir / "broker").start()
-        smtp = SmtpSink(out_dir / "mail").start()
-        ctx = Context(out_dir, dsn, supplier, virtual(0), virtual(end_ms), locations, smtp=smtp)
-        hub = workers = None
-        jobs, failures, steps = {}, {}, 0
+
+
+class HubSide:
+    """The hub's side of a pilot: its database, the broker, the SMTP server, the hub, the supplier's set-up,
+    and what happens at each step of virtual time. The cabinets' side drives it: begin() once they are up,
+    then for each step grant(until) before they run to `until` and reached(until) once the hub holds it all;
+    next_until() says the next step's end (None: the pilot is over); finish() collects what the supplier saw."""
+
+    def __init__(self, out_dir, supplier, days, locations, dsn=None, step_minutes=60, progress=None):
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.supplier = supplier
+        self.days = days
+        self.locations = locations
+        self.dsn_given = dsn
+        self.step_ms = step_minutes * 60_000
+        self.end_ms = days * DAY_MS
+        self.progress = progress
+        self.jobs, self.failures, self.steps = {}, {}, 0
+        self.stack = contextlib.ExitStack()
+        self.t0 = time.monotonic()
+
+    def open(self):
+        from hub import db
+        from hub.service import Hub
+        from sim.cloud.broker import Broker
+        from sim.cloud.hub_db import hub_database
+        from sim.pilot.smtp_sink import SmtpSink
         try:
+            dsn = self.stack.enter_context(hub_database(self.dsn_given))
+            self.broker = Broker(self.out_dir / "broker").start()
+            self.stack.callback(self.broker.stop)
+            smtp = SmtpSink(self.out_dir / "mail").start()
+            self.stack.callback(smtp.stop)
+            self.ctx = Context(self.out_dir, dsn, self.supplier, virtual(0), virtual(self.end_ms), self.locations,
+                               smtp=smtp)
+            self.stack.callback(capabilities.close, self.ctx)
             with db.connect(dsn) as conn:
-                supplier_setup.register(conn, supplier)
-                capabilities.install(conn, ctx)
-            hub = ctx.hub = Hub(dsn, "127.0.0.1", broker.port, worker_id="pilot-hub").start()
-            workers = Workers(supplier, out_dir, days, locations, broker.port)
-            with db.connect(dsn, autocommit=True) as conn:     # the jobs commit their own work
-                workers.wait_at(-1)
-                capabilities.start(conn, ctx)
-                until = 0
-                while until < end_ms:
-                    until = min(until + step_ms, end_ms)
-                    capabilities.before_step(conn, ctx, virtual(until))
-                    workers.grant(until)
-                    workers.wait_at(until)
-                    wait_for_snapshots(conn, workers.heads)
-                    now = virtual(until)
-                    capabilities.before_jobs(conn, ctx, now)
-                    for name, done in capabilities.run_jobs(conn, now).items():
-                        if isinstance(done, int):
-                            jobs[name] = jobs.get(name, 0) + done
-                        else:                    # "failed: why" (hub/jobs.py goes on with the others)
-                            failures.setdefault(name, []).append("%s: %s" % (now.isoformat(), done))
-                    capabilities.after_step(conn, ctx, now)
-                    steps += 1
-                    if progress and until % DAY_MS == 0:
-                        progress(until // DAY_MS, days)
-                results = workers.end()
-                for r in results:              # the hub holds what each cabinet wrote, every seq of it
-                    for stream, head in workers.heads[r["cabinet"]].items():
-                        if hub.watermark(r["cabinet"], stream) < head:
-                            raise RuntimeError("the hub has %s %s up to %d of %d" % (
-                                r["cabinet"], stream, hub.watermark(r["cabinet"], stream), head))
-                sections = capabilities.collect(conn, ctx)
-            s = hub.stats
-            counts = {"received": s.received, "stored": s.stored, "duplicates": s.duplicates,
-                      "rejected": s.rejected, "acks": s.acks, "resends": s.resends}
+                supplier_setup.register(conn, self.supplier)
+                capabilities.install(conn, self.ctx)
+            self.hub = self.ctx.hub = Hub(dsn, "127.0.0.1", self.broker.port, worker_id="pilot-hub").start()
+            self.stack.callback(self.hub.stop)
+            self.conn = self.stack.enter_context(db.connect(dsn, autocommit=True))   # jobs commit their own
+        except BaseException:
+            self.stack.close()
+            raise
+        return self
+
+    def close(self):
+        self.stack.close()
+
+    def begin(self, heads):
+        wait_for_snapshots(self.conn, heads)
+        capabilities.start(self.conn, self.ctx)
+
+    def next_until(self, until):
+        return min(max(until, 0) + self.step_ms, self.end_ms) if until < self.end_ms else None
+
+    def grant(self, until):
+        capabilities.before_step(self.conn, self.ctx, virtual(until))
+
+    def reached(self, until, heads):
+        conn, ctx, now = self.conn, self.ctx, virtual(until)
+        wait_for_snapshots(conn, heads)
+        capabilities.before_jobs(conn, ctx, now)
+        for name, done in capabilities.run_jobs(conn, now).items():
+            if isinstance(done, int):
+                self.jobs[name] = self.jobs.get(name, 0) + done
+            else:                            # "failed: why" (hub/jobs.py goes on with the others)
+                self.failures.setdefault(name, []).append("%s: %s" % (now.isoformat(), done))
+        capabilities.after_step(conn, ctx, now)
+        self.steps += 1
+        if self.progress and until % DAY_MS == 0:
+            self.progress(until // DAY_MS, self.days)
+
+    def finish(self, results, heads):
+        for r in results:                    # the hub holds what each cabinet wrote, every seq of it
+            for stream, head in heads[r["cabinet"]].items():
+                if self.hub.watermark(r["cabinet"], stream) < head:
+                    raise RuntimeError("the hub has %s %s up to %d of %d" % (
+                        r["cabinet"], stream, self.hub.watermark(r["cabinet"], stream), head))
+        sections = capabilities.collect(self.conn, self.ctx)
+        s = self.hub.stats
+        counts = {"received": s.received, "stored": s.stored, "duplicates": s.duplicates, "rejected": s.rejected,
+                  "acks": s.acks, "resends": s.resends}
+        result = HubPilotResult(self.out_dir, self.supplier, self.days, results, time.monotonic() - self.t0,
+                                self.steps, self.jobs, self.failures, counts, sections)
+        from sim.pilot import hub_summary
+        result.summary = hub_summary.write(result)
+        return result
+
+
+def run_hub_pilot(out_dir, customers=3, cabinets=10, days=30, locations=20, seed=1, dsn=None, step_minutes=60,
+                  progress=None):
+    """The whole pilot, each cabinet its own process; RuntimeError when a cabinet fails or the hub does not
+    hold what it wrote."""
+    check_options(days, step_minutes, locations)
+    supplier = supplier_setup.plan_supplier(customers, cabinets, seed)
+    side = HubSide(out_dir, supplier, days, locations, dsn, step_minutes, progress).open()
+    try:
+        workers = Workers(supplier, side.out_dir, days, locations, side.broker.port)
+        try:
+            workers.wait_at(-1)
+            side.begin(workers.heads)
+            until = side.next_until(-1)
+            while until is not None:
+                side.grant(until)
+                workers.grant(until)
+                workers.wait_at(until)
+                side.reached(until, workers.heads)
+                until = side.next_until(until)
+            results = workers.end()
         finally:
-            if workers is not None:
-                workers.close()
-            if hub is not None:
-                hub.stop()
-            capabilities.close(ctx)
-            smtp.stop()
-            broker.stop()
-    result = HubPilotResult(out_dir, supplier, days, results, time.monotonic() - t0, steps, jobs, failures, counts,
-                            sections)
-    from sim.pilot import hub_summary
-    result.summary = hub_summary.write(result)
-    return result
+            workers.close()
+        return side.finish(results, workers.heads)
+    finally:
+        side.close()

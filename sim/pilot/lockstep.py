@@ -45,13 +45,13 @@ def open_sync_class():
 
 
 class Gate:
-    """The pilot's pace(t): blocks before an event past the granted time until the parent grants more."""
+    """The pilot's pace(t): before an event past the granted time, waits until the hub holds the whole ledger
+    and asks advance(at, heads) for more: the next granted time, or None when the pilot is over."""
 
-    def __init__(self, ledger, sync, proto_in, proto_out):
+    def __init__(self, ledger, sync, advance):
         self.ledger = ledger
         self.sync = sync
-        self.proto_in = proto_in
-        self.proto_out = proto_out
+        self.advance = advance
         self.until = -1
         self.ended = False
         self._snapshot_head = None
@@ -61,16 +61,14 @@ class Gate:
             self.report()
 
     def report(self):
-        """Wait until the hub holds the whole ledger, say so, and read the parent's answer."""
-        self.write({"at": self.until, "heads": self.synced()})
-        message = json.loads(self.proto_in.readline() or '{"end": true}')
-        if message.get("end"):
+        granted = self.advance(self.until, self.synced())
+        if granted is None:
             self.ended = True
         else:
-            self.until = int(message["until"])
+            self.until = granted
 
     def drain(self):
-        """After the pilot's last event: answer each step until the parent ends the run."""
+        """After the pilot's last event: go on reporting until the pilot is over."""
         while not self.ended:
             self.report()
 
@@ -89,14 +87,49 @@ class Gate:
                 raise RuntimeError("the hub has not acked %s in %d s" % (heads, ACK_TIMEOUT_S))
             time.sleep(0.002)           # polling the ledger for the hub's ack, with a deadline
 
+
+class Pipe:
+    """advance() over stdin/stdout, for a worker process (the parent is hub_pilot.Workers)."""
+
+    def __init__(self, proto_in, proto_out):
+        self.proto_in = proto_in
+        self.proto_out = proto_out
+
+    def advance(self, at, heads):
+        self.write({"at": at, "heads": heads})
+        message = json.loads(self.proto_in.readline() or '{"end": true}')
+        return None if message.get("end") else int(message["until"])
+
     def write(self, message):
         self.proto_out.write(json.dumps(message) + "\n")
         self.proto_out.flush()
 
 
-def worker(args, proto_in, proto_out):
+def start_sync(pilot, cabinet, tenant, site, port, key_file):
+    """The agent's CloudSync (PilotSync) on the pilot's ledger, started."""
     from edge_agent.app.config import AgentConfig, CloudConfig
     from edge_agent.ledger import open_ledger
+    cloud = CloudConfig(host="127.0.0.1", port=port, tenant=tenant, site=site, key_file=key_file)
+    config = AgentConfig(cabinet_id=cabinet, ledger=pilot.ledger_path, cabinet_port="none", cloud=cloud)
+    # The sync thread reads the pilot's virtual clock: what it writes (desired state applied) is dated in the
+    # pilot's time. Acks and desired state are taken at any age (envelope.NEEDS_CLOCK), so the hub's wall
+    # clock on what it signs does not matter.
+    sync = open_sync_class()(lambda: open_ledger(pilot.ledger_path, clock=pilot.clock, count_boot=False),
+                             config, cloud)
+    sync.start()
+    return sync
+
+
+def result_of(cabinet, result):
+    """What the hub pilot's summary takes from a cabinet's runner.PilotResult."""
+    return {"cabinet": cabinet, "takes": result.demand.takes, "visits": result.visits,
+            "emergency_visits": result.emergency_visits, "refill_lines": result.refill_lines,
+            "refill_units": result.refill_units, "jams": result.jams, "unknown_outcomes": result.unknown_outcomes,
+            "units_asked": result.demand.units_asked, "units_given": result.demand.units_given,
+            "emergency_orders": result.demand.emergency_orders}
+
+
+def worker(args, proto_in, proto_out):
     from sim.pilot.fleet import cabinet_key
     from sim.pilot.plan import PilotPlan, parse_schedule
     from sim.pilot.runner import Pilot
@@ -112,27 +145,16 @@ def worker(args, proto_in, proto_out):
     gate = None
     pilot = Pilot(site, args.seed, args.days, folder, step_ms=STEP_MS, live_cloud=True,
                   pace=lambda t: gate.pace(t), cabinet_id=args.cabinet, plan=plan)
-    cloud = CloudConfig(host="127.0.0.1", port=args.port, tenant=args.tenant, site=args.site, key_file=key_file)
-    config = AgentConfig(cabinet_id=args.cabinet, ledger=pilot.ledger_path, cabinet_port="none", cloud=cloud)
-    # The sync thread reads the pilot's virtual clock: what it writes (desired state applied) is dated in the
-    # pilot's time. Acks and desired state are taken at any age (envelope.NEEDS_CLOCK), so the hub's wall
-    # clock on what it signs does not matter.
-    sync = open_sync_class()(lambda: open_ledger(pilot.ledger_path, clock=pilot.clock, count_boot=False),
-                             config, cloud)
-    gate = Gate(pilot.ledger, sync, proto_in, proto_out)
-    sync.start()
+    pipe = Pipe(proto_in, proto_out)
+    sync = start_sync(pilot, args.cabinet, args.tenant, args.site, args.port, key_file)
+    gate = Gate(pilot.ledger, sync, pipe.advance)
     try:
         result = pilot.run()
         gate.drain()
     finally:
         sync.stop()
         pilot.close()
-    gate.write({"result": {
-        "cabinet": args.cabinet, "takes": result.demand.takes, "visits": result.visits,
-        "emergency_visits": result.emergency_visits, "refill_lines": result.refill_lines,
-        "refill_units": result.refill_units, "jams": result.jams, "unknown_outcomes": result.unknown_outcomes,
-        "units_asked": result.demand.units_asked, "units_given": result.demand.units_given,
-        "emergency_orders": result.demand.emergency_orders}})
+    pipe.write({"result": result_of(args.cabinet, result)})
     return 0
 
 

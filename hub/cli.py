@@ -16,7 +16,8 @@ from hub.registry import RegistryError
 
 COMMANDS = ["hub.commands.migrate", "hub.commands.serve", "hub.commands.tenant", "hub.commands.site",
             "hub.commands.cabinet", "hub.commands.broker", "hub.commands.desired", "hub.commands.jobs",
-            "hub.commands.web", "hub.commands.user", "hub.commands.route", "hub.commands.alert"]
+            "hub.commands.web", "hub.commands.user", "hub.commands.route", "hub.commands.alert",
+            "hub.commands.minmax", "hub.commands.report"]
 EXIT_USAGE = 2
 
 

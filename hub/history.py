@@ -9,7 +9,8 @@ figure the hub shows comes from the same code as the cabinet's own report (one i
 Where each part comes from:
 - movements and the period's rows: tx_rows (the ledger's transaction rows as received, replayed from seq 1
   by edge_agent/reports/history.replay; the intent's reason joined as the ledger's query does);
-- refill tasks: refill_task_opened / refill_task_closed events; alerts: alert_raised / alert_cleared events
+- refill tasks: refill_task_opened / refill_task_closed events (the quantity followed down the replayed stock
+  as the agent's minmax does); alerts: alert_raised / alert_cleared events
   (the detail of the last alert_updated);
 - the catalog: the cabinet's inventory snapshot (what the cabinet holds now: on-hand as of its as_of_seq, min,
   max, capacity, SKU) completed by its newest desired catalog (descriptions, unit costs, ownership, refill
@@ -19,6 +20,7 @@ Where each part comes from:
 from psycopg.rows import tuple_row
 
 from edge_agent.ledger.effects import MOVES_STOCK_ON_OUTCOME
+from edge_agent.ledger.minmax import refill_quantity
 from edge_agent.ledger.schema_v1 import LOCATION_KINDS
 from edge_agent.reports.catalog import Catalog
 from edge_agent.reports.history import MOVEMENT_COLUMNS, MOVEMENT_KINDS, replay
@@ -76,12 +78,34 @@ class HubCabinet:
             return [dict({c: body.get(c) for c in ROW_COLUMNS}, seq=seq) for seq, body in cur]
 
     def refill_tasks(self):
-        return self._query(
+        tasks = self._query(
             "SELECT o.body->>'location' AS location, o.body->>'sku' AS sku, (o.body->>'quantity')::int AS quantity, "
-            "o.body->>'wall' AS opened_wall, c.body->>'wall' AS closed_wall FROM events o "
-            "LEFT JOIN events c ON c.cabinet = o.cabinet AND c.type = 'refill_task_closed' "
+            "o.body->>'wall' AS opened_wall, c.body->>'wall' AS closed_wall, "
+            "(o.body->>'ledger_seq')::bigint AS opened_seq, (c.body->>'ledger_seq')::bigint AS closed_seq "
+            "FROM events o LEFT JOIN events c ON c.cabinet = o.cabinet AND c.type = 'refill_task_closed' "
             "AND c.body->>'task_id' = o.body->>'task_id' "
             "WHERE o.cabinet = %s AND o.type = 'refill_task_opened' ORDER BY (o.body->>'task_id')::bigint")
+        for task in tasks:
+            task["quantity"] = self._task_quantity(task)
+        return tasks
+
+    def _task_quantity(self, task):
+        """A refill task's quantity as the ledger holds it: the agent's minmax.evaluate sets it again at every
+        movement that leaves the location below min while the task is open ("it follows the stock down"),
+        which no event reports; the same rule (minmax.refill_quantity) is applied here to the replayed
+        on-hand, with the location's min, max and refill pack as the hub knows them now."""
+        row = self.catalog.locations.get(task["location"])
+        if row is None or task["opened_seq"] is None:
+            return task["quantity"]
+        quantity = task["quantity"]
+        for m in self._at(task["location"]):
+            if m.seq <= task["opened_seq"]:
+                continue
+            if task["closed_seq"] is not None and m.seq >= task["closed_seq"]:
+                break
+            if m.on_hand_after < row["min"]:
+                quantity = refill_quantity(m.on_hand_after, row["max"], row["refill_pack"], row["min"])
+        return quantity
 
     def alerts(self):
         return self._query(
@@ -98,6 +122,14 @@ class HubCabinet:
 
     def cabinet_of(self, location):
         return self.cabinet_id
+
+    def _at(self, location):
+        """The movements at one location, in seq order (indexed once)."""
+        if getattr(self, "_by_location", None) is None:
+            self._by_location = {}
+            for m in self.movements():
+                self._by_location.setdefault(m.location, []).append(m)
+        return self._by_location.get(location, [])
 
     def _query(self, sql):
         return [dict(r) for r in self.conn.execute(sql, [self.cabinet_id]).fetchall()]

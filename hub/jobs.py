@@ -11,7 +11,7 @@ import logging
 
 log = logging.getLogger("hub.jobs")
 
-JOBS = []
+JOBS = ["hub.routes.freeze"]
 
 
 def modules():
@@ -24,6 +24,8 @@ def run_all(conn, now, report=None):
     for name, module in modules():
         try:
             done[name] = module.run_due(conn, now)
+            if not conn.autocommit:
+                conn.commit()          # each job's work is durable (and its row locks gone) before the next
         except Exception as e:  # noqa: BLE001 - one job's fault must not stop the others; it is reported
             if not conn.closed and conn.info.transaction_status != 0:
                 conn.rollback()

@@ -85,3 +85,23 @@ def test_a_new_password_or_disabling_ends_the_users_sessions(hub_dsn):
         assert accounts.session_user(conn, token, NOW) is None
         with pytest.raises(accounts.SignInRefused):
             accounts.sign_in(conn, "ann@acme.example", "second password", NOW)
+
+
+def test_a_jobs_work_is_committed_before_the_next_job_runs(hub_dsn, monkeypatch):
+    """Another hub process must see (and not wait on the locks of) what a job did, while the jobs loop goes on."""
+    seen_by_other = []
+
+    def writes(conn, now):
+        conn.execute("INSERT INTO tenants (id, name) VALUES ('t1', 'T1')")
+        return 1
+
+    def looks(conn, now):
+        with db.connect(hub_dsn) as other:
+            seen_by_other.append(other.execute("SELECT count(*) AS n FROM tenants").fetchone()["n"])
+        return 0
+    monkeypatch.setattr(jobs, "JOBS", [_module(monkeypatch, "job_writes", writes),
+                                       _module(monkeypatch, "job_looks", looks)])
+    with db.connect(hub_dsn) as conn:
+        conn.execute("SELECT 1")                     # a read left open, as migrate.pending() leaves one
+        jobs.run_all(conn, NOW)
+    assert seen_by_other == [1]

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from hub import desired, registry
+from hub import desired, jobs, registry
 from hub.cli import main as locker_hub
 from hub.db import connect, open_pool
 from hub.ingest import Ingest
@@ -168,6 +168,7 @@ def test_the_van_load_is_open_tasks_and_top_offs_in_whole_packs(hub):
         ("P-100", 1, 12, 12, 12, 1), ("P-100", 12, 3, 36, 33, 1), ("P-200", 4, 4, 16, 16, 1),
         ("P-300", 1, 6, 6, 6, 1)]
     assert van.notes == ["CAB-2: the hub has no catalog for this cabinet: counted in packs of 1 (units)"]
+    assert van.lines[3].description == "Nitrile gloves"        # CAB-2 has no catalog; CAB-1's words serve
     page = sheets.van_load_html(van)
     assert "Stop 1: cabinet CAB-1 at plant1" in page and "Stop 2: cabinet CAB-2 at plant2" in page
     assert "packs of 1 (units)" in page and "Nitrile gloves" in page and "RIV-1" not in page
@@ -273,13 +274,20 @@ def test_the_cut_off_job_freezes_the_load_at_the_cut_off_and_only_once(hub):
     with connect(hub.dsn) as conn:
         assert freeze.run_due(conn, CUTOFF - datetime.timedelta(seconds=1)) == 0
         assert van_load.find_load(conn, TENANT, "north") is None
-        assert freeze.run_due(conn, CUTOFF) == 1
+        conn.execute("SELECT 1")          # `locker-hub jobs` reads before its loop: a transaction left open
+        assert jobs.run_all(conn, CUTOFF)["hub.routes.freeze"] == 1
+        with connect(hub.dsn) as other:   # committed at once: another hub process sees it
+            assert van_load.find_load(other, TENANT, "north", DEPARTURE)["loaded_by"] == "cut-off"
         assert freeze.run_due(conn, CUTOFF + datetime.timedelta(hours=1)) == 0
         load = van_load.find_load(conn, TENANT, "north")
         assert (load["departure"], load["loaded_by"], load["loaded_at"]) == (DEPARTURE, "cut-off", CUTOFF)
         # The driver pressing load afterwards gets that same load.
         assert van_load.freeze(conn, TENANT, "north", CUTOFF + datetime.timedelta(hours=2), "dana@acme")[0].load["id"] \
             == load["id"]
+        # A cut-off longer than the gap between departures: both coming departures are cut now.
+        book.save_route(conn, TENANT, "north", cutoff_hours=60, update=True)
+        assert freeze.run_due(conn, datetime.datetime(2026, 12, 8, 20, tzinfo=UTC)) == 2    # Wed 9th and Fri 11th
+        assert [r["departure"].day for r in van_load.loads(conn, TENANT, "north")] == [11, 9, 7]
 
 
 # -- after the visit ---------------------------------------------------------------------------------------------
@@ -338,9 +346,15 @@ def test_the_command_line_makes_routes_and_refuses_with_words(hub, capsys):
     for argv, words in refusals:
         assert locker_hub(db + argv) == 2, argv
         assert words in capsys.readouterr().err, argv
+    assert locker_hub(db + ["route", "add", "--tenant", TENANT, "west", "--update", "--depart", "05:45",
+                            "--cutoff-hours", "12"]) == 0
+    assert "route west updated: tue,thu at 05:45 Europe/Berlin, cut-off 12 h before, driver sam@acme" in \
+        capsys.readouterr().out
+    assert locker_hub(db + ["route", "add", "--tenant", TENANT, "east", "--update", "--depart", "05:45"]) == 2
+    assert "no route east to update" in capsys.readouterr().err
     assert locker_hub(db + ["route", "list", "--tenant", TENANT, "--driver", "sam@acme", "--at", NOW.isoformat()]) == 0
     listing = capsys.readouterr().out
-    assert "west" in listing and "north" not in listing and "Tue 08 Dec 2026 06:30 CET" in listing
+    assert "west" in listing and "north" not in listing and "Tue 08 Dec 2026 05:45 CET" in listing
     assert locker_hub(db + ["route", "show", "--tenant", TENANT, "north", "--at", NOW.isoformat()]) == 0
     shown = capsys.readouterr().out
     assert "next         Mon 07 Dec 2026 07:00 CET (cut-off Sun 06 Dec 2026 15:00 CET)" in shown

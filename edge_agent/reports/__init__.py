@@ -5,6 +5,8 @@
                                                            # seconds, datetimes (naive = UTC) or ISO text
     paths = write_reports(report, out_dir)                 # {"html": .../report.html, "billing": ...csv, ...}
 
+`ledger` may also be a report source (source.py): the hub builds its customer reports with this same code
+from its copy of the cabinets (hub/history.py, decision 0047).
 `report` is a plain dataclass (model.Report): money in integer cents, times as aware UTC datetimes.
 `charts` has the small inline-SVG chart functions the HTML uses, for other pages to reuse.
 What counts as what: docs/reports.md and docs/decisions/0012-report-figures.md."""

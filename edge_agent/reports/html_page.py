@@ -46,7 +46,9 @@ th { font-weight: 600; color: #374151; background: #f9fafb; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.reason { font-size: 11.5px; color: #374151; }
 td.code { white-space: nowrap; }
-.tag { display: inline-block; padding: 0 6px; border-radius: 8px; font-size: 11px; font-weight: 600; color: #fff; }
+.tag { display: inline-block; padding: 0 6px; border-radius: 8px; font-size: 11px; font-weight: 600; color: #fff;
+       background: #6b7280; }
+.tag.high { background: #b03a2e; } .tag.medium { background: #e07b00; } .tag.low { background: #2e8b57; }
 .muted { color: var(--muted); }
 .empty { color: var(--muted); font-style: italic; margin: 4px 0 12px; }
 dl.method dt { font-weight: 600; margin-top: 8px; }
@@ -109,7 +111,9 @@ def _kpi(value, label, tone=""):
 
 
 def _tag(level):
-    return '<span class="tag" style="background:%s">%s</span>' % (LEVEL_COLOURS.get(level, "#6b7280"), _e(level))
+    """A coloured level label; the colour is a class (.tag.high...), not a style attribute, so the page also
+    works under a Content-Security-Policy without inline styles (the hub's web app)."""
+    return '<span class="tag %s">%s</span>' % (_e(level if level in LEVEL_COLOURS else "other"), _e(level))
 
 
 def _title(report):
@@ -124,19 +128,52 @@ def _title(report):
     return "Report for %s" % span, "%s – %s" % (start.strftime("%d %b %Y %H:%M"), end.strftime("%d %b %Y %H:%M"))
 
 
+FOOTER = ("Generated from the cabinet's ledger by locker-agent report. Files next to this page: billing.csv, "
+          "usage.csv, item_usage.csv, cost_centers.csv, minmax_recommendations.csv, stockouts.csv, stockout_risk.csv, "
+          "refills.csv, slow_movers.csv, tool_losses.csv.")
+
+
+def head(title, stylesheet=None, extra_css=""):
+    """The document up to <main>: the CSS inline (with extra_css after it), or a link to it (stylesheet: its
+    URL on the same host)."""
+    style = ('<link rel="stylesheet" href="%s">' % _e(stylesheet)) if stylesheet else \
+        "<style>%s%s</style>" % (CSS, extra_css)
+    return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            "<title>%s</title>%s</head><body><main>" % (_e(title), style))
+
+
+def header(title, subtitle_html, report):
+    """The page's top: title, who it is about (already escaped HTML), the period and when it was judged."""
+    span = _title(report)[1]
+    return ('<header class="top"><div><h1>%s</h1><div class="sub">%s</div></div>'
+            '<div class="period"><strong>%s</strong>UTC · %s days observed · generated %s</div></header>'
+            % (_e(title), subtitle_html, _e(span), _n(report.observed_days),
+               _e(report.now.strftime("%Y-%m-%d %H:%M"))))
+
+
+def title_of(report):
+    """("Monthly report, October 2026", "01 Oct 2026 – 31 Oct 2026") or the same for any period."""
+    return _title(report)
+
+
 def render_html(report):
+    title = _title(report)[0]
+    out = [head("%s — cabinet %s" % (title, report.cabinet_id or "?")),
+           header(title, "Cabinet <strong>%s</strong>" % _e(report.cabinet_id or "(no id)"), report)]
+    out.extend(sections(report))
+    out.append("<footer>%s</footer>" % _e(FOOTER))
+    out.append("</main></body></html>")
+    return "\n".join(out)
+
+
+def sections(report):
+    """The report's sections as HTML (summary, usage, cost allocation, billing, availability, planning,
+    people, method): the cabinet's page, and the hub's customer report around the same figures."""
     r, cur = report, report.currency
     m = lambda cents: _e(money.display(cents, cur))
-    title, span = _title(r)
     t = r.totals
-    out = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           "<title>%s — cabinet %s</title><style>%s</style></head><body><main>" % (_e(title), _e(r.cabinet_id or "?"),
-                                                                                CSS)]
-    out.append('<header class="top"><div><h1>%s</h1><div class="sub">Cabinet <strong>%s</strong></div></div>'
-               '<div class="period"><strong>%s</strong>UTC · %s days observed · generated %s</div></header>'
-               % (_e(title), _e(r.cabinet_id or "(no id)"), _e(span), _n(r.observed_days),
-                  _e(r.now.strftime("%Y-%m-%d %H:%M"))))
+    out = []
 
     # -- summary ---------------------------------------------------------------------------------------
     high = sum(1 for k in r.risks if k.level == "high")
@@ -282,8 +319,4 @@ def render_html(report):
     for heading, text in r.method:
         out.append("<dt>%s</dt><dd>%s</dd>" % (_e(heading), _e(text)))
     out.append("</dl></section>")
-    out.append("<footer>Generated from the cabinet's ledger by locker-agent report. Files next to this page: "
-               "billing.csv, usage.csv, item_usage.csv, cost_centers.csv, minmax_recommendations.csv, "
-               "stockouts.csv, stockout_risk.csv, refills.csv, slow_movers.csv, tool_losses.csv.</footer>")
-    out.append("</main></body></html>")
-    return "\n".join(out)
+    return out

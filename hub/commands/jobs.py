@@ -35,7 +35,7 @@ def _utc_now():
 
 def run(args, out):
     stop = threading.Event()
-    with db.connect(args.dsn) as conn:
+    with db.connect(args.dsn, autocommit=True) as conn:   # each job makes its own transactions
         todo = migrate.pending(conn)
         if todo:
             out("the database is not migrated (%d pending): run locker-hub migrate first" % len(todo))

@@ -99,19 +99,6 @@ def following_departure(route, departure):
     return next_departure(route, departure)
 
 
-def previous_departure(route, now):
-    """The route's last departure at or before `now` (None when it has none within two weeks)."""
-    tz = zone(route["timezone"])
-    day = now.astimezone(tz).date()
-    for _ in range(2 * LOOK_AHEAD_DAYS):
-        if day.isoweekday() in route["weekdays"]:
-            at = datetime.datetime.combine(day, route["depart"], tzinfo=tz).astimezone(UTC)
-            if at <= now:
-                return at
-        day -= datetime.timedelta(days=1)
-    return None
-
-
 def routes_for_site(conn, tenant, site):
     """The tenant's routes with a stop at a cabinet of `site` (routes rows, by id)."""
     return conn.execute(

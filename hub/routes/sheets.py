@@ -5,7 +5,7 @@ import csv
 import html
 
 from edge_agent.ledger import csv_cells
-from hub.routes import van_load
+from hub.routes import schedule, van_load
 
 PICK_COLUMNS = ("departure", "stop", "cabinet", "site", "location", "part_number", "description", "line", "task_id",
                 "units", "pack", "packs", "van_units", "pack_source")
@@ -49,15 +49,19 @@ def esc(value):
     return html.escape("" if value is None else str(value))
 
 
-def table(columns, rows, caption=None):
-    head = "".join("<th scope=\"col\">%s</th>" % esc(c) for c in columns)
-    body = "".join("<tr>%s</tr>" % "".join("<td>%s</td>" % esc(cell) for cell in row) for row in rows)
+def table(columns, rows, caption=None, numeric=()):
+    """A plain table; numeric: the indexes of columns of figures (aligned right by the hub's stylesheet)."""
+    def cls(i):
+        return ' class="num"' if i in numeric else ""
+    head = "".join('<th scope="col"%s>%s</th>' % (cls(i), esc(c)) for i, c in enumerate(columns))
+    body = "".join("<tr>%s</tr>" % "".join("<td%s>%s</td>" % (cls(i), esc(v)) for i, v in enumerate(row))
+                   for row in rows)
     cap = "<caption>%s</caption>" % esc(caption) if caption else ""
     return "<table>%s<thead><tr>%s</tr></thead><tbody>%s</tbody></table>" % (cap, head, body)
 
 
 def local(route, at):
-    from hub.routes import schedule
+    """A time as the route's people read it: in the route's zone."""
     return at.astimezone(schedule.zone(route["timezone"])).strftime("%a %d %b %Y %H:%M %Z")
 
 
@@ -85,10 +89,11 @@ def notes_html(van):
 
 def totals_html(van):
     if not van.lines:
-        return "<p>Nothing to load: no open refill task and no location at or below min on this route.</p>"
+        return ('<p class="empty">Nothing to load: no open refill task and no location at or below min on this '
+                'route.</p>')
     return table(("SKU", "Description", "Pack", "Packs", "Units on van", "Units needed", "Stops"),
                  [[t.sku, t.description, t.pack, t.packs, t.van_units, t.units, t.stops] for t in van.totals()],
-                 caption="Van load by SKU (whole packs)")
+                 caption="Van load by SKU (whole packs)", numeric=(2, 3, 4, 5, 6))
 
 
 def pick_sheet_html(van):
@@ -99,9 +104,10 @@ def pick_sheet_html(van):
         head = "Stop %d: cabinet %s at %s (%s)" % (stop["position"], stop["cabinet"], stop["site_name"], stop["site"])
         rows = [[ln.location, ln.sku, ln.description, LINE_WORDS[ln.kind], ln.units, ln.pack, ln.packs, ln.van_units]
                 for ln in lines]
-        body = (table(("Location", "SKU", "Description", "Line", "Units", "Pack", "Packs", "Units on van"), rows)
-                if rows else "<p>Nothing for this cabinet.</p>")
-        parts.append("<section><h3>%s</h3>%s</section>" % (esc(head), body))
+        body = (table(("Location", "SKU", "Description", "Line", "Units", "Pack", "Packs", "Units on van"), rows,
+                      numeric=(4, 5, 6, 7))
+                if rows else '<p class="empty">Nothing for this cabinet.</p>')
+        parts.append('<section class="stop"><h3>%s</h3>%s</section>' % (esc(head), body))
     return "<section><h2>Pick sheet</h2>%s</section>" % "".join(parts)
 
 
@@ -114,18 +120,18 @@ def reconcile_html(rec):
     start, end = rec.window
     facts = [("Route", "%s (%s)" % (route["name"], route["id"])),
              ("Load", "%s, departure %s" % (rec.load["id"], local(route, rec.load["departure"]))),
-             ("Visits counted", "%d, ended %s to %s" % (rec.visits, local(route, start), local(route, end))),
+             ("Visits counted", "%d, ended between %s and %s" % (rec.visits, local(route, start), local(route, end))),
              ("Refill tasks closed", "%d of %d on the load" % (rec.tasks_closed, rec.tasks))]
     out = "<dl>%s</dl>" % "".join("<dt>%s</dt><dd>%s</dd>" % (esc(k), esc(v)) for k, v in facts)
     out += table(("SKU", "Description", "Packs", "Loaded on van", "Put in cabinets", "To return to the branch",
                   "Put in beyond the van"),
                  [[s.sku, s.description, s.packs, s.van_units, s.put_in, s.to_return, s.beyond_van] for s in rec.skus],
-                 caption="Per SKU (units)")
+                 caption="Per SKU (units)", numeric=(2, 3, 4, 5, 6))
     out += table(("Stop", "Cabinet", "Location", "SKU", "Line", "Units on van", "Put in", "Task closed"),
                  [[f.line.position, f.line.cabinet, f.line.location, f.line.sku, LINE_WORDS[f.line.kind],
                    f.line.van_units, f.put_in, "" if f.task_closed is None else ("yes" if f.task_closed else "no")]
-                  for f in rec.lines], caption="Per location")
+                  for f in rec.lines], caption="Per location", numeric=(0, 5, 6))
     if rec.not_loaded:
         out += table(("Cabinet", "Location", "SKU", "Put in"), rec.not_loaded,
-                     caption="Put in but not on this load")
+                     caption="Put in but not on this load", numeric=(3,))
     return out

@@ -190,6 +190,10 @@ def plan(conn, route, departure):
         found, said = stop_lines(conn, stop)
         lines += found
         notes += said
+    # A cabinet without a catalog still gets the SKU's words when another stop's catalog has them.
+    known = {ln.sku: ln.description for ln in lines if ln.description}
+    for ln in lines:
+        ln.description = ln.description or known.get(ln.sku, "")
     return VanLoad(route, departure, schedule.cutoff_of(route, departure), stops, lines, notes)
 
 
@@ -237,13 +241,14 @@ def load_by_id(conn, tenant, route_id, load_id):
     return frozen(conn, route, load)
 
 
-def freeze(conn, tenant, route_id, now, by):
-    """Record the van load of the route's next departure after `now`: (VanLoad, made). A load already
-    recorded for that departure is returned as it is (made False): one load per route departure."""
+def freeze(conn, tenant, route_id, now, by, departure=None):
+    """Record the van load of the route's next departure after `now` (or of `departure`, a later one whose
+    cut-off has come): (VanLoad, made). A load already recorded for that departure is returned as it is (made
+    False): one load per route departure."""
     with conn.transaction():
         route = conn.execute("SELECT * FROM routes WHERE tenant = %s AND id = %s FOR UPDATE",
                              [tenant, route_id]).fetchone() or book.route(conn, tenant, route_id)
-        departure = schedule.next_departure(route, now)
+        departure = departure or schedule.next_departure(route, now)
         held = find_load(conn, tenant, route_id, departure)
         if held:
             return frozen(conn, route, held), False

@@ -113,6 +113,34 @@ def test_alert_emails_reach_the_people_of_the_rules_through_the_smtp_server(pilo
             assert m["recipient"].split("@")[1].split(".")[0] in m["customer"].lower()
 
 
+def test_one_report_per_customer_names_only_its_own_sites(pilot):
+    result, _ = pilot
+    s = result.supplier
+    for customer in s.customers:
+        page = (result.out_dir / "reports" / customer.id / "report.html").read_text()
+        billing = (result.out_dir / "reports" / customer.id / "billing.csv").read_text().splitlines()
+        assert customer.name in page and "<svg" in page and len(billing) > 1
+        mine = [c.id for c in s.cabinets if c.customer == customer.id]
+        others = [c.id for c in s.cabinets if c.customer != customer.id]
+        assert all(site in page for site in customer.sites) and all(c in page for c in mine)
+        assert not any(site.id in page for site in s.sites if site.customer != customer.id)
+        assert not any(c in page for c in others)
+
+
+def test_the_min_max_review_is_proposed_by_the_supplier_and_decided_by_each_customer(pilot):
+    result, dsn = pilot
+    with db.connect(dsn) as conn:
+        proposals = conn.execute("SELECT p.site, p.state, p.created_by, p.decided_by, p.decided_at, s.customer "
+                                 "FROM minmax_proposals p JOIN sites s ON (s.tenant, s.id) = (p.tenant, p.site) "
+                                 "ORDER BY p.site").fetchall()
+    assert [p["site"] for p in proposals] == sorted(site.id for site in result.supplier.sites)
+    for p in proposals:
+        customer = next(c for c in result.supplier.customers if c.name == p["customer"])
+        assert (p["state"], p["created_by"], p["decided_by"]) == ("approved", "service@acme-supply.example",
+                                                                  customer.contact)
+        assert p["decided_at"].isoformat() == "2026-03-04T14:00:00+00:00"       # half-way, that afternoon
+
+
 def test_the_fleet_command_takes_the_hub_option_and_refuses_bad_input(capsys, tmp_path):
     assert cli.main(["fleet", "--hub", "--customers", "4", "--cabinets", "3", "--out", str(tmp_path)]) == 2
     assert "--cabinets must be between --customers (4)" in capsys.readouterr().err

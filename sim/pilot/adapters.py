@@ -25,10 +25,15 @@ class Adapter:
     missing = ""
 
     def available(self):
+        import hub
+        ours = Path(hub.__file__).resolve().parent
         for module in self.modules:
             try:
-                importlib.import_module(module)
+                found = importlib.import_module(module)
             except ImportError:
+                found = None
+            # An editable install may find a module in another checkout's hub/: that one is not this hub's.
+            if found is None or ours not in Path(found.__file__).resolve().parents:
                 self.missing = "%s is not on this hub" % module
                 return False
         return True

@@ -153,8 +153,8 @@ class FleetOnHub(Adapter):
 
 
 # -- routes and van loads ------------------------------------------------------------------------------------
-DEPART = "07:00"               # the vans leave the branch at 07:00; the first stop is at 08:00 (supplier.py)
-CUTOFF_HOURS = 2               # the van is picked from 05:00: what the cabinets asked for overnight is on it
+CUTOFF_HOURS = 2               # the van is picked from 2 h before it leaves (an hour before the first stop,
+                               # supplier.py): what the cabinets asked for overnight is on it
 LOAD_BEFORE_H = 1              # the driver presses "load" an hour before leaving, if the cut-off job has not
 
 
@@ -169,7 +169,7 @@ class VanLoads(Adapter):
         from hub.routes import book, schedule
         for route in ctx.supplier.routes:
             book.save_route(conn, ctx.supplier.tenant, route.id, name=route.name, driver=route.driver,
-                            weekdays=schedule.parse_weekdays(route.weekdays), depart=book.parse_time(DEPART),
+                            weekdays=schedule.parse_weekdays(route.weekdays), depart=book.parse_time("%02d:00" % route.depart_hour),
                             cutoff_hours=CUTOFF_HOURS, timezone="UTC")
             book.set_stops(conn, ctx.supplier.tenant, route.id,
                            [c for site in route.stops for c in ctx.supplier.site(site).cabinets])

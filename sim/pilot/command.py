@@ -20,6 +20,7 @@ examples:
   locker-sim pilot --days 90 --locations 60 --seed 7 --out pilot-90
   locker-sim pilot --config examples/cabinet.toml --locations 24 --days 14 --out small
   locker-sim pilot --pilot-visits mon,wed,fri@7 --baseline-visits thu@8 --visit-cost 60
+  locker-sim pilot --days 30 --hub --out pilot-hub     # and what the supplier saw on the hub: DIR/hub/
 
 A pilot config (TOML, --pilot-config) holds the same settings; options given on the command line win:
   [schedule]
@@ -61,6 +62,13 @@ def add_parser(sub):
                              ("--emergency-order-cost", "emergency_order", "an emergency order (a part rushed in)")):
         p.add_argument(name, type=float, metavar="X", dest=key,
                        help="cost of %s (default %.2f)" % (words, plan.DEFAULT_COSTS[key]))
+    p.add_argument("--hub", nargs="?", const="", default=None, metavar="DSN",
+                   help="run the pilot arm on the hub too, in lock-step with the hub's jobs on virtual time (a "
+                        "supplier's set-up for this one cabinet: its route on --pilot-visits, alert e-mails to an "
+                        "SMTP server on loopback, orders, min/max, the customer's report) into DIR/hub; DSN: a "
+                        "pilot's own hub database (default: a throw-away one). The hub acks: no outages then")
+    p.add_argument("--step", type=int, default=60, metavar="MINUTES",
+                   help="with --hub: virtual minutes between two runs of the hub's jobs (default 60)")
     p.add_argument("--carrying-rate", type=float, metavar="PCT", dest="carrying_rate_pct",
                    help="stock carrying cost, %%%% a year of the average stock value (default %g; 0: none)"
                         % plan.DEFAULT_COSTS["carrying_rate_pct"])
@@ -176,8 +184,9 @@ def run(args):
             from sim.cabinet import load_raw_config
             raw = load_raw_config(args.config)
         outcome = run_pilot(args.out, days=args.days, seed=args.seed, locations=args.locations, raw_config=raw,
-                            progress=None if args.quiet else Progress("pilot"), plan=plan)
-    except (ConfigError, ValueError) as e:
+                            progress=None if args.quiet else Progress("pilot"), plan=plan, hub=args.hub,
+                            hub_step_minutes=args.step)
+    except (ConfigError, ValueError, RuntimeError) as e:
         sys.stderr.write("locker-sim: error: %s\n" % e)
         return 2
     except OSError as e:

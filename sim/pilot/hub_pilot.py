@@ -219,6 +219,23 @@ class HubSide:
         if self.progress and until % DAY_MS == 0:
             self.progress(until // DAY_MS, self.days)
 
+    def advance_for(self, cabinet):
+        """lockstep.Gate's advance() for one cabinet run in this process (`locker-sim pilot --hub`); the heads
+        it was last given are kept in self.heads for finish()."""
+        self.heads = {}
+
+        def advance(at, heads):
+            self.heads = {cabinet: heads}
+            if at < 0:
+                self.begin(self.heads)
+            else:
+                self.reached(at, self.heads)
+            until = self.next_until(at)
+            if until is not None:
+                self.grant(until)
+            return until
+        return advance
+
     def finish(self, results, heads):
         for r in results:                    # the hub holds what each cabinet wrote, every seq of it
             for stream, head in heads[r["cabinet"]].items():

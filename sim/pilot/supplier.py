@@ -58,9 +58,15 @@ class Route:
     driver: str                # the driver's web user id (an e-mail)
     driver_name: str
     stops: List[str] = field(default_factory=list)       # site ids, in the order driven
+    first_stop_hour: int = FIRST_STOP_HOUR
 
     def stop_hour(self, index):
-        return FIRST_STOP_HOUR + index
+        return self.first_stop_hour + index
+
+    @property
+    def depart_hour(self):
+        """The van leaves the branch an hour before its first stop."""
+        return max(0, self.first_stop_hour - 1)
 
 
 @dataclass
@@ -127,6 +133,19 @@ def plan_supplier(customers=3, cabinets=10, seed=1):
                                              "%s@%d" % (route.weekdays, route.stop_hour(index))))
     made_cabinets.sort(key=lambda c: c.id)
     return Supplier(TENANT, TENANT_NAME, made_customers, sites, made_cabinets, routes)
+
+
+def single_cabinet(seed, schedule, cabinet_id="PILOT-1"):
+    """The set-up for one pilot cabinet (`locker-sim pilot --hub`): one customer, one site, one route whose
+    driver comes on the pilot's schedule (plan.Schedule)."""
+    from sim.pilot.plan import DAY_NAMES
+    supplier = plan_supplier(1, 1, seed)
+    route, site, cabinet = supplier.routes[0], supplier.sites[0], supplier.cabinets[0]
+    route.weekdays = ",".join(DAY_NAMES[d] for d in sorted(schedule.days))
+    route.first_stop_hour = schedule.hour
+    site.cabinets = [cabinet_id]
+    cabinet.id, cabinet.seed, cabinet.visits = cabinet_id, seed, str(schedule)
+    return supplier
 
 
 def register(conn, supplier):

@@ -141,6 +141,22 @@ def test_the_min_max_review_is_proposed_by_the_supplier_and_decided_by_each_cust
         assert p["decided_at"].isoformat() == "2026-03-04T14:00:00+00:00"       # half-way, that afternoon
 
 
+def test_the_single_pilot_runs_on_the_hub_too_and_keeps_its_own_outputs(tmp_path, hub_dsn):
+    from sim.pilot.run import run_pilot
+    run = run_pilot(tmp_path, days=2, seed=2, locations=12, hub=hub_dsn)
+    assert (tmp_path / "comparison.html").exists() and (tmp_path / "report.html").exists()
+    assert run.hub is not None and run.hub.steps == 48
+    with db.connect(hub_dsn) as conn:
+        with open_ledger(tmp_path / "ledger.db", count_boot=False) as ledger:
+            mine = [(r["seq"], r["hash"]) for r in ledger.transactions()]
+        assert [(r["seq"], r["hash"]) for r in queries.rows(conn, "PILOT-1")] == mine
+        route = conn.execute("SELECT weekdays, depart FROM routes").fetchone()
+    assert (route["weekdays"], str(route["depart"])) == ([2, 5], "08:00:00")      # the pilot's tue,fri@9
+    assert "on the hub (" in "\n".join(run.summary) and (tmp_path / "hub" / "summary.txt").exists()
+    # The hub acks: a pilot on the hub simulates no outages.
+    assert run.pilot.sync.outages == 0
+
+
 def test_the_fleet_command_takes_the_hub_option_and_refuses_bad_input(capsys, tmp_path):
     assert cli.main(["fleet", "--hub", "--customers", "4", "--cabinets", "3", "--out", str(tmp_path)]) == 2
     assert "--cabinets must be between --customers (4)" in capsys.readouterr().err

@@ -11,7 +11,7 @@ import logging
 
 log = logging.getLogger("hub.jobs")
 
-JOBS = ["hub.routes.freeze"]
+JOBS = ["hub.routes.freeze", "hub.alerting.job"]
 
 
 def modules():

@@ -24,7 +24,7 @@ from hub.web.server import WebServer
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screens" / "hub"
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
-START = 1_796_000_000.0          # 2026-11-29 23:33:20 UTC, a fixed instant the test moves on
+START = 1_796_000_000.0          # 2026-11-30 00:53:20 UTC, a fixed instant the test moves on
 
 
 class Clock:

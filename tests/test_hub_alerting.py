@@ -87,7 +87,7 @@ def hub(hub_dsn):
         registry.set_setting(conn, "alert_web_url", WEB)
     ingest = Ingest(pool)
     h = type("Hub", (), {})()
-    h.dsn, h.conn, h.pool = hub_dsn, conn, pool
+    h.dsn, h.conn, h.pool, h.ingest = hub_dsn, conn, pool, ingest
     h.cab = {c: Cabinet(ingest, t, s, c) for t, s, c in (("acme", "plant1", "CAB-1"), ("acme", "plant1", "CAB-3"),
                                                           ("acme", "plant2", "CAB-2"), ("rival", "yard", "CAB-9"))}
     yield h
@@ -236,6 +236,23 @@ def test_a_mail_the_server_did_not_take_arrives_once_when_it_is_back(hub, smtp):
     assert len(smtp.to("driver@acme.example")) == 1 and len(smtp.messages) == 1
 
 
+def test_mail_still_waiting_when_the_alert_is_acknowledged_is_never_sent(hub, smtp):
+    rule(hub.conn, "acme", "driver@acme.example")
+    smtp.stop()
+    hub.cab["CAB-1"].events(raised(1, "stockout"))
+    t0 = utc_now()
+    job.run_due(hub.conn, t0)                                      # queued; the server is down
+    smtp.start()
+    fleet.acknowledge(hub.conn, alert_id(hub.conn, "CAB-1", 1), "ops@acme.example", "on it", t0 + T(minutes=2))
+    # A process that sends without having cancelled first (another process acknowledged meanwhile):
+    assert mailer.send_due(hub.conn, t0 + T(minutes=5), mailer.configured(hub.conn)) == 0
+    job.run_due(hub.conn, t0 + T(minutes=10))
+    assert smtp.messages == []
+    with hub.conn.transaction():
+        [mail] = hub.conn.execute("SELECT * FROM alert_mail").fetchall()
+    assert mail["sent_at"] is None and mail["cancelled_why"] == "acknowledged by ops@acme.example"
+
+
 def test_a_cabinet_offline_too_long_is_an_alert_until_it_is_back(hub, smtp):
     rule(hub.conn, "acme", "ops@acme.example", kind="cabinet_offline")
     hub.cab["CAB-2"].status("online", 4)
@@ -280,9 +297,44 @@ def test_events_in_any_order_leave_the_alert_as_the_cabinet_has_it(hub):
         row = hub.conn.execute("SELECT * FROM fleet_alerts WHERE ref = '9'").fetchone()
     assert (row["detail"], row["cleared_how"], row["raised_wall"]) == \
         ("1 on hand, min 3", "count", "2026-11-23T10:00:03.120+00:00")
-    cab.events(raised(10, "stockout"))
-    cab.events(raised(10, "stockout"))          # an event received twice is nothing new (another seq: a resend
-    assert len(fleet.open_alerts(hub.conn)) == 1  # of the same alert id keeps one row)
+    cab.seq = 3
+    [seq] = cab.events(raised(10, "stockout", detail="0 on hand, min 3"))
+    cab.seq, before = seq - 1, hub.ingest.stats.duplicates   # the same seq again, its words rewritten:
+    cab.events(raised(10, "stockout", detail="rewritten"))     # the first copy stands
+    assert hub.ingest.stats.duplicates == before + 1
+    assert [(a["ref"], a["detail"]) for a in fleet.open_alerts(hub.conn)] == [("10", "0 on hand, min 3")]
+
+
+def test_a_rule_may_name_a_web_user_whose_address_is_on_record(hub, smtp):
+    from hub.web import accounts
+    accounts.add_user(hub.conn, "acme", "maria@acme.example", "supplier_admin", "a long password")
+    accounts.add_user(hub.conn, "acme", "kiosk", "supplier_admin", "a long password")
+    accounts.add_user(hub.conn, "rival", "rita@rival.example", "supplier_admin", "a long password")
+    hub.conn.commit()
+    with pytest.raises(routing.RuleError, match="web user 'kiosk' has no e-mail address on record"):
+        rule(hub.conn, "acme", "user:kiosk")
+    with pytest.raises(routing.RuleError, match="tenant acme has no web user 'rita@rival.example'"):
+        rule(hub.conn, "acme", "user:rita@rival.example")
+    rule(hub.conn, "acme", "user:maria@acme.example")
+    hub.cab["CAB-1"].events(raised(1, "stockout"))
+    job.run_due(hub.conn, utc_now())
+    assert len(smtp.to("maria@acme.example")) == 1
+    accounts.disable_user(hub.conn, "maria@acme.example")           # she left: her rule tells nobody now
+    hub.conn.commit()
+    hub.cab["CAB-1"].events(raised(2, "stockout", location="L4"))
+    job.run_due(hub.conn, utc_now())
+    assert len(smtp.messages) == 1
+
+
+def test_the_hubs_scheduled_jobs_run_the_alert_job(hub, smtp):
+    from hub import jobs
+    rule(hub.conn, "acme", "ops@acme.example")
+    hub.cab["CAB-1"].events(raised(1, "stockout"))
+    done = jobs.run_all(hub.conn, utc_now())
+    assert done["hub.alerting.job"] == 2 and len(smtp.to("ops@acme.example")) == 1      # queued, sent
+    hub.conn.close()
+    with db.connect(hub.dsn) as conn:                                # and committed
+        assert conn.execute("SELECT count(*) AS n FROM alert_mail WHERE sent_at IS NOT NULL").fetchone()["n"] == 1
 
 
 def test_every_kind_has_a_severity_and_the_docs_list_them():
@@ -328,6 +380,13 @@ def test_rules_are_refused_with_words(hub):
     assert routing.rules(hub.conn) == []
     code, said = hub_cli(hub.dsn, "rule", "remove", "99")
     assert code == 2 and "no rule 99" in said
+    code, said = hub_cli(hub.dsn, "settings", "--smtp", "mail.example.com")
+    assert code == 2 and "give the SMTP server as host:port" in said
+    rule(hub.conn, "acme", "ops@acme.example")
+    hub.conn.commit()
+    hub.cab["CAB-1"].events(raised(1, "stockout"))
+    code, said = hub_cli(hub.dsn, "send")                              # mail waits, and no server is set
+    assert code == 2 and "1 alert mails wait: no SMTP server is set (locker-hub alert settings --smtp" in said
 
 
 def test_the_cli_adds_rules_sends_lists_and_acknowledges(hub, smtp):

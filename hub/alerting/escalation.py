@@ -8,17 +8,28 @@ import datetime
 from hub.alerting import fleet, routing
 
 
+# Why an alert's waiting mail is not sent: an SQL expression over fleet_alerts f.
+SETTLED_WHY = ("CASE WHEN f.acked_at IS NOT NULL THEN 'acknowledged by ' || f.acked_by "
+               "WHEN f.site_ack_at IS NOT NULL THEN 'acknowledged at the cabinet by ' || coalesce(f.site_ack_by, '?') "
+               "ELSE 'cleared (' || coalesce(f.cleared_how, '?') || ')' END")
+
+
+def settled(alert):
+    """Whether nothing more is sent for the alert (acknowledged anywhere, or over)."""
+    return alert["acked_at"] is not None or alert["site_ack_at"] is not None or alert["cleared_at"] is not None
+
+
 def cancel_settled(conn, now):
     """Cancel the unsent mail of alerts acknowledged or cleared since it was queued; returns how many."""
     with conn.transaction():
         return conn.execute(
-            "UPDATE alert_mail m SET cancelled_at = %(now)s, cancelled_why = CASE "
-            "WHEN f.acked_at IS NOT NULL THEN 'acknowledged by ' || f.acked_by "
-            "WHEN f.site_ack_at IS NOT NULL THEN 'acknowledged at the cabinet by ' || coalesce(f.site_ack_by, '?') "
-            "ELSE 'cleared (' || coalesce(f.cleared_how, '?') || ')' END "
-            "FROM fleet_alerts f WHERE f.id = m.alert AND m.sent_at IS NULL AND m.cancelled_at IS NULL "
-            "AND (f.acked_at IS NOT NULL OR f.site_ack_at IS NOT NULL OR f.cleared_at IS NOT NULL)",
-            {"now": now}).rowcount
+            "UPDATE alert_mail m SET cancelled_at = %(now)s, cancelled_why = " + SETTLED_WHY + " "
+            "FROM fleet_alerts f WHERE f.id = m.alert AND (m.alert, m.recipient, m.level) IN ("
+            # rows another process is sending are skipped (it checks the alert itself), and locked in one order
+            "SELECT w.alert, w.recipient, w.level FROM alert_mail w JOIN fleet_alerts a ON a.id = w.alert "
+            "WHERE w.sent_at IS NULL AND w.cancelled_at IS NULL AND (a.acked_at IS NOT NULL OR "
+            "a.site_ack_at IS NOT NULL OR a.cleared_at IS NOT NULL) "
+            "ORDER BY w.alert, w.recipient, w.level FOR UPDATE OF w SKIP LOCKED)", {"now": now}).rowcount
 
 
 def due_levels(rule, alert, now):

@@ -77,12 +77,13 @@ def sync_offline(conn, now, minutes=None):
             "message for more than ' || %(min)s || ' minutes)', s.received_at "
             "FROM status s JOIN cabinets c ON c.id = s.cabinet "
             "WHERE s.state = 'offline' AND s.received_at <= %(now)s - make_interval(mins => %(min)s) "
-            "ON CONFLICT (cabinet, source, ref) DO NOTHING",
+            "ORDER BY s.cabinet ON CONFLICT (cabinet, source, ref) DO NOTHING",      # one order: no deadlock
             {"kind": OFFLINE_KIND, "min": minutes, "now": now}).rowcount
         cleared = conn.execute(
-            "UPDATE fleet_alerts f SET cleared_at = %(now)s, cleared_how = 'condition' "
-            "WHERE f.source = 'offline' AND f.cleared_at IS NULL AND NOT EXISTS (SELECT 1 FROM status s WHERE "
-            "s.cabinet = f.cabinet AND s.state = 'offline' AND s.session::text = f.ref)", {"now": now}).rowcount
+            "UPDATE fleet_alerts SET cleared_at = %(now)s, cleared_how = 'condition' WHERE id IN ("
+            "SELECT f.id FROM fleet_alerts f WHERE f.source = 'offline' AND f.cleared_at IS NULL AND NOT EXISTS ("
+            "SELECT 1 FROM status s WHERE s.cabinet = f.cabinet AND s.state = 'offline' AND s.session::text = f.ref) "
+            "ORDER BY f.id FOR NO KEY UPDATE SKIP LOCKED)", {"now": now}).rowcount
     return raised + cleared
 
 
@@ -92,23 +93,25 @@ ALERT_SQL = (
     "FROM fleet_alerts f JOIN cabinets c ON c.id = f.cabinet JOIN sites s ON s.tenant = c.tenant AND s.id = c.site ")
 
 
+# Readers run in a transaction block of their own: on a connection without autocommit (`locker-hub jobs`'s) a
+# bare read would leave a transaction open, and the job's later steps would become savepoints never committed.
 def get(conn, alert_id):
-    row = conn.execute(ALERT_SQL + "WHERE f.id = %s", [alert_id]).fetchone()
+    with conn.transaction():
+        row = conn.execute(ALERT_SQL + "WHERE f.id = %s", [alert_id]).fetchone()
     return _decorate(row) if row else None
 
 
 def open_alerts(conn, tenant=None, sites=None, now=None, sort="severity"):
     """The open alerts (not cleared) of a tenant (None: every tenant), only `sites` when given (a list of site
     ids: a customer's), most severe first then oldest first (sort="severity"), or oldest first (sort="age")."""
-    rows = conn.execute(
-        ALERT_SQL + "WHERE f.cleared_at IS NULL AND (%(t)s::text IS NULL OR c.tenant = %(t)s) "
-        "AND (%(all)s OR c.site = ANY(%(sites)s)) ORDER BY f.known_at, f.id",
-        {"t": tenant, "all": sites is None, "sites": list(sites or [])}).fetchall()
+    with conn.transaction():
+        rows = conn.execute(
+            ALERT_SQL + "WHERE f.cleared_at IS NULL AND (%(t)s::text IS NULL OR c.tenant = %(t)s) "
+            "AND (%(all)s OR c.site = ANY(%(sites)s)) ORDER BY f.known_at, f.id",
+            {"t": tenant, "all": sites is None, "sites": list(sites or [])}).fetchall()
     found = [_decorate(r) for r in rows]
     if sort == "severity":
         found.sort(key=lambda a: -rank(a["severity"]))       # stable: oldest first within a severity
-    elif sort == "age_newest":
-        found.reverse()
     return found
 
 
@@ -144,7 +147,8 @@ def acknowledge(conn, alert_id, by, note, now, tenant=None, sites=None):
     if not by:
         raise AlertError("say who acknowledges it")
     with conn.transaction():
-        row = conn.execute(ALERT_SQL + "WHERE f.id = %s FOR UPDATE OF f", [alert_id]).fetchone()
+        # NO KEY UPDATE: the outbox's foreign key holds KEY SHARE locks on the row, which must not block this.
+        row = conn.execute(ALERT_SQL + "WHERE f.id = %s FOR NO KEY UPDATE OF f", [alert_id]).fetchone()
         if row is None or (tenant is not None and row["tenant"] != tenant) or \
                 (sites is not None and row["site"] not in sites):
             raise AlertError("no alert %s" % alert_id)
@@ -156,7 +160,7 @@ def acknowledge(conn, alert_id, by, note, now, tenant=None, sites=None):
                 alert_id, row["acked_by"], _utc(row["acked_at"]), row["acked_note"]))
         conn.execute("UPDATE fleet_alerts SET acked_by = %s, acked_note = %s, acked_at = %s WHERE id = %s",
                      [by, note, now, alert_id])
-    return get(conn, alert_id)
+        return get(conn, alert_id)
 
 
 def _utc(when):

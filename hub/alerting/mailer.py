@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from hub import registry
-from hub.alerting import fleet
+from hub.alerting import escalation, fleet
 
 RETRY_MINUTES = (1, 2, 5, 10, 30, 60)    # after the 1st, 2nd, ... failure; then every 60
 TIMEOUT_S = 20
@@ -40,14 +40,16 @@ def host_port(text):
 
 def configured(conn, smtp=None, sender=None, web_url=None):
     """The server and sender: the arguments where given, else the hub settings; None when there is no server."""
-    server = smtp or registry.setting(conn, "alert_smtp")
+    with conn.transaction():
+        server = smtp or registry.setting(conn, "alert_smtp")
+        sender = sender or registry.setting(conn, "alert_mail_from")
+        web_url = web_url or registry.setting(conn, "alert_web_url") or ""
     if not server:
         return None
     host, port = host_port(server)
-    sender = sender or registry.setting(conn, "alert_mail_from")
     if not sender:
         raise MailError("no sender address: locker-hub alert settings --from alerts@your-domain (or --from)")
-    return Smtp(host, port, sender, (web_url or registry.setting(conn, "alert_web_url") or "").rstrip("/"))
+    return Smtp(host, port, sender, web_url.rstrip("/"))
 
 
 def retry_after(attempts):
@@ -120,9 +122,10 @@ def send_due(conn, now, smtp):
                 if mail is None:
                     break
                 alert = fleet.get(conn, mail["alert"])
-                if alert is None:           # its cabinet was removed from the hub
-                    conn.execute("UPDATE alert_mail SET cancelled_at = %s, cancelled_why = 'cabinet removed' "
-                                 "WHERE alert = %s AND recipient = %s AND level = %s",
+                if alert is None or escalation.settled(alert):     # acknowledged since it was queued
+                    conn.execute("UPDATE alert_mail m SET cancelled_at = %s, cancelled_why = coalesce(("
+                                 "SELECT " + escalation.SETTLED_WHY + " FROM fleet_alerts f WHERE f.id = m.alert), "
+                                 "'cabinet removed') WHERE alert = %s AND recipient = %s AND level = %s",
                                  [now, mail["alert"], mail["recipient"], mail["level"]])
                     continue
                 rule = conn.execute("SELECT * FROM alert_rules WHERE id = %s", [mail["rule"]]).fetchone()

@@ -44,6 +44,19 @@ def _web_user(conn, tenant, user):
     return None
 
 
+def who_list(text):
+    """"a@x.example, user:ann" -> ["a@x.example", "user:ann"]."""
+    return [w.strip() for w in re.split(r"[,;\s]+", text or "") if w.strip()]
+
+
+def parse_step(text):
+    """An escalation level as written (`--then 30:lead@x.example,boss@x.example`) -> (30, [who, ...])."""
+    minutes, sep, who = (text or "").partition(":")
+    if not sep or not minutes.strip().isdigit():
+        raise RuleError("%r: give MINUTES:WHO, e.g. 30:lead@example.com" % text)
+    return int(minutes), who_list(who)
+
+
 def check_levels(conn, tenant, levels):
     """levels: [(after_minutes, [recipient, ...]), ...] -> the stored JSON list, checked."""
     if not levels:
@@ -66,6 +79,11 @@ def check_levels(conn, tenant, levels):
 
 def add_rule(conn, tenant, levels, site=None, supplier=None, kind=None, min_severity="warning", note=""):
     """Store a rule; returns its id."""
+    with conn.transaction():
+        return _add_rule(conn, tenant, levels, site, supplier, kind, min_severity, note)
+
+
+def _add_rule(conn, tenant, levels, site, supplier, kind, min_severity, note):
     registry.need_tenant(conn, tenant)
     if site is not None:
         registry.check_id("site", site)
@@ -78,16 +96,16 @@ def add_rule(conn, tenant, levels, site=None, supplier=None, kind=None, min_seve
     if supplier is not None and not supplier.strip():
         raise RuleError("--supplier names a supplier (leave it out for any)")
     stored = check_levels(conn, tenant, levels)
-    with conn.transaction():
-        return conn.execute(
-            "INSERT INTO alert_rules (tenant, site, supplier, kind, min_severity, levels, note) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            [tenant, site, supplier, kind, min_severity, json.dumps(stored), note or ""]).fetchone()["id"]
+    return conn.execute(
+        "INSERT INTO alert_rules (tenant, site, supplier, kind, min_severity, levels, note) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        [tenant, site, supplier, kind, min_severity, json.dumps(stored), note or ""]).fetchone()["id"]
 
 
 def rules(conn, tenant=None):
-    return conn.execute("SELECT * FROM alert_rules WHERE %(t)s::text IS NULL OR tenant = %(t)s ORDER BY tenant, id",
-                        {"t": tenant}).fetchall()
+    with conn.transaction():
+        return conn.execute("SELECT * FROM alert_rules WHERE %(t)s::text IS NULL OR tenant = %(t)s ORDER BY tenant, id",
+                            {"t": tenant}).fetchall()
 
 
 def remove_rule(conn, rule_id, tenant=None):
@@ -96,7 +114,8 @@ def remove_rule(conn, rule_id, tenant=None):
         gone = conn.execute("DELETE FROM alert_rules WHERE id = %s AND (%s::text IS NULL OR tenant = %s) "
                             "RETURNING id", [rule_id, tenant, tenant]).fetchone()
     if gone is None:
-        raise RuleError("no rule %s%s (locker-hub alert rule list)" % (rule_id, " of tenant %s" % tenant if tenant else ""))
+        raise RuleError("no rule %s%s (locker-hub alert rule list)"
+                        % (rule_id, " of tenant %s" % tenant if tenant else ""))
 
 
 def describe(rule):

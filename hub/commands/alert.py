@@ -52,7 +52,7 @@ def add_parser(sub):
     add = rules.add_parser("add", help="route a tenant's alerts to people", epilog=(
         "example: locker-hub alert rule add --tenant acme --site plant1 --severity critical "
         "--to ops@acme.example --then 30:lead@acme.example --then 120:user:boss@acme.example"))
-    add.add_argument("--tenant", required=True)
+    add.add_argument("--tenant", required=True, help="the supplier whose alerts it routes (only theirs)")
     add.add_argument("--site", help="only this site's alerts (default: any site)")
     add.add_argument("--supplier", help="only alerts at a location stocked by this supplier (default: any)")
     add.add_argument("--kind", help="only this kind (default: any; e.g. stockout, low_stock, cabinet_offline)")
@@ -67,7 +67,7 @@ def add_parser(sub):
     add.add_argument("--note", default="", help="why the rule is there")
     add.set_defaults(run=run_rule_add)
     rls = rules.add_parser("list", help="the rules, with their levels")
-    rls.add_argument("--tenant")
+    rls.add_argument("--tenant", help="only this tenant's")
     rls.set_defaults(run=run_rule_list)
     rm = rules.add_parser("remove", help="remove a rule (its mail on record stays)")
     rm.add_argument("id", type=int)
@@ -110,13 +110,15 @@ def run_show(args, out):
         a = fleet.get(conn, args.id)
         if a is None:
             return _refused(out, "no alert %d (locker-hub alert list)" % args.id)
-        mails = conn.execute("SELECT * FROM alert_mail WHERE alert = %s ORDER BY level, recipient", [args.id]).fetchall()
+        mails = conn.execute("SELECT * FROM alert_mail WHERE alert = %s ORDER BY level, recipient",
+                             [args.id]).fetchall()
     out("alert %d: %s (%s, %s) at %s/%s cabinet %s %s" % (a["id"], a["kind_words"], a["kind"], a["severity"],
                                                         a["tenant"], a["site"], a["cabinet"], a["location"] or ""))
     out("detail: %s" % a["detail"])
     out("raised: %s by the cabinet's clock; the hub knew at %s" % (a["raised_wall"] or "-", _when(a["known_at"])))
     if a["site_ack_at"]:
-        out("acknowledged at the cabinet by %s at %s: %s" % (a["site_ack_by"], _when(a["site_ack_at"]), a["site_ack_note"]))
+        out("acknowledged at the cabinet by %s at %s: %s"
+            % (a["site_ack_by"], _when(a["site_ack_at"]), a["site_ack_note"]))
     if a["acked_at"]:
         out("acknowledged on the hub by %s at %s: %s" % (a["acked_by"], _when(a["acked_at"]), a["acked_note"]))
     out("cleared: %s" % ("%s (%s)" % (_when(a["cleared_at"]), a["cleared_how"]) if a["cleared_at"] else "no, open"))
@@ -142,8 +144,7 @@ def run_ack(args, out):
 def run_send(args, out):
     with db.connect(args.dsn) as conn:
         try:
-            with conn.transaction():
-                smtp = mailer.configured(conn, args.smtp, args.sender, args.web_url)
+            smtp = mailer.configured(conn, args.smtp, args.sender, args.web_url)
             done = job.run_due(conn, _now(), smtp=smtp)
         except mailer.MailError as e:
             return _refused(out, e)
@@ -175,24 +176,11 @@ def run_settings(args, out):
     return 0
 
 
-def _who(text):
-    return [w for w in (text or "").split(",") if w.strip()]
-
-
-def _levels(args):
-    levels = [(args.after, _who(args.to))]
-    for step in args.then:
-        minutes, sep, who = step.partition(":")
-        if not sep or not minutes.strip().isdigit():
-            raise routing.RuleError("--then %r: give MINUTES:WHO, e.g. 30:lead@example.com" % step)
-        levels.append((int(minutes), _who(who)))
-    return levels
-
-
 def run_rule_add(args, out):
     with db.connect(args.dsn) as conn:
         try:
-            rule_id = routing.add_rule(conn, args.tenant, _levels(args), site=args.site, supplier=args.supplier,
+            levels = [(args.after, routing.who_list(args.to))] + [routing.parse_step(step) for step in args.then]
+            rule_id = routing.add_rule(conn, args.tenant, levels, site=args.site, supplier=args.supplier,
                                        kind=args.kind, min_severity=args.severity, note=args.note)
         except (routing.RuleError, registry.RegistryError) as e:
             return _refused(out, e)

@@ -169,7 +169,8 @@ class VanLoads(Adapter):
         from hub.routes import book, schedule
         for route in ctx.supplier.routes:
             book.save_route(conn, ctx.supplier.tenant, route.id, name=route.name, driver=route.driver,
-                            weekdays=schedule.parse_weekdays(route.weekdays), depart=book.parse_time("%02d:00" % route.depart_hour),
+                            weekdays=schedule.parse_weekdays(route.weekdays),
+                            depart=book.parse_time("%02d:00" % route.depart_hour),
                             cutoff_hours=CUTOFF_HOURS, timezone="UTC")
             book.set_stops(conn, ctx.supplier.tenant, route.id,
                            [c for site in route.stops for c in ctx.supplier.site(site).cabinets])
@@ -372,10 +373,10 @@ class Orders(Adapter):
         lines = ["%d orders: %s; %d lines, %d units, %.2f in value" % (
             len(rows), ", ".join("%d %s" % (states.get(k, 0), k) for k in order),
             sum(r["lines"] for r in rows), sum(r["units"] for r in rows), sum(r["value_cents"] for r in rows) / 100)]
+        rule_of = {r["site"]: r["rule"] for r in conn.execute(
+            "SELECT site, rule FROM site_order_rules WHERE tenant = %s", [ctx.supplier.tenant])}
         for customer in ctx.supplier.customers:
             mine = [r for r in rows if r["customer"] == customer.name]
-            rule_of = {r["site"]: r["rule"] for r in conn.execute(
-                "SELECT site, rule FROM site_order_rules WHERE tenant = %s", [ctx.supplier.tenant])}
             lines.append("%s (%s): %d orders, %d delivered" % (
                 customer.name, ", ".join(sorted({rule_of.get(s, "?") for s in customer.sites})), len(mine),
                 sum(r["state"] == "delivered" for r in mine)))

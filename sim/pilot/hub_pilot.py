@@ -1,13 +1,14 @@
 """A supplier's pilot on the hub (`locker-sim fleet --hub`): pilot cabinets at several customers' sites, each
 its own process with the agent's real CloudSync (sim/pilot/lockstep.py), one real Mosquitto, the hub
-(hub/service.py) on PostgreSQL, an SMTP server on loopback for the alert e-mails (smtp_sink.py), and the
-hub's scheduled jobs (hub.jobs.run_all) run on the pilot's virtual clock.
+(hub/service.py) on PostgreSQL, an SMTP server (smtp_sink.py) and the supplier's ERP (erp_sink.py) on
+loopback, and the hub's scheduled jobs (hub.jobs.run_all) run on the pilot's virtual clock. HubSide is the
+hub's half; `locker-sim pilot --hub` drives it from one cabinet in its own process (run.py HubArm).
 
 Virtual time moves in steps (an hour by default): every cabinet runs its pilot up to the step's end and
 waits until the hub holds what it wrote; then the hub's jobs run at that time (escalations, order batches,
 route cut-offs happen when they would have), then the next step. At the end the supplier's capabilities
 (capabilities.py) are asked what a supplier would have seen: van loads, orders, alert e-mails, one report
-per customer; written into the output folder with a summary (summary.py)."""
+per customer; written into the output folder with a summary (hub_summary.py)."""
 import contextlib
 import datetime
 import json
@@ -24,7 +25,6 @@ from sim.pilot.runner import START
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 MAX_DAYS = 92
-STEP_TIMEOUT_S = 300           # a step that takes longer: a cabinet is stuck
 SNAPSHOT_TIMEOUT_S = 60
 
 
@@ -39,7 +39,6 @@ class Context:
     locations: int = 20
     hub: object = None
     smtp: object = None
-    notes: dict = field(default_factory=dict)      # an adapter's own state between steps
 
 
 @dataclass

@@ -38,7 +38,8 @@ def lines_of(result):
 def write(result):
     lines = lines_of(result)
     (result.out_dir / "summary.txt").write_text("\n".join(lines) + "\n")
-    data = {"days": result.days, "steps": result.steps, "cabinets": result.cabinets, "jobs": result.jobs, "job_failures": result.job_failures,
+    data = {"days": result.days, "steps": result.steps, "cabinets": result.cabinets, "jobs": result.jobs,
+            "job_failures": result.job_failures,
             "hub": {k: v for k, v in result.hub.items() if k in ("stored", "rejected")},
             "sections": {s.name: {"available": s.available, "figures": s.figures, "files": s.files}
                          for s in result.sections}}

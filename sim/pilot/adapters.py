@@ -125,6 +125,34 @@ class SitesFromHub(Adapter):
                        figures={"cabinets": len(self.made)})
 
 
+# -- the people who sign in to the hub -----------------------------------------------------------------------
+class People(Adapter):
+    """The web app's users of the pilot: the service desk and operations (supplier admins), each route's
+    driver, each customer's maintenance lead (their customer's admin). Their passwords are random and shown to
+    nobody: to look round the pilot's hub, set one (locker-hub user add ... --password)."""
+    name = "people on the hub"
+    modules = ("hub.web.accounts",)
+
+    def install(self, conn, ctx):
+        import secrets
+        from hub.web import accounts
+        s = ctx.supplier
+        self.users = [(s.service_desk, "supplier_admin", None, "Service desk"),
+                      (s.operations, "supplier_admin", None, "Operations")]
+        self.users += [(r.driver, "route_driver", None, r.driver_name) for r in s.routes]
+        self.users += [(c.contact, "customer_admin", c.name, "%s maintenance" % c.name) for c in s.customers]
+        for user, role, customer, words in self.users:
+            accounts.add_user(conn, s.tenant, user, role, secrets.token_urlsafe(24), customer=customer, name=words)
+        conn.commit()
+
+    def collect(self, conn, ctx):
+        roles = {}
+        for _, role, _, _ in self.users:
+            roles[role] = roles.get(role, 0) + 1
+        return Section(self.name, lines=["%d web users: %s" % (len(self.users), ", ".join(
+            "%d %s" % (n, role) for role, n in sorted(roles.items())))], figures=roles)
+
+
 # -- what the hub holds ----------------------------------------------------------------------------------------
 class FleetOnHub(Adapter):
     """What reached the hub per customer: rows, the cabinets' alerts and refill visits (events)."""
@@ -482,4 +510,4 @@ class MinMax(Adapter):
         return Section(self.name, lines=lines, figures=figures)
 
 
-ALL = [SitesFromHub(), FleetOnHub(), VanLoads(), Orders(), AlertMail(), MinMax(), CustomerReports()]
+ALL = [SitesFromHub(), People(), FleetOnHub(), VanLoads(), Orders(), AlertMail(), MinMax(), CustomerReports()]

@@ -17,7 +17,7 @@ from hub.registry import RegistryError
 COMMANDS = ["hub.commands.migrate", "hub.commands.serve", "hub.commands.tenant", "hub.commands.site",
             "hub.commands.cabinet", "hub.commands.broker", "hub.commands.desired", "hub.commands.jobs",
             "hub.commands.web", "hub.commands.user", "hub.commands.route", "hub.commands.alert",
-            "hub.commands.minmax", "hub.commands.report"]
+            "hub.commands.minmax", "hub.commands.report", "hub.commands.order"]
 EXIT_USAGE = 2
 
 

@@ -11,7 +11,8 @@ import logging
 
 log = logging.getLogger("hub.jobs")
 
-JOBS = ["hub.routes.freeze", "hub.alerting.job"]
+JOBS = ["hub.routes.freeze", "hub.orders.propose", "hub.orders.deliveries", "hub.orders.outbox",
+        "hub.alerting.job"]
 
 
 def modules():

@@ -92,6 +92,27 @@ def test_the_routes_van_loads_have_lines_and_are_reconciled_against_the_visits(p
     assert (result.out_dir / "van-loads" / "north-2026-03-03.html").read_text().count("<table>") >= 3
 
 
+def test_orders_go_to_the_erp_signed_and_move_through_their_lifecycle(pilot):
+    result, dsn = pilot
+    with db.connect(dsn) as conn:
+        orders = conn.execute("SELECT o.id, o.state, o.rule, o.site, o.erp_ref, o.confirmed_at, s.customer, "
+                              "(SELECT count(*) FROM order_lines l WHERE l.order_id = o.id) AS lines FROM orders o "
+                              "JOIN sites s ON (s.tenant, s.id) = (o.tenant, o.site) ORDER BY o.id").fetchall()
+    assert orders and all(o["lines"] >= 1 for o in orders)
+    # Each customer's sites order by their rule: daily, at the route's cut-off, per task.
+    assert {o["customer"]: o["rule"] for o in orders} == {"Northwind Foods": "daily", "Contoso Metalworks": "cutoff",
+                                                          "Fabrikam Plastics": "per_task"}
+    # Every order reached the ERP as signed cXML; the ERP confirmed in office hours; refill visits delivered some.
+    erp = sorted((result.out_dir / "erp").iterdir())
+    assert len(erp) == len(orders) and all(b"<OrderRequest>" in p.read_bytes() for p in erp)
+    states = {o["state"] for o in orders}
+    assert "delivered" in states and states <= {"sent", "confirmed", "delivered"}
+    confirmed = [o for o in orders if o["confirmed_at"] is not None]
+    assert confirmed and all(o["erp_ref"] == "SO-%06d" % o["id"] and 8 <= o["confirmed_at"].hour <= 17
+                             for o in confirmed)
+    assert (result.out_dir / "orders.csv").read_text().count("\n") == len(orders) + 1
+
+
 def test_alert_emails_reach_the_people_of_the_rules_through_the_smtp_server(pilot):
     result, dsn = pilot
     mails = [m for m in result.out_dir.joinpath("mail").iterdir()]

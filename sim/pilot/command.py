@@ -20,6 +20,7 @@ examples:
   locker-sim pilot --days 90 --locations 60 --seed 7 --out pilot-90
   locker-sim pilot --config examples/cabinet.toml --locations 24 --days 14 --out small
   locker-sim pilot --pilot-visits mon,wed,fri@7 --baseline-visits thu@8 --visit-cost 60
+  locker-sim pilot --days 30 --hub --out pilot-hub     # and what the supplier saw on the hub: DIR/hub/
 
 A pilot config (TOML, --pilot-config) holds the same settings; options given on the command line win:
   [schedule]
@@ -61,6 +62,13 @@ def add_parser(sub):
                              ("--emergency-order-cost", "emergency_order", "an emergency order (a part rushed in)")):
         p.add_argument(name, type=float, metavar="X", dest=key,
                        help="cost of %s (default %.2f)" % (words, plan.DEFAULT_COSTS[key]))
+    p.add_argument("--hub", nargs="?", const="", default=None, metavar="DSN",
+                   help="run the pilot arm on the hub too, in lock-step with the hub's jobs on virtual time (a "
+                        "supplier's set-up for this one cabinet: its route on --pilot-visits, alert e-mails to an "
+                        "SMTP server on loopback, orders, min/max, the customer's report) into DIR/hub; DSN: a "
+                        "pilot's own hub database (default: a throw-away one). The hub acks: no outages then")
+    p.add_argument("--step", type=int, default=60, metavar="MINUTES",
+                   help="with --hub: virtual minutes between two runs of the hub's jobs (default 60)")
     p.add_argument("--carrying-rate", type=float, metavar="PCT", dest="carrying_rate_pct",
                    help="stock carrying cost, %%%% a year of the average stock value (default %g; 0: none)"
                         % plan.DEFAULT_COSTS["carrying_rate_pct"])
@@ -93,6 +101,15 @@ def add_parser(sub):
                    help="contract: rows each cabinet holds unsent at the start (a fleet back from an outage)")
     f.add_argument("--db", default=None, metavar="DSN",
                    help="the hub's PostgreSQL (migrated here); default: a throw-away one for the run")
+    f.add_argument("--hub", nargs="?", const="", default=None, metavar="DSN",
+                   help="pilot: run as a supplier's pilot on the hub (docs/pilot.md \"On the hub\"): --customers "
+                        "customers' sites, routes and alert rules, the cabinets in lock-step with the hub's jobs on "
+                        "virtual time; then van loads, orders, alert e-mails and one report per customer in --out. "
+                        "DSN: a pilot's own hub database (default: a throw-away one); --speed does not apply")
+    f.add_argument("--customers", type=int, default=3, metavar="N",
+                   help="with --hub: customers the cabinets are shared among (default 3)")
+    f.add_argument("--step", type=int, default=60, metavar="MINUTES",
+                   help="with --hub: virtual minutes between two runs of the hub's jobs (default 60)")
     f.add_argument("--json", action="store_true", help="print the figures as one JSON line too")
     f.add_argument("--out", default="fleet-out", metavar="DIR",
                    help="ledgers, the broker's log and the hub workers' logs (default fleet-out)")
@@ -108,6 +125,7 @@ every cabinet's rows must be in the hub, seq for seq, and acked; exit 1 when not
 
 examples:
   locker-sim fleet --cabinets 4 --days 2
+  locker-sim fleet --hub --customers 3 --cabinets 10 --days 30 --out supplier-pilot
   locker-sim fleet --model contract --cabinets 1000 --workers 2 --rate 0.5 --seconds 60
   locker-sim fleet --model contract --cabinets 200 --backlog 500 --rate 0 --db postgresql://hub@db/hub
 """
@@ -117,6 +135,8 @@ def run_fleet_command(args):
     if args.model == "contract":
         from sim.fleet.run import command
         return command(args)
+    if args.hub is not None:
+        return run_hub_pilot_command(args)
     from sim.pilot.fleet import run_fleet, summary_lines
     from sim.pilot.progress import Progress
     try:
@@ -128,6 +148,25 @@ def run_fleet_command(args):
         return 2
     for line in summary_lines(result):
         sys.stdout.write(line + "\n")
+    return 0
+
+
+def run_hub_pilot_command(args):
+    import time
+    from sim.pilot.hub_pilot import run_hub_pilot
+    from sim.pilot.progress import Progress
+    t0 = time.monotonic()
+    try:
+        result = run_hub_pilot(args.out, customers=args.customers, cabinets=args.cabinets, days=args.days,
+                               locations=args.locations, seed=args.seed, dsn=args.hub or args.db,
+                               step_minutes=args.step, progress=Progress("pilot on the hub: days"))
+    except (ValueError, RuntimeError) as e:
+        sys.stderr.write("locker-sim: error: %s\n" % e)
+        return 2
+    for line in result.summary:
+        sys.stdout.write(line + "\n")
+    sys.stdout.write("written to %s: summary.txt, summary.json and the files above (%.0f s)\n"
+                     % (args.out, time.monotonic() - t0))
     return 0
 
 
@@ -145,8 +184,9 @@ def run(args):
             from sim.cabinet import load_raw_config
             raw = load_raw_config(args.config)
         outcome = run_pilot(args.out, days=args.days, seed=args.seed, locations=args.locations, raw_config=raw,
-                            progress=None if args.quiet else Progress("pilot"), plan=plan)
-    except (ConfigError, ValueError) as e:
+                            progress=None if args.quiet else Progress("pilot"), plan=plan, hub=args.hub,
+                            hub_step_minutes=args.step)
+    except (ConfigError, ValueError, RuntimeError) as e:
         sys.stderr.write("locker-sim: error: %s\n" % e)
         return 2
     except OSError as e:

@@ -9,6 +9,11 @@ The card answers GET UID (`FF CA 00 00 00`, how PC/SC contactless readers expose
 `90 00`, and everything else with `6A 81` (function not supported). A card built with uid=None refuses GET
 UID too: a tag a badge reader cannot read.
 
+The card acknowledges every byte from vpcd at once (TCP_QUICKACK, set again after each read, as Linux leaves
+quick-ACK mode by itself). vpcd (Debian's 3.3) sends a message's 2-byte length and its payload in two writes
+with Nagle on, so the payload waits for our ACK of the length, which Linux otherwise delays up to 40 ms: about
+40 ms per exchange (each presence poll, power-on, APDU) that a real reader does not have.
+
     card = VirtualCard(port=35963)
     card.tap(bytes.fromhex("04A1B2C3"))   # on the reader until remove()
     card.remove()
@@ -60,6 +65,8 @@ class VirtualCard:
                     raise ConnectionError(f"vpcd is not listening on {self.host}:{self.port}: {e}") from e
                 time.sleep(0.05)
         sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # our answers go out whole, at once
+        _ack_now(sock)
         self._sock = sock
         self._thread = threading.Thread(target=self._serve, args=(sock,), name="virtual card", daemon=True)
         self._thread.start()
@@ -115,11 +122,17 @@ def _send(sock, payload):
     sock.sendall(struct.pack(">H", len(payload)) + payload)
 
 
+def _ack_now(sock):
+    """ACK what has arrived now, and the next segments too (Linux leaves quick-ACK mode by itself)."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+
+
 def _recv_exact(sock, n):
     buf = bytearray()
     while len(buf) < n:
         chunk = sock.recv(n - len(buf))
         if not chunk:
             return None
+        _ack_now(sock)
         buf += chunk
     return bytes(buf)

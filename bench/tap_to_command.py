@@ -12,11 +12,17 @@ this process. N rounds (a warm-up round first, not counted), each:
      where the bridge hands the bytes it read to the sim (sim.uart_host_write, wrapped here) and decoded
      with firmware/codec.py. Each issue's HTTP answer is awaited before the next; then POST /api/logout.
   3. tap to command = identified + issue -> command, per round: the person's choice on the screen (and the
-     touchscreen's own reaction) is excluded.
+     touchscreen's own reaction) is excluded. The agent's own share is the same less tap -> pcscd: pcscd
+     reports the card -> the UNLOCK / VEND frame.
 
 pcscd learns of a vpcd card by polling the driver, so detection is phase-locked to that poll: each tap
-waits a random 0..0.4 s first, as a person's would come at any point of it. Reported apart: the agent's
-PC/SC wait (edge_agent.badge.pcsc.POLL_S), what pcscd's own polling is seen to cost, the sim speed.
+waits a random 0..0.4 s first, as a person's would come at any point of it. The poll is pcscd's, not ours:
+a driver without a polling thread of its own (vpcd has none) is asked IFDHICCPresence every
+PCSCLITE_STATUS_POLL_RATE = 400 ms (pcsc-lite 1.9.9, src/pcscd.h.in and the sleep in eventhandler.c); the
+CCID driver gives pcscd a thread woken by the reader's interrupt endpoint instead, so a USB reader reports
+a card at once. The virtual card answers vpcd without delayed ACKs (sim/virtual_card.py): before that, each
+exchange with pcscd waited about 40 ms. Reported apart: the agent's PC/SC wait
+(edge_agent.badge.pcsc.POLL_S), what pcscd's own polling is seen to cost, the sim speed.
 The last line is JSON. Usage: .venv/bin/python bench/tap_to_command.py [--count N] [--seed S] [--dir DIR]"""
 import argparse
 import contextlib
@@ -250,6 +256,8 @@ def main():
         out[name] = summary(col(name))
     out["tap_to_unlock"] = summary([r["tap_to_identified"] + r["issue_to_unlock"] for r in rows])
     out["tap_to_vend"] = summary([r["tap_to_identified"] + r["issue_to_vend"] for r in rows])
+    out["pcscd_to_unlock"] = summary([r["tap_to_identified"] - r["tap_to_pcscd"] + r["issue_to_unlock"] for r in rows])
+    out["pcscd_to_vend"] = summary([r["tap_to_identified"] - r["tap_to_pcscd"] + r["issue_to_vend"] for r in rows])
     out["command_frames_max"] = {"unlock": max(col("unlock_frames")), "vend": max(col("vend_frames"))}
 
     def line(label, key, note=""):
@@ -266,13 +274,16 @@ def main():
     line("issue -> VEND frame at the cabinet", "issue_to_vend")
     line("tap to unlock command", "tap_to_unlock", "  (choice on the screen excluded)")
     line("tap to vend command", "tap_to_vend", "  (choice on the screen excluded)")
+    line("pcscd reports the card -> UNLOCK", "pcscd_to_unlock", "  (the agent's own share)")
+    line("pcscd reports the card -> VEND", "pcscd_to_vend", "  (the agent's own share)")
     line("issue -> answer, door (door open)", "issue_answered_unlock")
     line("issue -> answer, lane (item dropped)", "issue_answered_vend", "  (sim time / %g)" % SIM_SPEED)
     print("command frames per issue, max: unlock %(unlock)d, vend %(vend)d (more than 1: resent)"
           % out["command_frames_max"])
     seen = out["tap_to_pcscd"]
     print("reported apart: the agent's PC/SC wait POLL_S = %g s adds nothing (SCardGetStatusChange returns on "
-          "the change itself, above as pcscd -> GET UID); what waits is pcscd's own poll of the vpcd reader: "
+          "the change itself, above as pcscd -> GET UID); what waits is pcscd's own poll of the vpcd reader "
+          "(every 400 ms, PCSCLITE_STATUS_POLL_RATE, for a driver without a polling thread): "
           "tap -> pcscd spans %.0f..%.0f ms over %d taps (a random 0..%g s before each tap spreads them over "
           "that poll)" % (POLL_S, seen["min_ms"], seen["max_ms"], seen["n"], TAP_JITTER_S))
     print(json.dumps(out))

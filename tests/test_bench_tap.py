@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ("tap_to_identified", "tap_to_pcscd", "pcscd_to_get_uid", "tap_to_get_uid", "get_uid_to_identified",
            "issue_to_unlock", "issue_to_vend", "issue_answered_unlock", "issue_answered_vend",
-           "tap_to_unlock", "tap_to_vend")
+           "tap_to_unlock", "tap_to_vend", "pcscd_to_unlock", "pcscd_to_vend")
 
 
 def test_tap_to_command_bench_runs_and_prints_its_figures(tmp_path):

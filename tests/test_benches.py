@@ -48,8 +48,9 @@ def test_minmax_million_builds_a_ledger_that_verifies_and_times_it(tmp_path):
 def test_screen_latency_times_a_badge_to_the_items_screen_and_weighs_the_first_screen(tmp_path):
     out = run_bench(tmp_path, "screen_latency.py", "--count", "2", "--card-count", "2")
     assert out["bench"] == "screen_latency" and out["rounds"] == 2
-    for run in ("wedge_to_items", "tap_to_items", "card_to_items"):
+    for run in ("wedge_to_items", "tap_to_items", "card_to_items", "pcscd_card_to_items"):
         assert out[run]["n"] == 2 and {"p50_ms", "p99_ms", "max_ms"} <= set(out[run])
+    assert set(out["wedge_split_p50_ms"]) == {"/api/badge", "/api/items", "/api/loans", "shown", "drawn"}
     assert out["first_screen"]["bytes_body"] > 0
     assert {"/", "/screen/screen.js", "/screen/screen.css"} <= {f["name"] for f in out["first_screen"]["files"]}
     assert list(tmp_path.iterdir()) == []

@@ -50,7 +50,8 @@ def test_screen_latency_times_a_badge_to_the_items_screen_and_weighs_the_first_s
     assert out["bench"] == "screen_latency" and out["rounds"] == 2
     for run in ("wedge_to_items", "tap_to_items", "card_to_items", "pcscd_card_to_items"):
         assert out[run]["n"] == 2 and {"p50_ms", "p99_ms", "max_ms"} <= set(out[run])
-    assert set(out["wedge_split_p50_ms"]) == {"/api/badge", "/api/items", "/api/loans", "shown", "drawn"}
+    assert set(out["wedge_split_p50_ms"]) == {"/api/badge", "asked /api/items", "/api/items", "/api/loans", "shown",
+                                              "drawn"}
     assert out["first_screen"]["bytes_body"] > 0
     assert {"/", "/screen/screen.js", "/screen/screen.css"} <= {f["name"] for f in out["first_screen"]["files"]}
     assert list(tmp_path.iterdir()) == []

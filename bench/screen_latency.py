@@ -59,8 +59,8 @@ RESET = """() => { Object.assign(window.__bench, { enter: null, shown: null, dra
 
 # Where a wedge round's time goes, in ms after the Enter: when the page asked for each API answer (fetch called)
 # and when it had fully arrived in the browser (Resource Timing's startTime, responseEnd). Between the badge's
-# answer and the items asked lies the page's wait for it: Chromium hands a response to the page after the frame
-# that follows a key press (its DeferRendererTasksAfterInput).
+# answer and the items asked: the response's way from Chromium's network service to the page's thread, which
+# a trace shows waiting for the frame after the key press (docs/touchscreen.md).
 ANSWERS = """(enter) => {
   const at = {};
   for (const e of performance.getEntriesByType("resource")) {

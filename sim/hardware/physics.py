@@ -74,6 +74,16 @@ class Physics:
                     return c
         raise KeyError("no bin %r" % (number,))
 
+    def next_event(self, now):
+        """When a model next changes an input by itself (None: nothing moves until a pin or a hand does)."""
+        due = None
+        for model in self.doors + [self.matrix, self.scale]:
+            if model is not None:
+                t = model.next_event(now)
+                if t is not None and (due is None or t < due):
+                    due = t
+        return due
+
     def step(self, now=None):
         if now is None:
             now = self.clock.ms

@@ -69,7 +69,8 @@ class Cabinet:
         for door in self.doors:
             door.step(now, self)
         for lane in self.lanes:
-            lane.step(now, self)
+            if lane.cmd is not None:     # an idle lane has nothing to do: 40 calls a pass saved
+                lane.step(now, self)
         if self.hx711 is not None:
             if self.hx711.poll(now):
                 values = self.hx711.values

@@ -119,6 +119,11 @@ class Line:
         return bytes(out)
 
     def carry(self, dt, uart):
+        if not (self._to_mcu or uart.tx):      # an idle line saves no bandwidth for later (_budget)
+            if self.pace:
+                self._credit_in = min(self._credit_in + self.bytes_per_s * dt, 999)
+                self._credit_out = min(self._credit_out + self.bytes_per_s * dt, 999)
+            return
         n, self._credit_in = self._budget(self._credit_in, dt, len(self._to_mcu))
         if n:
             chunk = self._to_mcu[:n]
@@ -245,7 +250,9 @@ class SimCabinet:
         hal = self.hal
         if self.line.busy() or hal.uart.tx or hal.uart.rx or hal.input_changed or hal.reset_requested:
             return now
-        due = self.physics.next_event(now)
+        # The firmware reads the HX711s when every chip it has not given up on is ready (firmware/hx711.py).
+        hx711 = self.cab.hx711
+        due = self.physics.next_event(now, hx711 is not None and not any(hx711.faulted))
         wait = self.cab.due_in(hal.ticks_ms())
         if wait is not None and (due is None or now + wait < due):
             due = now + wait

@@ -222,15 +222,23 @@ class HX711Bank:
         sck.value(1)
         sck.value(0)
 
-    def next_event(self, now):
-        """The next conversion coming ready (None: every chip is powered down)."""
+    def next_event(self, now, together=False):
+        """The next conversion coming ready (None: every chip is powered down). together: when the last of
+        them is ready, the firmware reading them only then (it waits for every working chip): a conversion
+        is taken late but at its own time (step() samples it as of then), before that chip's next one."""
         if self.hal.level(self.sck):
             return now + 1                   # held high: it powers them down once 60 us have passed
-        due = None
+        first = last = None
         for c in self.cells:
-            if c.powered and (due is None or c.next_ready < due):
-                due = c.next_ready
-        return due
+            if c.powered:
+                t = c.next_ready
+                if first is None or t < first:
+                    first = t
+                if not c.ready and (last is None or t > last):
+                    last = t
+        if not together or first is None:
+            return first
+        return min(first + HX711Model.PERIOD_MS - 1, now if last is None else last)
 
     def _sck_changed(self, pin, level):
         now_us = self.hal.clock.now_us()

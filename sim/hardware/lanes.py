@@ -172,6 +172,9 @@ class LaneMatrix:
 
     def _step_beam(self, now):
         # Replay beam changes in time order, so even a coarse step produces every rising edge.
+        if not self.falling:
+            self._beam_t = now
+            return
         changes = []
         for f in self.falling:
             if f[0] <= now and f[0] > self._beam_t:

@@ -72,6 +72,15 @@ def test_the_summary_says_what_the_supplier_had(pilot):
     fleet = data["sections"]["the fleet on the hub"]["figures"]
     assert sum(f["refill_visits"] for f in fleet.values()) >= 3      # each route came at least once
     assert sum(f["alerts_raised"] for f in fleet.values()) > 0
+    # What the supplier saw each day, from the hub's records: a row a day, the routes' days with their vans.
+    days = [line.split(",") for line in (result.out_dir / "days.csv").read_text().splitlines()]
+    header = days[0]
+    rows = {r[1]: dict(zip(header, r)) for r in days[1:]}
+    assert list(rows) == ["Mon", "Tue", "Wed", "Thu"]
+    assert int(rows["Tue"]["van_loads"]) == 1 and int(rows["Tue"]["van_packs"]) > 0
+    assert int(rows["Tue"]["refill_visits"]) == len([c for c in result.supplier.cabinets if c.route == "north"])
+    assert sum(int(r["emails"]) for r in rows.values()) == data["sections"]["alert e-mails"]["figures"]["sent"]
+    assert "Tue 03-03: " in text and "van loads" in text
 
 
 def test_the_routes_van_loads_have_lines_and_are_reconciled_against_the_visits(pilot):

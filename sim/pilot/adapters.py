@@ -510,4 +510,49 @@ class MinMax(Adapter):
         return Section(self.name, lines=lines, figures=figures)
 
 
-ALL = [SitesFromHub(), People(), FleetOnHub(), VanLoads(), Orders(), AlertMail(), MinMax(), CustomerReports()]
+# -- the supplier's day -------------------------------------------------------------------------------------
+DAY_QUERIES = [   # (column, table that must exist, SQL giving rows of (at, n))
+    ("refill_visits", "events", "SELECT (body->>'wall')::timestamptz AS at, 1 AS n FROM events "
+                                "WHERE type = 'refill_visit'"),
+    ("alerts_raised", "fleet_alerts", "SELECT known_at AS at, 1 AS n FROM fleet_alerts"),
+    ("alerts_acknowledged", "fleet_alerts", "SELECT acked_at AS at, 1 AS n FROM fleet_alerts"),
+    ("emails", "alert_mail", "SELECT sent_at AS at, 1 AS n FROM alert_mail"),
+    ("escalations", "alert_mail", "SELECT sent_at AS at, 1 AS n FROM alert_mail WHERE level > 0"),
+    ("van_loads", "route_loads", "SELECT loaded_at AS at, 1 AS n FROM route_loads"),
+    ("van_packs", "route_loads", "SELECT l.loaded_at AS at, x.packs AS n FROM route_loads l "
+                                 "JOIN route_load_lines x ON x.load = l.id"),
+    ("orders_proposed", "orders", "SELECT proposed_at AS at, 1 AS n FROM orders"),
+    ("orders_confirmed", "orders", "SELECT confirmed_at AS at, 1 AS n FROM orders"),
+    ("orders_delivered", "orders", "SELECT delivered_at AS at, 1 AS n FROM orders"),
+    ("minmax_approved", "minmax_proposals", "SELECT decided_at AS at, 1 AS n FROM minmax_proposals "
+                                            "WHERE state = 'approved'"),
+]
+
+
+class SupplierDay(Adapter):
+    """What the supplier saw each day of the pilot, from the hub's own records: days.csv, and a line a day."""
+    name = "day by day"
+
+    def collect(self, conn, ctx):
+        import datetime
+        days = [(ctx.start + datetime.timedelta(days=d)).date() for d in range((ctx.end - ctx.start).days)]
+        counts = {}
+        columns = []
+        for column, table, sql in DAY_QUERIES:
+            if not conn.execute("SELECT to_regclass(%s) IS NOT NULL AS present", [table]).fetchone()["present"]:
+                continue
+            columns.append(column)
+            for r in conn.execute("SELECT (at AT TIME ZONE 'UTC')::date AS day, sum(n) AS n FROM (%s) q "
+                                  "WHERE at IS NOT NULL GROUP BY 1" % sql):
+                counts[(r["day"], column)] = int(r["n"])
+        rows = [[day.isoformat(), day.strftime("%a")] + [counts.get((day, c), 0) for c in columns] for day in days]
+        write_csv(ctx.out_dir / "days.csv", ["day", "weekday"] + columns, rows)
+        lines = []
+        for row in rows:
+            said = ["%d %s" % (n, c.replace("_", " ")) for c, n in zip(columns, row[2:]) if n]
+            lines.append("%s %s: %s" % (row[1], row[0][5:], ", ".join(said) or "nothing"))
+        return Section(self.name, lines=lines, files=["days.csv"])
+
+
+ALL = [SitesFromHub(), People(), FleetOnHub(), VanLoads(), Orders(), AlertMail(), MinMax(), CustomerReports(),
+       SupplierDay()]

@@ -187,7 +187,12 @@ def test_the_single_pilot_runs_on_the_hub_too_and_keeps_its_own_outputs(tmp_path
     assert run.pilot.sync.outages == 0
 
 
-def test_the_fleet_command_takes_the_hub_option_and_refuses_bad_input(capsys, tmp_path):
+def test_the_fleet_command_takes_the_hub_option_and_refuses_bad_input(capsys, tmp_path, hub_dsn):
+    with db.connect(hub_dsn) as conn:          # a hub with data of its own is never a pilot's
+        conn.execute("INSERT INTO tenants (id, name) VALUES ('other', 'Other supplier')")
+        conn.commit()
+    assert cli.main(["fleet", "--hub", hub_dsn, "--days", "1", "--out", str(tmp_path)]) == 2
+    assert "already holds tenant(s) other: a pilot takes an empty hub database" in capsys.readouterr().err
     assert cli.main(["fleet", "--hub", "--customers", "4", "--cabinets", "3", "--out", str(tmp_path)]) == 2
     assert "--cabinets must be between --customers (4)" in capsys.readouterr().err
     assert cli.main(["fleet", "--hub", "--step", "7", "--out", str(tmp_path)]) == 2

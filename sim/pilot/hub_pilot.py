@@ -134,6 +134,16 @@ def wait_for_snapshots(conn, heads, timeout=SNAPSHOT_TIMEOUT_S):
         time.sleep(0.005)               # polling the database for the snapshot the worker asked for, with a deadline
 
 
+def refuse_unless_empty(conn):
+    """A pilot dates what the hub receives on its own clock (hub_clock.py) and starts its cabinets' ledgers
+    afresh: it takes a hub database with nobody on it, never one that holds a hub's or another pilot's data."""
+    held = [r["id"] for r in conn.execute("SELECT id FROM tenants ORDER BY id LIMIT 3")]
+    if held:
+        raise RuntimeError("the hub database given already holds tenant(s) %s: a pilot takes an empty hub "
+                           "database of its own (create one, or leave out the DSN for a throw-away one)"
+                           % ", ".join(held))
+
+
 def check_options(days, step_minutes, locations):
     if not 1 <= days <= MAX_DAYS:
         raise ValueError("--days must be between 1 and %d with --hub, got %d" % (MAX_DAYS, days))
@@ -181,6 +191,7 @@ class HubSide:
                                smtp=smtp)
             self.stack.callback(capabilities.close, self.ctx)
             with db.connect(dsn) as conn:
+                refuse_unless_empty(conn)
                 supplier_setup.register(conn, self.supplier)
                 capabilities.install(conn, self.ctx)
             self.hub = self.ctx.hub = Hub(dsn, "127.0.0.1", self.broker.port, worker_id="pilot-hub").start()

@@ -197,3 +197,12 @@ def test_the_fleet_command_takes_the_hub_option_and_refuses_bad_input(capsys, tm
     assert "--cabinets must be between --customers (4)" in capsys.readouterr().err
     assert cli.main(["fleet", "--hub", "--step", "7", "--out", str(tmp_path)]) == 2
     assert "--step must divide a day" in capsys.readouterr().err
+
+
+def test_the_fleet_command_runs_the_pilot_on_the_hub_and_says_what_the_supplier_had(capsys, tmp_path, hub_dsn):
+    assert cli.main(["fleet", "--hub", hub_dsn, "--customers", "3", "--cabinets", "3", "--days", "1",
+                     "--locations", "8", "--out", str(tmp_path), "--json"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "pilot on the hub: 1 days from 2026-03-02, 3 cabinets, 24 steps of virtual time"
+    assert "van loads:" in out and "alert e-mails:" in out and "customer reports:" in out
+    assert json.loads(out[-1])["steps"] == 24 and (tmp_path / "summary.txt").read_text().splitlines() == out[:-2]

@@ -66,6 +66,7 @@ class Workers:
     def __init__(self, supplier, out_dir, days, locations, port):
         self.procs = {}
         self.logs = []
+        self.heads = {}
         for c in supplier.cabinets:
             folder = out_dir / c.id
             folder.mkdir(parents=True, exist_ok=True)
@@ -74,9 +75,12 @@ class Workers:
             cmd = [sys.executable, "-m", "sim.pilot.lockstep", "--cabinet", c.id, "--tenant", supplier.tenant,
                    "--site", c.site, "--dir", str(out_dir), "--visits", c.visits, "--seed", str(c.seed),
                    "--days", str(days), "--locations", str(locations), "--port", str(port)]
-            self.procs[c.id] = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                                stderr=log, text=True)
-        self.heads = {}
+            try:
+                self.procs[c.id] = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                    stderr=log, text=True)
+            except BaseException:
+                self.close()            # the ones already started
+                raise
 
     def _read(self, cabinet):
         proc = self.procs[cabinet]

@@ -97,7 +97,8 @@ class SitesFromHub(Adapter):
             for cabinet_id in site.cabinets:
                 cabinet = next(c for c in ctx.supplier.cabinets if c.id == cabinet_id)
                 gap = parse_schedule(cabinet.visits).longest_gap_days()
-                texts = site_csvs(build_site(cabinet.seed, ctx.locations, gap_days=gap))
+                made = (ctx.sites or {}).get(cabinet_id) or build_site(cabinet.seed, ctx.locations, gap_days=gap)
+                texts = site_csvs(made)      # what the cabinet's pilot imports (lockstep.py builds the same)
                 (folder / cabinet_id).mkdir(parents=True, exist_ok=True)
                 (folder / cabinet_id / "locations.csv").write_text(texts["locations"])
                 for name in ("users", "skus", "allows"):

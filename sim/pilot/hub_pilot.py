@@ -39,6 +39,7 @@ class Context:
     locations: int = 20
     hub: object = None
     smtp: object = None
+    sites: dict = None             # cabinet -> site.Site when the cabinets' sites are made elsewhere (run.py)
 
 
 @dataclass
@@ -165,7 +166,7 @@ class HubSide:
     then for each step grant(until) before they run to `until` and reached(until) once the hub holds it all;
     next_until() says the next step's end (None: the pilot is over); finish() collects what the supplier saw."""
 
-    def __init__(self, out_dir, supplier, days, locations, dsn=None, step_minutes=60, progress=None):
+    def __init__(self, out_dir, supplier, days, locations, dsn=None, step_minutes=60, progress=None, sites=None):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.supplier = supplier
@@ -175,6 +176,7 @@ class HubSide:
         self.step_ms = step_minutes * 60_000
         self.end_ms = days * DAY_MS
         self.progress = progress
+        self.sites = sites
         self.jobs, self.failures, self.steps = {}, {}, 0
         self.stack = contextlib.ExitStack()
         self.t0 = time.monotonic()
@@ -192,7 +194,7 @@ class HubSide:
             smtp = SmtpSink(self.out_dir / "mail").start()
             self.stack.callback(smtp.stop)
             self.ctx = Context(self.out_dir, dsn, self.supplier, virtual(0), virtual(self.end_ms), self.locations,
-                               smtp=smtp)
+                               smtp=smtp, sites=self.sites)
             self.stack.callback(capabilities.close, self.ctx)
             with db.connect(dsn) as conn:
                 refuse_unless_empty(conn)

@@ -20,11 +20,19 @@ def write_csv(path, header, rows):
 
 
 class Adapter:
+    """A capability's part in a pilot: install() before the hub starts, start() once the cabinets are up,
+    before_jobs() and after_step() at each step, collect() at the end (its Section), close() in any case."""
     name = ""
     modules = ()               # hub modules the capability needs
     missing = ""
+    _available = None
 
     def available(self):
+        if self._available is None:
+            self._available = self._find()
+        return self._available
+
+    def _find(self):
         import hub
         ours = Path(hub.__file__).resolve().parent
         for module in self.modules:
@@ -555,5 +563,4 @@ class SupplierDay(Adapter):
         return Section(self.name, lines=lines, files=["days.csv"])
 
 
-ALL = [SitesFromHub(), People(), FleetOnHub(), VanLoads(), Orders(), AlertMail(), MinMax(), CustomerReports(),
-       SupplierDay()]
+ALL = [SitesFromHub, People, FleetOnHub, VanLoads, Orders, AlertMail, MinMax, CustomerReports, SupplierDay]

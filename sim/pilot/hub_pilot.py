@@ -40,6 +40,7 @@ class Context:
     hub: object = None
     smtp: object = None
     sites: dict = None             # cabinet -> site.Site when the cabinets' sites are made elsewhere (run.py)
+    adapters: list = field(default_factory=list)     # this run's (capabilities.install makes them)
 
 
 @dataclass

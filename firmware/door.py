@@ -84,7 +84,7 @@ class Door:
         unlock window, the left-open alarm (None: nothing timed)."""
         due = None
         if outputs.active is self.coil:
-            due = wait_until(self._pulse_end, now)
+            due = 0 if self.is_open else wait_until(self._pulse_end, now)
         if self._raw != self.is_open:
             due = sooner(due, wait_until(ticks_add(self._raw_since, self._debounce_ms), now))
         if self.cmd is not None:

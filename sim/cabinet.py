@@ -256,7 +256,9 @@ class SimCabinet:
         wait = self.cab.due_in(hal.ticks_ms())
         if wait is not None and (due is None or now + wait < due):
             due = now + wait
-        for t in (self._resets_at[0] + self.start_ms if self._resets_at else None, self._next_periodic):
+        wdt = hal.wdt                 # a firmware that stopped feeding it: the reset comes on time
+        for t in (self._resets_at[0] + self.start_ms if self._resets_at else None, self._next_periodic,
+                  None if wdt is None else wdt.fed_at + wdt.timeout_ms + 1):
             if t is not None and (due is None or t < due):
                 due = t
         return due

@@ -367,8 +367,11 @@ class Pilot:
         if not self._online:
             return
         if backlog or force:
-            for stream in outbox.STREAMS:
-                outbox.set_acked(self.ledger, stream, outbox.head(self.ledger, stream))
+            with self.ledger.transaction():          # one commit (one fsync) for the streams that moved
+                for stream in outbox.STREAMS:
+                    head = outbox.head(self.ledger, stream)
+                    if head > outbox.acked(self.ledger, stream):
+                        outbox.set_acked(self.ledger, stream, head)
             self.result.sync.syncs += 1
         self._last_sync = self.clock.monotonic_ms()
 

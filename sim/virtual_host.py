@@ -55,7 +55,7 @@ class VirtualHost:
             if out:
                 sim.uart_host_write(out)
             elif due is None or due > now:       # a poll that ran a timer may have finished an operation
-                nxt = min(self._next_pass(now), end)
+                nxt = min(self._next_pass(now, due), end)   # (one that did nothing left `due` as it was)
         else:
             out = core.poll(now)
             if out:
@@ -70,9 +70,9 @@ class VirtualHost:
             self.events.extend(new)
             self.unread.extend(new)
 
-    def _next_pass(self, now):
+    def _next_pass(self, now, due):
         nxt = now + MAX_JUMP_MS
-        for t in (self.core.next_deadline(), self.sim.next_event()):
+        for t in (due, self.sim.next_event()):
             if t is not None and t < nxt:
                 nxt = t
         return max(self._grid(math.ceil(nxt)), now + self.step_ms)   # the core's timers may be fractional

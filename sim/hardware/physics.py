@@ -77,12 +77,11 @@ class Physics:
     def next_event(self, now, hx711_together=False):
         """When a model next changes an input by itself (None: nothing moves until a pin or a hand does).
         hx711_together: HX711Bank.next_event's, for a firmware that waits for every chip."""
-        due = None
-        for model in self.doors + [self.matrix]:
-            if model is not None:
-                t = model.next_event(now)
-                if t is not None and (due is None or t < due):
-                    due = t
+        due = None if self.matrix is None else self.matrix.next_event(now)
+        for door in self.doors:
+            t = door.next_event(now)
+            if t is not None and (due is None or t < due):
+                due = t
         if self.scale is not None:
             t = self.scale.next_event(now, hx711_together)
             if t is not None and (due is None or t < due):

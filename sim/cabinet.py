@@ -168,8 +168,11 @@ class SimCabinet:
         self.hal = SimHAL(self.config, self.clock, store=store, seed=seed)
         self.physics = Physics(self.config, raw.get("sim"), self.hal, seed=seed, log=log)
         self._apply_unit_faults()
-        if hx711_words and self.physics.scale is not None:
-            self.hal.hx711_words = self.physics.scale.read_words
+        if self.physics.scale is not None:
+            for cell in self.physics.scale.cells:
+                self.hal.quiet_input(cell.dout)   # DOUT changes at conversions (next_event) and in reads
+            if hx711_words:
+                self.hal.hx711_words = self.physics.scale.read_words
         self.line = Line(self.config["uart"]["baud"], self.faults, pace)
         self._resets_at = list(self.faults.reset_at_ms)
         every = self.faults.reset_every_ms

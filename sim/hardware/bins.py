@@ -1,5 +1,4 @@
 # Weigh bins: what sits on each load cell, and the HX711s (shared SCK, one DOUT each) that read them.
-from sim.hardware.hal import SimOutput
 from sim.hardware.rng import milli
 
 
@@ -195,9 +194,6 @@ class HX711Bank:
         self._rise_us = 0
         hal.watch(self.sck, self._sck_changed)
         self._by_dout = {c.dout: c for c in self.cells}
-        self._sck_out = SimOutput(hal, self.sck)
-        for c in self.cells:
-            hal.quiet_input(c.dout)          # DOUT changes at conversions (next_event) and in reads
 
     def read_words(self, douts, values):
         """One read of every chip as a single event (SimHAL.hx711_reader), each chip in `douts` order;
@@ -210,8 +206,9 @@ class HX711Bank:
             values[i] = cells[i].shift_word()
 
     def _read_on_the_pin(self, douts, values):
+        from sim.hardware.hal import SimOutput      # only SimHAL offers the one-event read
         level = self.hal.level
-        sck = self._sck_out
+        sck = SimOutput(self.hal, self.sck)
         for i in range(len(douts)):
             values[i] = 0
         for _ in range(24):

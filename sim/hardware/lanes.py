@@ -105,7 +105,7 @@ class LaneMatrix:
         self._in_beam = 0
         self._last = hal.clock.ms
         self._beam_t = hal.clock.ms  # beam changes up to here are applied
-        self._powered = ()
+        self._powered = self._find_powered()
         for pin in self.rows + self.cols:
             hal.watch(pin, self._pins_changed)
         hal.drive(self.drop_sensor, 0)

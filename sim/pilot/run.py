@@ -37,10 +37,11 @@ def period(days):
 
 
 def run_pilot(out_dir, *, days=60, seed=1, locations=60, raw_config=None, progress=None, step_ms=STEP_MS,
-              jam_rate=None, plan=None, faults=None, hub=None, hub_step_minutes=60):
+              jam_rate=None, plan=None, faults=None, hub=None, hub_step_minutes=60, events=True):
     """plan: plan.PilotPlan (schedules and costs; the defaults without). faults: a FaultPlan instead of the
     seed's (tests inject known faults). hub: None, or the DSN of a pilot's hub database ("": a throw-away
-    one): the pilot arm also runs on the hub (hub_pilot.py), its outputs in out_dir/hub."""
+    one): the pilot arm also runs on the hub (hub_pilot.py), its outputs in out_dir/hub. events=False: the
+    cabinet runs a firmware pass every step_ms instead of event-driven time (the same outcome, slower)."""
     plan = plan or PilotPlan()
     if not 1 <= days <= MAX_DAYS:
         raise ValueError("--days must be between 1 and %d, got %d" % (MAX_DAYS, days))
@@ -53,10 +54,10 @@ def run_pilot(out_dir, *, days=60, seed=1, locations=60, raw_config=None, progre
         faults = FaultPlan(seed, days) if jam_rate is None else FaultPlan(seed, days, jam_rate=jam_rate)
     side = on_hub = None
     if hub is not None:
-        on_hub = HubArm(out_dir, seed, days, locations, plan, hub, hub_step_minutes)
+        on_hub = HubArm(out_dir, seed, days, locations, plan, hub, hub_step_minutes, site)
     try:
         pilot = Pilot(site, seed, days, out_dir, takes=takes, faults=faults, step_ms=step_ms, progress=progress,
-                      plan=plan, live_cloud=on_hub is not None, pace=on_hub and on_hub.pace)
+                      plan=plan, live_cloud=on_hub is not None, pace=on_hub and on_hub.pace, events=events)
     except BaseException:
         if on_hub is not None:
             on_hub.close()
@@ -96,13 +97,13 @@ class HubArm:
     single_cabinet, on the pilot's schedule), the hub's side (hub_pilot.HubSide), the agent's CloudSync on
     the pilot's ledger, and the lock-step gate as the pilot's pace."""
 
-    def __init__(self, out_dir, seed, days, locations, plan, dsn, step_minutes):
+    def __init__(self, out_dir, seed, days, locations, plan, dsn, step_minutes, site):
         from sim.pilot import hub_pilot, supplier
         hub_pilot.check_options(days, step_minutes, locations)
         self.supplier = supplier.single_cabinet(seed, plan.pilot)
         self.cabinet = self.supplier.cabinets[0]
-        self.side = hub_pilot.HubSide(Path(out_dir) / "hub", self.supplier, days, locations, dsn,
-                                      step_minutes).open()
+        self.side = hub_pilot.HubSide(Path(out_dir) / "hub", self.supplier, days, locations, dsn, step_minutes,
+                                      sites={self.cabinet.id: site}).open()
         self.gate = self.sync = None
 
     def pace(self, t_ms):

@@ -317,30 +317,6 @@ def test_a_lent_tool_is_returned_damaged_from_the_items_screen(page, rig):
     expect(page.locator("#return-tool")).to_be_hidden()
 
 
-def test_someone_with_a_tool_out_lands_on_items_with_return_a_tool_already_offered(page, rig):
-    # The items and the person's loans are fetched together; the screen shows once both are in, never the list
-    # first and the Return button popping in after.
-    from playwright.sync_api import expect
-    badge_in(page)
-    page.locator("#item-list button", has_text="Torque wrench").click()
-    page.locator("#take").click()
-    page.locator("#result-live[data-seen-open=yes]").wait_for()
-    rig.cab.wait(10000)                                 # the technician closes the door on the wrench's shelf
-    expect(page.locator("#result-live")).to_have_text("Door 1 is closed. Thank you.")
-    page.locator("#logout").click()
-    page.locator("#idle").wait_for()
-    page.evaluate("""() => new MutationObserver((_, seen) => {
-      if (document.getElementById("items").hidden) return;
-      window.firstItems = { returnTool: !document.getElementById("return-tool").hidden,
-                            names: document.querySelectorAll("#item-list .name").length };
-      seen.disconnect();
-    }).observe(document.getElementById("items"), { attributes: true, attributeFilter: ["hidden"] })""")
-    badge_in(page)
-    assert page.evaluate("() => window.firstItems") == {"returnTool": True, "names": len(OFFERED) - 1}  # wrench out
-    page.locator("#return-tool").click()
-    expect(page.locator("#loan-list .name")).to_have_text(["Torque wrench"])
-
-
 def test_a_route_driver_refills_with_a_count_tops_off_counts_and_sees_the_visit_summary(page, rig):
     from playwright.sync_api import expect
     with open_ledger(rig.path, ManualClock(), count_boot=False) as ledger:     # as a lane suspected empty

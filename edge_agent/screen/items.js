@@ -29,14 +29,15 @@ export function forgetChoice() {
 export async function loadItems() {
   const from = current();    // a second, late load (login and the pushed state both ask) must not pull the
   const who = session() && session().user_id;           // person back from where they went meanwhile,
-  // nor a load for someone who has gone show their items. Both asked at once: one round trip, not two.
-  const [answer, out] = await Promise.all([api("GET", "/api/items"), api("GET", "/api/loans")]);
+  const answer = await api("GET", "/api/items");        // nor a load for someone who has gone show their items
   if (answer.status === 401) return show("idle");
   if (!(session() && session().user_id === who)) return;
   items = answer.items || [];
   itemsMessage = answer.message || "There is nothing here for you to take.";
   renderFinder();           // find.js: the chips, the search and the list
   pick(items.find((i) => chosen && i.location === chosen.location) || null);
+  const out = await api("GET", "/api/loans");
+  if (!(session() && session().user_id === who)) return;
   $("return-tool").hidden = !setLoans(out.loans || []).length;
   $("supervise").hidden = !may("supervise");
   $("install").hidden = !may("install");

@@ -10,11 +10,15 @@ Two runs, each on a fresh ledger:
   instant  a stand-in cabinet that answers every vend/unlock at once with a finished CommandResult, which
            isolates the agent: issues (intent + outcome pairs) per second, fsync-backed commits per second,
            p50/p99 per issue.
-The raw fsync cost of the disk holding the ledger is measured too, for scale. The last line is JSON.
-Usage: .venv/bin/python bench/issue_rate.py [--count N] [--sim-count N] [--dir DIR]"""
+The raw fsync cost of the disk holding the ledger is measured too, for scale, and SQLite's own ceiling on that
+disk in the same run: single-row commits to a fresh file in WAL mode with synchronous=FULL (what open_ledger
+sets), measured before and after the instant run. An issue is two commits (intent, outcome), so the anchor is
+issues/s / (raw commits/s / 2): issue 18 asks for at least 0.5. The last line is JSON.
+Usage: .venv/bin/python bench/issue_rate.py [--count N] [--sim-count N] [--raw-count N] [--dir DIR]"""
 import argparse
 import json
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -214,6 +218,32 @@ def fsync_cost(directory, n=200):
     return ms_summary(samples)
 
 
+RAW_ROW = "x" * 300          # about the size of an intent or outcome row
+
+
+def raw_commits(directory, n):
+    """SQLite's own ceiling: n single-row commits (WAL, synchronous=FULL, autocommit) to a fresh file in the
+    directory holding the ledgers; returns (commits per second, per-commit seconds)."""
+    path = Path(directory) / "raw.db"
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        samples = []
+        start = time.perf_counter()
+        for i in range(n):
+            t = time.perf_counter()
+            conn.execute("INSERT INTO t (body) VALUES (?)", (RAW_ROW,))
+            samples.append(time.perf_counter() - t)
+        wall = time.perf_counter() - start
+    finally:
+        conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    return n / wall, samples
+
+
 def filesystem(directory):
     try:
         return subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "-T", str(directory)], capture_output=True,
@@ -272,7 +302,10 @@ def bench_instant(directory, count):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=500, help="issues with the instant cabinet (default 500)")
-    ap.add_argument("--sim-count", type=int, default=None, help="issues with the simulated cabinet (default: --count)")
+    ap.add_argument("--sim-count", type=int, default=None,
+                    help="issues with the simulated cabinet (default: --count; 0: no simulated run)")
+    ap.add_argument("--raw-count", type=int, default=1000,
+                    help="single-row commits for SQLite's ceiling, before and after the instant run (default 1000)")
     ap.add_argument("--dir", default=None,
                     help="where the ledger files go (default: a temp dir); its disk is what fsyncs")
     args = ap.parse_args()
@@ -282,10 +315,33 @@ def main():
         fsync = fsync_cost(tmp)
         (Path(tmp) / "sim").mkdir()
         (Path(tmp) / "instant").mkdir()
-        sim = bench_sim(Path(tmp) / "sim", sim_count)
+        sim = bench_sim(Path(tmp) / "sim", sim_count) if sim_count else None
+        # SQLite's ceiling just before and just after the instant run, so drift on a shared machine hits both.
+        raw_before, samples_before = raw_commits(tmp, args.raw_count)
         instant = bench_instant(Path(tmp) / "instant", args.count)
-    out = {"bench": "issue_rate", "ledger_dir_fs": fs, "fsync": fsync, "sim": sim, "instant": instant}
+        raw_after, samples_after = raw_commits(tmp, args.raw_count)
+    raw_rate = 2 * args.raw_count / (args.raw_count / raw_before + args.raw_count / raw_after)
+    raw = {"commits": 2 * args.raw_count, "commits_per_s": round(raw_rate, 1), "before_per_s": round(raw_before, 1),
+           "after_per_s": round(raw_after, 1)}
+    raw.update(ms_summary(samples_before + samples_after))
+    anchor = {"issues_per_s": instant["issues_per_s"], "raw_commits_per_s_over_2": round(raw_rate / 2, 1),
+              "ratio": round(instant["issues_per_s"] / (raw_rate / 2), 3), "goal": 0.5}
+    out = {"bench": "issue_rate", "ledger_dir_fs": fs, "fsync": fsync, "sim": sim, "instant": instant,
+           "raw_sqlite_full": raw, "anchor": anchor}
     print("ledger on %s; a bare 4 KiB write+fsync: p50 %.2f ms, p99 %.2f ms" % (fs, fsync["p50_ms"], fsync["p99_ms"]))
+    if sim:
+        print_sim(sim)
+    print("instant cabinet:   %(issues)d issues in %(wall_s).2f s = %(transactions_per_s).1f transactions/s "
+          "(intent+outcome pairs), %(commits)d commits = %(commits_per_s).1f fsync-backed commits/s" % instant)
+    print("  per issue p50 %(p50_ms).2f ms p99 %(p99_ms).2f ms mean %(mean_ms).2f ms" % instant)
+    print("raw SQLite, WAL + synchronous=FULL, one row per commit: %(commits_per_s).1f commits/s (before %(before_per_s).1f, "
+          "after %(after_per_s).1f); p50 %(p50_ms).2f ms p99 %(p99_ms).2f ms" % raw)
+    print("anchor: %(issues_per_s).1f issues/s / (raw commits/s / 2 = %(raw_commits_per_s_over_2).1f) = %(ratio).3f "
+          "(goal >= %(goal)s)" % anchor)
+    print(json.dumps(out))
+
+
+def print_sim(sim):
     print("simulated cabinet: %(issues)d issues (%(lane_turns)d lane turns, %(virtual_s).0f s virtual) "
           "in %(wall_s).2f s"
           " = %(issues_per_s).1f issues/s" % sim)
@@ -294,10 +350,6 @@ def main():
     print("  per issue p50 %.2f ms p99 %.2f ms; agent's share p50 %.2f ms p99 %.2f ms" % (
         sim["per_issue"]["p50_ms"], sim["per_issue"]["p99_ms"],
         sim["per_issue_agent_only"]["p50_ms"], sim["per_issue_agent_only"]["p99_ms"]))
-    print("instant cabinet:   %(issues)d issues in %(wall_s).2f s = %(transactions_per_s).1f transactions/s "
-          "(intent+outcome pairs), %(commits)d commits = %(commits_per_s).1f fsync-backed commits/s" % instant)
-    print("  per issue p50 %(p50_ms).2f ms p99 %(p99_ms).2f ms mean %(mean_ms).2f ms" % instant)
-    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -208,8 +208,10 @@ class Ledger:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor]
 
-    def verify(self):
-        return chain.verify(self)
+    def verify(self, full=False):
+        """Check the chain and what it vouches for (chain.verify): from the verified head on, or from seq 1
+        with full=True."""
+        return chain.verify(self, full)
 
     # -- writing ---------------------------------------------------------------------------------------
     def append(self, kind, **fields):

@@ -41,6 +41,7 @@ UNWRITABLE = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN
 CALLER_FIELDS = ("action", "user_id", "badge_id", "sku", "location", "quantity", "unit_cost", "work_order",
                  "machine_id", "cost_center", "cmd_id", "intent_seq", "outcome", "reason", "approver_id",
                  "condition", "weight_mg", "fw_boot", "detail")
+_CALLER_SET = frozenset(CALLER_FIELDS)
 INTEGER_FIELDS = ("quantity", "unit_cost", "cmd_id", "intent_seq", "weight_mg", "fw_boot")
 INTEGER_MAX = 2 ** 63 - 1
 PENDING_SQL = "SELECT i.* FROM open_intents p CROSS JOIN transactions i ON i.seq = p.seq ORDER BY p.seq"
@@ -256,10 +257,12 @@ class Ledger:
         """Write the row, its stock change and the new head; the caller holds the SQLite transaction."""
         if kind not in TRANSACTION_KINDS:
             raise AppendRefused("unknown transaction kind %r (one of %s)" % (kind, ", ".join(TRANSACTION_KINDS)))
-        unknown = sorted(set(fields) - set(CALLER_FIELDS))
-        if unknown:
-            raise AppendRefused("%s: fields not allowed: %s" % (kind, ", ".join(unknown)))
-        row = {k: _checked_value(kind, k, fields.get(k)) for k in CALLER_FIELDS}
+        if not _CALLER_SET.issuperset(fields):
+            raise AppendRefused("%s: fields not allowed: %s" % (kind, ", ".join(sorted(set(fields) - _CALLER_SET))))
+        row = dict.fromkeys(CALLER_FIELDS)
+        for k, v in fields.items():
+            if v is not None:
+                row[k] = _checked_value(kind, k, v)
         effect = self._stock_effect(kind, row)
         conn = self.conn
         if row["location"] is not None:

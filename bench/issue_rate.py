@@ -310,7 +310,8 @@ def commits_per_issue(ledger, people, port, clock):
     counter = CommitCounter(ledger.db.conn)
     vending = Vending(ledger, port)
     for i, location in enumerate(plan(BLOCK)):
-        vending.issue(people[i % len(people)], location, 1, work_order="WO-%d" % i if location.startswith("D") else None)
+        work_order = "WO-%d" % i if location.startswith("D") else None
+        vending.issue(people[i % len(people)], location, 1, work_order=work_order)
         clock.advance(1000)
     ledger.db.conn.set_trace_callback(None)
     return counter.commits / BLOCK

@@ -104,8 +104,9 @@ def main():
           % (total, build_s, args.tail, tail_s))
     print("verify --full: %d rows in %.2f s (%.2f us a row)" % (full.checked, full_s, out["full"]["us_per_row"]))
     print("verify (incremental: the %d rows after the verified head, and its own): min %.3f s, median %.3f s, "
-          "max %.3f s over %d (goal < %.1f s: %s)" % (walked - 1, incremental["min_s"], incremental["median_s"], incremental["max_s"],
-                                  args.reps, GOAL_S, "met" if incremental["under_goal"] else "NOT met"))
+          "max %.3f s over %d (goal < %.1f s: %s)"
+          % (walked - 1, incremental["min_s"], incremental["median_s"], incremental["max_s"], args.reps, GOAL_S,
+             "met" if incremental["under_goal"] else "NOT met"))
     print("pending_intents() at start-up: %.2f ms (%d pending)" % (pending_s * 1000, len(pending)))
     print(json.dumps(out))
 

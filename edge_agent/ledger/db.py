@@ -240,18 +240,24 @@ class Ledger:
         once per intent: a second one is refused, so nothing is counted twice.
         """
         with self.transaction():
-            intent = self.transaction_row(intent_seq)
+            return self.settle(self.transaction_row(intent_seq), outcome, quantity_charged, seq=intent_seq,
+                               **fields)["seq"]
+
+    def settle(self, intent, outcome, quantity_charged, seq=None, **fields):
+        """record_outcome for an intent row the caller read in its open SQLite transaction (the actuator has
+        it already); returns the outcome row as written."""
+        with self.transaction():
             if intent is None or intent["kind"] != "intent":
-                raise AppendRefused("seq %r is not an intent" % intent_seq)
+                raise AppendRefused("seq %r is not an intent" % (seq if intent is None else intent["seq"]))
+            intent_seq = intent["seq"]
             if self.conn.execute("SELECT 1 FROM transactions WHERE kind = 'outcome' AND intent_seq = ?",
                                  (intent_seq,)).fetchone():
                 raise AppendRefused("intent %d already has an outcome" % intent_seq)
             copied = {k: intent[k] for k in ("action", "user_id", "badge_id", "sku", "location", "unit_cost",
                                               "work_order", "machine_id", "cost_center")}
             copied.update(fields)
-            row = self._append("outcome", dict(copied, intent_seq=intent_seq, outcome=outcome,
-                                               quantity=quantity_charged))
-        return row["seq"]
+            return self._append("outcome", dict(copied, intent_seq=intent_seq, outcome=outcome,
+                                                quantity=quantity_charged))
 
     def _append(self, kind, fields):
         """Write the row, its stock change and the new head; the caller holds the SQLite transaction."""

@@ -198,3 +198,11 @@ def test_an_upgraded_ledger_reads_pending_intents_and_the_last_admin_row_from_in
 def test_verify_help_names_full():
     text = locker_agent.build_parser()._subparsers._group_actions[0].choices["verify"].format_help()
     assert "--full" in text and "from seq 1" in text
+
+
+def test_an_unreadable_verified_head_means_a_full_check(path):
+    tamper(path, "UPDATE verified_head SET on_hand = '[1, 2]'")
+    head = verified_seq(path)
+    tamper(path, ("UPDATE transactions SET user_id = 'sup-1' WHERE seq = ?", [head - 7]))
+    status, text = cli(path)
+    assert status == 1 and "TAMPERED at seq %d" % (head - 7) in text and "walked from" not in text, text

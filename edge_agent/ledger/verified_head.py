@@ -44,7 +44,13 @@ def load(db):
     if row is None:
         return None
     seq, hash_, on_hand, pending, verified_wall, full_wall = row
-    return Head(Replay(seq, json.loads(on_hand), frozenset(json.loads(pending))), hash_, verified_wall, full_wall)
+    try:
+        replayed = Replay(seq, {str(k): int(v) for k, v in json.loads(on_hand).items()},
+                          frozenset(int(s) for s in json.loads(pending)))
+    except (AttributeError, TypeError, ValueError):
+        log.warning("the verified head is unreadable (edited?): this check walks from seq 1")
+        return None
+    return Head(replayed, hash_, verified_wall, full_wall)
 
 
 def problems(db, head):

@@ -32,7 +32,10 @@ sys.path.insert(0, str(ROOT))
 from edge_agent.ledger import minmax  # noqa: E402
 from edge_agent.rules.access import Person  # noqa: E402
 from edge_agent.ledger import ManualClock, record_admin_change, open_ledger  # noqa: E402
+from edge_agent.ledger.admin_log import LAST_ADMIN_SQL  # noqa: E402
+from edge_agent.ledger.alerts import OPEN_ONE  # noqa: E402
 from edge_agent.ledger.chain import row_hash  # noqa: E402
+from edge_agent.ledger.db import PENDING_SQL  # noqa: E402
 from edge_agent.ledger.minmax import LOW_STOCK, STOCKOUT, refill_quantity  # noqa: E402
 from edge_agent.rules.permissions import issue_refusal  # noqa: E402
 from tests.ledgers import ledger_from_csv  # noqa: E402
@@ -422,15 +425,14 @@ def measure(path, reps, rng):
             "refill task lookup (evaluate)": query_plan(
                 db, "SELECT id FROM refill_tasks WHERE location = ? AND closed_seq IS NULL", ["L1"]),
             "clear_alert (evaluate)": query_plan(
-                db, "UPDATE alerts SET cleared_seq = ?, cleared_wall = ? WHERE location IS ? AND kind = ? AND "
-                    "cleared_wall IS NULL", [1, wall, "L1", "low_stock"]),
+                db, "UPDATE alerts SET cleared_seq = ?, cleared_wall = ? WHERE " + OPEN_ONE,
+                [1, wall, "L1", "low_stock"]),
             "raise_alert (evaluate)": query_plan(
                 db, "INSERT INTO alerts (location, kind, detail, raised_seq, raised_wall) SELECT ?, ?, ?, ?, ? "
-                    "WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE location IS ? AND kind = ? AND cleared_wall IS NULL)",
+                    "WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE " + OPEN_ONE + ")",
                 [None, "k", "d", 1, wall, None, "k"]),
-            "pending_intents (start-up)": query_plan(
-                db, "SELECT i.* FROM transactions i WHERE i.kind = 'intent' AND NOT EXISTS (SELECT 1 FROM "
-                    "transactions o WHERE o.kind = 'outcome' AND o.intent_seq = i.seq) ORDER BY i.seq", []),
+            "pending_intents (start-up)": query_plan(db, PENDING_SQL, []),
+            "last admin row (verify's people check)": query_plan(db, LAST_ADMIN_SQL, []),
         }
         out["alerts_rows"] = db.execute("SELECT count(*) FROM alerts").fetchone()[0]
         out["refill_tasks_rows"] = db.execute("SELECT count(*) FROM refill_tasks").fetchone()[0]

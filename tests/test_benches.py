@@ -27,7 +27,18 @@ def test_issue_rate_runs_the_whole_flow_on_both_cabinets(tmp_path):
     for key in ("transactions_per_s", "commits_per_s", "p50_ms", "p99_ms"):
         assert out["instant"][key] > 0
     assert {"p50_ms", "p99_ms"} <= set(out["fsync"])
+    assert out["raw_sqlite_full"]["commits_per_s"] > 0                      # SQLite's ceiling, in the same run
+    anchor = out["anchor"]
+    assert abs(anchor["ratio"] - anchor["issues_per_s"] / anchor["raw_commits_per_s_over_2"]) < 0.01
     assert list(tmp_path.iterdir()) == []                                   # its temp dir is gone
+
+
+def test_verify_speed_times_the_full_check_and_the_tail_since_the_verified_head(tmp_path):
+    out = run_bench(tmp_path, "verify_speed.py", "--rows", "3000", "--tail", "400", "--reps", "2")
+    assert out["bench"] == "verify_speed" and out["rows"] >= 3000
+    assert out["full"]["rows"] + out["incremental"]["rows_walked"] - 1 == out["rows"]   # the head's row twice
+    assert out["incremental"]["rows_walked"] >= 401 and out["incremental"]["min_s"] > 0
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_minmax_million_builds_a_ledger_that_verifies_and_times_it(tmp_path):

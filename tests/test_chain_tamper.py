@@ -221,8 +221,12 @@ def test_a_consistent_rewrite_from_an_edited_row_is_caught_by_the_acknowledged_h
 
 
 def test_without_the_anchor_a_consistent_rewrite_is_not_visible(path, clock):
-    """What the chain cannot prove alone (docs/decisions/0025): before the cloud's ack, it checks out."""
+    """What the chain cannot prove alone (docs/decisions/0025): before the cloud's ack, it checks out once the
+    verified head is rewritten too (it is in the same file); left alone, the head the last verify kept shows
+    it (docs/decisions/0050)."""
     rewrite_from(path, last_row(path)["seq"] - 1, user_id="sup-1")
+    assert "does not have the hash it had when verified" in verify(path, clock).reason
+    tamper(path, "DELETE FROM verified_head")
     assert verify(path, clock).ok
 
 
@@ -332,7 +336,7 @@ def test_pushed_settings_and_desired_users_are_admin_rows(down):  # noqa: F811
 
 # -- end to end: the agent process, Mosquitto, the hub ---------------------------------------------
 def test_a_rewrite_hidden_from_verify_is_caught_by_the_cloud_which_stops_acking_and_the_agent_shows_it(tmp_path, hub_dsn):
-    """The rewrite also rolls the local anchor back, so verify alone passes; resent, the rewritten row meets
+    """The rewrite also rolls the local anchors back (the ack, the verified head), so verify alone passes; resent, the rewritten row meets
     the cloud's first copy: the cloud stops acknowledging, says why, the agent raises the alert (which reaches
     the cloud on the events stream) and verify fails. A remote unlock on the way is an admin row."""
     from tests.test_cloud_sync import CABINET, WAIT_S, Site
@@ -354,6 +358,7 @@ def test_a_rewrite_hidden_from_verify_is_caught_by_the_cloud_which_stops_acking_
         rewrite_from(tmp_path / "ledger.db", head, reason="nothing to see")
         conn = raw(tmp_path / "ledger.db")
         conn.execute("UPDATE cloud_state SET tx_acked = ?, tx_acked_hash = ?", [head - 1, previous])
+        conn.execute("DELETE FROM verified_head")           # the other local anchor, rolled back too
         conn.close()
         assert verify(tmp_path / "ledger.db", ManualClock()).ok    # locally, the rewrite is consistent
 

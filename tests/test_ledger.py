@@ -276,8 +276,10 @@ def five_rows(path, clock):
 
 
 def verify_file(path, clock):
+    """A full check: the fixture's verify kept seq 5 as the verified head, and an edit before it that leaves
+    the hashes alone is what `verify --full` is for (tests/test_verify_incremental.py has the rest)."""
     with open_ledger(path, clock, count_boot=False) as ledger:
-        return ledger.verify()
+        return ledger.verify(full=True)
 
 
 def test_edited_quantity_is_detected(five_rows, clock):
@@ -333,7 +335,7 @@ def test_swapped_rows_are_detected(five_rows, clock):
     conn.close()
     with open_ledger(five_rows, clock, count_boot=False) as ledger:
         assert [r["quantity"] for r in ledger.transactions()] == [10, 3, 2, 1, 4]
-        result = ledger.verify()
+        result = ledger.verify(full=True)
     assert (result.ok, result.bad_seq) == (False, 2)
     assert "reordered" in result.reason
 

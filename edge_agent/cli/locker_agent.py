@@ -75,7 +75,7 @@ def _reset_mcu(args, out):
 
 # -- ledger administration: each gets an open ledger and returns the exit status -------------------------
 def _verify(ledger, args, out):
-    result = ledger.verify()
+    result = ledger.verify(full=args.full)
     out(str(result))
     return 0 if result.ok else EXIT_TAMPERED
 
@@ -212,8 +212,13 @@ def build_parser():
         "register", "make the cabinet's MQTT TLS key and certificate request and its command key (files 0640 in "
                     "the service's group, never overwritten without --force); prints what to send the cloud operator",
         lambda a, out: registration.main(a, out), parents=()))
-    command("verify", "check that no transaction was edited, deleted or reordered, and the triggers, on hand, "
-                      "people and the cloud's acknowledged hash (exit 1 if not)", _verify)
+    v = command("verify", "check that no transaction was edited, deleted or reordered, and the triggers, on hand, "
+                          "people and the cloud's acknowledged hash (exit 1 if not); from where the last check "
+                          "that passed stopped, or from the first row with --full", _verify)
+    v.add_argument("--full", action="store_true",
+                   help="walk the whole chain from seq 1 and replay on hand from the start, instead of going on "
+                        "from the last verified row (or the cloud's last acknowledged one, when older): finds an "
+                        "edit made before it, at the cost of reading every row")
     i = command("import", "import users, SKUs, locations (with min/max) or the access rules from a CSV file",
                 _import, epilog=_import_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     i.add_argument("what", choices=list(IMPORTERS),

@@ -190,10 +190,11 @@ class Actuator:
             fields = dict(reason=reason, approver_id=intent["approver_id"], condition=intent["condition"])
             settled = loan_records.settle(self.ledger, intent, loc, outcome, given, fields)
             if settled is None:
-                out_seq = self.ledger.record_outcome(seq, outcome, given, **fields)
+                row = self.ledger.settle(intent, outcome, given, **fields)
+                out_seq, wall = row["seq"], row["wall_time"]
             else:
                 out_seq, given = settled        # a damaged tool goes to quarantine, not back on hand
-            wall = self.ledger.transaction_row(out_seq)["wall_time"]
+                wall = self.ledger.transaction_row(out_seq)["wall_time"]
             if alert:
                 raise_alert(self.ledger.db, loc.id, alert[0], alert[1], out_seq, wall)
             if outcome == "cleared":

@@ -4,6 +4,7 @@ does not end as asked; a door opens once for the quantity. An issue approved by 
 approver_id on its intent and outcome rows. A refusal is on record and raised as a Refusal; a refusal part
 way (the cabinet stopped answering after some units) comes back on the result, with what was given."""
 from edge_agent.flows.actuation import Actuator, IssueResult
+from edge_agent.ledger.alerts import OPEN_ONE
 from edge_agent.ledger.count_tasks import suspected_empty
 from edge_agent.ledger.locations import find_location
 from edge_agent.rules.permissions import approver_id, issue_refusal
@@ -14,8 +15,8 @@ __all__ = ["IssueResult", "Vending", "jammed"]
 
 def jammed(ledger, location_id):
     """Whether the ledger holds an open jam alert for the lane: a supervisor must clear it first."""
-    return ledger.db.execute("SELECT 1 FROM alerts WHERE location = ? AND kind = 'lane_jammed' AND "
-                             "cleared_wall IS NULL", [location_id]).fetchone() is not None
+    return ledger.db.execute("SELECT 1 FROM alerts WHERE " + OPEN_ONE,
+                             [location_id, "lane_jammed"]).fetchone() is not None
 
 
 class Vending:

@@ -24,6 +24,9 @@ PEOPLE_TABLES = {
     "user_limits": (("user_id", "sku", "category", "period", "max_quantity"), "user_id, sku, category, period"),
 }
 KIND = ADMIN                     # the transaction kind (schema_v6)
+# The kind as a literal, so SQLite can read it from the partial index transactions_admin (schema_v8) instead
+# of walking the log back to the last admin row.
+LAST_ADMIN_SQL = "SELECT detail FROM transactions WHERE kind = '%s' ORDER BY seq DESC LIMIT 1" % KIND
 
 
 def people_digest(db):
@@ -52,7 +55,7 @@ def record_admin_change(ledger, what, detail=None, user_id=None):
 
 def anchored_people_digest(db):
     """The people digest the last admin row recorded, or None when no admin row holds one."""
-    row = db.execute("SELECT detail FROM transactions WHERE kind = ? ORDER BY seq DESC LIMIT 1", [KIND]).fetchone()
+    row = db.execute(LAST_ADMIN_SQL).fetchone()
     if row is None or row[0] is None:
         return None
     try:

@@ -34,7 +34,7 @@ def settle_by_count(db, location, seq, wall):
 
 def suspected_empty(db, location):
     """Whether the lane is out of service until a count: an open suspected_empty alert."""
-    return db.execute("SELECT 1 FROM alerts WHERE location = ? AND kind = ? AND cleared_wall IS NULL",
+    return db.execute("SELECT 1 FROM alerts WHERE " + alerts.OPEN_ONE,
                       [location, SUSPECTED_EMPTY]).fetchone() is not None
 
 

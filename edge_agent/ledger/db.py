@@ -6,8 +6,14 @@ record survives a power cut), foreign keys on and a busy timeout; it migrates th
 `Ledger.append` is the only way a transaction row is written: it assigns the next per-cabinet seq, the boot,
 the clock's readings and the chain hash, and applies the row's stock change, all in one SQLite transaction,
 so a crash leaves both the row and its on-hand change, or neither.
+
+The append path is plain prepared SQL on the connection (Python's sqlite3 keeps the prepared statements; the
+INSERT for each set of columns is built once): sqlite-utils stays for the schema, imports and the admin
+commands. A step inside another step joins the outer SQLite transaction with no savepoint of its own
+(docs/decisions/0050-append-path-and-incremental-verify.md).
 """
 import contextlib
+import functools
 import os
 import sqlite3
 
@@ -35,8 +41,10 @@ UNWRITABLE = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN
 CALLER_FIELDS = ("action", "user_id", "badge_id", "sku", "location", "quantity", "unit_cost", "work_order",
                  "machine_id", "cost_center", "cmd_id", "intent_seq", "outcome", "reason", "approver_id",
                  "condition", "weight_mg", "fw_boot", "detail")
+_CALLER_SET = frozenset(CALLER_FIELDS)
 INTEGER_FIELDS = ("quantity", "unit_cost", "cmd_id", "intent_seq", "weight_mg", "fw_boot")
 INTEGER_MAX = 2 ** 63 - 1
+PENDING_SQL = "SELECT i.* FROM open_intents p CROSS JOIN transactions i ON i.seq = p.seq ORDER BY p.seq"
 TEXT_MAX = 1000     # the last door: the API caps each field far lower (rules/bounds.py)
 
 
@@ -86,7 +94,10 @@ class Ledger:
 
     def __init__(self, db, clock, path):
         self.db = db  # the sqlite_utils.Database, for queries
+        self.conn = db.conn     # the hot path's plain sqlite3 connection
         self.clock = clock
+        self._depth = 0         # how many Ledger.transaction blocks are open (0: none of ours)
+        self._failed = None     # the error that left an inner block: the outer one must not commit
         self.path = path
         self.boot = None
         self.min_free_mb = MIN_FREE_MB    # the agent sets its [ledger] min_free_mb
@@ -131,35 +142,60 @@ class Ledger:
 
     @contextlib.contextmanager
     def transaction(self):
-        """One SQLite transaction (a savepoint when nested): all of it lands, or none of it."""
-        if self.db.conn.in_transaction:
+        """One SQLite transaction: all of it lands, or none of it.
+
+        A block inside another is part of the outer transaction, with no savepoint: an error that leaves the
+        inner block fails the whole transaction even when the caller catches it, so half a step never lands.
+        Inside a transaction someone else opened on the connection (a migration, a test's BEGIN), a savepoint."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            except BaseException as e:
+                self._failed = self._failed or e
+                raise
+            finally:
+                self._depth -= 1
+            return
+        if self.conn.in_transaction:
             with self.db.atomic():
                 yield self
             return
-        self.db.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
+        self.conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
+        self._depth, self._failed = 1, None
         try:
             yield self
-            self.db.execute("COMMIT")       # a COMMIT that fails (disk full) is rolled back like the rest
+            if self._failed is not None:
+                raise LedgerError("%s: a step of this transaction failed (%s); nothing of it was written"
+                                  % (self.path, self._failed)) from self._failed
+            self.conn.execute("COMMIT")       # a COMMIT that fails (disk full) is rolled back like the rest
         except BaseException as e:
-            if self.db.conn.in_transaction:
-                self.db.execute("ROLLBACK")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             if isinstance(e, sqlite3.Error) and getattr(e, "sqlite_errorname", "").startswith(UNWRITABLE):
                 raise LedgerUnwritable("%s: %s" % (self.path, e)) from e
             raise
+        finally:
+            self._depth, self._failed = 0, None
 
     # -- reading ---------------------------------------------------------------------------------------
     def cabinet(self):
-        return dict(self.db["cabinet"].get(1))
+        return self._one("SELECT * FROM cabinet WHERE id = 1", ())
 
     def on_hand(self, location):
-        row = self.db.execute("SELECT on_hand FROM locations WHERE id = ?", [location]).fetchone()
+        row = self.conn.execute("SELECT on_hand FROM locations WHERE id = ?", (location,)).fetchone()
         if row is None:
             raise LedgerError("no location %r" % location)
         return row[0]
 
     def transaction_row(self, seq):
-        rows = list(self.db.query("SELECT * FROM transactions WHERE seq = ?", [seq]))
-        return rows[0] if rows else None
+        return self._one("SELECT * FROM transactions WHERE seq = ?", (seq,))
+
+    def _one(self, sql, args):
+        """The first row as a dict (its columns as the table has them now), or None."""
+        cursor = self.conn.execute(sql, args)
+        row = cursor.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cursor.description], row))
 
     def transactions(self, since_seq=0):
         """Transaction rows with seq > since_seq, in seq order (never wall-time order)."""
@@ -167,12 +203,16 @@ class Ledger:
 
     def pending_intents(self):
         """Intents with no outcome yet: what start-up recovery must reconcile with the cabinet (read from
-        open_intents, which triggers keep: schema_v7)."""
-        return list(self.db.query("SELECT i.* FROM open_intents p JOIN transactions i ON i.seq = p.seq "
-                                  "ORDER BY i.seq"))
+        open_intents, which triggers keep: schema_v7). CROSS JOIN keeps SQLite to that order: the few open
+        seqs first, each row then by its primary key, never a scan of the log (PENDING_SQL's plan, tested)."""
+        cursor = self.conn.execute(PENDING_SQL)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor]
 
-    def verify(self):
-        return chain.verify(self)
+    def verify(self, full=False):
+        """Check the chain and what it vouches for (chain.verify): from the verified head on, or from seq 1
+        with full=True."""
+        return chain.verify(self, full)
 
     # -- writing ---------------------------------------------------------------------------------------
     def append(self, kind, **fields):
@@ -185,7 +225,7 @@ class Ledger:
         if action not in ACTIONS:
             raise AppendRefused("unknown action %r (one of %s)" % (action, ", ".join(ACTIONS)))
         with self.transaction():
-            seq = self.cabinet()["next_seq"]
+            seq = self.conn.execute("SELECT next_seq FROM cabinet WHERE id = 1").fetchone()[0]
             if seq > CMD_ID_MAX:
                 raise AppendRefused("seq %d is above the cabinet link's command id bound %d" % (seq, CMD_ID_MAX))
             # cmd_id = the intent's own seq: unique and increasing for ever, as the firmware requires.
@@ -200,55 +240,64 @@ class Ledger:
         once per intent: a second one is refused, so nothing is counted twice.
         """
         with self.transaction():
-            intent = self.transaction_row(intent_seq)
+            return self.settle(self.transaction_row(intent_seq), outcome, quantity_charged, seq=intent_seq,
+                               **fields)["seq"]
+
+    def settle(self, intent, outcome, quantity_charged, seq=None, **fields):
+        """record_outcome for an intent row the caller read in its open SQLite transaction (the actuator has
+        it already); returns the outcome row as written."""
+        with self.transaction():
             if intent is None or intent["kind"] != "intent":
-                raise AppendRefused("seq %r is not an intent" % intent_seq)
-            if self.db.execute("SELECT 1 FROM transactions WHERE kind = 'outcome' AND intent_seq = ?",
-                               [intent_seq]).fetchone():
+                raise AppendRefused("seq %r is not an intent" % (seq if intent is None else intent["seq"]))
+            intent_seq = intent["seq"]
+            if self.conn.execute("SELECT 1 FROM transactions WHERE kind = 'outcome' AND intent_seq = ?",
+                                 (intent_seq,)).fetchone():
                 raise AppendRefused("intent %d already has an outcome" % intent_seq)
             copied = {k: intent[k] for k in ("action", "user_id", "badge_id", "sku", "location", "unit_cost",
                                               "work_order", "machine_id", "cost_center")}
             copied.update(fields)
-            row = self._append("outcome", dict(copied, intent_seq=intent_seq, outcome=outcome,
-                                               quantity=quantity_charged))
-        return row["seq"]
+            return self._append("outcome", dict(copied, intent_seq=intent_seq, outcome=outcome,
+                                                quantity=quantity_charged))
 
     def _append(self, kind, fields):
         """Write the row, its stock change and the new head; the caller holds the SQLite transaction."""
         if kind not in TRANSACTION_KINDS:
             raise AppendRefused("unknown transaction kind %r (one of %s)" % (kind, ", ".join(TRANSACTION_KINDS)))
-        unknown = sorted(set(fields) - set(CALLER_FIELDS))
-        if unknown:
-            raise AppendRefused("%s: fields not allowed: %s" % (kind, ", ".join(unknown)))
-        row = {k: _checked_value(kind, k, fields.get(k)) for k in CALLER_FIELDS}
+        if not _CALLER_SET.issuperset(fields):
+            raise AppendRefused("%s: fields not allowed: %s" % (kind, ", ".join(sorted(set(fields) - _CALLER_SET))))
+        row = dict.fromkeys(CALLER_FIELDS)
+        for k, v in fields.items():
+            if v is not None:
+                row[k] = _checked_value(kind, k, v)
         effect = self._stock_effect(kind, row)
+        conn = self.conn
         if row["location"] is not None:
-            location = self.db.execute("SELECT sku FROM locations WHERE id = ?", [row["location"]]).fetchone()
+            location = conn.execute("SELECT sku FROM locations WHERE id = ?", (row["location"],)).fetchone()
             if location is None and effect is not None:
                 raise AppendRefused("%s: no location %r" % (kind, row["location"]))
             if location is not None and row["sku"] is None:
                 row["sku"] = location[0]
         if row["sku"] is not None and row["unit_cost"] is None:
-            cost = self.db.execute("SELECT unit_cost FROM skus WHERE part_number = ?", [row["sku"]]).fetchone()
+            cost = conn.execute("SELECT unit_cost FROM skus WHERE part_number = ?", (row["sku"],)).fetchone()
             row["unit_cost"] = cost[0] if cost else None
 
-        head = self.cabinet()
+        next_seq, head_hash = conn.execute("SELECT next_seq, head_hash FROM cabinet WHERE id = 1").fetchone()
         wall_time, synced = self.clock.wall()
-        row.update(seq=head["next_seq"], boot=self.boot, wall_time=wall_time, clock_synced=int(bool(synced)),
-                   monotonic_ms=int(self.clock.monotonic_ms()), kind=kind, prev_hash=head["head_hash"])
-        row["hash"] = chain.row_hash(row["prev_hash"], row)
+        row.update(seq=next_seq, boot=self.boot, wall_time=wall_time, clock_synced=int(bool(synced)),
+                   monotonic_ms=int(self.clock.monotonic_ms()), kind=kind, prev_hash=head_hash)
+        row["hash"] = chain.row_hash(head_hash, row)
         # Nulls left out: the hash ignores them, and a ledger opened with an older schema lacks later columns.
-        self.db["transactions"].insert({k: v for k, v in row.items() if v is not None})
+        written = {k: v for k, v in row.items() if v is not None}
+        conn.execute(_insert_sql(tuple(written)), tuple(written.values()))
         # A count by a person, or one that changes on-hand, settles the count task; a restatement (an import
         # or the cloud's catalog re-stating on-hand to re-evaluate min/max) counted nothing.
         counted = kind == "count" and (row["user_id"] is not None or self.on_hand(row["location"]) != row["quantity"])
         if effect == "set":
-            self.db.execute("UPDATE locations SET on_hand = ? WHERE id = ?", [row["quantity"], row["location"]])
+            conn.execute("UPDATE locations SET on_hand = ? WHERE id = ?", (row["quantity"], row["location"]))
         elif effect is not None:
-            self.db.execute("UPDATE locations SET on_hand = on_hand + ? WHERE id = ?",
-                            [effect * row["quantity"], row["location"]])
-        self.db.execute("UPDATE cabinet SET next_seq = ?, head_hash = ? WHERE id = 1",
-                        [row["seq"] + 1, row["hash"]])
+            conn.execute("UPDATE locations SET on_hand = on_hand + ? WHERE id = ?",
+                         (effect * row["quantity"], row["location"]))
+        conn.execute("UPDATE cabinet SET next_seq = ?, head_hash = ? WHERE id = 1", (next_seq + 1, row["hash"]))
         if counted:     # the count task closes and count-ended alerts end, before min/max sees the counted stock
             count_tasks.settle_by_count(self.db, row["location"], row["seq"], wall_time)
         if effect is not None:
@@ -269,6 +318,13 @@ class Ledger:
         if kind != "adjustment" and quantity < 0:
             raise AppendRefused("%s: quantity must not be negative, got %d (use an adjustment)" % (kind, quantity))
         return effect
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(columns):
+    """The INSERT of a transaction row with these (non-null) columns: built once per set of columns, so the
+    connection's statement cache hands back the same prepared statement for every row like it."""
+    return "INSERT INTO transactions (%s) VALUES (%s)" % (", ".join(columns), ", ".join("?" * len(columns)))
 
 
 def _checked_value(kind, name, value):

@@ -2,10 +2,11 @@
 
 - **Triggers.** The append-only triggers and the outbox triggers the migrations created exist with the SQL
   they were created with, and no other trigger sits on the transactions table.
-- **On hand.** Every location's `on_hand` is what replaying the log from seq 1 gives (effects.py).
+- **On hand.** Every location's `on_hand` is what replaying the log gives (effects.py): from seq 1, or in an
+  incremental check from what the log gave at the verified head (verified_head.py).
 - **People.** The users, badges and rules hash to the digest the last admin row recorded (admin_log.py).
 - **Pending intents.** `open_intents` (what recovery reads) lists exactly the intents with no outcome: a
-  row deleted from it would let the locker open with an actuation nobody settled.
+  row deleted from it would let the locker open with an actuation nobody settled. Replayed like on hand.
 - **The cloud's anchor.** The row the cloud last acknowledged is there with the hash the ack carried: a tail
   deleted with next_seq and head_hash rolled back, or a chain rewritten consistently from an edited row,
   no longer matches.
@@ -14,9 +15,11 @@
 See docs/decisions/0025-chain-anchored-by-the-cloud.md for what this proves and what it cannot.
 """
 import json
+from dataclasses import dataclass
+from typing import Dict, FrozenSet
 
 from edge_agent.ledger import admin_log
-from edge_agent.ledger.effects import MOVES_STOCK_ON_OUTCOME, STOCK_EFFECT
+from edge_agent.ledger.effects import STOCK_EFFECT, effect_of
 from edge_agent.ledger.migrations import MIGRATIONS, schema_version
 
 GUARDED_TABLE = "transactions"
@@ -55,38 +58,49 @@ def trigger_problems(db):
     return problems
 
 
-def on_hand_from_log(db):
-    """{location: on_hand} replaying every stock-moving row in seq order."""
-    result = {}
-    outcome_actions = ", ".join("'%s'" % a for a in MOVES_STOCK_ON_OUTCOME)
-    cursor = db.execute("SELECT kind, action, location, quantity FROM transactions WHERE kind IN (%s) "
-                        "OR (kind = 'outcome' AND action IN (%s)) ORDER BY seq"
-                        % (", ".join("'%s'" % k for k in STOCK_EFFECT), outcome_actions))
-    for kind, action, location, quantity in cursor:
-        effect = STOCK_EFFECT[action if kind == "outcome" else kind]
-        quantity = quantity or 0
-        result[location] = quantity if effect == "set" else result.get(location, 0) + effect * quantity
-    return result
+@dataclass(frozen=True)
+class Replay:
+    """What the log gives as of row `seq`: on hand per location, and the intents with no outcome yet."""
+    seq: int
+    on_hand: Dict[str, int]
+    pending: FrozenSet[int]
 
 
-def on_hand_problems(db):
-    expected = on_hand_from_log(db)
+NOTHING = Replay(0, {}, frozenset())
+_REPLAY_SQL = ("SELECT kind, action, location, quantity, seq, intent_seq FROM transactions WHERE seq > ? AND seq <= ? "
+               "AND kind IN (%s) ORDER BY seq" % ", ".join("'%s'" % k for k in (*STOCK_EFFECT, "intent", "outcome")))
+
+
+def replay(db, upto, since=NOTHING):
+    """The log replayed from `since` (a Replay: NOTHING for seq 1) to row `upto`, in seq order."""
+    on_hand, pending = dict(since.on_hand), set(since.pending)
+    for kind, action, location, quantity, seq, intent_seq in db.execute(_REPLAY_SQL, [since.seq, upto]):
+        if kind == "intent":
+            pending.add(seq)
+        elif kind == "outcome":
+            pending.discard(intent_seq)
+        effect = effect_of(kind, action)
+        if effect is not None:
+            quantity = quantity or 0
+            on_hand[location] = quantity if effect == "set" else on_hand.get(location, 0) + effect * quantity
+    return Replay(max(upto, since.seq), on_hand, frozenset(pending))
+
+
+def on_hand_problems(db, replayed):
     problems = []
     for location, on_hand in db.execute("SELECT id, on_hand FROM locations ORDER BY id"):
-        logged = expected.get(location, 0)
+        logged = replayed.on_hand.get(location, 0)
         if on_hand != logged:
             problems.append("%s holds on_hand %d but its transactions give %d (on_hand edited)"
                             % (location, on_hand, logged))
     return problems
 
 
-def open_intent_problems(db):
+def open_intent_problems(db, replayed):
     if schema_version(db) < OPEN_INTENTS_VERSION:
         return []
     listed = {row[0] for row in db.execute("SELECT seq FROM open_intents")}
-    pending = {row[0] for row in db.execute(
-        "SELECT i.seq FROM transactions i WHERE i.kind = 'intent' AND NOT EXISTS "
-        "(SELECT 1 FROM transactions o WHERE o.kind = 'outcome' AND o.intent_seq = i.seq)")}
+    pending = replayed.pending
     problems = []
     if pending - listed:
         problems.append("intents %s have no outcome but are missing from open_intents (recovery would not "
@@ -136,7 +150,10 @@ def cloud_anchor_problems(db):
     return problems
 
 
-def problems(db):
-    """Every problem found, in the order above (empty: all checks pass)."""
-    return (trigger_problems(db) + on_hand_problems(db) + open_intent_problems(db) + people_problems(db)
-            + cloud_anchor_problems(db))
+def check(db, upto, since=NOTHING):
+    """(every problem found, in the order above, and the log's Replay at row `upto`); no problem: all pass.
+    `since`: what the log gave at the verified head, for an incremental check."""
+    replayed = replay(db, upto, since)
+    found = (trigger_problems(db) + on_hand_problems(db, replayed) + open_intent_problems(db, replayed)
+             + people_problems(db) + cloud_anchor_problems(db))
+    return found, replayed

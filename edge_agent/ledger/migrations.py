@@ -8,7 +8,8 @@ to it could drop what the newer schema holds.
 from dataclasses import dataclass
 from typing import Callable, Sequence, Union
 
-from edge_agent.ledger import schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6, schema_v7
+from edge_agent.ledger import (schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6, schema_v7,
+                               schema_v8)
 from edge_agent.ledger.errors import MigrationError, SchemaTooNew
 
 
@@ -31,6 +32,7 @@ MIGRATIONS = [
               schema_v6.migrate),
     Migration(7, "capacity, alert ends, count tasks, charge-to lists, refill visits, open bin takes and intents",
               schema_v7.STATEMENTS),
+    Migration(8, "the verified head (incremental verify), an index of admin rows", schema_v8.STATEMENTS),
 ]
 
 

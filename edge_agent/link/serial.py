@@ -97,7 +97,7 @@ class CabinetLink:
             for rate in tried:
                 self._serial.baudrate = rate
                 with self._write_lock:
-                    self._serial.write(b"\x00")   # ends any garbage the cabinet's decoder holds
+                    self._write(b"\x00")          # ends any garbage the cabinet's decoder holds
                 with self._cond:
                     self._core.timer.restore()     # not the backed-off timeout of the silence before
                 try:
@@ -269,10 +269,14 @@ class CabinetLink:
                 out = self._core.poll(self._now())
                 self._cond.notify_all()
             if out:
-                try:
-                    self._serial.write(out)
-                except (serial.SerialException, OSError) as exc:
-                    self._fail(exc)
+                self._write(out)
+
+    def _write(self, data):
+        """Under _write_lock."""
+        try:
+            self._serial.write(data)
+        except (serial.SerialException, OSError) as exc:
+            self._fail(exc)
 
     def _read_loop(self):
         while not self._closed:

@@ -112,7 +112,7 @@ def stock_the_cabinets(hub):
     hub.events(CAB1, task_opened(1, "L1", "P-100", 33, 10), task_opened(2, "L2", "P-200", 16, 11),
                task_opened(3, "L4", "P-100", 20, 12), task_closed(3, "L4", "P-100"))
     hub.inventory(CAB1, 5, loc("L1", "P-100", 7, 10, 40), loc("L2", "P-200", 4, 5, 20),
-                  loc("L3", "P-300", 2, 2, 10, capacity=9, quarantine=1), loc("L4", "P-100", 25, 5, 30))
+                  loc("L3", "P-300", 2, 2, 10, capacity=9, quarantine=1), loc("L4", "P-100", 30, 5, 30))
     hub.inventory(CAB2, 3, loc("L1", "P-100", 0, 5, 12))
     hub.events(THEIRS, task_opened(1, "L1", "P-999", 50, 2))
 
@@ -163,7 +163,7 @@ def test_the_van_load_is_open_tasks_and_top_offs_in_whole_packs(hub):
         (CAB1, "L3", "P-300", "top_off", 6, 1, 6, "none"),                 # at min: to 8 = capacity 9 - 1 quarantined
         (CAB2, "L1", "P-100", "top_off", 12, 1, 12, "none"),               # CAB-2: no catalog on the hub
     ]
-    # The closed task (L4) is not loaded, nor is L4 topped off (above min); rival's RIV-1 never appears.
+    # The closed task (L4) is not loaded, nor is L4 topped off (full); rival's RIV-1 never appears.
     assert [(t.sku, t.pack, t.packs, t.van_units, t.units, t.stops) for t in van.totals()] == [
         ("P-100", 1, 12, 12, 12, 1), ("P-100", 12, 3, 36, 33, 1), ("P-200", 4, 4, 16, 16, 1),
         ("P-300", 1, 6, 6, 6, 1)]
@@ -182,13 +182,25 @@ def test_a_snapshot_newer_than_the_task_sets_its_units_as_the_cabinet_would(hub)
     assert lines_of(van) == [(CAB1, "L1", "P-100", "task", 38, 12, 4, "SKU package_size")]
 
 
+def test_a_location_between_min_and_max_is_topped_off_as_the_cabinets_pick_list_will_ask(hub):
+    """The driver tops off every location below max at the visit (flows/refill.py, decision 0031): the van
+    carries it. L2 (refill_pack 4 in the catalog) at 9 of max 20: 8 units (two whole packs; a third would pass
+    max); L3 (no pack) at 6 of max 10 but capacity 9 with 1 quarantined: 2 units."""
+    hub.inventory(CAB1, 5, loc("L2", "P-200", 9, 5, 20), loc("L3", "P-300", 6, 2, 10, capacity=9, quarantine=1),
+                  loc("L1", "P-100", 40, 10, 40))
+    with connect(hub.dsn) as conn:
+        van = van_load.van_load(conn, TENANT, "north", NOW)
+    assert lines_of(van) == [(CAB1, "L2", "P-200", "top_off", 8, 4, 2, "location refill_pack"),
+                             (CAB1, "L3", "P-300", "top_off", 2, 1, 2, "none")]
+
+
 def test_a_task_closed_leaves_the_load_and_no_location_to_top_off_means_nothing_to_load(hub):
     hub.events(CAB1, task_opened(1, "L1", "P-100", 30, 10))
-    hub.inventory(CAB1, 5, loc("L1", "P-100", 7, 10, 40), loc("L2", "P-200", 15, 5, 20))
+    hub.inventory(CAB1, 5, loc("L1", "P-100", 7, 10, 40), loc("L2", "P-200", 20, 5, 20))
     with connect(hub.dsn) as conn:
         assert len(van_load.van_load(conn, TENANT, "north", NOW).lines) == 1
         hub.events(CAB1, task_closed(1, "L1", "P-100"))
-        hub.inventory(CAB1, 12, loc("L1", "P-100", 40, 10, 40), loc("L2", "P-200", 15, 5, 20))
+        hub.inventory(CAB1, 12, loc("L1", "P-100", 40, 10, 40), loc("L2", "P-200", 20, 5, 20))
         van = van_load.van_load(conn, TENANT, "north", NOW)
     assert van.lines == []
     assert "Nothing to load" in sheets.van_load_html(van)

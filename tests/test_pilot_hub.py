@@ -72,6 +72,15 @@ def test_the_summary_says_what_the_supplier_had(pilot):
     fleet = data["sections"]["the fleet on the hub"]["figures"]
     assert sum(f["refill_visits"] for f in fleet.values()) >= 3      # each route came at least once
     assert sum(f["alerts_raised"] for f in fleet.values()) > 0
+    # What the supplier saw each day, from the hub's records: a row a day, the routes' days with their vans.
+    days = [line.split(",") for line in (result.out_dir / "days.csv").read_text().splitlines()]
+    header = days[0]
+    rows = {r[1]: dict(zip(header, r)) for r in days[1:]}
+    assert list(rows) == ["Mon", "Tue", "Wed", "Thu"]
+    assert int(rows["Tue"]["van_loads"]) == 1 and int(rows["Tue"]["van_packs"]) > 0
+    assert int(rows["Tue"]["refill_visits"]) == len([c for c in result.supplier.cabinets if c.route == "north"])
+    assert sum(int(r["emails"]) for r in rows.values()) == data["sections"]["alert e-mails"]["figures"]["sent"]
+    assert "Tue 03-03: " in text and "van loads" in text
 
 
 def test_the_routes_van_loads_have_lines_and_are_reconciled_against_the_visits(pilot):
@@ -178,8 +187,22 @@ def test_the_single_pilot_runs_on_the_hub_too_and_keeps_its_own_outputs(tmp_path
     assert run.pilot.sync.outages == 0
 
 
-def test_the_fleet_command_takes_the_hub_option_and_refuses_bad_input(capsys, tmp_path):
+def test_the_fleet_command_takes_the_hub_option_and_refuses_bad_input(capsys, tmp_path, hub_dsn):
+    with db.connect(hub_dsn) as conn:          # a hub with data of its own is never a pilot's
+        conn.execute("INSERT INTO tenants (id, name) VALUES ('other', 'Other supplier')")
+        conn.commit()
+    assert cli.main(["fleet", "--hub", hub_dsn, "--days", "1", "--out", str(tmp_path)]) == 2
+    assert "already holds tenant(s) other: a pilot takes an empty hub database" in capsys.readouterr().err
     assert cli.main(["fleet", "--hub", "--customers", "4", "--cabinets", "3", "--out", str(tmp_path)]) == 2
     assert "--cabinets must be between --customers (4)" in capsys.readouterr().err
     assert cli.main(["fleet", "--hub", "--step", "7", "--out", str(tmp_path)]) == 2
     assert "--step must divide a day" in capsys.readouterr().err
+
+
+def test_the_fleet_command_runs_the_pilot_on_the_hub_and_says_what_the_supplier_had(capsys, tmp_path, hub_dsn):
+    assert cli.main(["fleet", "--hub", hub_dsn, "--customers", "3", "--cabinets", "3", "--days", "1",
+                     "--locations", "8", "--out", str(tmp_path), "--json"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "pilot on the hub: 1 days from 2026-03-02, 3 cabinets, 24 steps of virtual time"
+    assert "van loads:" in out and "alert e-mails:" in out and "customer reports:" in out
+    assert json.loads(out[-1])["steps"] == 24 and (tmp_path / "summary.txt").read_text().splitlines() == out[:-2]

@@ -6,8 +6,9 @@ The lines, per stop (the route's cabinets in order), per location:
   is as new as the task or newer, the units are worked out again from it with the cabinet's own formula
   (edge_agent/ledger/minmax.py refill_quantity: up to max in whole refill packs), because the cabinet's task
   follows the stock and no event says so.
-- a top-off line for each location the snapshot shows at or below min with no open task (returnable
-  locations aside): filled to max, capped by the capacity less what sits in quarantine there.
+- a top-off line for each location the snapshot shows below max with no open task (returnable locations
+  aside), as the cabinet's own pick list will ask at the visit (flows/refill.py, decision 0031): up to max
+  in whole refill packs, capped by the capacity less what sits in quarantine there.
 Each line is rounded UP to whole packs: the location's refill_pack from the cabinet's latest catalog on the
 hub (desired_docs), else the SKU's package_size there, else 1 (a cabinet not run from the hub: the sheet says
 so). The van carries packs x pack units; what the cabinets do not take goes back to the branch (reconcile.py).
@@ -172,10 +173,13 @@ def stop_lines(conn, stop):
         if units > 0:
             lines.append(line(task["location"], task["sku"], TASK, task["task_id"], units))
     for loc in levels.values():
-        if (loc["id"] in tasked or not loc.get("sku") or loc["max"] <= 0 or loc["on_hand"] > loc["min"]
+        if (loc["id"] in tasked or not loc.get("sku") or loc["max"] <= 0 or loc["on_hand"] >= loc["max"]
                 or catalog.returnable(loc["id"])):
             continue
-        units = fill_target(loc) - loc["on_hand"]
+        # What the cabinet's own pick list will ask of the driver there (flows/refill.py, decision 0031):
+        # every location below max, in whole refill packs, never past what the location can take.
+        pack = (catalog.locations.get(loc["id"]) or {}).get("refill_pack") or 1
+        units = min(refill_quantity(loc["on_hand"], loc["max"], pack, loc["min"]), fill_target(loc) - loc["on_hand"])
         if units > 0:
             lines.append(line(loc["id"], loc["sku"], TOP_OFF, None, units))
     lines.sort(key=lambda ln: location_order(ln.location))

@@ -16,4 +16,12 @@ and a comparison with a fixed weekly refill. One job per module:
     run.py         one whole pilot: both arms, the reports, the comparison
     fleet.py       fleet mode: many cabinets, one process each, against a real broker and the hub
     command.py     the CLI of `pilot` and `fleet` (wired into sim/cli.py)
+On the hub (`--hub`: what the supplier would have had):
+    supplier.py    the supplier's set-up: tenant, customers, sites, cabinets, routes, who is mailed
+    hub_pilot.py   the hub's side and the lock-step of virtual time; the fleet's cabinet processes
+    lockstep.py    one cabinet in lock-step: its pilot, the agent's CloudSync, the gate at each step
+    hub_clock.py   the hub database's receipt time on the pilot's clock
+    capabilities.py, adapters.py   the hub's capabilities (van loads, orders, alerts, min/max, reports)
+    smtp_sink.py, erp_sink.py      the people's mailbox and the supplier's ERP, real servers on loopback
+    hub_summary.py the summary a supplier reads (summary.txt, summary.json)
 See docs/pilot.md."""

@@ -20,11 +20,19 @@ def write_csv(path, header, rows):
 
 
 class Adapter:
+    """A capability's part in a pilot: install() before the hub starts, start() once the cabinets are up,
+    before_jobs() and after_step() at each step, collect() at the end (its Section), close() in any case."""
     name = ""
     modules = ()               # hub modules the capability needs
     missing = ""
+    _available = None
 
     def available(self):
+        if self._available is None:
+            self._available = self._find()
+        return self._available
+
+    def _find(self):
         import hub
         ours = Path(hub.__file__).resolve().parent
         for module in self.modules:
@@ -97,7 +105,8 @@ class SitesFromHub(Adapter):
             for cabinet_id in site.cabinets:
                 cabinet = next(c for c in ctx.supplier.cabinets if c.id == cabinet_id)
                 gap = parse_schedule(cabinet.visits).longest_gap_days()
-                texts = site_csvs(build_site(cabinet.seed, ctx.locations, gap_days=gap))
+                made = (ctx.sites or {}).get(cabinet_id) or build_site(cabinet.seed, ctx.locations, gap_days=gap)
+                texts = site_csvs(made)      # what the cabinet's pilot imports (lockstep.py builds the same)
                 (folder / cabinet_id).mkdir(parents=True, exist_ok=True)
                 (folder / cabinet_id / "locations.csv").write_text(texts["locations"])
                 for name in ("users", "skus", "allows"):
@@ -510,4 +519,48 @@ class MinMax(Adapter):
         return Section(self.name, lines=lines, figures=figures)
 
 
-ALL = [SitesFromHub(), People(), FleetOnHub(), VanLoads(), Orders(), AlertMail(), MinMax(), CustomerReports()]
+# -- the supplier's day -------------------------------------------------------------------------------------
+DAY_QUERIES = [   # (column, table that must exist, SQL giving rows of (at, n))
+    ("refill_visits", "events", "SELECT (body->>'wall')::timestamptz AS at, 1 AS n FROM events "
+                                "WHERE type = 'refill_visit'"),
+    ("alerts_raised", "fleet_alerts", "SELECT known_at AS at, 1 AS n FROM fleet_alerts"),
+    ("alerts_acknowledged", "fleet_alerts", "SELECT acked_at AS at, 1 AS n FROM fleet_alerts"),
+    ("emails", "alert_mail", "SELECT sent_at AS at, 1 AS n FROM alert_mail"),
+    ("escalations", "alert_mail", "SELECT sent_at AS at, 1 AS n FROM alert_mail WHERE level > 0"),
+    ("van_loads", "route_loads", "SELECT loaded_at AS at, 1 AS n FROM route_loads"),
+    ("van_packs", "route_loads", "SELECT l.loaded_at AS at, x.packs AS n FROM route_loads l "
+                                 "JOIN route_load_lines x ON x.load = l.id"),
+    ("orders_proposed", "orders", "SELECT proposed_at AS at, 1 AS n FROM orders"),
+    ("orders_confirmed", "orders", "SELECT confirmed_at AS at, 1 AS n FROM orders"),
+    ("orders_delivered", "orders", "SELECT delivered_at AS at, 1 AS n FROM orders"),
+    ("minmax_approved", "minmax_proposals", "SELECT decided_at AS at, 1 AS n FROM minmax_proposals "
+                                            "WHERE state = 'approved'"),
+]
+
+
+class SupplierDay(Adapter):
+    """What the supplier saw each day of the pilot, from the hub's own records: days.csv, and a line a day."""
+    name = "day by day"
+
+    def collect(self, conn, ctx):
+        import datetime
+        days = [(ctx.start + datetime.timedelta(days=d)).date() for d in range((ctx.end - ctx.start).days)]
+        counts = {}
+        columns = []
+        for column, table, sql in DAY_QUERIES:
+            if not conn.execute("SELECT to_regclass(%s) IS NOT NULL AS present", [table]).fetchone()["present"]:
+                continue
+            columns.append(column)
+            for r in conn.execute("SELECT (at AT TIME ZONE 'UTC')::date AS day, sum(n) AS n FROM (%s) q "
+                                  "WHERE at IS NOT NULL GROUP BY 1" % sql):
+                counts[(r["day"], column)] = int(r["n"])
+        rows = [[day.isoformat(), day.strftime("%a")] + [counts.get((day, c), 0) for c in columns] for day in days]
+        write_csv(ctx.out_dir / "days.csv", ["day", "weekday"] + columns, rows)
+        lines = []
+        for row in rows:
+            said = ["%d %s" % (n, c.replace("_", " ")) for c, n in zip(columns, row[2:]) if n]
+            lines.append("%s %s: %s" % (row[1], row[0][5:], ", ".join(said) or "nothing"))
+        return Section(self.name, lines=lines, files=["days.csv"])
+
+
+ALL = [SitesFromHub, People, FleetOnHub, VanLoads, Orders, AlertMail, MinMax, CustomerReports, SupplierDay]

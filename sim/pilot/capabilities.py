@@ -23,24 +23,24 @@ class Section:
         return cls(name, False, ["not available (%s)" % why])
 
 
-def _adapters():
-    from sim.pilot import adapters
-    return adapters.ALL
+def _available(ctx):
+    return [a for a in ctx.adapters if a.available()]
 
 
 def install(conn, ctx):
-    """Before the hub starts: the receipt clock on virtual time, then each capability's set-up."""
+    """Before the hub starts: the receipt clock on virtual time, then each capability's set-up (the run's own
+    adapters, in ctx.adapters)."""
+    from sim.pilot import adapters
+    ctx.adapters = [kind() for kind in adapters.ALL]
     hub_clock.install(conn, ctx.start)
-    for adapter in _adapters():
-        if adapter.available():
-            adapter.install(conn, ctx)
+    for adapter in _available(ctx):
+        adapter.install(conn, ctx)
 
 
 def start(conn, ctx):
     """Once the hub and the cabinets are up, before virtual time moves (e.g. desired state published)."""
-    for adapter in _adapters():
-        if adapter.available():
-            adapter.start(conn, ctx)
+    for adapter in _available(ctx):
+        adapter.start(conn, ctx)
 
 
 def before_step(conn, ctx, until):
@@ -49,15 +49,13 @@ def before_step(conn, ctx, until):
 
 
 def before_jobs(conn, ctx, now):
-    for adapter in _adapters():
-        if adapter.available():
-            adapter.before_jobs(conn, ctx, now)
+    for adapter in _available(ctx):
+        adapter.before_jobs(conn, ctx, now)
 
 
 def close(ctx):
-    for adapter in _adapters():
-        if adapter.available():
-            adapter.close(ctx)
+    for adapter in _available(ctx):
+        adapter.close(ctx)
 
 
 def run_jobs(conn, now):
@@ -73,14 +71,13 @@ def run_jobs(conn, now):
 
 
 def after_step(conn, ctx, now):
-    for adapter in _adapters():
-        if adapter.available():
-            adapter.after_step(conn, ctx, now)
+    for adapter in _available(ctx):
+        adapter.after_step(conn, ctx, now)
 
 
 def collect(conn, ctx):
     sections = []
-    for adapter in _adapters():
+    for adapter in ctx.adapters:
         if not adapter.available():
             sections.append(Section.missing(adapter.name, adapter.missing))
             continue

@@ -167,6 +167,9 @@ def run_hub_pilot_command(args):
         sys.stdout.write(line + "\n")
     sys.stdout.write("written to %s: summary.txt, summary.json and the files above (%.0f s)\n"
                      % (args.out, time.monotonic() - t0))
+    if args.json:
+        import json
+        sys.stdout.write(json.dumps(json.loads((result.out_dir / "summary.json").read_text())) + "\n")
     return 0
 
 

@@ -39,6 +39,8 @@ class Context:
     locations: int = 20
     hub: object = None
     smtp: object = None
+    sites: dict = None             # cabinet -> site.Site when the cabinets' sites are made elsewhere (run.py)
+    adapters: list = field(default_factory=list)     # this run's (capabilities.install makes them)
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Workers:
     def __init__(self, supplier, out_dir, days, locations, port):
         self.procs = {}
         self.logs = []
+        self.heads = {}
         for c in supplier.cabinets:
             folder = out_dir / c.id
             folder.mkdir(parents=True, exist_ok=True)
@@ -74,9 +77,12 @@ class Workers:
             cmd = [sys.executable, "-m", "sim.pilot.lockstep", "--cabinet", c.id, "--tenant", supplier.tenant,
                    "--site", c.site, "--dir", str(out_dir), "--visits", c.visits, "--seed", str(c.seed),
                    "--days", str(days), "--locations", str(locations), "--port", str(port)]
-            self.procs[c.id] = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                                stderr=log, text=True)
-        self.heads = {}
+            try:
+                self.procs[c.id] = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                    stderr=log, text=True)
+            except BaseException:
+                self.close()            # the ones already started
+                raise
 
     def _read(self, cabinet):
         proc = self.procs[cabinet]
@@ -134,6 +140,16 @@ def wait_for_snapshots(conn, heads, timeout=SNAPSHOT_TIMEOUT_S):
         time.sleep(0.005)               # polling the database for the snapshot the worker asked for, with a deadline
 
 
+def refuse_unless_empty(conn):
+    """A pilot dates what the hub receives on its own clock (hub_clock.py) and starts its cabinets' ledgers
+    afresh: it takes a hub database with nobody on it, never one that holds a hub's or another pilot's data."""
+    held = [r["id"] for r in conn.execute("SELECT id FROM tenants ORDER BY id LIMIT 3")]
+    if held:
+        raise RuntimeError("the hub database given already holds tenant(s) %s: a pilot takes an empty hub "
+                           "database of its own (create one, or leave out the DSN for a throw-away one)"
+                           % ", ".join(held))
+
+
 def check_options(days, step_minutes, locations):
     if not 1 <= days <= MAX_DAYS:
         raise ValueError("--days must be between 1 and %d with --hub, got %d" % (MAX_DAYS, days))
@@ -151,7 +167,7 @@ class HubSide:
     then for each step grant(until) before they run to `until` and reached(until) once the hub holds it all;
     next_until() says the next step's end (None: the pilot is over); finish() collects what the supplier saw."""
 
-    def __init__(self, out_dir, supplier, days, locations, dsn=None, step_minutes=60, progress=None):
+    def __init__(self, out_dir, supplier, days, locations, dsn=None, step_minutes=60, progress=None, sites=None):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.supplier = supplier
@@ -161,6 +177,7 @@ class HubSide:
         self.step_ms = step_minutes * 60_000
         self.end_ms = days * DAY_MS
         self.progress = progress
+        self.sites = sites
         self.jobs, self.failures, self.steps = {}, {}, 0
         self.stack = contextlib.ExitStack()
         self.t0 = time.monotonic()
@@ -178,9 +195,10 @@ class HubSide:
             smtp = SmtpSink(self.out_dir / "mail").start()
             self.stack.callback(smtp.stop)
             self.ctx = Context(self.out_dir, dsn, self.supplier, virtual(0), virtual(self.end_ms), self.locations,
-                               smtp=smtp)
+                               smtp=smtp, sites=self.sites)
             self.stack.callback(capabilities.close, self.ctx)
             with db.connect(dsn) as conn:
+                refuse_unless_empty(conn)
                 supplier_setup.register(conn, self.supplier)
                 capabilities.install(conn, self.ctx)
             self.hub = self.ctx.hub = Hub(dsn, "127.0.0.1", self.broker.port, worker_id="pilot-hub").start()

@@ -35,8 +35,18 @@ def open_sync_class():
             busy = super()._pump()
             if self.connected and self.snapshot_wanted.is_set():
                 self.snapshot_wanted.clear()
-                self.client.publish(self.topics.inventory, json.dumps(self._inventory()), qos=1)
+                self.client.publish(self.topics.inventory, json.dumps(self.snapshot()), qos=1)
             return busy
+
+        def snapshot(self):
+            """The inventory message of docs/mqtt.md (the hub checks it against its schema)."""
+            from edge_agent.cloud import outbox
+            names = ("id", "kind", "sku", "on_hand", "min", "max", "quarantine", "capacity")
+            rows = self.ledger.db.execute("SELECT %s FROM locations ORDER BY id" % ", ".join(names)).fetchall()
+            wall, synced = self.ledger.clock.wall()
+            return {"v": 1, "cabinet": self.config.cabinet_id, "session": self.session, "sent_wall": wall,
+                    "clock_synced": bool(synced), "as_of_seq": outbox.head(self.ledger, "tx"),
+                    "locations": [dict(zip(names, r)) for r in rows]}
 
     # A new ledger row is looked for every LOOP_S instead of every IDLE_LOOP_S: each step of the lock-step
     # waits for the hub's ack, and the idle pace would be most of a step's wall time.

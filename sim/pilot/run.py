@@ -53,7 +53,7 @@ def run_pilot(out_dir, *, days=60, seed=1, locations=60, raw_config=None, progre
         faults = FaultPlan(seed, days) if jam_rate is None else FaultPlan(seed, days, jam_rate=jam_rate)
     side = on_hub = None
     if hub is not None:
-        on_hub = HubArm(out_dir, seed, days, locations, plan, hub, hub_step_minutes)
+        on_hub = HubArm(out_dir, seed, days, locations, plan, hub, hub_step_minutes, site)
     try:
         pilot = Pilot(site, seed, days, out_dir, takes=takes, faults=faults, step_ms=step_ms, progress=progress,
                       plan=plan, live_cloud=on_hub is not None, pace=on_hub and on_hub.pace)
@@ -96,13 +96,13 @@ class HubArm:
     single_cabinet, on the pilot's schedule), the hub's side (hub_pilot.HubSide), the agent's CloudSync on
     the pilot's ledger, and the lock-step gate as the pilot's pace."""
 
-    def __init__(self, out_dir, seed, days, locations, plan, dsn, step_minutes):
+    def __init__(self, out_dir, seed, days, locations, plan, dsn, step_minutes, site):
         from sim.pilot import hub_pilot, supplier
         hub_pilot.check_options(days, step_minutes, locations)
         self.supplier = supplier.single_cabinet(seed, plan.pilot)
         self.cabinet = self.supplier.cabinets[0]
-        self.side = hub_pilot.HubSide(Path(out_dir) / "hub", self.supplier, days, locations, dsn,
-                                      step_minutes).open()
+        self.side = hub_pilot.HubSide(Path(out_dir) / "hub", self.supplier, days, locations, dsn, step_minutes,
+                                      sites={self.cabinet.id: site}).open()
         self.gate = self.sync = None
 
     def pace(self, t_ms):

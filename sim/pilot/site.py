@@ -303,9 +303,12 @@ def site_csvs(site):
                 [[l.sku, l.description, l.category, 1, "%d.%02d" % divmod(l.unit_cost_cents, 100), l.criticality,
                   SUPPLIER, "consignment", _yes(l.needs_approval), _yes(l.needs_work_order)]
                  for l in site.locations])
-    locations = _csv(["id", "kind", "unit", "sku", "on_hand", "min", "max", "refill_pack", "piece_weight_mg"],
+    # capacity: what the location physically holds, as an installer declares it (the hub's min/max review
+    # caps its recommendations there).
+    locations = _csv(["id", "kind", "unit", "sku", "on_hand", "min", "max", "refill_pack", "piece_weight_mg",
+                      "capacity"],
                      [[l.id, l.kind, "" if l.unit is None else l.unit, l.sku, l.maximum, l.minimum, l.maximum,
-                       l.pack, l.piece_mg or ""] for l in site.locations])
+                       l.pack, l.piece_mg or "", l.capacity] for l in site.locations])
     users = [[p[0], p[1], p[2], p[3], p[4], ""] for p in site.people]
     users.append(list(SUPERVISOR) + [""])
     users.append([DRIVER[0], DRIVER[1], DRIVER[2], "", "", DRIVER[3]])

@@ -60,7 +60,7 @@ class LinkClosed(LinkError):
 
 
 class WrongLineRate(LinkTimeout):
-    """HELLO found no intact frame at the configured line rate, and the link has never heard one.
+    """HELLO went unanswered and not one intact frame came at the configured line rate while it waited.
 
     baud: the rate the host is set to ([agent] baud); heard: bytes that came meanwhile (garbage: the two ends
     disagree, or the line is broken); answers_at: a rate at which the cabinet did answer HELLO, or None.

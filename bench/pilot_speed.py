@@ -1,12 +1,13 @@
 """Simulated days per second of the pilot simulation (`locker-sim pilot`) for a 60-location cabinet, and its
 peak memory. One whole pilot in this process: the agent's real flows on a real ledger file (WAL,
-synchronous=FULL), the real firmware on the simulated cabinet (5 ms firmware passes), the demand, driver,
-jams and outages, then the reports and the comparison, timed apart.
+synchronous=FULL), the real firmware on the simulated cabinet (event-driven virtual time on a 5 ms pass grid;
+--fixed-steps: a pass every 5 ms, the same run), the demand, driver, jams and outages, then the reports and the
+comparison, timed apart.
 
 Figures: simulated days per wall second and per CPU second (the pilot arm alone, and the whole run), takes
-and ledger rows per second, the virtual time the cabinet worked, peak RSS (ru_maxrss of this process).
-The last line is JSON.
-Usage: .venv/bin/python bench/pilot_speed.py [--days N] [--locations N] [--seed N] [--dir DIR]"""
+and ledger rows per second, the virtual time the cabinet worked and the firmware passes run for it, peak RSS
+(ru_maxrss of this process). The last line is JSON.
+Usage: .venv/bin/python bench/pilot_speed.py [--days N] [--locations N] [--seed N] [--dir DIR] [--fixed-steps]"""
 import argparse
 import json
 import resource
@@ -38,6 +39,8 @@ def main():
     ap.add_argument("--locations", type=int, default=60, help="locations in the cabinet (default 60)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--dir", default=None, help="where the ledger goes (default: a temp dir)")
+    ap.add_argument("--fixed-steps", action="store_true", help="a firmware pass every 5 virtual ms (as before "
+                    "event-driven time: docs/decisions/0049)")
     args = ap.parse_args()
     rss_start = peak_rss_mb()
     with tempfile.TemporaryDirectory(prefix="pilot_speed.", dir=args.dir) as tmp:
@@ -45,7 +48,7 @@ def main():
         site = build_site(args.seed, args.locations)
         takes = DemandModel(site, args.seed, args.days).takes()
         pilot = Pilot(site, args.seed, args.days, tmp, takes=takes, faults=FaultPlan(args.seed, args.days),
-                      step_ms=STEP_MS)
+                      step_ms=STEP_MS, events=not args.fixed_steps)
         w1, c1 = time.perf_counter(), time.process_time()
         result = pilot.run()
         w2, c2 = time.perf_counter(), time.process_time()
@@ -62,6 +65,7 @@ def main():
         "bench": "pilot_speed", "days": args.days, "locations": len(site.locations), "cabinet": counts,
         "takes": len(takes), "ledger_rows": rows, "vends": sum(result.dropped.values()),
         "virtual_cabinet_s": round(result.virtual_cabinet_s, 1), "step_ms": STEP_MS,
+        "time": "fixed steps" if args.fixed_steps else "event-driven", "firmware_passes": pilot.station.host.passes,
         "setup_s": round(w1 - w0, 3), "run_wall_s": round(w2 - w1, 3), "run_cpu_s": round(c2 - c1, 3),
         "reports_and_baseline_s": round(w3 - w2, 3), "total_wall_s": round(w3 - w0, 3),
         "sim_days_per_s": round(args.days / (w2 - w1), 3),
@@ -72,8 +76,8 @@ def main():
         "jams": result.jams, "hangs": result.hangs, "outages": result.sync.outages,
         "mcu_resets": result.mcu_resets, "shrinkage_events": len(result.shrinkage),
     }
-    print("%(locations)d locations, %(days)d days: %(takes)d takes, %(vends)d vends, %(ledger_rows)d ledger rows"
-          % out)
+    print("%(locations)d locations, %(days)d days: %(takes)d takes, %(vends)d vends, %(ledger_rows)d ledger rows; "
+          "%(time)s: %(firmware_passes)d firmware passes in %(virtual_cabinet_s).0f s of the cabinet's work" % out)
     print("pilot arm %(run_wall_s).1f s wall, %(run_cpu_s).1f s CPU = %(sim_days_per_s).2f simulated days/s "
           "(%(sim_days_per_cpu_s).2f per CPU second); reports + baseline %(reports_and_baseline_s).1f s" % out)
     print("whole run %(total_wall_s).1f s = %(sim_days_per_s_total).2f days/s; peak RSS %(peak_rss_mb).1f MB "

@@ -11,7 +11,7 @@ from firmware.lane import Lane, LaneBank
 from firmware.link import Link
 from firmware.outputs import Outputs
 from firmware.scale import Scale
-from firmware.ticks import ticks_diff
+from firmware.ticks import sooner, ticks_diff
 
 FIRMWARE_VERSION = "0.1.0"
 CALIBRATION = "calibration"     # name of the persistent record holding every bin's tare and calibration
@@ -69,7 +69,8 @@ class Cabinet:
         for door in self.doors:
             door.step(now, self)
         for lane in self.lanes:
-            lane.step(now, self)
+            if lane.cmd is not None:     # an idle lane has nothing to do: 40 calls a pass saved
+                lane.step(now, self)
         if self.hx711 is not None:
             if self.hx711.poll(now):
                 values = self.hx711.values
@@ -89,6 +90,25 @@ class Cabinet:
             self._link_was_lost = False
         link.step(now)
         return True
+
+    def due_in(self, now):
+        """Ms until a pass has work to do while no input changes (a byte, a switch, the beam, a conversion):
+        the units' timers, an event to send, the host's silence limit; 0 for the next pass, None when
+        nothing is timed. A simulation jumps over the passes between (docs/decisions/0049); a board could
+        sleep through them."""
+        due = sooner(self.link.due_in(now), self.outputs.due_in(now))
+        if not self._link_was_lost:
+            due = sooner(due, self.link.silent_in(now))
+        for door in self.doors:
+            due = sooner(due, door.due_in(now, self.outputs))
+        for lane in self.lanes:
+            if lane.cmd is not None:
+                due = sooner(due, lane.due_in(now, self))
+        if self.hx711 is not None:
+            due = sooner(due, self.hx711.due_in(now))
+            for scale in self.scales:
+                due = sooner(due, scale.due_in(now))
+        return due
 
     def safe_off(self, now=None):
         """Every output off; whatever was running ends as aborted. Used on link loss and on any fault."""

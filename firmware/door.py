@@ -3,7 +3,7 @@
 # reported as forced; a door open past its limit raises a left-open alarm once per opening.
 from firmware import messages as M
 from firmware.config import SOLENOID_CAP_MS
-from firmware.ticks import ticks_add, ticks_diff
+from firmware.ticks import sooner, ticks_add, ticks_diff, wait_until
 
 
 class Door:
@@ -78,6 +78,20 @@ class Door:
         if self.is_open and not self._alarmed and ticks_diff(now, self._opened_at) >= self._left_open_ms:
             self._alarmed = True
             cab.event(M.EV_DOOR_LEFT_OPEN, self.number, ticks_diff(now, self._opened_at) // 1000)
+
+    def due_in(self, now, outputs):
+        """Ms until step() has something to do with the sensor as it is: the pulse's end, the debounce, the
+        unlock window, the left-open alarm (None: nothing timed)."""
+        due = None
+        if outputs.active is self.coil:
+            due = 0 if self.is_open else wait_until(self._pulse_end, now)
+        if self._raw != self.is_open:
+            due = sooner(due, wait_until(ticks_add(self._raw_since, self._debounce_ms), now))
+        if self.cmd is not None:
+            due = sooner(due, wait_until(self._window_end, now))
+        if self.is_open and not self._alarmed:
+            due = sooner(due, wait_until(ticks_add(self._opened_at, self._left_open_ms), now))
+        return due
 
     def _on_opened(self, now, cab):
         self._opened_at = now

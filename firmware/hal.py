@@ -16,5 +16,7 @@
 #   hal.flush()                   wait until the UART has sent what was written (before a reset)
 #   hal.reset()                   hard reset of the microcontroller
 #   hal.idle()                    yield a moment to the port (sleep_ms(1) on a board, nothing in sim)
+#   hal.hx711_reader(sck, douts)  optional: -> fn(values) that clocks one whole HX711 read and fills in each
+#                                 chip's 24 bits, or None; without it the firmware bit-bangs (firmware/hx711.py)
 
 WDT_MAX_MS = 8388  # RP2040's hardware limit; ESP32 allows more, but one value keeps behaviour the same

@@ -1,8 +1,10 @@
 # HX711 load-cell ADCs sharing one clock line, each with its own data line, read together by bit-banging.
 # Channel A at gain 128: 25 clock pulses per reading. A clock held high past 60 us powers the chip down, so
 # interrupts are off around each pulse (never around the whole reading, which would stall the UART).
+# A HAL may offer hx711_reader(sck, douts): a function that clocks the 25 pulses itself and fills in each
+# chip's 24 bits (a PIO program on a board, one event in a simulation that does not test the bit timing).
 # A chip whose DOUT stays high (not ready) for NOT_READY_MS is marked faulted and no longer waited for.
-from firmware.ticks import ticks_diff
+from firmware.ticks import ticks_add, ticks_diff, wait_until
 
 NOT_READY_MS = 500
 
@@ -16,6 +18,17 @@ class HX711Bank:
         self.values = [0] * len(douts)       # last raw reading per chip, signed 24-bit
         self.faulted = [False] * len(douts)
         self._last_read = now
+        reader = getattr(hal, "hx711_reader", None)
+        self._reader = reader(sck, douts) if reader is not None else None
+
+    def due_in(self, now):
+        """Ms until poll() marks a working chip that is still not ready as faulted (None: none is waiting);
+        a conversion coming ready is an input."""
+        douts = self._douts
+        for i in range(len(douts)):
+            if not self.faulted[i] and douts[i].value():
+                return wait_until(ticks_add(self._last_read, NOT_READY_MS), now)
+        return None
 
     def poll(self, now):
         """Read every chip when all working ones have a conversion ready; True when values were refreshed."""
@@ -44,6 +57,10 @@ class HX711Bank:
         return True
 
     def _read(self):
+        if self._reader is not None:
+            self._reader(self.values)
+            self._signed()
+            return
         hal = self._hal
         sck = self._sck
         douts = self._douts
@@ -62,6 +79,10 @@ class HX711Bank:
         sck.value(1)                         # 25th pulse: channel A, gain 128 for the next conversion
         sck.value(0)
         hal.irq_on(state)
-        for i in range(n):
+        self._signed()
+
+    def _signed(self):
+        values = self.values
+        for i in range(len(values)):
             if values[i] & 0x800000:
                 values[i] -= 0x1000000

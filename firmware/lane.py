@@ -4,7 +4,7 @@
 # is cut and the lane stays disabled until a supervisor clears it). The first drop a vend sees is reported
 # at once (EV_DROP), in whatever phase, ahead of the vend's result.
 from firmware import messages as M
-from firmware.ticks import ticks_add, ticks_diff
+from firmware.ticks import sooner, ticks_add, ticks_diff, wait_until
 
 IDLE = 0
 TURNING = 1
@@ -159,6 +159,26 @@ class Lane:
                 self._done(cab, M.R_VENDED, self._turns)   # it fell late: never turn again for it
             elif self._start_turn(now, cab) != M.OK:
                 pass   # another actuator holds the supply: try again next pass
+
+    def due_in(self, now, cab):
+        """Ms until step() has something to do with the home switch and the beam as they are: the debounce,
+        the turn's limit, the settling, the probe's end; 0 for the next pass (None: idle)."""
+        phase = self._phase
+        if phase == IDLE:
+            return None
+        bank = self.bank
+        if phase == WAIT_MOTOR or (not self._drop_told and bank.drop.count != self._drops_at_start):
+            return 0
+        if phase == SETTLING:
+            return wait_until(self._settle_end, now)
+        if cab.outputs.active is not self.motor:
+            return 0
+        if phase == PROBING:
+            return wait_until(ticks_add(self._turn_start, PROBE_MS), now)
+        due = wait_until(ticks_add(self._turn_start, bank.max_run_ms), now)
+        if ticks_diff(now, self._home_since) < bank.debounce_ms:
+            due = sooner(due, wait_until(ticks_add(self._home_since, bank.debounce_ms), now))
+        return due
 
     def _jam(self, cab, now):
         cab.outputs.release(self.motor, now)

@@ -10,7 +10,7 @@ import struct
 
 from firmware import messages as M
 from firmware.codec import FrameDecoder, encode_frame
-from firmware.ticks import ticks_diff
+from firmware.ticks import ticks_add, ticks_diff, wait_until
 
 
 class Link:
@@ -91,6 +91,20 @@ class Link:
         if sent is None or ticks_diff(now, sent) >= M.EVENT_RESEND_MS:
             self._uart.write(self._head)
             self._head_sent_at = now
+
+    def due_in(self, now):
+        """Ms until step() sends or resends an event (None: nothing to send); frames come as inputs."""
+        if self._head is None:
+            return 0 if (self._lost_owed or self._queue) else None
+        if self._head_sent_at is None:
+            return 0
+        return wait_until(ticks_add(self._head_sent_at, M.EVENT_RESEND_MS), now)
+
+    def silent_in(self, now):
+        """Ms until host_silent() turns true (None: no frame yet, so it never does)."""
+        if self.last_rx is None:
+            return None
+        return wait_until(ticks_add(self.last_rx, M.LINK_TIMEOUT_MS), now)
 
     def send_all(self):
         """Last words before a reset: every queued event once, in seq order, without waiting for acks (the

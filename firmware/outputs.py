@@ -2,7 +2,7 @@
 # safety rules in one place: at most one coil or motor energised at a time, each on-time cut at its hard
 # cap, and a coil's off-time of at least three times its last on-time (so a solenoid cannot overheat).
 from firmware.messages import OK, E_BUSY, E_COOLDOWN
-from firmware.ticks import ticks_add, ticks_diff
+from firmware.ticks import ticks_add, ticks_diff, wait_until
 
 
 class Actuator:
@@ -72,3 +72,7 @@ class Outputs:
             self.release(act, now)
             return act
         return None
+
+    def due_in(self, now):
+        """Ms until enforce() has an output to cut (None: none is on)."""
+        return None if self.active is None else wait_until(self._deadline, now)

@@ -3,7 +3,7 @@
 # that holds for stable_ms. Stable changes of at least report_mg are reported as events; while the bin is
 # idle and within zero_band_mg of empty, the zero point follows slow drift.
 from firmware import messages as M
-from firmware.ticks import ticks_add, ticks_diff
+from firmware.ticks import ticks_add, ticks_diff, wait_until
 
 ZERO_TRACK_MS = 1000     # one zero-tracking step per second at most
 
@@ -122,6 +122,10 @@ class Scale:
         if self.cmd is not None and ticks_diff(now, self._cmd_deadline) >= 0:
             cab.finish(self.cmd, M.R_FAILED, M.FAIL_UNSTABLE)
             self.cmd = None
+
+    def due_in(self, now):
+        """Ms until a tare or calibration runs out of time (None: none is waiting); samples come as inputs."""
+        return None if self.cmd is None else wait_until(self._cmd_deadline, now)
 
     def abort(self, cab, now):
         if self.cmd is not None:

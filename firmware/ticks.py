@@ -12,3 +12,18 @@ except ImportError:
     def ticks_diff(a, b):
         """Signed a - b, correct across the wrap."""
         return ((a - b + _HALF) % TICKS_PERIOD) - _HALF
+
+
+def sooner(a, b):
+    """The earlier of two waits in ms, either of which may be None (nothing timed)."""
+    if a is None:
+        return b
+    if b is None or a < b:
+        return a
+    return b
+
+
+def wait_until(deadline, now):
+    """Ms from now to a ticks deadline, 0 when it is due or past."""
+    d = ticks_diff(deadline, now)
+    return d if d > 0 else 0

@@ -92,6 +92,10 @@ class Line:
     def host_write(self, data):
         self._to_mcu += resample(data, self.host_baud, self.baud) if self._mismatched() else data
 
+    def busy(self):
+        """Bytes wait to be carried, either way, or to be read by the host."""
+        return bool(self._to_mcu or self._to_host)
+
     def host_read(self):
         out = bytes(self._to_host)
         self._to_host = bytearray()
@@ -123,6 +127,11 @@ class Line:
         return bytes(out)
 
     def carry(self, dt, uart):
+        if not (self._to_mcu or uart.tx):      # an idle line saves no bandwidth for later (_budget)
+            if self.pace:
+                self._credit_in = min(self._credit_in + self.bytes_per_s * dt, 999)
+                self._credit_out = min(self._credit_out + self.bytes_per_s * dt, 999)
+            return
         n, self._credit_in = self._budget(self._credit_in, dt, len(self._to_mcu))
         if n:
             chunk = self._to_mcu[:n]
@@ -141,10 +150,12 @@ class SimCabinet:
     firmware_errors: "raise" (tests: a firmware exception propagates) or "reset" (as on a board).
     store: the flash contents (name -> JSON text); pass one sim's hal.store to the next to power-cycle.
     start_ms: where virtual time starts (near 2**30 to run the firmware across the ticks wrap).
-    pace: False moves line bytes instantly instead of at the baud rate."""
+    pace: False moves line bytes instantly instead of at the baud rate.
+    hx711_words: the firmware reads the HX711s as one event each (SimHAL.hx711_reader), not pulse by pulse
+    on the pin: for runs that do not test the bit timing (the pilot)."""
 
     def __init__(self, config, seed=0, faults=None, log=None, start_ms=0, firmware_errors="raise", pace=True,
-                 store=None):
+                 store=None, hx711_words=False):
         raw = config if isinstance(config, dict) else load_raw_config(config)
         try:
             self.config = normalize(raw)
@@ -165,6 +176,11 @@ class SimCabinet:
         self.hal = SimHAL(self.config, self.clock, store=store, seed=seed)
         self.physics = Physics(self.config, raw.get("sim"), self.hal, seed=seed, log=log)
         self._apply_unit_faults()
+        if self.physics.scale is not None:
+            for cell in self.physics.scale.cells:
+                self.hal.quiet_input(cell.dout)   # DOUT changes at conversions (next_event) and in reads
+            if hx711_words:
+                self.hal.hx711_words = self.physics.scale.read_words
         self.line = Line(self.config["uart"]["baud"], self.faults, pace)
         self._resets_at = list(self.faults.reset_at_ms)
         every = self.faults.reset_every_ms
@@ -236,6 +252,28 @@ class SimCabinet:
                 return True
         return False
 
+    def next_event(self):
+        """The virtual ms of the next thing that can happen with no byte written by the host: a byte on the
+        line, an input the firmware has not seen, a firmware timer (Cabinet.due_in), a physical edge
+        (Physics.next_event), a scheduled fault; None when nothing can. Event-driven time
+        (sim/virtual_host.py) runs the firmware's next pass there instead of every step."""
+        now = self.clock.ms
+        hal = self.hal
+        if self.line.busy() or hal.uart.tx or hal.uart.rx or hal.input_changed or hal.reset_requested:
+            return now
+        # The firmware reads the HX711s when every chip it has not given up on is ready (firmware/hx711.py).
+        hx711 = self.cab.hx711
+        due = self.physics.next_event(now, hx711 is not None and not any(hx711.faulted))
+        wait = self.cab.due_in(hal.ticks_ms())
+        if wait is not None and (due is None or now + wait < due):
+            due = now + wait
+        wdt = hal.wdt                 # a firmware that stopped feeding it: the reset comes on time
+        for t in (self._resets_at[0] + self.start_ms if self._resets_at else None, self._next_periodic,
+                  None if wdt is None else wdt.fed_at + wdt.timeout_ms + 1):
+            if t is not None and (due is None or t < due):
+                due = t
+        return due
+
     def _reset_due(self):
         now = self.clock.ms
         due = False
@@ -263,6 +301,7 @@ class SimCabinet:
             return
         cab = self.cab
         now = hal.ticks_ms()
+        hal.input_changed = False     # this pass sees every input as it is now
         alive = False
         try:
             alive = cab.step(now)

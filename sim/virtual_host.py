@@ -1,8 +1,15 @@
 # The agent's real link core (edge_agent.link.core) wired to a SimCabinet in virtual time: no pty, no threads,
-# no sleeps. Each millisecond the core's bytes go onto the simulated line (with its faults), the cabinet
-# runs, and what the firmware sent comes back. Tests and the pilot simulation use it to run the whole
-# host <-> firmware exchange deterministically and far faster than real time.
+# no sleeps. Each pass the core's bytes go onto the simulated line (with its faults), the cabinet runs, and
+# what the firmware sent comes back. Tests and the pilot simulation use it to run the whole host <-> firmware
+# exchange deterministically and far faster than real time.
+#
+# Two ways for time to move. Fixed steps: a pass every step_ms. Event-driven (events=True, the pilot's):
+# the next pass is at the next thing that can happen (the core's timer, a byte on the line, an input the
+# firmware has not seen, a firmware timer, a physical edge, a scheduled fault), put on the same step_ms
+# grid, so the passes run are a subset of the fixed-step passes and the skipped ones are the ones that
+# would have done nothing: the same run, byte for byte (docs/decisions/0049).
 import collections
+import math
 import struct
 
 from edge_agent.link.core import LinkCore
@@ -10,46 +17,84 @@ from edge_agent.link.messages import decode_hello
 from firmware import messages as M
 
 
+MAX_JUMP_MS = 1000    # the longest pass-free stretch: well inside the watchdog's timeout (firmware/main.py)
+
+
 class VirtualHost:
-    def __init__(self, sim, step_ms=1, **core_options):
+    def __init__(self, sim, step_ms=1, events=False, **core_options):
         self.sim = sim
         self.step_ms = step_ms    # virtual ms per firmware pass (a board loops about every 1-5 ms)
+        self.events_driven = events
+        self._origin = sim.now    # the passes' grid: origin + k * step_ms
         self.core = LinkCore(now=sim.now, **core_options)
         self.events = []          # every event delivered, in order
         self.unread = collections.deque(maxlen=10000)   # the same, for VirtualCabinet.next_event to hand on
+        self.passes = 0           # firmware passes run
 
     def tick(self, ms=None):
-        sim = self.sim
+        """Let ms of virtual time pass (one step when None), rounded down to whole steps, at least one."""
         step = self.step_ms
-        for _ in range(max(1, (ms or step) // step)):
-            out = self.core.poll(sim.now)
+        end = self.sim.now + max(1, (ms or step) // step) * step
+        while self.sim.now < end:
+            self._pass(end)
+
+    def _grid(self, t):
+        """The first pass time at or after t."""
+        step = self.step_ms
+        return t + (self._origin - t) % step
+
+    def _pass(self, end):
+        """Poll the core, run the cabinet to its next pass (the next step; with events the next thing that can
+        happen, at most `end`) and hand the core what came back."""
+        sim, core = self.sim, self.core
+        now = sim.now
+        nxt = now + self.step_ms
+        if self.events_driven:
+            due = core.next_deadline()
+            out = core.poll(now)
             if out:
                 sim.uart_host_write(out)
-            sim.advance(step, step)
-            data = sim.uart_host_read()
-            if data:
-                self.core.receive(data, sim.now)
-            new = self.core.take_events()
-            if new:
-                self.events.extend(new)
-                self.unread.extend(new)
+            elif due is None or due > now:       # a poll that ran a timer may have finished an operation
+                nxt = min(self._next_pass(now, due), end)   # (one that did nothing left `due` as it was)
+        else:
+            out = core.poll(now)
+            if out:
+                sim.uart_host_write(out)
+        sim.advance(nxt - now, nxt - now)
+        self.passes += 1
+        data = sim.uart_host_read()
+        if data:
+            core.receive(data, sim.now)
+        new = core.take_events()
+        if new:
+            self.events.extend(new)
+            self.unread.extend(new)
+
+    def _next_pass(self, now, due):
+        nxt = now + MAX_JUMP_MS
+        for t in (due, self.sim.next_event()):
+            if t is not None and t < nxt:
+                nxt = t
+        return max(self._grid(math.ceil(nxt)), now + self.step_ms)   # the core's timers may be fractional
+
+    def _until(self, done, limit_ms):
+        end = self.sim.now + limit_ms
+        if self.events_driven:
+            end = self._grid(end)
+        while not done():
+            if self.sim.now >= end:
+                return False
+            self._pass(end)
+        return True
 
     def run(self, op, limit_ms=60000):
-        """Step until the operation finishes; return its result (or raise its error)."""
-        end = self.sim.now + limit_ms
-        while not op.done:
-            if self.sim.now >= end:
-                raise AssertionError("operation still running after %d ms of virtual time" % limit_ms)
-            self.tick()
+        """Run until the operation finishes; return its result (or raise its error)."""
+        if not self._until(lambda: op.done, limit_ms):
+            raise AssertionError("operation still running after %d ms of virtual time" % limit_ms)
         return op.result()
 
     def wait_for(self, predicate, limit_ms):
-        end = self.sim.now + limit_ms
-        while not predicate():
-            if self.sim.now >= end:
-                return False
-            self.tick()
-        return True
+        return self._until(predicate, limit_ms)
 
     # Conveniences for the common requests.
     def call(self, kind, payload=b""):

@@ -308,3 +308,48 @@ def test_serve_pty_runs_the_sim_in_a_thread_behind_a_port():
     finally:
         sim.bridge.stop()
     assert sim.now > 0                                # virtual time moved with real time
+
+
+def busy_session(events):
+    """Vends (one into a jammed lane), an unlock the person answers, a tare, a lossy line, a scheduled MCU
+    reset and a stretch where the host goes quiet (the firmware's link-loss limit): what the host saw, when."""
+    from sim.virtual_host import VirtualHost
+    sim = SimCabinet(EXAMPLE, seed=3, faults=Faults(drop_rate=0.002, flip_rate=0.002, seed=4, jammed_lanes=[7],
+                                                    reset_at_ms=[30000]), hx711_words=events)
+    host = VirtualHost(sim, step_ms=5, events=events)
+    seen = []
+
+    def act(kind, cmd_id, *args):
+        try:
+            done = host.actuate(kind, cmd_id, *args, timeout_ms=15000)
+            seen.append((sim.now, kind, cmd_id, done.result, done.detail))
+        except Exception as e:          # a reset or the lossy line may cut one: when and how is the point
+            seen.append((sim.now, kind, cmd_id, type(e).__name__))
+
+    host.hello()
+    act(M.VEND, 1, 5)
+    act(M.VEND, 2, 7)
+    act(M.UNLOCK, 3, 1, 0)
+    host.tick(7000)                     # the door springs open; the person shuts it after hold_open_ms
+    act(M.TARE, 4, 1)
+    host.core.heartbeat_ms = None       # the host says nothing for a while: the firmware calls the link lost
+    host.tick(4000)
+    host.core.heartbeat_ms = 500
+    host.tick(20000)                    # through the scheduled reset
+    host.hello()
+    act(M.VEND, 5, 6)
+    physical = ([l.dropped for l in sim.physics.matrix.lanes], [d.opens for d in sim.physics.doors], sim.boots,
+                [c.reads for c in sim.physics.scale.cells])
+    return seen, [(e.seq, e.type, e.raw) for e in host.events], sim.now, physical, host.passes
+
+
+def test_event_driven_time_is_the_same_session_as_a_pass_every_step():
+    """VirtualHost(events=True) runs the firmware's next pass at the next thing that can happen (and reads the
+    HX711s a word at a time): the host sees the same answers and events at the same virtual ms as with a
+    pass every 5 ms (the bits clocked one by one), in far fewer passes."""
+    fast, steps = busy_session(True), busy_session(False)
+    assert fast[:4] == steps[:4]
+    seen, events = fast[0], fast[1]
+    assert [s[3] for s in seen[:3]] == [M.R_VENDED, M.R_JAMMED, M.R_OPENED]
+    assert {M.EV_DOOR_CLOSED, M.EV_FAULT, M.EV_BOOT} <= {t for _, t, _ in events}
+    assert fast[4] * 5 < steps[4]

@@ -145,6 +145,21 @@ class HX711Model:
         self.last_read = d - 0x1000000 if d & 0x800000 else d
         self.hal.drive(self.dout, 1)
 
+    def word_ready(self):
+        """A conversion waits and no read of it has begun: shift_word() may take it whole."""
+        return self.powered and self.ready and self.bits == 0
+
+    def shift_word(self):
+        """The 25 clock pulses of one read at once (word_ready() first): the 24 bits, as pulse() gives them."""
+        self._last_pulse = self.hal.clock.ms
+        self.bits = 25
+        self.ready = False
+        self.reads += 1
+        d = self.data
+        self.last_read = d - 0x1000000 if d & 0x800000 else d
+        self.hal.drive(self.dout, 1)
+        return d
+
     def power_down(self):
         self.powered = False
         self.ready = False
@@ -178,6 +193,49 @@ class HX711Bank:
         self.longest_high_us = 0
         self._rise_us = 0
         hal.watch(self.sck, self._sck_changed)
+        self._by_dout = {c.dout: c for c in self.cells}
+
+    def read_words(self, douts, values):
+        """One read of every chip as a single event (SimHAL.hx711_reader), each chip in `douts` order;
+        pulse by pulse on the pin when a chip is not simply ready (powered down, not ready, mid-read)."""
+        cells = [self._by_dout.get(d) for d in douts]
+        if self.powered_down or not all(c is not None and c.word_ready() for c in cells):
+            self._read_on_the_pin(douts, values)
+            return
+        for i in range(len(cells)):
+            values[i] = cells[i].shift_word()
+
+    def _read_on_the_pin(self, douts, values):
+        from sim.hardware.hal import SimOutput      # only SimHAL offers the one-event read
+        level = self.hal.level
+        sck = SimOutput(self.hal, self.sck)
+        for i in range(len(douts)):
+            values[i] = 0
+        for _ in range(24):
+            sck.value(1)
+            sck.value(0)
+            for i in range(len(douts)):
+                values[i] = (values[i] << 1) | level(douts[i])
+        sck.value(1)
+        sck.value(0)
+
+    def next_event(self, now, together=False):
+        """The next conversion coming ready (None: every chip is powered down). together: when the last of
+        them is ready, the firmware reading them only then (it waits for every working chip): a conversion
+        is taken late but at its own time (step() samples it as of then), before that chip's next one."""
+        if self.hal.level(self.sck):
+            return now + 1                   # held high: it powers them down once 60 us have passed
+        first = last = None
+        for c in self.cells:
+            if c.powered:
+                t = c.next_ready
+                if first is None or t < first:
+                    first = t
+                if not c.ready and (last is None or t > last):
+                    last = t
+        if not together or first is None:
+            return first
+        return min(first + HX711Model.PERIOD_MS - 1, now if last is None else last)
 
     def _sck_changed(self, pin, level):
         now_us = self.hal.clock.now_us()

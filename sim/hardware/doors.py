@@ -45,6 +45,9 @@ class DoorModel:
 
     def step(self, now):
         hal = self.hal
+        if self.state == DoorModel.CLOSED and now >= self._bounce_until and not any(map(hal.level, self.coils)):
+            hal.drive(self.sensor, 0)          # shut, still, nothing pulling the bolt: the common case
+            return
         for coil in self.coils:
             if self.state != DoorModel.CLOSED or not hal.level(coil):
                 continue
@@ -64,6 +67,23 @@ class DoorModel:
         if now < self._bounce_until:
             level = self.rng.below(2)
         hal.drive(self.sensor, level)
+
+    def next_event(self, now):
+        """When step() next changes something with the coils as they are (None: nothing timed)."""
+        if now < self._bounce_until:
+            return now + 1                 # the reed chatters: a new level every pass
+        if self.state == DoorModel.RELEASED:
+            return self._open_at
+        if self.state == DoorModel.OPEN:
+            return None if self.leave_open else self.opened_at + self.hold_open_ms
+        due = None
+        for coil in self.coils:
+            if self.hal.level(coil):
+                since = self.hal.since(coil)
+                if since != self._released_pulse.get(coil):
+                    t = since + self.release_ms
+                    due = t if due is None else min(due, t)
+        return due
 
     def force_open(self):
         """Someone pries the door open: no unlock, latch broken."""

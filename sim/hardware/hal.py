@@ -166,6 +166,11 @@ class SimHAL:
         self.idles = 0
         self.irq_disabled = False
         self._cause = RESET_POWER_ON
+        # Event-driven time (docs/decisions/0049): an input that changed since the firmware's last pass asks
+        # for the next pass; inputs that only change at times the physics announces need not (quiet_inputs).
+        self._wake_inputs = set(self.input_pins)
+        self.input_changed = False
+        self.hx711_words = None      # physics' read of every HX711 at once, when the bit timing is not tested
 
     # Firmware side (the contract).
     def output(self, pin):
@@ -210,6 +215,13 @@ class SimHAL:
     def reset_cause(self):
         return self._cause
 
+    def hx711_reader(self, sck, douts):
+        """The 25 clock pulses as one event (firmware/hx711.py), or None: the firmware bit-bangs them."""
+        words = self.hx711_words
+        if words is None:
+            return None
+        return lambda values: words(douts, values)
+
     def random30(self):
         return self._rng.next32() >> 2
 
@@ -243,6 +255,11 @@ class SimHAL:
         """Physics sets an input's level; rising edges reach the firmware's edge counters."""
         self._set(pin, 1 if value else 0)
 
+    def quiet_input(self, pin):
+        """Changes of this input need no pass of their own: they come at times physics announces
+        (Physics.next_event), or from the firmware's own reading."""
+        self._wake_inputs.discard(pin)
+
     def watch(self, pin, fn):
         """Call fn(pin, level) whenever the pin changes (physics that must react at once, e.g. HX711 SCK)."""
         self._watchers.setdefault(pin, []).append(fn)
@@ -253,6 +270,8 @@ class SimHAL:
             return
         self._levels[pin] = v
         self._since[pin] = self.clock.ms
+        if pin in self._wake_inputs:
+            self.input_changed = True
         if v and old == 0:  # a first drive from unknown is a level, not an edge
             for c in self._counters.get(pin, ()):
                 c.count += 1

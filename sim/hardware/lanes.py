@@ -36,6 +36,16 @@ class LaneModel:
     def at_home(self):
         return self.pos < self.half_window or self.pos >= self.period - self.half_window
 
+    def to_next_edge(self):
+        """Powered ms until the cam leaves or reaches the home window (reaching it ends a turn)."""
+        pos, half = self.pos, self.half_window
+        if pos < half:
+            return half - pos
+        mark = self.period - half
+        if pos < mark:
+            return mark - pos
+        return self.period - pos + half
+
     def run(self, dt, now, matrix):
         """The motor was powered for the dt ms ending at now."""
         if self.jammed:
@@ -95,6 +105,7 @@ class LaneMatrix:
         self._in_beam = 0
         self._last = hal.clock.ms
         self._beam_t = hal.clock.ms  # beam changes up to here are applied
+        self._powered = self._find_powered()
         for pin in self.rows + self.cols:
             hal.watch(pin, self._pins_changed)
         hal.drive(self.drop_sensor, 0)
@@ -115,8 +126,11 @@ class LaneMatrix:
         self._drive_beam()
 
     def _powered_lanes(self):
-        """The lanes whose row and column are both driven: usually none, so the rows are looked at first
-        (a pilot steps the matrix every few virtual ms for weeks)."""
+        """The lanes whose row and column are both driven, as of the last row or column pin write."""
+        return self._powered
+
+    def _find_powered(self):
+        """Usually none, so the rows are looked at first."""
         level = self.hal.level
         rows = {i for i, pin in enumerate(self.rows) if level(pin)}
         if not rows:
@@ -141,8 +155,26 @@ class LaneMatrix:
         self._step_beam(now)
         self._update_home()
 
+    def next_event(self, now):
+        """When step() next changes an input: a powered cam at a home-window edge, an item entering or
+        leaving the beam (None: nothing moves)."""
+        due = None
+        for lane in self._powered:
+            if not lane.jammed:
+                t = now + lane.to_next_edge()
+                due = t if due is None or t < due else due
+        beam_t = self._beam_t
+        for f in self.falling:
+            t = f[0] if f[0] > beam_t else f[1]
+            if t > beam_t and (due is None or t < due):
+                due = t
+        return due
+
     def _step_beam(self, now):
         # Replay beam changes in time order, so even a coarse step produces every rising edge.
+        if not self.falling:
+            self._beam_t = now
+            return
         changes = []
         for f in self.falling:
             if f[0] <= now and f[0] > self._beam_t:
@@ -162,6 +194,7 @@ class LaneMatrix:
         self.hal.drive(self.drop_sensor, 1 if (self._in_beam > 0 or self.beam_blocked) else 0)
 
     def _pins_changed(self, pin, level):
+        self._powered = self._find_powered()
         self._update_home()
 
     def _update_home(self):

@@ -74,6 +74,20 @@ class Physics:
                     return c
         raise KeyError("no bin %r" % (number,))
 
+    def next_event(self, now, hx711_together=False):
+        """When a model next changes an input by itself (None: nothing moves until a pin or a hand does).
+        hx711_together: HX711Bank.next_event's, for a firmware that waits for every chip."""
+        due = None if self.matrix is None else self.matrix.next_event(now)
+        for door in self.doors:
+            t = door.next_event(now)
+            if t is not None and (due is None or t < due):
+                due = t
+        if self.scale is not None:
+            t = self.scale.next_event(now, hx711_together)
+            if t is not None and (due is None or t < due):
+                due = t
+        return due
+
     def step(self, now=None):
         if now is None:
             now = self.clock.ms

@@ -45,7 +45,8 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=1, metavar="N",
                    help="seed for the site, the demand, the faults and the physics (default 1)")
     p.add_argument("--locations", type=int, default=60, metavar="N",
-                   help="locations in the cabinet (default 60: 40 lanes, 3 doors, 2 weigh bins, 15 scan-only)")
+                   help="locations in the cabinet, 4 to 1000 (default 60: 40 lanes, 3 doors, 2 weigh bins, 15 "
+                        "scan-only; beyond, more scan-only)")
     p.add_argument("--out", default="pilot-out", metavar="DIR", help="where everything goes (default pilot-out)")
     p.add_argument("--config", metavar="FILE",
                    help="a cabinet config (TOML) to use instead of the generated cabinet; scan-only bins fill "

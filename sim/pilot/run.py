@@ -37,10 +37,11 @@ def period(days):
 
 
 def run_pilot(out_dir, *, days=60, seed=1, locations=60, raw_config=None, progress=None, step_ms=STEP_MS,
-              jam_rate=None, plan=None, faults=None, hub=None, hub_step_minutes=60):
+              jam_rate=None, plan=None, faults=None, hub=None, hub_step_minutes=60, events=True):
     """plan: plan.PilotPlan (schedules and costs; the defaults without). faults: a FaultPlan instead of the
     seed's (tests inject known faults). hub: None, or the DSN of a pilot's hub database ("": a throw-away
-    one): the pilot arm also runs on the hub (hub_pilot.py), its outputs in out_dir/hub."""
+    one): the pilot arm also runs on the hub (hub_pilot.py), its outputs in out_dir/hub. events=False: the
+    cabinet runs a firmware pass every step_ms instead of event-driven time (the same outcome, slower)."""
     plan = plan or PilotPlan()
     if not 1 <= days <= MAX_DAYS:
         raise ValueError("--days must be between 1 and %d, got %d" % (MAX_DAYS, days))
@@ -56,7 +57,7 @@ def run_pilot(out_dir, *, days=60, seed=1, locations=60, raw_config=None, progre
         on_hub = HubArm(out_dir, seed, days, locations, plan, hub, hub_step_minutes, site)
     try:
         pilot = Pilot(site, seed, days, out_dir, takes=takes, faults=faults, step_ms=step_ms, progress=progress,
-                      plan=plan, live_cloud=on_hub is not None, pace=on_hub and on_hub.pace)
+                      plan=plan, live_cloud=on_hub is not None, pace=on_hub and on_hub.pace, events=events)
     except BaseException:
         if on_hub is not None:
             on_hub.close()

@@ -99,9 +99,10 @@ def supervisor_person():
 
 class Pilot:
     def __init__(self, site, seed, days, out_dir, takes=None, faults=None, step_ms=STEP_MS, progress=None,
-                 live_cloud=False, pace=None, cabinet_id="PILOT-1", plan=None):
+                 live_cloud=False, pace=None, cabinet_id="PILOT-1", plan=None, events=True):
         """live_cloud: a real CloudSync publishes the outbox (fleet mode): the pilot neither acks nor
-        simulates outages then. pace(t_ms): called before each event (fleet mode waits for wall time)."""
+        simulates outages then. pace(t_ms): called before each event (fleet mode waits for wall time).
+        events=False: a firmware pass every step_ms instead of event-driven time (the same run, slower)."""
         self.site = site
         self.days = days
         self.end_ms = days * DAY_MS
@@ -114,7 +115,7 @@ class Pilot:
         self.clock = ManualClock(START)
         self.ledger = open_ledger(self.ledger_path, clock=self.clock, cabinet_id=cabinet_id)
         import_site(self.ledger, site, self.out_dir)
-        self.station = Station(site, self.ledger, self.clock, seed, step_ms=step_ms)
+        self.station = Station(site, self.ledger, self.clock, seed, step_ms=step_ms, events=events)
         self.supervisor = supervisor_person()
         self.station.calibrate_bins(self.supervisor)
         self.driver = RouteDriver(self.station, self.ledger, site)
@@ -366,8 +367,11 @@ class Pilot:
         if not self._online:
             return
         if backlog or force:
-            for stream in outbox.STREAMS:
-                outbox.set_acked(self.ledger, stream, outbox.head(self.ledger, stream))
+            with self.ledger.transaction():          # one commit (one fsync) for the streams that moved
+                for stream in outbox.STREAMS:
+                    head = outbox.head(self.ledger, stream)
+                    if head > outbox.acked(self.ledger, stream):
+                        outbox.set_acked(self.ledger, stream, head)
             self.result.sync.syncs += 1
         self._last_sync = self.clock.monotonic_ms()
 

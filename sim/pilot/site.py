@@ -24,7 +24,7 @@ LANE_ROWS = [10, 11, 12, 5, 9]
 LANE_COLS = [13, 14, 15, 16, 22, 26, 27, 28]
 MAX_LANES = len(LANE_ROWS) * len(LANE_COLS)
 MAX_DOORS, MAX_BINS = 3, 2
-MIN_LOCATIONS, MAX_LOCATIONS = 4, 200
+MIN_LOCATIONS, MAX_LOCATIONS = 4, 1000
 
 # What one location physically holds.
 CAPACITY = {"lane": 15, "door": 4, "bin": 300, "scan": 400}

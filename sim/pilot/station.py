@@ -2,6 +2,7 @@
 agent's real link core over it in virtual time (sim.virtual_host), and the agent's real flows on the ledger
 (Vending, WeighBins). The ledger's ManualClock moves with the cabinet's virtual time while the cabinet works,
 and jumps over the idle time between visits to it (nothing moves in a closed cabinet, so nothing is ticked).
+While it works, time is event-driven: the firmware runs a pass only when something can happen.
 
 People's hands are here too: what a hand does to the physical cabinet (take pieces from a bin, close a
 door, load a spiral) is the hardware boundary, so it acts on the sim's physics directly."""
@@ -19,7 +20,7 @@ from firmware import messages as M
 CAL_MG = 500_000               # the installer's reference weight (500 g), as in sim/demo.py
 DOOR_CLOSE_MS = 300            # after a hand shuts a door: the firmware debounces and reports it
 SETTLE_AFTER_RESET_MS = 1000   # after an MCU reset mid-vend: longer than any item takes to fall through the beam
-STEP_MS = 5                    # virtual ms per firmware pass: a board loops every 1-5 ms; 5 is the slow end
+STEP_MS = 5                    # the firmware's pass grid: a board loops every 1-5 ms; 5 is the slow end
 
 
 class ClockedCabinet:
@@ -81,13 +82,15 @@ class Station:
     """One pilot cabinet: the sim, the agent's flows on the ledger, and what is physically in the doors and
     scan-only bins (the sim models lanes and bins itself)."""
 
-    def __init__(self, site, ledger, clock, seed, step_ms=STEP_MS, hang_rate=fault_rates.HANG_RATE):
+    def __init__(self, site, ledger, clock, seed, step_ms=STEP_MS, hang_rate=fault_rates.HANG_RATE, events=True):
+        """events: event-driven virtual time (sim/virtual_host.py), the HX711s read a word at a time; False:
+        a firmware pass every step_ms and the HX711s clocked bit by bit (the same run, far slower)."""
         raw = dict(site.cabinet_config)
         raw["sim"] = dict(raw["sim"], hang_rate=hang_rate)
         self.site = site
         self.ledger = ledger
-        self.sim = SimCabinet(raw, seed=seed, faults=Faults(seed=seed), firmware_errors="reset")
-        self.host = VirtualHost(self.sim, step_ms=step_ms)
+        self.sim = SimCabinet(raw, seed=seed, faults=Faults(seed=seed), firmware_errors="reset", hx711_words=events)
+        self.host = VirtualHost(self.sim, step_ms=step_ms, events=events)
         self.host.hello()
         self.cabinet = ClockedCabinet(VirtualCabinet(self.host), self.sim, clock)
         self.vending = Vending(ledger, self.cabinet)

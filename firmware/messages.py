@@ -11,6 +11,11 @@ PROTOCOL_VERSION = const(2)   # 2: EV_DROP added (docs/decisions/0018)
 
 RESPONSE = const(0x80)
 
+# The line rate both ends take unless configured ([link] baud, [agent] baud), and the one for long or noisy
+# runs; 8N1 either way (docs/decisions/0051-link-line-rate.md).
+LINE_BAUD = const(921600)
+LONG_RUN_BAUD = const(115200)
+
 # Host -> firmware requests.
 HELLO = const(0x01)       # ()                                   -> HELLO_R
 PING = const(0x02)        # (0 to PING_MAX bytes, echoed)        -> status + same bytes

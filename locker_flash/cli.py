@@ -132,11 +132,21 @@ for _p in %r:
 RENAME = "import os\nos.rename(%r, %r)\n"
 
 
+def link_line(config_json):
+    """The line rate the flashed firmware will talk at: the agent's [agent] baud must say the same, or the
+    agent hears garbage and says so (docs/decisions/0051-link-line-rate.md)."""
+    from firmware.config import normalize
+    uart = normalize(json.loads(config_json))["uart"]
+    return ("link: UART%d (TX GPIO %d, RX GPIO %d) at %d baud, 8N1; the agent's [agent] baud must be %d"
+            % (uart["id"], uart["tx"], uart["rx"], uart["baud"], uart["baud"]))
+
+
 def cmd_flash(args, out):
     try:
-        B.config_json(args.config)          # a bad config is refused before the board is touched
+        config = B.config_json(args.config)          # a bad config is refused before the board is touched
     except B.BundleError as e:
         raise FlashError(str(e)) from None
+    out(link_line(config))
     port = find_port(args, out)
     with Board(port) as b:
         info = b.info()

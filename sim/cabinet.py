@@ -16,6 +16,7 @@ from firmware.config import ConfigError, normalize
 from firmware.hal import WDT_MAX_MS
 from firmware.main import WDT_TIMEOUT_MS
 from sim.hardware import Physics, Rng, SimClock, SimHAL, ppm, sim_settings
+from sim.uart_rate import resample
 
 RESET_NAMES = {
     M.RESET_POWER_ON: "power-on", M.RESET_WATCHDOG: "watchdog", M.RESET_HARD: "hard",
@@ -64,9 +65,13 @@ class Faults:
 
 class Line:
     """The serial wire: bytes move at the baud rate (10 bits a byte); each byte may be lost or get one bit
-    flipped, with the fault seed, in both directions."""
+    flipped, with the fault seed, in both directions. host_baud: the rate the host's end is set to (the pty
+    bridge reads it from the client's termios); when it is not the firmware's, each end hears the other's
+    bits re-sampled at its own rate, as two UARTs set differently do (sim/uart_rate.py)."""
 
     def __init__(self, baud, faults, pace=True):
+        self.baud = baud
+        self.host_baud = None       # None: the host's end runs at `baud`
         self.bytes_per_s = baud // 10
         self.pace = pace
         self._drop = ppm(faults.drop_rate)
@@ -81,8 +86,11 @@ class Line:
         self.to_mcu_bytes = 0       # bytes put on the wire each way (before faults)
         self.to_host_bytes = 0
 
+    def _mismatched(self):
+        return self.host_baud is not None and self.host_baud != self.baud
+
     def host_write(self, data):
-        self._to_mcu += data
+        self._to_mcu += resample(data, self.host_baud, self.baud) if self._mismatched() else data
 
     def busy(self):
         """Bytes wait to be carried, either way, or to be read by the host."""
@@ -91,7 +99,7 @@ class Line:
     def host_read(self):
         out = bytes(self._to_host)
         self._to_host = bytearray()
-        return out
+        return resample(out, self.baud, self.host_baud) if out and self._mismatched() else out
 
     def _budget(self, credit, dt, waiting):
         if not self.pace:

@@ -182,8 +182,8 @@ def run_cabinet(args):
     signal.signal(signal.SIGTERM, stop)
     sys.stdout.write("port: %s\n" % bridge.path)
     sys.stdout.flush()
-    _stderr_log(sim.now, "cabinet %r running on %s (seed %d, speed x%g)"
-                % (sim.config["name"], bridge.path, args.seed, args.speed))
+    _stderr_log(sim.now, "cabinet %r running on %s at %d baud (seed %d, speed x%g)"
+                % (sim.config["name"], bridge.path, sim.config["uart"]["baud"], args.seed, args.speed))
     try:
         bridge.run()
     finally:

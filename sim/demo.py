@@ -55,7 +55,7 @@ def run_demo(config_path, speed=1.0, seed=0, out=print):
     lanes = [u["number"] for u in sim.config["lanes"]["units"]]
     doors = [d["number"] for d in sim.config["doors"]]
     try:
-        with CabinetLink(port) as link:
+        with CabinetLink(port, sim.config["uart"]["baud"]) as link:     # the rate this cabinet's config says
             s = Session(link, sim.bridge, out)
             hello = link.hello()
             s.say("cabinet", "%s on %s: firmware %s, protocol %d, boot 0x%08X (%s), %d doors, %d lanes, %d bins"

@@ -12,6 +12,11 @@ import tty
 CHUNK_MS = 20          # most virtual time run between two looks at the pty, so I/O stays responsive
 MAX_LAG_MS = 1000      # further behind real time than this, the sim gives up catching up
 MAX_PENDING = 8192     # bytes for a client that is not reading; beyond this the oldest are lost
+# termios speed codes to bits per second: a client's rate (pyserial sets it on the slave) is the host end's
+# line rate, and the sim's line garbles both ways when it is not the firmware's.
+RATES = {getattr(termios, "B%d" % r): r for r in (9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000,
+                                                  576000, 921600, 1000000, 1152000, 1500000, 2000000, 3000000)
+         if hasattr(termios, "B%d" % r)}
 
 
 class PtyBridge:
@@ -23,6 +28,7 @@ class PtyBridge:
         self._log = log
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)  # no echo, no line editing, no CR/LF translation: a plain 8-bit line
+        self._set_rate(sim.line.baud)   # the port starts at the cabinet's rate; a client may set another
         os.set_blocking(self.master, False)
         self.path = os.ttyname(self.slave)
         self._pending = bytearray()
@@ -95,6 +101,7 @@ class PtyBridge:
                 behind = MAX_LAG_MS
             while not self._actions.empty():
                 self._actions.get()(sim)
+            self._sync_rate()
             if behind > 0:
                 sim.advance(min(behind, CHUNK_MS))
             self._pending += sim.uart_host_read()
@@ -108,6 +115,23 @@ class PtyBridge:
                 self._read()
             if self._pending:
                 self._write()
+
+    def _set_rate(self, baud):
+        code = {r: c for c, r in RATES.items()}.get(baud)
+        if code is not None:
+            attrs = termios.tcgetattr(self.slave)
+            attrs[4] = attrs[5] = code
+            termios.tcsetattr(self.slave, termios.TCSANOW, attrs)
+
+    def _sync_rate(self):
+        """The client's line rate as the sim's host end (unchanged while no client has set a known one)."""
+        try:
+            speed = termios.tcgetattr(self.slave)[5]
+        except termios.error:
+            return
+        rate = RATES.get(speed)
+        if rate is not None:
+            self.sim.line.host_baud = rate
 
     def _read(self):
         try:

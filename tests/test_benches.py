@@ -158,3 +158,14 @@ def test_hub_ingest_stores_synthetic_batches_in_postgres_and_counts_round_trips(
     assert out["bench"] == "hub_ingest" and out["messages"] == 12 and out["rows"] == 60
     assert out["acks_published"] == 12 and out["round_trips_per_message"] > 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_link_rtt_measures_the_default_rate_and_115200_in_one_run():
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "link_rtt.py"), "--pings", "20", "--replays", "20",
+                           "--vends", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["bench"] == "link_rtt" and out["baud"] == 921600 and out["goal_p99_ms"] == 5.0
+    assert [r["baud"] for r in out["rates"]] == [921600, 115200]
+    for r in out["rates"]:
+        assert r["ping"]["n"] == r["vend_replay"]["n"] == 20 and r["motor_turns"] == 1 and r["bad_frames"] == 0

@@ -112,7 +112,7 @@ def test_every_wiring_table_is_one_the_tests_check():
         "Signal conventions (what the firmware expects at the pin)", "Parts", "Fuses",
         "3.3 V rail (the Pico's 3V3(OUT), 300 mA available)", "5 V rail (the 5.1 V buck, 5 A)",
         "24 V rail (the LRS-75-24, 3200 mA)", "Raspberry Pi header (the agent's side)",
-        "Raspberry Pi Pico default pins", "ESP32-DevKitC default pins"}
+        "Raspberry Pi Pico default pins", "ESP32-DevKitC default pins", "Line rate, cable and length of J6"}
     assert sorted(int(h.split()[0][1:]) for h in connectors) == list(range(1, 13))   # J1-J12, each once
 
 
@@ -154,6 +154,20 @@ def test_the_pi_header_table_agrees_with_the_agent_config_and_the_connector():
     assert pi["Pico RUN reset"] == load_agent_config(config).reset_gpio == 17   # the agent's default
     assert pi["Pico RUN reset"] in RESET_GPIOS
     assert j6[4][2].startswith("RUN (pin 30)")
+
+
+def test_the_j6_line_rates_are_the_defaults_of_both_ends():
+    from edge_agent.app.config import load_agent_config
+    from firmware.config import normalize
+
+    rows = {int(r[0]): r for r in _wiring_tables()["Line rate, cable and length of J6"]}
+    assert sorted(rows) == [M.LONG_RUN_BAUD, M.LINE_BAUD]
+    assert rows[M.LINE_BAUD][1].startswith("default")
+    assert normalize({})["uart"]["baud"] == M.LINE_BAUD                        # the firmware's default
+    for config in ("examples/site/agent.toml", "deploy/agent.toml"):
+        assert re.search(r"^baud = %d\b" % M.LINE_BAUD, (ROOT / config).read_text(), re.M), config
+    assert re.search(r"^baud = %d\b" % M.LINE_BAUD, (ROOT / "examples/cabinet.toml").read_text(), re.M)
+    assert load_agent_config(ROOT / "examples/site/agent.toml").baud == M.LINE_BAUD
 
 
 def _budget(heading):

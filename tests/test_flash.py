@@ -78,6 +78,7 @@ def test_first_flash_copies_verifies_switches_and_the_firmware_starts_on_the_boa
     assert rc == 0, out
     assert "compiled as plain bytecode" in out          # the wasm build has no native arch
     assert "verified slot a" in out and "healthy: slot a runs firmware" in out
+    assert "at 921600 baud, 8N1; the agent's [agent] baud must be 921600" in out     # both ends must agree
     files = board.files()
     compiled = {p: d for p, d in files.items() if p.startswith("/fw/a/firmware/")}
     sources = {f.stem for f in (REPO / "firmware").glob("*.py")} - {"boot_select"}
@@ -92,7 +93,7 @@ def test_first_flash_copies_verifies_switches_and_the_firmware_starts_on_the_boa
     # The firmware from the board's flash ran: it opened its UART at the config's baud and armed the watchdog.
     boots = [i for i, e in enumerate(board.events()) if e["event"] == "boot" and e["mode"] == "friendly"]
     after = board.events()[boots[-1]:]
-    assert {"event": "uart_open", "id": 0, "baudrate": 115200} in after
+    assert {"event": "uart_open", "id": 0, "baudrate": 921600} in after     # the example config's rate
     assert any(e["event"] == "wdt_start" for e in after)
     assert b"boot_select: running slot a (trial)" in board.received
     assert b"boot_select: slot a healthy" in board.received

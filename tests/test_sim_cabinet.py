@@ -219,7 +219,7 @@ def test_the_line_runs_at_the_baud_rate():
     sim = SimCabinet(EXAMPLE)
     sim.uart_host_write(b"\x00" * 1000)               # idle fill: the firmware ignores it
     sim.advance(10)
-    assert sim.line.to_mcu_bytes == 115  # 115200 baud = 11.5 bytes/ms
+    assert sim.line.to_mcu_bytes == 921  # the example's 921600 baud = 92.16 bytes/ms
 
 
 def test_flash_survives_a_reset():
@@ -255,7 +255,7 @@ def test_cli_serves_a_port_that_pyserial_can_talk_to(tmp_path):
         assert os.path.realpath(link) == port
         frames = []
         decoder = FrameDecoder(lambda seq, kind, payload: frames.append((seq, kind, bytes(payload))))
-        with serial.Serial(str(link), 115200, timeout=0.1) as s:
+        with serial.Serial(str(link), 921600, timeout=0.1) as s:
             s.write(encode_frame(42, M.HELLO))
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and not any(f[1] == M.HELLO | M.RESPONSE for f in frames):
@@ -299,7 +299,7 @@ def test_serve_pty_runs_the_sim_in_a_thread_behind_a_port():
     try:
         frames = []
         decoder = FrameDecoder(lambda seq, kind, payload: frames.append((seq, kind, bytes(payload))))
-        with serial.Serial(path, 115200, timeout=0.1) as s:
+        with serial.Serial(path, 921600, timeout=0.1) as s:
             s.write(encode_frame(9, M.PING, b"abc"))
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and not any(f[1] == M.PING | M.RESPONSE for f in frames):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 from edge_agent.ledger.schema_v1 import ROLES
+from edge_agent.link.codes import LINE_BAUD
 from edge_agent.rules.access import RANGES as ACCESS_RANGES
 
 
@@ -24,7 +25,7 @@ class AgentConfig:
     cabinet_id: str
     ledger: Path
     cabinet_port: str
-    baud: int = 115200
+    baud: int = LINE_BAUD                # the firmware's [link] baud must be the same (decision 0051)
     timesync_flag: Path = Path("/run/systemd/timesync/synchronized")   # exists once the clock is synced
     api_host: str = "127.0.0.1"
     api_port: int = 8080                 # 0: any free port (printed on stdout)
@@ -78,7 +79,7 @@ class CloudConfig:
 REQUIRED = object()
 SCHEMA = {
     "agent": {"cabinet_id": (str, REQUIRED), "ledger": (str, REQUIRED), "cabinet_port": (str, REQUIRED),
-              "baud": (int, 115200), "timesync_flag": (str, "/run/systemd/timesync/synchronized")},
+              "baud": (int, LINE_BAUD), "timesync_flag": (str, "/run/systemd/timesync/synchronized")},
     "api": {"host": (str, "127.0.0.1"), "port": (int, 8080)},
     "access": {"max_pin_tries": (int, 5), "lockout_s": (int, 300), "pin_roles": (list, []),
                "session_idle_s": (int, 60), "ask_cost_center": (bool, False),

@@ -6,6 +6,8 @@ from enum import IntEnum
 from firmware import messages as M
 
 CMD_ID_MAX = M.CMD_ID_MAX     # command ids (the ledger's intent seqs) stay at or below this
+LINE_BAUD = M.LINE_BAUD       # the link's line rate unless [agent] baud says otherwise (decision 0051)
+LONG_RUN_BAUD = M.LONG_RUN_BAUD
 
 
 class Result(IntEnum):

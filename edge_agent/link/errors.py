@@ -57,3 +57,31 @@ class ProtocolError(LinkError):
 
 class LinkClosed(LinkError):
     """The link was closed, or its port failed, before the request finished."""
+
+
+class WrongLineRate(LinkTimeout):
+    """HELLO went unanswered and not one intact frame came at the configured line rate while it waited.
+
+    baud: the rate the host is set to ([agent] baud); heard: bytes that came meanwhile (garbage: the two ends
+    disagree, or the line is broken); answers_at: a rate at which the cabinet did answer HELLO, or None.
+    The words say which end to change (docs/decisions/0051-link-line-rate.md).
+    """
+
+    def __init__(self, baud, heard, answers_at=None, tried=()):
+        self.baud = baud
+        self.heard = heard
+        self.answers_at = answers_at
+        if answers_at is not None:
+            text = ("the cabinet answers at %d baud, not at %d baud ([agent] baud): the two ends of the link must "
+                    "agree. Set [agent] baud = %d in the agent's config, or flash the cabinet with [link] baud = %d"
+                    % (answers_at, baud, answers_at, baud))
+        else:
+            others = ", ".join(str(r) for r in tried) or "no other rate"
+            if heard:
+                text = ("%d bytes came from the cabinet at %d baud ([agent] baud) but not one intact frame, and it "
+                        "answered at none of %s: the firmware's [link] baud is another rate, or the J6 cable is "
+                        "broken or too long for this rate (hw/wiring.md)" % (heard, baud, others))
+            else:
+                text = ("nothing came from the cabinet at %d baud ([agent] baud), nor an answer at %s: is it "
+                        "powered and flashed, is J6 wired, is this its port?" % (baud, others))
+        super().__init__("HELLO: " + text)

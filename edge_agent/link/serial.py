@@ -16,7 +16,8 @@ import time
 import serial
 
 from firmware import messages as M
-from edge_agent.link.errors import LinkClosed, ProtocolError
+from edge_agent.link.codes import LINE_BAUD
+from edge_agent.link.errors import LinkClosed, LinkTimeout, ProtocolError, WrongLineRate
 from edge_agent.link.core import LinkCore
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,10 @@ WRITE_TIMEOUT_S = 1.0    # a wedged port fails the link instead of hanging a cal
 MAX_WAIT_S = 0.25        # no wait is ever unbounded, whatever the deadlines say
 ACTUATION_TIMEOUT_S = 15.0   # a vend's two turns and retry, or an unlock's open window, with margin
 SHORT_COMMAND_TIMEOUT_S = 10.0
+# When HELLO hears no intact frame, the rates tried for one that answers, each this long, so the error can
+# say which end to change instead of leaving garbage unexplained (docs/decisions/0051).
+PROBE_RATES = (921600, 460800, 230400, 115200)
+PROBE_BUDGET_S = 0.5
 
 
 def _ms(seconds):
@@ -43,9 +48,11 @@ class CabinetLink:
     sharing the line: the agent service and `locker-agent commission` both open it so.
     """
 
-    def __init__(self, port, baud=115200, *, on_event=None, request_budget=5.0, clock=time.monotonic,
+    def __init__(self, port, baud=LINE_BAUD, *, on_event=None, request_budget=5.0, clock=time.monotonic,
                  exclusive=False, ack_when_stored=False):
         self._clock = clock
+        self.baud = baud
+        self._heard = 0               # bytes received, intact or not
         self._serial = serial.serial_for_url(port, baudrate=baud, timeout=READ_TIMEOUT_S,
                                              write_timeout=WRITE_TIMEOUT_S, exclusive=exclusive or None)
         # A random first seq keeps a restarted agent's first frames unlike the previous run's last ones.
@@ -68,8 +75,41 @@ class CabinetLink:
     # ---- requests -----------------------------------------------------------------------------------
 
     def hello(self, timeout=None):
-        """Hello(protocol, boot_id, reset_cause, uptime_ms, doors, lanes, bins, firmware); learns the boot id."""
-        return self._call(M.HELLO, b"", timeout)
+        """Hello(protocol, boot_id, reset_cause, uptime_ms, doors, lanes, bins, firmware); learns the boot id.
+
+        WrongLineRate (a LinkTimeout) when no intact frame came meanwhile: it says the rate the cabinet
+        answers at, if another one does, or what was heard."""
+        with self._cond:
+            frames, heard = self._core.stats.frames_received, self._heard
+        try:
+            return self._call(M.HELLO, b"", timeout)
+        except LinkTimeout:
+            with self._cond:
+                if self._core.stats.frames_received != frames:
+                    raise                 # the cabinet talks at this rate; HELLO just went unanswered
+                heard = self._heard - heard
+            raise self._wrong_rate(heard) from None
+
+    def _wrong_rate(self, heard):
+        tried = [r for r in PROBE_RATES if r != self.baud]
+        answers_at = None
+        try:
+            for rate in tried:
+                self._serial.baudrate = rate
+                with self._write_lock:
+                    self._write(b"\x00")          # ends any garbage the cabinet's decoder holds
+                with self._cond:
+                    self._core.timer.restore()     # not the backed-off timeout of the silence before
+                try:
+                    self._call(M.HELLO, b"", PROBE_BUDGET_S)
+                except LinkTimeout:
+                    continue
+                answers_at = rate
+                break
+        finally:
+            if not self._closed:
+                self._serial.baudrate = self.baud
+        return WrongLineRate(self.baud, heard, answers_at, tried)
 
     def ping(self, data=b"", timeout=None):
         echoed = self._call(M.PING, bytes(data), timeout)
@@ -229,10 +269,14 @@ class CabinetLink:
                 out = self._core.poll(self._now())
                 self._cond.notify_all()
             if out:
-                try:
-                    self._serial.write(out)
-                except (serial.SerialException, OSError) as exc:
-                    self._fail(exc)
+                self._write(out)
+
+    def _write(self, data):
+        """Under _write_lock."""
+        try:
+            self._serial.write(data)
+        except (serial.SerialException, OSError) as exc:
+            self._fail(exc)
 
     def _read_loop(self):
         while not self._closed:
@@ -246,6 +290,7 @@ class CabinetLink:
             events = ()
             if data:
                 with self._cond:
+                    self._heard += len(data)
                     self._core.receive(data, self._now())
                     events = self._core.take_events()
                     self._cond.notify_all()

@@ -11,7 +11,7 @@ from edge_agent.cli.commissioning.checks import PARTS, PASSED, CommissioningErro
 from edge_agent.cli.commissioning.console import Console
 from edge_agent.cli.commissioning.report import build_report, default_report_path, record_report, write_files
 from edge_agent.cli.commissioning.walk import READY_TIMEOUT_S, Commissioning, DoorWatch, wait_until
-from edge_agent.link.errors import LinkError
+from edge_agent.link.errors import LinkError, WrongLineRate
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -72,9 +72,9 @@ def start_agent(config, link, clock=None):
     agent = Agent(open_agent_ledger, link, dataclasses.replace(config, session_idle_s=10 ** 9))
     try:
         link.hello()                # first, so a silent port is said at once rather than after READY_TIMEOUT_S
-    except LinkError as e:
-        raise CommissioningError("the cabinet does not answer on %s (%s): is it powered and flashed, is this its "
-                                 "port?" % (config.cabinet_port, e)) from None
+    except LinkError as e:          # WrongLineRate says itself what was heard and which end to change
+        hint = "" if isinstance(e, WrongLineRate) else ": is it powered and flashed, is this its port?"
+        raise CommissioningError("the cabinet does not answer on %s (%s)%s" % (config.cabinet_port, e, hint)) from None
     agent.start()
     if not wait_until(lambda: agent.ready, READY_TIMEOUT_S):
         agent.stop()

@@ -16,7 +16,8 @@ EPILOG = """Without --month or --from/--to: the last whole calendar month before
 carry an offset. A transaction stamped exactly at the end belongs to the next period."""
 
 
-def _month(text):
+def month_arg(text):
+    """argparse type of --month (YYYY-MM), for the agent's and the hub's report commands."""
     try:
         return period.month(text)
     except ValueError as e:
@@ -34,7 +35,7 @@ def add_arguments(p):
     p.epilog = EPILOG
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--month", type=_month, metavar="YYYY-MM", help="a calendar month (UTC)")
+    which.add_argument("--month", type=month_arg, metavar="YYYY-MM", help="a calendar month (UTC)")
     which.add_argument("--from", dest="from_", type=_time, metavar="DATE", help="the period's first day or time")
     p.add_argument("--to", type=_time, metavar="DATE", help="with --from: the last day (included) or end time")
     p.add_argument("--out", metavar="DIR", help="where to write report.html and the CSV files "

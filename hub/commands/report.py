@@ -5,19 +5,13 @@ import datetime
 import sys
 
 from edge_agent.reports import money, period
+from edge_agent.reports.command import month_arg
 from hub import customer_report, db
 
 EPILOG = """A customer is the `customer` of sites (locker-hub site add --customer). Without --month: the last
 whole calendar month before --now. Figures about time (hours out of stock) run to --now when it falls inside the
 month. Example:
   locker-hub report --tenant acme --customer "Customer A" --month 2026-11 --html a.html --csv a.csv"""
-
-
-def _month(text):
-    try:
-        return period.month(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _time(text):
@@ -32,7 +26,7 @@ def add_parser(sub):
                        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tenant", required=True, help="the tenant (the supplier)")
     p.add_argument("--customer", required=True, help="the customer, as named on its sites")
-    p.add_argument("--month", type=_month, metavar="YYYY-MM", help="the calendar month (UTC); default: the last "
+    p.add_argument("--month", type=month_arg, metavar="YYYY-MM", help="the calendar month (UTC); default: the last "
                                                                    "whole month before --now")
     p.add_argument("--now", type=_time, metavar="TIME", help="judge the figures as of this time (default: now)")
     p.add_argument("--html", metavar="FILE", help="write the report page here (self-contained: charts inline)")

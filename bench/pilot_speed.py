@@ -1,8 +1,8 @@
 """Simulated days per second of the pilot simulation (`locker-sim pilot`) for a 60-location cabinet, and its
-peak memory. One whole pilot in this process: the agent's real flows on a real ledger file (WAL,
-synchronous=FULL), the real firmware on the simulated cabinet (event-driven virtual time on a 5 ms pass grid;
---fixed-steps: a pass every 5 ms, the same run), the demand, driver, jams and outages, then the reports and the
-comparison, timed apart.
+peak memory. One whole pilot in this process: the agent's real flows on a real ledger file (WAL, the
+pilot's connection at synchronous=NORMAL: docs/decisions/0049), the real firmware on the simulated cabinet
+(event-driven virtual time on a 5 ms pass grid; --fixed-steps: a pass every 5 ms, the same run), the demand,
+driver, jams and outages, then the reports and the comparison, timed apart.
 
 Figures: simulated days per wall second and per CPU second (the pilot arm alone, and the whole run), takes
 and ledger rows per second, the virtual time the cabinet worked and the firmware passes run for it, peak RSS

@@ -97,6 +97,8 @@ class Line:
         return bool(self._to_mcu or self._to_host)
 
     def host_read(self):
+        if not self._to_host:       # most passes: no new buffer
+            return b""
         out = bytes(self._to_host)
         self._to_host = bytearray()
         return resample(out, self.baud, self.host_baud) if out and self._mismatched() else out

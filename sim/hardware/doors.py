@@ -45,9 +45,13 @@ class DoorModel:
 
     def step(self, now):
         hal = self.hal
-        if self.state == DoorModel.CLOSED and now >= self._bounce_until and not any(map(hal.level, self.coils)):
-            hal.drive(self.sensor, 0)          # shut, still, nothing pulling the bolt: the common case
-            return
+        if self.state == 0 and now >= self._bounce_until:     # CLOSED and still
+            for coil in self.coils:
+                if hal.level(coil):
+                    break
+            else:
+                hal.drive(self.sensor, 0)      # shut, still, nothing pulling the bolt: the common case
+                return
         for coil in self.coils:
             if self.state != DoorModel.CLOSED or not hal.level(coil):
                 continue

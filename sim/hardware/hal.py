@@ -29,15 +29,20 @@ class SimClock:
         return self.ms % TICKS_PERIOD
 
 
+# The pin objects read the HAL's level table themselves, and write only a change: the firmware reads and
+# writes pins some 300,000 times in a 14-day pilot, most of them to the level the pin already has.
 class SimOutput:
     def __init__(self, hal, pin):
         self._hal = hal
         self._pin = pin
+        self._levels = hal._levels
 
     def value(self, v=None):
         if v is None:
-            return self._hal.level(self._pin)
-        self._hal._set(self._pin, 1 if v else 0)
+            return self._levels.get(self._pin, 0)
+        v = 1 if v else 0
+        if self._levels.get(self._pin) != v:
+            self._hal._set(self._pin, v)
 
 
 class SimInput:
@@ -45,9 +50,11 @@ class SimInput:
         self._hal = hal
         self._pin = pin
         self._pull_up = pull_up
+        self._levels = hal._levels
+        self._idle = 1 if pull_up else 0      # nothing drives it: the pull wins
 
     def value(self):
-        return self._hal._read_input(self._pin, self._pull_up)
+        return self._levels.get(self._pin, self._idle)
 
 
 class EdgeCounter:
@@ -58,9 +65,10 @@ class EdgeCounter:
         self._hal = hal
         self._pin = pin
         self.count = 0
+        self._levels = hal._levels
 
     def value(self):
-        return self._hal._read_input(self._pin, True)
+        return self._levels.get(self._pin, 1)   # pulled up
 
 
 class SimUART:
@@ -253,7 +261,9 @@ class SimHAL:
 
     def drive(self, pin, value):
         """Physics sets an input's level; rising edges reach the firmware's edge counters."""
-        self._set(pin, 1 if value else 0)
+        value = 1 if value else 0
+        if self._levels.get(pin) != value:       # most drives repeat the level (a shut door, every pass)
+            self._set(pin, value)
 
     def quiet_input(self, pin):
         """Changes of this input need no pass of their own: they come at times physics announces
@@ -277,12 +287,6 @@ class SimHAL:
                 c.count += 1
         for fn in self._watchers.get(pin, ()):
             fn(pin, v)
-
-    def _read_input(self, pin, pull_up):
-        v = self._levels.get(pin)
-        if v is None:
-            return 1 if pull_up else 0  # nothing drives it: the pull wins
-        return v
 
     # Runner side.
     def mcu_reset(self, cause):

@@ -141,7 +141,7 @@ class LaneMatrix:
     def step(self, now):
         dt = now - self._last
         self._last = now
-        if dt > 0:
+        if dt > 0 and (self._powered or self._stall_logged):   # mostly no motor runs: nothing to do
             powered = self._powered_lanes()
             for lane in powered:
                 if lane.jammed and not lane.stall_logged:
@@ -198,5 +198,9 @@ class LaneMatrix:
         self._update_home()
 
     def _update_home(self):
-        pressed = any(lane.at_home() for lane in self._powered_lanes())
+        pressed = False
+        for lane in self._powered:       # usually none: a loop, not any() over a generator, every pass
+            if lane.at_home():
+                pressed = True
+                break
         self.hal.drive(self.home_sense, 0 if pressed else 1)

@@ -36,9 +36,15 @@ class Rng:
         """Integer noise, about normal with this standard deviation: a sum of 12 uniforms (Irwin-Hall)."""
         if sigma == 0:
             return 0
+        # next32 inlined: 12 draws per HX711 sample are the simulation's busiest call (the same sequence).
+        x = self.state
         s = 0
         for _ in range(12):
-            s += self.next32() >> 16
+            x ^= (x << 13) & _M32
+            x ^= x >> 17
+            x ^= (x << 5) & _M32
+            s += x >> 16
+        self.state = x
         return ((s - 393210) * sigma + 32768) // 65536
 
     def child(self):

@@ -15,7 +15,7 @@ from edge_agent.ledger.alerts import ENDS
 from hub import chain_check, db, registry
 from hub.alerting import escalation, fleet, job, mailer, routing
 from hub.ingest import Ingest
-from tests.smtp_server import SmtpServer
+from sim.pilot.smtp_sink import SmtpSink
 
 KEY = bytes(range(32))
 T = datetime.timedelta
@@ -97,7 +97,7 @@ def hub(hub_dsn):
 
 @pytest.fixture
 def smtp(hub):
-    with SmtpServer() as server:
+    with SmtpSink() as server:
         with hub.conn.transaction():
             registry.set_setting(hub.conn, "alert_smtp", server.address)
         yield server

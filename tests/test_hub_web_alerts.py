@@ -12,7 +12,7 @@ from hub import db, registry
 from hub.alerting import fleet, job, routing
 from tests.chromium import browser
 from tests.hub_web import START, shoot
-from tests.smtp_server import SmtpServer
+from sim.pilot.smtp_sink import SmtpSink
 
 KEY = bytes(range(32))
 AT = datetime.datetime.fromtimestamp(START, datetime.timezone.utc)   # the web app's clock
@@ -125,7 +125,7 @@ def test_a_customer_sees_only_its_own_sites_alerts_and_acknowledges_only_with_al
 
 
 def test_acknowledged_in_chromium_with_a_note_it_shows_who_and_when_and_escalates_no_further(fleet_web):
-    with db.connect(fleet_web.dsn) as conn, SmtpServer() as smtp, browser() as b:
+    with db.connect(fleet_web.dsn) as conn, SmtpSink() as smtp, browser() as b:
         page = b.new_page(viewport={"width": 1280, "height": 720})
         fleet_web.sign_in(page, "ann@acme.example")
         page.click("nav >> text=Alert rules")                     # the rule, as the supplier's admin adds it

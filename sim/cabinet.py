@@ -259,13 +259,20 @@ class SimCabinet:
         line, an input the firmware has not seen, a firmware timer (Cabinet.due_in), a physical edge
         (Physics.next_event), a scheduled fault; None when nothing can. Event-driven time
         (sim/virtual_host.py) runs the firmware's next pass there instead of every step."""
+        conversion, other = self.next_events()
+        if conversion is None or (other is not None and other < conversion):
+            return other
+        return conversion
+
+    def next_events(self):
+        """next_event() in two parts: (the next HX711 conversion the firmware reads, everything else), each
+        None when nothing is due. While the conversion comes first, conversion_pass() may run its pass."""
         now = self.clock.ms
         hal = self.hal
         if self.line.busy() or hal.uart.tx or hal.uart.rx or hal.input_changed or hal.reset_requested:
-            return now
-        # The firmware reads the HX711s when every chip it has not given up on is ready (firmware/hx711.py).
-        hx711 = self.cab.hx711
-        due = self.physics.next_event(now, hx711 is not None and not any(hx711.faulted))
+            return None, now
+        physics = self.physics
+        due = physics.next_edge(now)
         wait = self.cab.due_in(hal.ticks_ms())
         if wait is not None and (due is None or now + wait < due):
             due = now + wait
@@ -274,7 +281,22 @@ class SimCabinet:
                   None if wdt is None else wdt.fed_at + wdt.timeout_ms + 1):
             if t is not None and (due is None or t < due):
                 due = t
-        return due
+        if physics.scale is None:
+            return None, due
+        # The firmware reads the HX711s when every chip it has not given up on is ready (firmware/hx711.py).
+        hx711 = self.cab.hx711
+        return physics.scale.next_event(now, hx711 is not None and not any(hx711.faulted)), due
+
+    def conversion_pass(self, ms):
+        """advance(ms, ms) for a pass that next_events() says has only an HX711 conversion to read: the
+        doors and lanes are not stepped (Physics.step says why). False when the pass left anything to
+        carry, an input or an output changed, or a reset is pending: next_events() must look again."""
+        self.clock.advance(ms)
+        hal = self.hal
+        hal.output_changed = False
+        self._tick(ms, conversion=True)
+        return not (hal.output_changed or hal.input_changed or hal.uart.tx or hal.uart.rx or hal.reset_requested
+                    or self.line.busy())
 
     def _reset_due(self):
         now = self.clock.ms
@@ -287,10 +309,13 @@ class SimCabinet:
             due = True
         return due
 
-    def _tick(self, dt):
+    def _tick(self, dt, conversion=False):
         hal = self.hal
         self.line.carry(dt, hal.uart)
-        self.physics.step(self.clock.ms)
+        if conversion:
+            self.physics.scale.step(self.clock.ms)
+        else:
+            self.physics.step(self.clock.ms)
         if self._reset_due():
             self.reset_mcu(self.faults.reset_cause)
             return

@@ -30,6 +30,7 @@ class VirtualHost:
         self.events = []          # every event delivered, in order
         self.unread = collections.deque(maxlen=10000)   # the same, for VirtualCabinet.next_event to hand on
         self.passes = 0           # firmware passes run
+        self._conversion_only = False
 
     def tick(self, ms=None):
         """Let ms of virtual time pass (one step when None), rounded down to whole steps, at least one."""
@@ -56,6 +57,9 @@ class VirtualHost:
                 sim.uart_host_write(out)
             elif due is None or due > now:       # a poll that ran a timer may have finished an operation
                 nxt = min(self._next_pass(now, due), end)   # (one that did nothing left `due` as it was)
+                if self._conversion_only:
+                    self._conversion_passes(nxt, end)
+                    return
         else:
             out = core.poll(now)
             if out:
@@ -70,12 +74,36 @@ class VirtualHost:
             self.events.extend(new)
             self.unread.extend(new)
 
+    def _conversion_passes(self, nxt, end):
+        """Passes that only read an HX711 conversion (half of a busy cabinet's): no byte moves either way
+        and nothing else is due before the next one, so the core is neither polled nor fed and the cabinet
+        skips what cannot change (SimCabinet.conversion_pass). The pass times are _next_pass's own."""
+        sim = self.sim
+        while True:
+            now = sim.now
+            quiet = sim.conversion_pass(nxt - now)
+            self.passes += 1
+            if not quiet:
+                break
+            now = nxt
+            nxt = min(self._next_pass(now, self.core.next_deadline()), end)   # a poll now would do nothing
+            if not self._conversion_only or nxt >= end:
+                break
+        data = sim.uart_host_read()      # nothing: a pass that sent bytes is not quiet, and ends the run
+        assert not data
+
     def _next_pass(self, now, due):
-        nxt = now + MAX_JUMP_MS
-        for t in (due, self.sim.next_event()):
-            if t is not None and t < nxt:
-                nxt = t
-        return max(self._grid(math.ceil(nxt)), now + self.step_ms)   # the core's timers may be fractional
+        """The next pass's time; _conversion_only says whether it has only an HX711 conversion to read."""
+        limit = now + MAX_JUMP_MS
+        if due is not None and due < limit:
+            limit = due
+        conversion, other = self.sim.next_events()
+        if other is not None and other < limit:
+            limit = other
+        nxt = limit if conversion is None or conversion > limit else conversion
+        nxt = max(self._grid(math.ceil(nxt)), now + self.step_ms)   # the core's timers may be fractional
+        self._conversion_only = conversion is not None and nxt < limit
+        return nxt
 
     def _until(self, done, limit_ms):
         end = self.sim.now + limit_ms

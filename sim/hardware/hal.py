@@ -178,6 +178,8 @@ class SimHAL:
         # for the next pass; inputs that only change at times the physics announces need not (quiet_inputs).
         self._wake_inputs = set(self.input_pins)
         self.input_changed = False
+        self.output_changed = False  # set at every output change; SimCabinet.conversion_pass clears it
+        self._output_set = set(self.output_pins)
         self.hx711_words = None      # physics' read of every HX711 at once, when the bit timing is not tested
 
     # Firmware side (the contract).
@@ -282,6 +284,8 @@ class SimHAL:
         self._since[pin] = self.clock.ms
         if pin in self._wake_inputs:
             self.input_changed = True
+        elif pin in self._output_set:
+            self.output_changed = True
         if v and old == 0:  # a first drive from unknown is a level, not an edge
             for c in self._counters.get(pin, ()):
                 c.count += 1

@@ -182,7 +182,7 @@ class SimCabinet:
             for cell in self.physics.scale.cells:
                 self.hal.quiet_input(cell.dout)   # DOUT changes at conversions (next_event) and in reads
             if hx711_words:
-                self.hal.hx711_words = self.physics.scale.read_words
+                self.hal.hx711_words = self.physics.scale.word_reader
         self.line = Line(self.config["uart"]["baud"], self.faults, pace)
         self._resets_at = list(self.faults.reset_at_ms)
         every = self.faults.reset_every_ms

@@ -46,11 +46,13 @@ class DoorModel:
     def step(self, now):
         hal = self.hal
         if self.state == 0 and now >= self._bounce_until:     # CLOSED and still
+            levels = hal.levels
             for coil in self.coils:
-                if hal.level(coil):
+                if levels.get(coil):
                     break
             else:
-                hal.drive(self.sensor, 0)      # shut, still, nothing pulling the bolt: the common case
+                if levels.get(self.sensor) != 0:
+                    hal.drive(self.sensor, 0)  # shut, still, nothing pulling the bolt: the common case
                 return
         for coil in self.coils:
             if self.state != DoorModel.CLOSED or not hal.level(coil):
@@ -81,8 +83,9 @@ class DoorModel:
         if self.state == DoorModel.OPEN:
             return None if self.leave_open else self.opened_at + self.hold_open_ms
         due = None
+        levels = self.hal.levels
         for coil in self.coils:
-            if self.hal.level(coil):
+            if levels.get(coil):
                 since = self.hal.since(coil)
                 if since != self._released_pulse.get(coil):
                     t = since + self.release_ms

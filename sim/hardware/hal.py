@@ -162,6 +162,7 @@ class SimHAL:
         self.store = {} if store is None else store
         self.output_pins, self.input_pins = config_pins(config)
         self._levels = {}
+        self.levels = self._levels   # pin -> level, read directly by the models in their every-pass checks
         self._since = {}
         self._watchers = {}
         self._counters = {}
@@ -180,7 +181,7 @@ class SimHAL:
         self.input_changed = False
         self.output_changed = False  # set at every output change; SimCabinet.conversion_pass clears it
         self._output_set = set(self.output_pins)
-        self.hx711_words = None      # physics' read of every HX711 at once, when the bit timing is not tested
+        self.hx711_words = None      # physics' word_reader (every HX711 at once), when the bit timing is not tested
 
     # Firmware side (the contract).
     def output(self, pin):
@@ -230,7 +231,7 @@ class SimHAL:
         words = self.hx711_words
         if words is None:
             return None
-        return lambda values: words(douts, values)
+        return words(douts)
 
     def random30(self):
         return self._rng.next32() >> 2

@@ -18,6 +18,8 @@ from firmware.main import WDT_TIMEOUT_MS
 from sim.hardware import Physics, Rng, SimClock, SimHAL, ppm, sim_settings
 from sim.uart_rate import resample
 
+ASK = object()        # next_events(): work the physical edges out afresh
+
 RESET_NAMES = {
     M.RESET_POWER_ON: "power-on", M.RESET_WATCHDOG: "watchdog", M.RESET_HARD: "hard",
     M.RESET_SOFT: "soft", M.RESET_OTHER: "other",
@@ -264,15 +266,16 @@ class SimCabinet:
             return other
         return conversion
 
-    def next_events(self):
+    def next_events(self, edge=ASK):
         """next_event() in two parts: (the next HX711 conversion the firmware reads, everything else), each
-        None when nothing is due. While the conversion comes first, conversion_pass() may run its pass."""
+        None when nothing is due. While the conversion comes first, conversion_pass() may run its pass.
+        edge: Physics.next_edge as the caller knows it unchanged (no pin, step or hand since it asked)."""
         now = self.clock.ms
         hal = self.hal
         if self.line.busy() or hal.uart.tx or hal.uart.rx or hal.input_changed or hal.reset_requested:
             return None, now
         physics = self.physics
-        due = physics.next_edge(now)
+        due = physics.next_edge(now) if edge is ASK else edge
         wait = self.cab.due_in(hal.ticks_ms())
         if wait is not None and (due is None or now + wait < due):
             due = now + wait

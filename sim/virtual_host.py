@@ -15,6 +15,7 @@ import struct
 from edge_agent.link.core import LinkCore
 from edge_agent.link.messages import decode_hello
 from firmware import messages as M
+from sim.cabinet import ASK
 
 
 MAX_JUMP_MS = 1000    # the longest pass-free stretch: well inside the watchdog's timeout (firmware/main.py)
@@ -79,6 +80,8 @@ class VirtualHost:
         and nothing else is due before the next one, so the core is neither polled nor fed and the cabinet
         skips what cannot change (SimCabinet.conversion_pass). The pass times are _next_pass's own."""
         sim = self.sim
+        due = self.core.next_deadline()        # fixed while the core is neither polled nor fed
+        edge = sim.physics.next_edge(sim.now)  # fixed while no pin changes and doors and lanes are not stepped
         while True:
             now = sim.now
             quiet = sim.conversion_pass(nxt - now)
@@ -86,18 +89,18 @@ class VirtualHost:
             if not quiet:
                 break
             now = nxt
-            nxt = min(self._next_pass(now, self.core.next_deadline()), end)   # a poll now would do nothing
+            nxt = min(self._next_pass(now, due, edge), end)   # a poll now would do nothing
             if not self._conversion_only or nxt >= end:
                 break
         data = sim.uart_host_read()      # nothing: a pass that sent bytes is not quiet, and ends the run
         assert not data
 
-    def _next_pass(self, now, due):
+    def _next_pass(self, now, due, edge=ASK):
         """The next pass's time; _conversion_only says whether it has only an HX711 conversion to read."""
         limit = now + MAX_JUMP_MS
         if due is not None and due < limit:
             limit = due
-        conversion, other = self.sim.next_events()
+        conversion, other = self.sim.next_events(edge)
         if other is not None and other < limit:
             limit = other
         nxt = limit if conversion is None or conversion > limit else conversion

@@ -1,5 +1,6 @@
 # The firmware's HAL (the contract in firmware/hal.py) over virtual pins: the virtual clock, pins, edge counters,
 # the UART and the watchdog. Physics drives the inputs and watches the outputs through SimHAL's physics side.
+import functools
 import json
 
 from firmware.hal import WDT_MAX_MS
@@ -52,9 +53,9 @@ class SimInput:
         self._pull_up = pull_up
         self._levels = hal._levels
         self._idle = 1 if pull_up else 0      # nothing drives it: the pull wins
-
-    def value(self):
-        return self._levels.get(self._pin, self._idle)
+        # value() is the level table's own get, bound to this pin: the firmware's most frequent call (some
+        # 300,000 in a 14-day pilot) then runs no Python frame.
+        self.value = functools.partial(hal._levels.get, pin, self._idle)
 
 
 class EdgeCounter:
@@ -66,9 +67,7 @@ class EdgeCounter:
         self._pin = pin
         self.count = 0
         self._levels = hal._levels
-
-    def value(self):
-        return self._levels.get(self._pin, 1)   # pulled up
+        self.value = functools.partial(hal._levels.get, pin, 1)   # pulled up; as SimInput.value
 
 
 class SimUART:

@@ -15,7 +15,7 @@ from firmware.cabinet import Cabinet
 from firmware.config import ConfigError, normalize
 from firmware.hal import WDT_MAX_MS
 from firmware.main import WDT_TIMEOUT_MS
-from sim.hardware import Physics, Rng, SimClock, SimHAL, ppm, sim_settings
+from sim.hardware import TICKS_PERIOD, Physics, Rng, SimClock, SimHAL, ppm, sim_settings
 from sim.uart_rate import resample
 
 ASK = object()        # next_events(): work the physical edges out afresh
@@ -280,10 +280,14 @@ class SimCabinet:
         if wait is not None and (due is None or now + wait < due):
             due = now + wait
         wdt = hal.wdt                 # a firmware that stopped feeding it: the reset comes on time
-        for t in (self._resets_at[0] + self.start_ms if self._resets_at else None, self._next_periodic,
-                  None if wdt is None else wdt.fed_at + wdt.timeout_ms + 1):
-            if t is not None and (due is None or t < due):
+        if wdt is not None:
+            t = wdt.fed_at + wdt.timeout_ms + 1
+            if due is None or t < due:
                 due = t
+        if self._resets_at or self._next_periodic is not None:
+            for t in (self._resets_at[0] + self.start_ms if self._resets_at else None, self._next_periodic):
+                if t is not None and (due is None or t < due):
+                    due = t
         if physics.scale is None:
             return None, due
         # The firmware reads the HX711s when every chip it has not given up on is ready (firmware/hx711.py).
@@ -319,7 +323,7 @@ class SimCabinet:
             self.physics.scale.step(self.clock.ms)
         else:
             self.physics.step(self.clock.ms)
-        if self._reset_due():
+        if (self._resets_at or self._next_periodic is not None) and self._reset_due():
             self.reset_mcu(self.faults.reset_cause)
             return
         if hal.reset_requested:
@@ -330,7 +334,7 @@ class SimCabinet:
             self.reset_mcu(M.RESET_WATCHDOG)
             return
         cab = self.cab
-        now = hal.ticks_ms()
+        now = self.clock.ms % TICKS_PERIOD   # hal.ticks_ms(), without the call
         hal.input_changed = False     # this pass sees every input as it is now
         alive = False
         try:

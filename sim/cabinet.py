@@ -15,8 +15,10 @@ from firmware.cabinet import Cabinet
 from firmware.config import ConfigError, normalize
 from firmware.hal import WDT_MAX_MS
 from firmware.main import WDT_TIMEOUT_MS
-from sim.hardware import Physics, Rng, SimClock, SimHAL, ppm, sim_settings
+from sim.hardware import TICKS_PERIOD, Physics, Rng, SimClock, SimHAL, ppm, sim_settings
 from sim.uart_rate import resample
+
+ASK = object()        # next_events(): work the physical edges out afresh
 
 RESET_NAMES = {
     M.RESET_POWER_ON: "power-on", M.RESET_WATCHDOG: "watchdog", M.RESET_HARD: "hard",
@@ -182,7 +184,7 @@ class SimCabinet:
             for cell in self.physics.scale.cells:
                 self.hal.quiet_input(cell.dout)   # DOUT changes at conversions (next_event) and in reads
             if hx711_words:
-                self.hal.hx711_words = self.physics.scale.read_words
+                self.hal.hx711_words = self.physics.scale.word_reader
         self.line = Line(self.config["uart"]["baud"], self.faults, pace)
         self._resets_at = list(self.faults.reset_at_ms)
         every = self.faults.reset_every_ms
@@ -259,22 +261,49 @@ class SimCabinet:
         line, an input the firmware has not seen, a firmware timer (Cabinet.due_in), a physical edge
         (Physics.next_event), a scheduled fault; None when nothing can. Event-driven time
         (sim/virtual_host.py) runs the firmware's next pass there instead of every step."""
+        conversion, other = self.next_events()
+        if conversion is None or (other is not None and other < conversion):
+            return other
+        return conversion
+
+    def next_events(self, edge=ASK):
+        """next_event() in two parts: (the next HX711 conversion the firmware reads, everything else), each
+        None when nothing is due. While the conversion comes first, conversion_pass() may run its pass.
+        edge: Physics.next_edge as the caller knows it unchanged (no pin, step or hand since it asked)."""
         now = self.clock.ms
         hal = self.hal
         if self.line.busy() or hal.uart.tx or hal.uart.rx or hal.input_changed or hal.reset_requested:
-            return now
-        # The firmware reads the HX711s when every chip it has not given up on is ready (firmware/hx711.py).
-        hx711 = self.cab.hx711
-        due = self.physics.next_event(now, hx711 is not None and not any(hx711.faulted))
+            return None, now
+        physics = self.physics
+        due = physics.next_edge(now) if edge is ASK else edge
         wait = self.cab.due_in(hal.ticks_ms())
         if wait is not None and (due is None or now + wait < due):
             due = now + wait
         wdt = hal.wdt                 # a firmware that stopped feeding it: the reset comes on time
-        for t in (self._resets_at[0] + self.start_ms if self._resets_at else None, self._next_periodic,
-                  None if wdt is None else wdt.fed_at + wdt.timeout_ms + 1):
-            if t is not None and (due is None or t < due):
+        if wdt is not None:
+            t = wdt.fed_at + wdt.timeout_ms + 1
+            if due is None or t < due:
                 due = t
-        return due
+        if self._resets_at or self._next_periodic is not None:
+            for t in (self._resets_at[0] + self.start_ms if self._resets_at else None, self._next_periodic):
+                if t is not None and (due is None or t < due):
+                    due = t
+        if physics.scale is None:
+            return None, due
+        # The firmware reads the HX711s when every chip it has not given up on is ready (firmware/hx711.py).
+        hx711 = self.cab.hx711
+        return physics.scale.next_event(now, hx711 is not None and not any(hx711.faulted)), due
+
+    def conversion_pass(self, ms):
+        """advance(ms, ms) for a pass that next_events() says has only an HX711 conversion to read: the
+        doors and lanes are not stepped (Physics.step says why). False when the pass left anything to
+        carry, an input or an output changed, or a reset is pending: next_events() must look again."""
+        self.clock.advance(ms)
+        hal = self.hal
+        hal.output_changed = False
+        self._tick(ms, conversion=True)
+        return not (hal.output_changed or hal.input_changed or hal.uart.tx or hal.uart.rx or hal.reset_requested
+                    or self.line.busy())
 
     def _reset_due(self):
         now = self.clock.ms
@@ -287,11 +316,14 @@ class SimCabinet:
             due = True
         return due
 
-    def _tick(self, dt):
+    def _tick(self, dt, conversion=False):
         hal = self.hal
         self.line.carry(dt, hal.uart)
-        self.physics.step(self.clock.ms)
-        if self._reset_due():
+        if conversion:
+            self.physics.scale.step(self.clock.ms)
+        else:
+            self.physics.step(self.clock.ms)
+        if (self._resets_at or self._next_periodic is not None) and self._reset_due():
             self.reset_mcu(self.faults.reset_cause)
             return
         if hal.reset_requested:
@@ -302,7 +334,7 @@ class SimCabinet:
             self.reset_mcu(M.RESET_WATCHDOG)
             return
         cab = self.cab
-        now = hal.ticks_ms()
+        now = self.clock.ms % TICKS_PERIOD   # hal.ticks_ms(), without the call
         hal.input_changed = False     # this pass sees every input as it is now
         alive = False
         try:

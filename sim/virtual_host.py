@@ -15,6 +15,7 @@ import struct
 from edge_agent.link.core import LinkCore
 from edge_agent.link.messages import decode_hello
 from firmware import messages as M
+from sim.cabinet import ASK
 
 
 MAX_JUMP_MS = 1000    # the longest pass-free stretch: well inside the watchdog's timeout (firmware/main.py)
@@ -30,6 +31,7 @@ class VirtualHost:
         self.events = []          # every event delivered, in order
         self.unread = collections.deque(maxlen=10000)   # the same, for VirtualCabinet.next_event to hand on
         self.passes = 0           # firmware passes run
+        self._conversion_only = False
 
     def tick(self, ms=None):
         """Let ms of virtual time pass (one step when None), rounded down to whole steps, at least one."""
@@ -56,6 +58,9 @@ class VirtualHost:
                 sim.uart_host_write(out)
             elif due is None or due > now:       # a poll that ran a timer may have finished an operation
                 nxt = min(self._next_pass(now, due), end)   # (one that did nothing left `due` as it was)
+                if self._conversion_only:
+                    self._conversion_passes(nxt, end)
+                    return
         else:
             out = core.poll(now)
             if out:
@@ -70,12 +75,38 @@ class VirtualHost:
             self.events.extend(new)
             self.unread.extend(new)
 
-    def _next_pass(self, now, due):
-        nxt = now + MAX_JUMP_MS
-        for t in (due, self.sim.next_event()):
-            if t is not None and t < nxt:
-                nxt = t
-        return max(self._grid(math.ceil(nxt)), now + self.step_ms)   # the core's timers may be fractional
+    def _conversion_passes(self, nxt, end):
+        """Passes that only read an HX711 conversion (half of a busy cabinet's): no byte moves either way
+        and nothing else is due before the next one, so the core is neither polled nor fed and the cabinet
+        skips what cannot change (SimCabinet.conversion_pass). The pass times are _next_pass's own."""
+        sim = self.sim
+        due = self.core.next_deadline()        # fixed while the core is neither polled nor fed
+        edge = sim.physics.next_edge(sim.now)  # fixed while no pin changes and doors and lanes are not stepped
+        while True:
+            now = sim.now
+            quiet = sim.conversion_pass(nxt - now)
+            self.passes += 1
+            if not quiet:
+                break
+            now = nxt
+            nxt = min(self._next_pass(now, due, edge), end)   # a poll now would do nothing
+            if not self._conversion_only or nxt >= end:
+                break
+        data = sim.uart_host_read()      # nothing: a pass that sent bytes is not quiet, and ends the run
+        assert not data
+
+    def _next_pass(self, now, due, edge=ASK):
+        """The next pass's time; _conversion_only says whether it has only an HX711 conversion to read."""
+        limit = now + MAX_JUMP_MS
+        if due is not None and due < limit:
+            limit = due
+        conversion, other = self.sim.next_events(edge)
+        if other is not None and other < limit:
+            limit = other
+        nxt = limit if conversion is None or conversion > limit else conversion
+        nxt = max(self._grid(math.ceil(nxt)), now + self.step_ms)   # the core's timers may be fractional
+        self._conversion_only = conversion is not None and nxt < limit
+        return nxt
 
     def _until(self, done, limit_ms):
         end = self.sim.now + limit_ms

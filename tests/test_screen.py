@@ -12,6 +12,7 @@ import json
 import http.client
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -844,15 +845,15 @@ def test_who_may_refill_but_not_take_lands_on_the_refill_list_and_reaches_their_
 
 
 def test_answers_on_a_kept_alive_connection_do_not_wait_for_a_delayed_ack(rig):
+    # With Nagle on, each answer after the first on a kept-alive connection waited ~40 ms for the browser's
+    # delayed ACK (bench/screen_latency.py shows the figure); asserted here as its cause, not as a time.
     conn = http.client.HTTPConnection(rig.host, rig.port, timeout=10)
-    took = []
-    for _ in range(6):                  # with Nagle on, each answer after the first waited ~40 ms
-        started = time.perf_counter()
+    for _ in range(2):
         conn.request("GET", "/api/state")
-        conn.getresponse().read()
-        took.append(time.perf_counter() - started)
+        assert conn.getresponse().read()
+    sockets = rig.server.connection_sockets()
+    assert sockets and all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in sockets)
     conn.close()
-    assert min(took[1:]) < 0.025, took
 
 
 def test_the_event_stream_does_not_hold_up_the_server(rig):

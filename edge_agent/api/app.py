@@ -193,6 +193,10 @@ class Server:
     def server_close(self):
         self.socket.close()
 
+    def connection_sockets(self):
+        """The sockets of the connections open now, to look at their options (TCP_NODELAY: see __init__)."""
+        return [c.transport.get_extra_info("socket") for c in list(self._uvicorn.server_state.connections)]
+
 
 def serve(agent, host="127.0.0.1", port=8080):
     """Start the API in a background thread; returns the server (server.server_address has the port)."""

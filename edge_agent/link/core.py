@@ -148,12 +148,14 @@ class LinkCore:
     def poll(self, now):
         """Bytes to write now: event acknowledgements, a new request or a retransmission, a heartbeat."""
         self._now = now
-        self._step_operations(now)
+        if self._ops:
+            self._step_operations(now)
         out = bytearray()
-        for seq in self._acks:
-            out += self._frame(M.ACK_EVENT, bytes((seq,)))[1]
-            self._stats.acks_sent += 1
-        self._acks.clear()
+        if self._acks:
+            for seq in self._acks:
+                out += self._frame(M.ACK_EVENT, bytes((seq,)))[1]
+                self._stats.acks_sent += 1
+            self._acks.clear()
         self._service_slot(now, out)
         if (self.heartbeat_ms is not None and not out and not self.busy
                 and now - self._last_tx >= self.heartbeat_ms):
@@ -166,18 +168,21 @@ class LinkCore:
 
     def next_deadline(self):
         """The time by which poll() must be called again (None: only when bytes arrive)."""
-        due = []
+        # Called before every poll of a simulated cabinet's pass: a running minimum, no list.
+        due = None
         if self._acks or (self._current is None and self._queue):
-            due.append(self._now)
+            due = self._now
         if self._current is not None:
-            due.append(self._current.retransmit_at)
-        elif self.heartbeat_ms is not None:
-            due.append(self._last_tx + self.heartbeat_ms)
+            t = self._current.retransmit_at
+        else:
+            t = None if self.heartbeat_ms is None else self._last_tx + self.heartbeat_ms
+        if t is not None and (due is None or t < due):
+            due = t
         for op in self._ops:
-            deadline = op.deadline()
-            if deadline is not None and not op.done:
-                due.append(deadline)
-        return min(due) if due else None
+            t = op.deadline()
+            if t is not None and not op.done and (due is None or t < due):
+                due = t
+        return due
 
     def take_events(self):
         """Events delivered since the last call, in order (acknowledged; with ack_when_stored, once stored)."""
@@ -267,6 +272,14 @@ class LinkCore:
         return seq, encode_frame(seq, kind, payload)
 
     def _step_operations(self, now):
+        for op in self._ops:             # most polls: no timer due, nothing to run or drop
+            if op.done:
+                break
+            deadline = op.deadline()
+            if deadline is not None and now >= deadline:
+                break
+        else:
+            return
         for op in list(self._ops):
             deadline = op.deadline()
             if not op.done and deadline is not None and now >= deadline:

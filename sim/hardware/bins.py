@@ -195,15 +195,23 @@ class HX711Bank:
         hal.watch(self.sck, self._sck_changed)
         self._by_dout = {c.dout: c for c in self.cells}
 
-    def read_words(self, douts, values):
-        """One read of every chip as a single event (SimHAL.hx711_reader), each chip in `douts` order;
+    def word_reader(self, douts):
+        """A read of every chip as a single event (SimHAL.hx711_reader): fills values in `douts` order;
         pulse by pulse on the pin when a chip is not simply ready (powered down, not ready, mid-read)."""
         cells = [self._by_dout.get(d) for d in douts]
-        if self.powered_down or not all(c is not None and c.word_ready() for c in cells):
-            self._read_on_the_pin(douts, values)
-            return
-        for i in range(len(cells)):
-            values[i] = cells[i].shift_word()
+        known = None not in cells
+
+        def read(values):
+            if self.powered_down or not known:
+                self._read_on_the_pin(douts, values)
+                return
+            for c in cells:
+                if not c.word_ready():
+                    self._read_on_the_pin(douts, values)
+                    return
+            for i in range(len(cells)):
+                values[i] = cells[i].shift_word()
+        return read
 
     def _read_on_the_pin(self, douts, values):
         from sim.hardware.hal import SimOutput      # only SimHAL offers the one-event read
@@ -223,7 +231,7 @@ class HX711Bank:
         """The next conversion coming ready (None: every chip is powered down). together: when the last of
         them is ready, the firmware reading them only then (it waits for every working chip): a conversion
         is taken late but at its own time (step() samples it as of then), before that chip's next one."""
-        if self.hal.level(self.sck):
+        if self.hal.levels.get(self.sck):
             return now + 1                   # held high: it powers them down once 60 us have passed
         first = last = None
         for c in self.cells:
@@ -262,7 +270,8 @@ class HX711Bank:
                 c.power_down()
 
     def step(self, now):
-        if self.hal.level(self.sck) and self.hal.clock.now_us() - self._rise_us > self.POWER_DOWN_US:
+        if self.hal.levels.get(self.sck) and self.hal.clock.now_us() - self._rise_us > self.POWER_DOWN_US:
             self._power_down()
         for c in self.cells:
-            c.step(now)
+            if c.next_ready <= now:          # HX711Model.step's own first test, without the call
+                c.step(now)

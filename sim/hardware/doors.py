@@ -45,13 +45,10 @@ class DoorModel:
 
     def step(self, now):
         hal = self.hal
-        if self.state == 0 and now >= self._bounce_until:     # CLOSED and still
-            for coil in self.coils:
-                if hal.level(coil):
-                    break
-            else:
+        if self.state == 0 and now >= self._bounce_until and not self._pulled():
+            if hal.levels.get(self.sensor) != 0:
                 hal.drive(self.sensor, 0)      # shut, still, nothing pulling the bolt: the common case
-                return
+            return
         for coil in self.coils:
             if self.state != DoorModel.CLOSED or not hal.level(coil):
                 continue
@@ -74,6 +71,8 @@ class DoorModel:
 
     def next_event(self, now):
         """When step() next changes something with the coils as they are (None: nothing timed)."""
+        if self.state == 0 and now >= self._bounce_until and not self._pulled():
+            return None                    # shut, still, nothing pulling: asked every pass
         if now < self._bounce_until:
             return now + 1                 # the reed chatters: a new level every pass
         if self.state == DoorModel.RELEASED:
@@ -81,13 +80,21 @@ class DoorModel:
         if self.state == DoorModel.OPEN:
             return None if self.leave_open else self.opened_at + self.hold_open_ms
         due = None
+        levels = self.hal.levels
         for coil in self.coils:
-            if self.hal.level(coil):
+            if levels.get(coil):
                 since = self.hal.since(coil)
                 if since != self._released_pulse.get(coil):
                     t = since + self.release_ms
                     due = t if due is None else min(due, t)
         return due
+
+    def _pulled(self):
+        levels = self.hal.levels
+        for coil in self.coils:
+            if levels.get(coil):
+                return True
+        return False
 
     def force_open(self):
         """Someone pries the door open: no unlock, latch broken."""

@@ -159,9 +159,10 @@ class LaneMatrix:
         """When step() next changes an input: a powered cam at a home-window edge, an item entering or
         leaving the beam (None: nothing moves)."""
         due = None
+        last = self._last          # pos is as of the last step (now, unless a conversion pass skipped it)
         for lane in self._powered:
             if not lane.jammed:
-                t = now + lane.to_next_edge()
+                t = last + lane.to_next_edge()
                 due = t if due is None or t < due else due
         beam_t = self._beam_t
         for f in self.falling:
@@ -194,6 +195,7 @@ class LaneMatrix:
         self.hal.drive(self.drop_sensor, 1 if (self._in_beam > 0 or self.beam_blocked) else 0)
 
     def _pins_changed(self, pin, level):
+        self.step(self.hal.clock.ms)   # the motors as they were up to now (a conversion pass skips the step)
         self._powered = self._find_powered()
         self._update_home()
 

@@ -77,18 +77,26 @@ class Physics:
     def next_event(self, now, hx711_together=False):
         """When a model next changes an input by itself (None: nothing moves until a pin or a hand does).
         hx711_together: HX711Bank.next_event's, for a firmware that waits for every chip."""
-        due = None if self.matrix is None else self.matrix.next_event(now)
-        for door in self.doors:
-            t = door.next_event(now)
-            if t is not None and (due is None or t < due):
-                due = t
+        due = self.next_edge(now)
         if self.scale is not None:
             t = self.scale.next_event(now, hx711_together)
             if t is not None and (due is None or t < due):
                 due = t
         return due
 
+    def next_edge(self, now):
+        """next_event without the HX711s: when a door or a lane next changes an input by itself."""
+        due = None if self.matrix is None else self.matrix.next_event(now)
+        for door in self.doors:
+            t = door.next_event(now)
+            if t is not None and (due is None or t < due):
+                due = t
+        return due
+
     def step(self, now=None):
+        """Advance every model to now. Between the times next_edge() announces, doors and lanes change
+        nothing that a later step would not catch up on (a lane's motor runs the whole interval then), so
+        a pass that only reads a conversion may step the HX711s alone (SimCabinet.conversion_pass)."""
         if now is None:
             now = self.clock.ms
         for d in self.doors:

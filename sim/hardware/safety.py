@@ -11,6 +11,9 @@ class SafetyRecorder:
         self._units = []  # [name, kind, pins, on_since or None, longest_ms, times_on]
         self._by_name = {}
         self._watched = []
+        self._by_pin = {}     # pin -> the units it powers: a write can only switch those
+        self._on = 0          # units energised now, overall and per kind
+        self._on_kind = {}
         self.max_concurrent = 0
         self._max_kind = {}
 
@@ -19,32 +22,36 @@ class SafetyRecorder:
         self._units.append(unit)
         self._by_name[name] = unit
         for pin in pins:
+            self._by_pin.setdefault(pin, []).append(unit)
             if pin not in self._watched:  # row/col pins are shared by several motors
                 self._watched.append(pin)
                 self.hal.watch(pin, self._changed)
 
     def _changed(self, pin, level):
         now = self.hal.clock.ms
-        total = 0
-        per_kind = {}
-        for unit in self._units:
+        levels = self.hal.levels
+        on_kind = self._on_kind
+        for unit in self._by_pin[pin]:
             on = True
             for p in unit[2]:
-                if not self.hal.level(p):
+                if not levels.get(p, 0):
                     on = False
                     break
             if on:
                 if unit[3] is None:
                     unit[3] = now
                     unit[5] += 1
-                total += 1
-                per_kind[unit[1]] = per_kind.get(unit[1], 0) + 1
+                    self._on += 1
+                    on_kind[unit[1]] = on_kind.get(unit[1], 0) + 1
             elif unit[3] is not None:
                 unit[4] = max(unit[4], now - unit[3])
                 unit[3] = None
-        self.max_concurrent = max(self.max_concurrent, total)
-        for kind in per_kind:
-            self._max_kind[kind] = max(self._max_kind.get(kind, 0), per_kind[kind])
+                self._on -= 1
+                on_kind[unit[1]] -= 1
+        self.max_concurrent = max(self.max_concurrent, self._on)
+        for kind in on_kind:
+            if on_kind[kind] > self._max_kind.get(kind, 0):
+                self._max_kind[kind] = on_kind[kind]
 
     def energised(self):
         return [u[0] for u in self._units if u[3] is not None]

@@ -28,13 +28,14 @@ class PicoClock:
 
 
 class PicoPins:
-    """The physics side of the pin contract SimHAL offers (clock, level, since, drive, watch), over pads:
+    """The physics side of the pin contract SimHAL offers (clock, level, levels, since, drive, watch), over pads:
     outputs are what the chip drives (0 while a pin is not an output, as the board's pull-downs hold it),
     inputs what the models drive."""
 
     def __init__(self, clock):
         self.clock = clock
         self._levels = {}
+        self.levels = self._levels   # read directly by the models' every-pass checks, as SimHAL.levels
         self._since = {}
         self._watchers = {}
 

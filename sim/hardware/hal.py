@@ -90,8 +90,7 @@ class SimUART:
         if n == 0:
             return None
         rx = self.rx
-        for i in range(n):
-            buf[i] = rx[i]
+        buf[:n] = rx[:n]
         self.rx = rx[n:]
         return n
 

@@ -28,7 +28,7 @@ def _make_table():
 _CRC_TABLE = _make_table()
 
 
-def crc16(data, crc=0xFFFF, start=0, end=None):
+def crc16_portable(data, crc=0xFFFF, start=0, end=None):
     """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, not reflected, no final xor; check 0x29B1)."""
     table = _CRC_TABLE
     if end is None:
@@ -36,6 +36,20 @@ def crc16(data, crc=0xFFFF, start=0, end=None):
     for i in range(start, end):
         crc = ((crc << 8) & 0xFF00) ^ table[((crc >> 8) ^ data[i]) & 0xFF]
     return crc
+
+
+try:
+    # CPython's binascii computes the same CRC in C (the edge agent and sim/ decode every frame with it);
+    # MicroPython's binascii has no crc_hqx, so a board runs the table above.
+    from binascii import crc_hqx
+
+    def crc16(data, crc=0xFFFF, start=0, end=None):
+        """CRC-16/CCITT-FALSE over data[start:end], as crc16_portable computes it."""
+        if start or end is not None:
+            data = memoryview(data)[start:end]
+        return crc_hqx(data, crc)
+except ImportError:
+    crc16 = crc16_portable
 
 
 def cobs_encode(data):
@@ -124,30 +138,36 @@ class FrameDecoder:
 
     def feed(self, data):
         buf = self._buf
+        n = self._n          # a local in the per-byte loop; self._n is kept right whenever a frame ends
         for b in data:
-            if b != 0:
-                if self._n < MAX_WIRE:
-                    buf[self._n] = b
-                    self._n += 1
+            if b:
+                if n < MAX_WIRE:
+                    buf[n] = b
+                    n += 1
                 else:
                     self._overrun = True
                 continue
-            n = self._n
-            self._n = 0
             if n == 0:
                 continue  # back-to-back delimiters: idle fill, not an error
-            if self._overrun:
-                self._overrun = False
-                self.bad += 1
-                continue
-            try:
-                body = cobs_decode(buf, n)
-            except ValueError:
-                self.bad += 1
-                continue
-            frame = parse_body(body)
-            if frame is None:
-                self.bad += 1
-                continue
-            self.good += 1
-            self.on_frame(frame[0], frame[1], frame[2])
+            self._n = 0
+            self._frame(n)
+            n = self._n
+        self._n = n
+
+    def _frame(self, n):
+        """buf[:n] ended at a delimiter: hand the frame on, or count it bad."""
+        if self._overrun:
+            self._overrun = False
+            self.bad += 1
+            return
+        try:
+            body = cobs_decode(self._buf, n)
+        except ValueError:
+            self.bad += 1
+            return
+        frame = parse_body(body)
+        if frame is None:
+            self.bad += 1
+            return
+        self.good += 1
+        self.on_frame(frame[0], frame[1], frame[2])

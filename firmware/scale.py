@@ -67,13 +67,7 @@ class Scale:
             self._filled += 1
             return
         self.avg = self._sum // len(buf)
-        lo = hi = buf[0]
-        for v in buf:
-            if v < lo:
-                lo = v
-            elif v > hi:
-                hi = v
-        calm = hi - lo <= self._stable_counts
+        calm = max(buf) - min(buf) <= self._stable_counts     # builtins: a loop in C, not in bytecode
         if calm and not self._calm:
             self._calm_since = now
         self._calm = calm

@@ -110,16 +110,22 @@ class Cabinet:
         sleep through them."""
         link = self.link
         outputs = self.outputs
-        due = sooner(link.due_in(now), outputs.due_in(now))
+        due = link.due_in(now)
+        if outputs.active is not None:        # with nothing on there is no cap to wait for
+            due = sooner(due, outputs.due_in(now))
         if not self._link_was_lost:
             due = sooner(due, link.silent_in(now))
         for door in self.doors:
-            due = sooner(due, door.due_in(now, outputs))
+            d = door.due_in(now, outputs)
+            if d is not None:                 # an idle door (the usual case) times nothing
+                due = sooner(due, d)
         for lane in self.running_lanes:
             if lane.cmd is not None:
                 due = sooner(due, lane.due_in(now, self))
         if self.hx711 is not None:
-            due = sooner(due, self.hx711.due_in(now))
+            d = self.hx711.due_in(now)
+            if d is not None:
+                due = sooner(due, d)
             for scale in self.scales:
                 if scale.cmd is not None:     # only a tare or calibration is timed
                     due = sooner(due, scale.due_in(now))

@@ -31,6 +31,8 @@ class Cabinet:
             bank = LaneBank(lanes, hal)
             self.lanes = [Lane(u, bank, rows, cols, self.outputs) for u in lanes["units"]]
         self.outputs.all_off()
+        # The lanes with a command, in config order: a pass and due_in() look at these few, not all 40.
+        self.running_lanes = []
         self.hal = hal
         bins = config["bins"]
         self.scales = []
@@ -68,19 +70,29 @@ class Cabinet:
         link.poll(now)
         for door in self.doors:
             door.step(now, self)
-        for lane in self.lanes:
-            if lane.cmd is not None:     # an idle lane has nothing to do: 40 calls a pass saved
-                lane.step(now, self)
-        if self.hx711 is not None:
-            if self.hx711.poll(now):
-                values = self.hx711.values
-                for i in range(len(self.scales)):
-                    self.scales[i].add(values[i], now, self)
-            for scale in self.scales:
-                scale.step(now, self)
-        cut = self.outputs.enforce(now)
-        if cut is not None:
-            self.event(M.EV_FAULT, M.F_OUTPUT_CAPPED, cut.gpios[0])
+        running = self.running_lanes
+        if running:
+            ended = False
+            for lane in running:
+                if lane.cmd is not None:
+                    lane.step(now, self)
+                ended = ended or lane.cmd is None
+            if ended:       # a lane finished here or in safe_off(): the list is rebuilt only then
+                self.running_lanes = [l for l in running if l.cmd is not None]
+        hx711 = self.hx711
+        if hx711 is not None:
+            scales = self.scales
+            if hx711.poll(now):
+                values = hx711.values
+                for i in range(len(scales)):
+                    scales[i].add(values[i], now, self)
+            for scale in scales:
+                if scale.cmd is not None:     # only a tare or calibration has a deadline to watch
+                    scale.step(now, self)
+        if self.outputs.active is not None:   # nothing on, nothing to cut
+            cut = self.outputs.enforce(now)
+            if cut is not None:
+                self.event(M.EV_FAULT, M.F_OUTPUT_CAPPED, cut.gpios[0])
         if link.host_silent(now):
             if not self._link_was_lost:
                 self._link_was_lost = True
@@ -96,18 +108,27 @@ class Cabinet:
         the units' timers, an event to send, the host's silence limit; 0 for the next pass, None when
         nothing is timed. A simulation jumps over the passes between (docs/decisions/0049); a board could
         sleep through them."""
-        due = sooner(self.link.due_in(now), self.outputs.due_in(now))
+        link = self.link
+        outputs = self.outputs
+        due = link.due_in(now)
+        if outputs.active is not None:        # with nothing on there is no cap to wait for
+            due = sooner(due, outputs.due_in(now))
         if not self._link_was_lost:
-            due = sooner(due, self.link.silent_in(now))
+            due = sooner(due, link.silent_in(now))
         for door in self.doors:
-            due = sooner(due, door.due_in(now, self.outputs))
-        for lane in self.lanes:
+            d = door.due_in(now, outputs)
+            if d is not None:                 # an idle door (the usual case) times nothing
+                due = sooner(due, d)
+        for lane in self.running_lanes:
             if lane.cmd is not None:
                 due = sooner(due, lane.due_in(now, self))
         if self.hx711 is not None:
-            due = sooner(due, self.hx711.due_in(now))
+            d = self.hx711.due_in(now)
+            if d is not None:
+                due = sooner(due, d)
             for scale in self.scales:
-                due = sooner(due, scale.due_in(now))
+                if scale.cmd is not None:     # only a tare or calibration is timed
+                    due = sooner(due, scale.due_in(now))
         return due
 
     def safe_off(self, now=None):
@@ -181,13 +202,19 @@ class Cabinet:
         lane = self._lane_by_no.get(args[0])
         if lane is None:
             return M.E_NO_SUCH_UNIT
-        return lane.vend(cmd, self.now, self)
+        return self._started(lane, lane.vend(cmd, self.now, self))
 
     def _home_check(self, cmd, args):
         lane = self._lane_by_no.get(args[0])
         if lane is None:
             return M.E_NO_SUCH_UNIT
-        return lane.home_check(cmd, self.now, self)
+        return self._started(lane, lane.home_check(cmd, self.now, self))
+
+    def _started(self, lane, status):
+        """Pass a lane's answer through; a lane that took a command joins running_lanes in config order."""
+        if lane.cmd is not None and lane not in self.running_lanes:
+            self.running_lanes = [l for l in self.lanes if l.cmd is not None]
+        return status
 
     def _clear_lane(self, cmd, args):
         lane = self._lane_by_no.get(args[0])

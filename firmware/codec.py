@@ -28,7 +28,7 @@ def _make_table():
 _CRC_TABLE = _make_table()
 
 
-def crc16(data, crc=0xFFFF, start=0, end=None):
+def crc16_portable(data, crc=0xFFFF, start=0, end=None):
     """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, not reflected, no final xor; check 0x29B1)."""
     table = _CRC_TABLE
     if end is None:
@@ -36,6 +36,20 @@ def crc16(data, crc=0xFFFF, start=0, end=None):
     for i in range(start, end):
         crc = ((crc << 8) & 0xFF00) ^ table[((crc >> 8) ^ data[i]) & 0xFF]
     return crc
+
+
+try:
+    # CPython's binascii computes the same CRC in C (the edge agent and sim/ decode every frame with it);
+    # MicroPython's binascii has no crc_hqx, so a board runs the table above.
+    from binascii import crc_hqx
+
+    def crc16(data, crc=0xFFFF, start=0, end=None):
+        """CRC-16/CCITT-FALSE over data[start:end], as crc16_portable computes it."""
+        if start or end is not None:
+            data = memoryview(data)[start:end]
+        return crc_hqx(data, crc)
+except ImportError:
+    crc16 = crc16_portable
 
 
 def cobs_encode(data):
@@ -85,26 +99,38 @@ def encode_frame(seq, kind, payload=b""):
     n = len(payload)
     if n > MAX_PAYLOAD:
         raise ValueError("payload too long")
-    body = bytearray(HEADER + n + TRAILER)
-    body[0] = seq & 0xFF
-    body[1] = kind & 0xFF
-    body[2] = n
-    body[3:3 + n] = payload
-    crc = crc16(body, 0xFFFF, 0, HEADER + n)
-    body[HEADER + n] = crc >> 8
-    body[HEADER + n + 1] = crc & 0xFF
-    return cobs_encode(body) + b"\x00"
+    # One buffer, COBS-encoded in place: code byte, body (seq kind len payload crc), delimiter. A body is at
+    # most MAX_BODY < 254 bytes, so it is one COBS run: each zero (and the code byte) takes the distance to
+    # the next zero or to the delimiter, and no 0xFF block is ever needed. Same bytes as cobs_encode(body).
+    end = 1 + HEADER + n + TRAILER
+    frame = bytearray(end + 1)
+    frame[1] = seq & 0xFF
+    frame[2] = kind & 0xFF
+    frame[3] = n
+    frame[4:4 + n] = payload
+    crc = crc16(frame, 0xFFFF, 1, 4 + n)
+    frame[4 + n] = crc >> 8
+    frame[5 + n] = crc & 0xFF
+    nxt = end
+    for i in range(end - 1, 0, -1):
+        if frame[i] == 0:
+            frame[i] = nxt - i
+            nxt = i
+    frame[0] = nxt
+    return bytes(frame)
 
 
-def parse_body(body):
-    """Check a decoded body; return (seq, kind, payload) or None when it is damaged. A len above MAX_PAYLOAD
-    is damage too: no sender may build such a frame."""
-    n = len(body)
-    if n < HEADER + TRAILER or body[2] != n - HEADER - TRAILER or body[2] > MAX_PAYLOAD:
+def parse_body(body, start=0, end=None):
+    """Check the decoded body body[start:end]; return (seq, kind, payload) or None when it is damaged. A len
+    above MAX_PAYLOAD is damage too: no sender may build such a frame."""
+    if end is None:
+        end = len(body)
+    n = end - start
+    if n < HEADER + TRAILER or body[start + 2] != n - HEADER - TRAILER or body[start + 2] > MAX_PAYLOAD:
         return None
-    if crc16(body, 0xFFFF, 0, n - TRAILER) != (body[n - 2] << 8) | body[n - 1]:
+    if crc16(body, 0xFFFF, start, end - TRAILER) != (body[end - 2] << 8) | body[end - 1]:
         return None
-    return body[0], body[1], body[HEADER:n - TRAILER]
+    return body[start], body[start + 1], bytes(body[start + HEADER:end - TRAILER])
 
 
 class FrameDecoder:
@@ -124,30 +150,40 @@ class FrameDecoder:
 
     def feed(self, data):
         buf = self._buf
+        n = self._n          # a local in the per-byte loop; self._n is kept right whenever a frame ends
         for b in data:
-            if b != 0:
-                if self._n < MAX_WIRE:
-                    buf[self._n] = b
-                    self._n += 1
+            if b:
+                if n < MAX_WIRE:
+                    buf[n] = b
+                    n += 1
                 else:
                     self._overrun = True
                 continue
-            n = self._n
-            self._n = 0
             if n == 0:
                 continue  # back-to-back delimiters: idle fill, not an error
-            if self._overrun:
-                self._overrun = False
-                self.bad += 1
-                continue
-            try:
-                body = cobs_decode(buf, n)
-            except ValueError:
-                self.bad += 1
-                continue
-            frame = parse_body(body)
-            if frame is None:
-                self.bad += 1
-                continue
-            self.good += 1
-            self.on_frame(frame[0], frame[1], frame[2])
+            self._n = 0
+            self._frame(n)
+            n = self._n
+        self._n = n
+
+    def _frame(self, n):
+        """buf[:n] ended at a delimiter: hand the frame on, or count it bad."""
+        if self._overrun:
+            self._overrun = False
+            self.bad += 1
+            return
+        # COBS decoded in place: each block's code byte after the first becomes the zero it stands for, and
+        # the body is buf[1:n] (cobs_decode would copy it out). A 0xFF code (a block with no zero) would run
+        # past n, as MAX_WIRE < 255: damage, as cobs_decode has it.
+        buf = self._buf
+        i = buf[0]
+        while i < n:
+            code = buf[i]
+            buf[i] = 0
+            i += code
+        frame = parse_body(buf, 1, n) if i == n else None
+        if frame is None:
+            self.bad += 1
+            return
+        self.good += 1
+        self.on_frame(frame[0], frame[1], frame[2])

@@ -11,10 +11,14 @@ NOT_READY_MS = 500
 
 class HX711Bank:
     def __init__(self, hal, sck, douts, now):
-        self._hal = hal
         self._sck = hal.output(sck)
         self._sck.value(0)
-        self._douts = [hal.input(d, False) for d in douts]
+        # Each DOUT's value() bound once: a method looked up in the 24-bit loop costs a board time (and
+        # a bound method on the heap).
+        self._dout_reads = [hal.input(d, False).value for d in douts]
+        self._sck_set = self._sck.value
+        self._irq_off = hal.irq_off
+        self._irq_on = hal.irq_on
         self.values = [0] * len(douts)       # last raw reading per chip, signed 24-bit
         self.faulted = [False] * len(douts)
         self._last_read = now
@@ -24,20 +28,21 @@ class HX711Bank:
     def due_in(self, now):
         """Ms until poll() marks a working chip that is still not ready as faulted (None: none is waiting);
         a conversion coming ready is an input."""
-        douts = self._douts
-        for i in range(len(douts)):
-            if not self.faulted[i] and douts[i].value():
+        reads = self._dout_reads
+        faulted = self.faulted
+        for i in range(len(reads)):
+            if not faulted[i] and reads[i]():
                 return wait_until(ticks_add(self._last_read, NOT_READY_MS), now)
         return None
 
     def poll(self, now):
         """Read every chip when all working ones have a conversion ready; True when values were refreshed."""
-        douts = self._douts
+        reads = self._dout_reads
         faulted = self.faulted
         waiting = False
         working = False
-        for i in range(len(douts)):
-            if douts[i].value():
+        for i in range(len(reads)):
+            if reads[i]():
                 if not faulted[i]:
                     waiting = True
             elif faulted[i]:
@@ -48,8 +53,8 @@ class HX711Bank:
             return False                     # every chip is dead: nothing to read, nothing to wait for
         if waiting:
             if ticks_diff(now, self._last_read) >= NOT_READY_MS:
-                for i in range(len(douts)):
-                    if douts[i].value():
+                for i in range(len(reads)):
+                    if reads[i]():
                         faulted[i] = True
             return False
         self._read()
@@ -61,24 +66,25 @@ class HX711Bank:
             self._reader(self.values)
             self._signed()
             return
-        hal = self._hal
-        sck = self._sck
-        douts = self._douts
+        irq_off = self._irq_off
+        irq_on = self._irq_on
+        sck = self._sck_set
+        reads = self._dout_reads
         values = self.values
-        n = len(douts)
+        n = len(reads)
         for i in range(n):
             values[i] = 0
         for _ in range(24):
-            state = hal.irq_off()
-            sck.value(1)
-            sck.value(0)
-            hal.irq_on(state)
+            state = irq_off()
+            sck(1)
+            sck(0)
+            irq_on(state)
             for i in range(n):
-                values[i] = (values[i] << 1) | douts[i].value()
-        state = hal.irq_off()
-        sck.value(1)                         # 25th pulse: channel A, gain 128 for the next conversion
-        sck.value(0)
-        hal.irq_on(state)
+                values[i] = (values[i] << 1) | reads[i]()
+        state = irq_off()
+        sck(1)                               # 25th pulse: channel A, gain 128 for the next conversion
+        sck(0)
+        irq_on(state)
         self._signed()
 
     def _signed(self):

@@ -20,6 +20,8 @@ class Scale:
         self._i = 0
         self._filled = 0
         self._sum = 0
+        self._lo = 0              # the full window's lowest and highest sample (see add)
+        self._hi = 0
         self.avg = 0
         self.stable = False
         self._calm_since = 0
@@ -50,7 +52,7 @@ class Scale:
         return {"offset": self.offset, "cal_counts": self.cal_counts, "cal_mg": self.cal_mg}
 
     def weight_mg(self, raw):
-        if not self.calibrated():
+        if self.offset is None or self.cal_counts == 0:     # not calibrated(), without the call
             return 0
         return (raw - self.offset) * self.cal_mg // self.cal_counts
 
@@ -60,19 +62,31 @@ class Scale:
     def add(self, raw, now, cab):
         """Take one sample; report a stable change; run a pending tare or calibration."""
         buf = self._buf
-        self._sum += raw - buf[self._i]
+        old = buf[self._i]
+        self._sum += raw - old
         buf[self._i] = raw
         self._i = (self._i + 1) % len(buf)
         if self._filled < len(buf):
             self._filled += 1
             return
         self.avg = self._sum // len(buf)
-        lo = hi = buf[0]
-        for v in buf:
-            if v < lo:
-                lo = v
-            elif v > hi:
-                hi = v
+        # The window's span, kept as samples come and go: a full scan only when the sample that left may
+        # have been its lowest or highest (lo == hi, as at boot, always scans).
+        lo = self._lo
+        hi = self._hi
+        if old <= lo or old >= hi:
+            lo = hi = raw
+            for v in buf:
+                if v < lo:
+                    lo = v
+                elif v > hi:
+                    hi = v
+        elif raw < lo:
+            lo = raw
+        elif raw > hi:
+            hi = raw
+        self._lo = lo
+        self._hi = hi
         calm = hi - lo <= self._stable_counts
         if calm and not self._calm:
             self._calm_since = now

@@ -39,26 +39,35 @@ def wire(frame_list):
 
 # CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF. Easily confused with XMODEM (same poly, init 0) -- check value 0x31C3.
 
-def test_crc_check_value():
-    assert crc16(CHECK) == 0x29B1
+# crc16 is binascii's C code on CPython; crc16_portable is the table MicroPython runs: both are checked here.
+CRCS = pytest.mark.parametrize("crc", [crc16, codec.crc16_portable], ids=["crc16", "portable"])
 
 
-def test_crc_is_not_xmodem():
+@CRCS
+def test_crc_check_value(crc):
+    assert crc(CHECK) == 0x29B1
+
+
+@CRCS
+def test_crc_is_not_xmodem(crc):
     assert binascii.crc_hqx(CHECK, 0) == 0x31C3
-    assert crc16(CHECK) != binascii.crc_hqx(CHECK, 0)
+    assert crc(CHECK) != binascii.crc_hqx(CHECK, 0)
 
 
+@CRCS
 @given(any_bytes)
-def test_crc_equals_crc_hqx_with_init_ffff(data):
-    assert crc16(data) == binascii.crc_hqx(data, 0xFFFF)
+def test_crc_equals_crc_hqx_with_init_ffff(crc, data):
+    assert crc(data) == binascii.crc_hqx(data, 0xFFFF)
 
 
+@CRCS
 @given(any_bytes, st.data())
-def test_crc_range_and_chaining(data, draw):
+def test_crc_range_and_chaining(crc, data, draw):
     start = draw.draw(st.integers(0, len(data)))
     end = draw.draw(st.integers(start, len(data)))
-    assert crc16(data, 0xFFFF, start, end) == binascii.crc_hqx(data[start:end], 0xFFFF)
-    assert crc16(data, crc16(data[:start]), start) == crc16(data)
+    assert crc(data, 0xFFFF, start, end) == binascii.crc_hqx(data[start:end], 0xFFFF)
+    assert crc(data, crc(data[:start]), start) == crc(data)
+    assert crc(bytearray(data), 0xFFFF, start, end) == crc(memoryview(data), 0xFFFF, start, end)
 
 
 @given(any_bytes)
@@ -87,6 +96,55 @@ def test_frame_round_trip(frame):
     got, dec = decode_all(data)
     assert got == [frame]
     assert (dec.good, dec.bad) == (1, 0)
+
+
+def reference_frame(seq, kind, payload):
+    """A wire frame by the definition: COBS(body) and the delimiter (encode_frame encodes in place)."""
+    body = bytes((seq & 0xFF, kind & 0xFF, len(payload))) + payload
+    crc = binascii.crc_hqx(body, 0xFFFF)
+    return cobs_encode(body + bytes((crc >> 8, crc & 0xFF))) + b"\x00"
+
+
+def reference_decode(stream):
+    """Frames and (good, bad) by the definition: split at each 0x00, drop what is over MAX_WIRE, then
+    cobs_decode and parse_body (FrameDecoder decodes in place)."""
+    frames, good, bad = [], 0, 0
+    for chunk in stream.split(b"\x00")[:-1]:
+        if not chunk:
+            continue
+        try:
+            frame = None if len(chunk) > MAX_WIRE else codec.parse_body(cobs_decode(chunk))
+        except ValueError:
+            frame = None
+        if frame is None:
+            bad += 1
+        else:
+            good += 1
+            frames.append(frame)
+    return frames, (good, bad)
+
+
+@given(frames)
+@example((0, 0, b""))
+@example((0, 0, b"\x00" * MAX_PAYLOAD))
+@example((1, 1, b"\x01" * MAX_PAYLOAD))
+def test_encode_frame_gives_the_defined_bytes(frame):
+    assert encode_frame(*frame) == reference_frame(*frame)
+
+
+@given(st.lists(st.one_of(frames.map(lambda f: encode_frame(*f)), any_bytes,
+                          st.binary(min_size=1, max_size=12).map(lambda b: b.replace(b"\x00", b"\x01") + b"\x00")),
+                max_size=8))
+@example([b"\xff" * 40 + b"\x00", b"\x01\x00", b"\x03\x01\x00"])
+def test_frame_decoder_agrees_with_the_definition_on_any_stream(parts):
+    stream = b"".join(parts)
+    got, dec = decode_all(stream)
+    frames_ref, counts = reference_decode(stream)
+    assert got == frames_ref
+    assert (dec.good, dec.bad) == counts
+    raw = []
+    FrameDecoder(lambda seq, kind, payload: raw.append(payload)).feed(stream)
+    assert all(type(p) is bytes for p in raw)         # a payload of its own, never a view of the buffer
 
 
 def test_payload_too_long():

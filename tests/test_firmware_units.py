@@ -1,9 +1,12 @@
 """Doors, lanes and weigh bins: the real firmware against the simulated physics, driven through the agent's
 real link core, in virtual time."""
+import random
+
 import pytest
 
 from edge_agent.link.errors import CabinetError
 from firmware import messages as M
+from firmware.scale import Scale
 from tests.cabinets import cabinet
 
 # ---- doors ----------------------------------------------------------------------------------------------
@@ -154,6 +157,25 @@ def test_taking_pieces_from_a_noisy_bin_is_reported_once_as_a_whole_change(seed)
     assert abs(changes[0]["delta_mg"] + 50000) < 1500      # 4 x 12.5 g
     host.tick(20000)
     assert len(host.events_of(M.EV_BIN_CHANGED)) == 1     # noise alone reports nothing
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_bin_is_stable_exactly_when_its_window_spans_at_most_stable_counts(seed):
+    # Scale keeps the window's lowest and highest sample as samples come and go; this checks it against
+    # the plain definition, on runs that often repeat or drop the extremes.
+    rnd = random.Random(seed)
+    window, limit = rnd.choice([(2, 3), (8, 40), (5, 0)])
+    scale = Scale({"number": 1, "stable_counts": limit, "report_mg": 1000, "zero_band_mg": 0}, window, 0, 1000, None)
+    seen = []
+    level = rnd.randrange(-1000, 1000)
+    for now in range(3000):
+        if rnd.random() < 0.05:
+            level = rnd.randrange(-1000, 1000)        # a step: unstable until the window has passed it
+        raw = level + rnd.choice([0, 0, 0, rnd.randrange(-limit - 2, limit + 3)])
+        scale.add(raw, now, None)
+        seen = (seen + [raw])[-window:]
+        # The first `window` samples only fill the window: stability is judged from the next one on.
+        assert scale.stable == (now >= window and max(seen) - min(seen) <= limit)
 
 
 def test_calibration_survives_a_reboot():

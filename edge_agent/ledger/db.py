@@ -103,6 +103,7 @@ class Ledger:
         self._depth = 0         # how many Ledger.transaction blocks are open (0: none of ours)
         self._failed = None     # the error that left an inner block: the outer one must not commit
         self.path = path
+        self._folder = os.path.dirname(os.path.abspath(path))   # as the file was opened: asked before each actuation
         self.boot = None
         self.min_free_mb = MIN_FREE_MB    # the agent sets its [ledger] min_free_mb
 
@@ -111,7 +112,7 @@ class Ledger:
         """Free space for the ledger's folder in MB (what an unprivileged writer may use); None in memory."""
         if self.path == ":memory:":
             return None
-        st = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+        st = os.statvfs(self._folder)
         return st.f_bavail * st.f_frsize / 2 ** 20
 
     def space_low(self):
@@ -154,7 +155,7 @@ class Ledger:
 
     # -- reading ---------------------------------------------------------------------------------------
     def cabinet(self):
-        return self._one("SELECT * FROM cabinet WHERE id = 1", ())
+        return self.one("SELECT * FROM cabinet WHERE id = 1", ())
 
     def on_hand(self, location):
         row = self.conn.execute("SELECT on_hand FROM locations WHERE id = ?", (location,)).fetchone()
@@ -163,9 +164,9 @@ class Ledger:
         return row[0]
 
     def transaction_row(self, seq):
-        return self._one("SELECT * FROM transactions WHERE seq = ?", (seq,))
+        return self.one("SELECT * FROM transactions WHERE seq = ?", (seq,))
 
-    def _one(self, sql, args):
+    def one(self, sql, args=()):
         """The first row as a dict (its columns as the table has them now), or None."""
         cursor = self.conn.execute(sql, args)
         row = cursor.fetchone()

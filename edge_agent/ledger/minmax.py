@@ -63,7 +63,7 @@ _OPEN_SQL = ("SELECT 'task', id, quantity FROM refill_tasks WHERE location = ?1 
 def _raise(db, location, kind, detail, seq, wall, found):
     """raise_alert, unless it is open with these words already (then it would write nothing)."""
     if kind not in found or found[kind][1] != detail:
-        raise_alert(db, location, kind, detail, seq, wall)
+        raise_alert(db, location, kind, detail, seq, wall, is_open=kind in found)
 
 
 def _close_open(db, location, seq, wall, found):

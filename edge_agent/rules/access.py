@@ -88,8 +88,7 @@ class Access:
         return refusal(reason, user_id, tries_left).record(self.ledger, user_id=user_id, badge_id=badge_id)
 
     def _user(self, user_id):
-        rows = list(self.ledger.db.query("SELECT * FROM users WHERE id = ?", [user_id]))
-        return rows[0] if rows else None
+        return self.ledger.one("SELECT * FROM users WHERE id = ?", (user_id,))
 
     def window_refusal(self, user):
         """Why `user` may not come in now by their dates (None: they may): judged on a synchronised clock."""

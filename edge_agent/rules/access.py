@@ -120,10 +120,11 @@ class Access:
             badge_id = normalize_badge_id(badge_id)
         except BadBadgeId:
             raise self._refuse("unknown_badge") from None
-        row = self.ledger.db.execute("SELECT user_id FROM badges WHERE badge_id = ?", [badge_id]).fetchone()
-        if row is None:
+        # The badge's user in one read (a badge belongs to a user: the foreign key deletes it with them).
+        user = self.ledger.one("SELECT u.* FROM badges b JOIN users u ON u.id = b.user_id WHERE b.badge_id = ?",
+                               (badge_id,))
+        if user is None:
             raise self._refuse("unknown_badge", badge_id=badge_id)
-        user = self._user(row[0])
         reason = self.window_refusal(user)
         if reason:
             raise self._refuse(reason, user["id"], badge_id)

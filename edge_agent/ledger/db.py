@@ -247,7 +247,8 @@ class Ledger:
                 row[k] = _checked_value(kind, k, v)
         effect = self._stock_effect(kind, row)
         conn = self.conn
-        next_seq, head_hash, found, sku, unit_cost, *stock = conn.execute(_HEAD_SQL, (row["location"], row["sku"])).fetchone()
+        next_seq, head_hash, found, sku, unit_cost, *stock = conn.execute(
+            _HEAD_SQL, (row["location"], row["sku"])).fetchone()
         if row["location"] is not None:
             if not found and effect is not None:
                 raise AppendRefused("%s: no location %r" % (kind, row["location"]))

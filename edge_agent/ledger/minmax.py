@@ -24,11 +24,17 @@ def refill_quantity(on_hand, maximum, pack, minimum=0):
     return whole if whole and on_hand + whole >= minimum else need
 
 
-def evaluate(ledger, location, seq, wall, stock):
+def evaluate(ledger, location, seq, wall, stock=None):
     """Bring the tasks and alerts of one location in line with its stock after transaction seq. stock: the
     location's (on_hand, min, max, refill_pack, sku, returnable) as the change left them (Ledger._append has
-    them). What is open there is read first, so a task or alert already as it should be is not written again."""
+    them), else read. What is open there is read first, so a task or alert already as it should be is not
+    written again."""
     db = ledger.db
+    if stock is None:
+        stock = db.execute("SELECT on_hand, min, max, refill_pack, sku, returnable FROM locations WHERE id = ?",
+                           [location]).fetchone()
+        if stock is None:
+            return
     on_hand, minimum, maximum, pack, sku, returnable = stock
     # {"task": (id, quantity)} for the open refill task, {kind: (id, detail)} for the open stock alerts.
     found = {what: (key, value) for what, key, value in ledger.conn.execute(_OPEN_SQL, (location,))}

@@ -127,34 +127,33 @@ class Actuator:
         except LinkError:
             raise Refusal("cabinet_offline", OFFLINE) from None
         try:
-            seq, cmd_id = self.ledger.record_intent(action, location=loc.id, quantity=quantity, fw_boot=boot,
-                                                    **who)
+            intent = self.ledger.intent(action, location=loc.id, quantity=quantity, fw_boot=boot, **who)
         except LedgerUnwritable as e:
             log.error("intent not written, nothing sent: %s", e)
             raise Refusal("ledger_unwritable", UNWRITABLE) from None
         try:
-            answer = self._send(loc, action, cmd_id, known_mg)
+            answer = self._send(loc, action, intent["cmd_id"], known_mg)
         except CabinetError as e:
             # The firmware refused: nothing moved (a jammed lane, a busy cabinet past the deadline).
-            self._settle_now(seq, "refused_%s" % e.name.lower(), 0, loc, result)
+            self._settle_now(intent, "refused_%s" % e.name.lower(), 0, loc, result)
             return False
         except LinkError:
             result.unknown = True              # a copy may have reached the cabinet: recover() decides
             return False
         outcome, given = outcome_of(answer, loc.kind, quantity)
         result.details.append(answer.detail)   # ms to open a door, turns of a vend, why a jam or a bin failed
-        return self._settle_now(seq, outcome, given, loc, result) and outcome in DONE
+        return self._settle_now(intent, outcome, given, loc, result) and outcome in DONE
 
-    def _settle_now(self, seq, outcome, given, loc, result):
+    def _settle_now(self, intent, outcome, given, loc, result):
         """_settle, or when the outcome cannot be written (the disk filled since the intent): the intent stays
         pending and the result unknown, so the locker closes until recover() writes it from the firmware's
         answer. Nothing is sent again. Returns whether the outcome was written."""
         try:
-            self._settle(seq, outcome, given, loc, result)
+            self._settle(intent["seq"], outcome, given, loc, result, intent=intent)
             return True
         except LedgerUnwritable as e:
             log.error("intent %d: outcome %s not written (%s); settled by recovery once there is room",
-                      seq, outcome, e)
+                      intent["seq"], outcome, e)
             result.unknown = True
             result.message = UNRECORDED
             return False
@@ -176,16 +175,18 @@ class Actuator:
             self.cabinet.hello()
         return self.cabinet.boot_id
 
-    def _settle(self, seq, outcome, given, loc, result, reason=None):
+    def _settle(self, seq, outcome, given, loc, result, reason=None, intent=None):
         """The outcome row, the tool loan it opens or closes, and the alert a supervisor needs for it (or the
-        jam alert a clear ends), in one SQLite transaction."""
+        jam alert a clear ends), in one SQLite transaction. intent: the intent row as written (run has it; the
+        log's rows never change), else it is read."""
         alert = None
         if outcome == "jammed":
             alert = ("lane_jammed", "lane %d jammed" % loc.unit)
         elif outcome == "unknown":
             alert = ("unknown_outcome", "intent %d: outcome unknown, count the location" % seq)
         with self.ledger.transaction():
-            intent = self.ledger.transaction_row(seq)
+            if intent is None:
+                intent = self.ledger.transaction_row(seq)
             # record_outcome copies who and what from the intent; approver and condition are passed on here.
             fields = dict(reason=reason, approver_id=intent["approver_id"], condition=intent["condition"])
             settled = loan_records.settle(self.ledger, intent, loc, outcome, given, fields)
@@ -225,7 +226,8 @@ class Actuator:
                 continue
             outcome, given, reason = answer
             loc = find_location(self.ledger, intent["location"])
-            self._settle(intent["seq"], outcome, given, loc, IssueResult(loc.id, intent["quantity"]), reason)
+            self._settle(intent["seq"], outcome, given, loc, IssueResult(loc.id, intent["quantity"]), reason,
+                         intent=intent)
             settled.append((intent["seq"], outcome))
         return settled
 

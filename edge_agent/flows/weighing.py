@@ -143,33 +143,36 @@ class WeighBins:
     def begin(self, person, location_id, quantity=1, *, work_order=None, machine_id=None, approver=None):
         """Check the person may take `quantity` (what they announce) and read the weight before; returns a
         Take to finish() once they are done; raises the Refusal (on record)."""
+        loc = self._bin(location_id)
         refusal = issue_refusal(self.ledger, person, location_id, max(1, quantity), work_order=work_order,
-                                machine_id=machine_id, approver=approver)
+                                machine_id=machine_id, approver=approver, loc=loc)
         who = dict(user_id=person.user_id, cost_center=person.cost_center, work_order=work_order,
                    machine_id=machine_id, approver_id=approver_id(person, approver))
-        return self._open("issue", person, location_id, quantity, refusal, who,
+        return self._open("issue", person, loc, quantity, refusal, who,
                           dict(work_order=work_order, machine_id=machine_id, approver=approver))
 
     def refill_bin(self, person, location_id):
         """Check the person may refill the bin (drivers only their supplier's) and read the weight before."""
-        refusal = refill_refusal(self.ledger, person, location_id)
-        return self._open("refill", person, location_id, None, refusal, dict(user_id=person.user_id), {})
-
-    def _open(self, purpose, person, location_id, quantity, refusal, who, terms):
         loc = self._bin(location_id)
+        refusal = refill_refusal(self.ledger, person, location_id, loc=loc)
+        return self._open("refill", person, loc, None, refusal, dict(user_id=person.user_id), {})
+
+    def _open(self, purpose, person, loc, quantity, refusal, who, terms):
+        """The take on record and held, once the bin may count; loc: the bin (_bin)."""
         reading = None
         if refusal is None:
             refusal = self._busy(loc, person)
         if refusal is None:
             refusal, reading = self._ready(loc)
         if refusal:
-            raise refusal.record(self.ledger, location=location_id, quantity=quantity, **who)
+            raise refusal.record(self.ledger, location=loc.id, quantity=quantity, **who)
         with self.ledger.transaction():
             unexplained = self._reconcile(loc, reading)
             row = dict(dict(cost_center=None, work_order=None, machine_id=None, approver_id=None), **who)
-            self.ledger.db["open_bin_takes"].insert(dict(
-                row, location=loc.id, purpose="take" if purpose == "issue" else "refill", announced=quantity,
-                before_mg=reading.weight_mg, opened_wall=self.ledger.clock.wall()[0]))
+            row.update(location=loc.id, purpose="take" if purpose == "issue" else "refill", announced=quantity,
+                       before_mg=reading.weight_mg, opened_wall=self.ledger.clock.wall()[0])
+            self.ledger.conn.execute("INSERT INTO open_bin_takes (%s) VALUES (%s)" % (
+                ", ".join(row), ", ".join("?" * len(row))), tuple(row.values()))
         take = self.held[loc.id] = Take(self, purpose, person, loc, reading, who, terms, unexplained)
         return take
 
@@ -235,7 +238,7 @@ class WeighBins:
     def _reconcile(self, loc, reading):
         """Compare the scale with the baseline before anyone touches the bin (or settle the interrupted take
         left on it); None when they agree."""
-        left = next(iter(self.ledger.db.query("SELECT * FROM open_bin_takes WHERE location = ?", [loc.id])), None)
+        left = self.ledger.one("SELECT * FROM open_bin_takes WHERE location = ?", (loc.id,))
         if left is not None:
             settled = self._settle_interrupted(loc, reading, left)
             if settled is not None:
@@ -378,7 +381,7 @@ def issue_scanned(ledger, person, location_id, quantity, *, work_order=None, mac
     if loc is None or loc.kind != "scan":
         raise ValueError("%s is not a scan-only bin" % location_id)
     refusal = issue_refusal(ledger, person, location_id, quantity, work_order=work_order, machine_id=machine_id,
-                            approver=approver)
+                            approver=approver, loc=loc)
     who = dict(user_id=person.user_id, cost_center=person.cost_center, work_order=work_order,
                machine_id=machine_id, approver_id=approver_id(person, approver))
     if refusal:

@@ -53,13 +53,16 @@ def ends_by(kind, how):
 OPEN_ONE = "coalesce(location, '') = coalesce(?, '') AND kind = ? AND cleared_wall IS NULL"
 
 
-def raise_alert(db, location, kind, detail, seq, wall):
-    """Raise the alert, or bring an open one's detail up to date."""
-    db.execute("INSERT INTO alerts (location, kind, detail, raised_seq, raised_wall) SELECT ?, ?, ?, ?, ? "
-               "WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE " + OPEN_ONE + ")",
-               [location, kind, detail, seq, wall, location, kind])
-    db.execute("UPDATE alerts SET detail = ? WHERE " + OPEN_ONE + " AND detail IS NOT ?",
-               [detail, location, kind, detail])
+def raise_alert(db, location, kind, detail, seq, wall, is_open=None):
+    """Raise the alert, or bring an open one's detail up to date. is_open: whether the caller has just read
+    that it is open (True) or not (False), which spares the statement that would change nothing."""
+    if not is_open:
+        db.execute("INSERT INTO alerts (location, kind, detail, raised_seq, raised_wall) SELECT ?, ?, ?, ?, ? "
+                   "WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE " + OPEN_ONE + ")",
+                   [location, kind, detail, seq, wall, location, kind])
+    if is_open is not False:
+        db.execute("UPDATE alerts SET detail = ? WHERE " + OPEN_ONE + " AND detail IS NOT ?",
+                   [detail, location, kind, detail])
 
 
 def clear_alert(db, location, kind, seq, wall, how=CONDITION):

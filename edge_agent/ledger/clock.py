@@ -79,6 +79,7 @@ class ManualClock:
 
     def __init__(self, start="2026-01-01T00:00:00+00:00", synced=True, monotonic_ms=0):
         self._wall = datetime.datetime.fromisoformat(start)
+        self._text = None       # the wall time as text, kept until the clock moves (a take reads it often)
         self._mono = monotonic_ms
         self.synced = synced
         self.epoch = 1
@@ -86,21 +87,26 @@ class ManualClock:
     def advance(self, ms):
         self._mono += ms
         self._wall += datetime.timedelta(milliseconds=ms)
+        self._text = None
 
     def set_wall(self, iso_text, synced=True):
         """Step the wall clock (an NTP correction); the monotonic reading does not move."""
         self._wall = datetime.datetime.fromisoformat(iso_text)
+        self._text = None
         self.synced = synced
 
     def reboot(self, off_ms=0):
         """The machine restarts after `off_ms` switched off: a new monotonic epoch starting at 0; the wall
         clock moves on by the time off (set it with set_wall when the Pi came back with a wrong one)."""
         self._wall += datetime.timedelta(milliseconds=off_ms)
+        self._text = None
         self._mono = 0
         self.epoch += 1
 
     def wall(self):
-        return self._wall.isoformat(timespec="milliseconds"), self.synced
+        if self._text is None:
+            self._text = self._wall.isoformat(timespec="milliseconds")
+        return self._text, self.synced
 
     def monotonic_ms(self):
         return self._mono

@@ -12,7 +12,6 @@ INSERT for each set of columns is built once): sqlite-utils stays for the schema
 commands. A step inside another step joins the outer SQLite transaction with no savepoint of its own
 (docs/decisions/0050-append-path-and-incremental-verify.md).
 """
-import contextlib
 import functools
 import os
 import sqlite3
@@ -46,6 +45,11 @@ INTEGER_FIELDS = ("quantity", "unit_cost", "cmd_id", "intent_seq", "weight_mg", 
 INTEGER_MAX = 2 ** 63 - 1
 PENDING_SQL = "SELECT i.* FROM open_intents p CROSS JOIN transactions i ON i.seq = p.seq ORDER BY p.seq"
 TEXT_MAX = 1000     # the last door: the API caps each field far lower (rules/bounds.py)
+# What an append reads, in one statement: the head, and the row's location (whether it exists, its SKU, the
+# unit cost of the row's SKU or else the location's, and what min/max needs after the stock change).
+_HEAD_SQL = ("SELECT c.next_seq, c.head_hash, l.id IS NOT NULL, l.sku, s.unit_cost, l.on_hand, l.min, l.max, "
+             "l.refill_pack, l.sku, l.returnable FROM cabinet c LEFT JOIN locations l ON l.id = ?1 "
+             "LEFT JOIN skus s ON s.part_number = coalesce(?2, l.sku) WHERE c.id = 1")
 
 
 def open_ledger(path, clock=None, *, cabinet_id=None, count_boot=True, migrations=MIGRATIONS):
@@ -99,6 +103,7 @@ class Ledger:
         self._depth = 0         # how many Ledger.transaction blocks are open (0: none of ours)
         self._failed = None     # the error that left an inner block: the outer one must not commit
         self.path = path
+        self._folder = os.path.dirname(os.path.abspath(path))   # as the file was opened: asked before each actuation
         self.boot = None
         self.min_free_mb = MIN_FREE_MB    # the agent sets its [ledger] min_free_mb
 
@@ -107,7 +112,7 @@ class Ledger:
         """Free space for the ledger's folder in MB (what an unprivileged writer may use); None in memory."""
         if self.path == ":memory:":
             return None
-        st = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+        st = os.statvfs(self._folder)
         return st.f_bavail * st.f_frsize / 2 ** 20
 
     def space_low(self):
@@ -140,47 +145,17 @@ class Ledger:
     def __exit__(self, *exc):
         self.close()
 
-    @contextlib.contextmanager
     def transaction(self):
         """One SQLite transaction: all of it lands, or none of it.
 
         A block inside another is part of the outer transaction, with no savepoint: an error that leaves the
         inner block fails the whole transaction even when the caller catches it, so half a step never lands.
         Inside a transaction someone else opened on the connection (a migration, a test's BEGIN), a savepoint."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield self
-            except BaseException as e:
-                self._failed = self._failed or e
-                raise
-            finally:
-                self._depth -= 1
-            return
-        if self.conn.in_transaction:
-            with self.db.atomic():
-                yield self
-            return
-        self.conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
-        self._depth, self._failed = 1, None
-        try:
-            yield self
-            if self._failed is not None:
-                raise LedgerError("%s: a step of this transaction failed (%s); nothing of it was written"
-                                  % (self.path, self._failed)) from self._failed
-            self.conn.execute("COMMIT")       # a COMMIT that fails (disk full) is rolled back like the rest
-        except BaseException as e:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            if isinstance(e, sqlite3.Error) and getattr(e, "sqlite_errorname", "").startswith(UNWRITABLE):
-                raise LedgerUnwritable("%s: %s" % (self.path, e)) from e
-            raise
-        finally:
-            self._depth, self._failed = 0, None
+        return _Transaction(self)
 
     # -- reading ---------------------------------------------------------------------------------------
     def cabinet(self):
-        return self._one("SELECT * FROM cabinet WHERE id = 1", ())
+        return self.one("SELECT * FROM cabinet WHERE id = 1", ())
 
     def on_hand(self, location):
         row = self.conn.execute("SELECT on_hand FROM locations WHERE id = ?", (location,)).fetchone()
@@ -189,9 +164,9 @@ class Ledger:
         return row[0]
 
     def transaction_row(self, seq):
-        return self._one("SELECT * FROM transactions WHERE seq = ?", (seq,))
+        return self.one("SELECT * FROM transactions WHERE seq = ?", (seq,))
 
-    def _one(self, sql, args):
+    def one(self, sql, args=()):
         """The first row as a dict (its columns as the table has them now), or None."""
         cursor = self.conn.execute(sql, args)
         row = cursor.fetchone()
@@ -222,16 +197,16 @@ class Ledger:
 
     def record_intent(self, action, *, location, quantity=None, **fields):
         """Write an intent before any actuator moves; return (seq, cmd_id) for the cabinet command."""
+        row = self.intent(action, location=location, quantity=quantity, **fields)
+        return row["seq"], row["cmd_id"]
+
+    def intent(self, action, *, location, quantity=None, **fields):
+        """record_intent, returning the intent row as written (a dict): what the actuator settles."""
         if action not in ACTIONS:
             raise AppendRefused("unknown action %r (one of %s)" % (action, ", ".join(ACTIONS)))
         with self.transaction():
-            seq = self.conn.execute("SELECT next_seq FROM cabinet WHERE id = 1").fetchone()[0]
-            if seq > CMD_ID_MAX:
-                raise AppendRefused("seq %d is above the cabinet link's command id bound %d" % (seq, CMD_ID_MAX))
-            # cmd_id = the intent's own seq: unique and increasing for ever, as the firmware requires.
-            row = self._append("intent", dict(fields, action=action, location=location, quantity=quantity,
-                                              cmd_id=seq))
-        return row["seq"], row["cmd_id"]
+            return self._append("intent", dict(fields, action=action, location=location, quantity=quantity),
+                                cmd_id_is_seq=True)
 
     def record_outcome(self, intent_seq, outcome, quantity_charged, **fields):
         """Write the outcome of an intent and apply its stock change; return the outcome's seq.
@@ -259,8 +234,9 @@ class Ledger:
             return self._append("outcome", dict(copied, intent_seq=intent_seq, outcome=outcome,
                                                 quantity=quantity_charged))
 
-    def _append(self, kind, fields):
-        """Write the row, its stock change and the new head; the caller holds the SQLite transaction."""
+    def _append(self, kind, fields, cmd_id_is_seq=False):
+        """Write the row, its stock change and the new head; the caller holds the SQLite transaction.
+        cmd_id_is_seq: an intent, whose cmd_id is its own seq (record_intent)."""
         if kind not in TRANSACTION_KINDS:
             raise AppendRefused("unknown transaction kind %r (one of %s)" % (kind, ", ".join(TRANSACTION_KINDS)))
         if not _CALLER_SET.issuperset(fields):
@@ -271,17 +247,20 @@ class Ledger:
                 row[k] = _checked_value(kind, k, v)
         effect = self._stock_effect(kind, row)
         conn = self.conn
+        next_seq, head_hash, found, sku, unit_cost, *stock = conn.execute(
+            _HEAD_SQL, (row["location"], row["sku"])).fetchone()
         if row["location"] is not None:
-            location = conn.execute("SELECT sku FROM locations WHERE id = ?", (row["location"],)).fetchone()
-            if location is None and effect is not None:
+            if not found and effect is not None:
                 raise AppendRefused("%s: no location %r" % (kind, row["location"]))
-            if location is not None and row["sku"] is None:
-                row["sku"] = location[0]
+            if found and row["sku"] is None:
+                row["sku"] = sku
         if row["sku"] is not None and row["unit_cost"] is None:
-            cost = conn.execute("SELECT unit_cost FROM skus WHERE part_number = ?", (row["sku"],)).fetchone()
-            row["unit_cost"] = cost[0] if cost else None
+            row["unit_cost"] = unit_cost
+        if cmd_id_is_seq:
+            if next_seq > CMD_ID_MAX:
+                raise AppendRefused("seq %d is above the cabinet link's command id bound %d" % (next_seq, CMD_ID_MAX))
+            row["cmd_id"] = next_seq    # unique and increasing for ever, as the firmware requires
 
-        next_seq, head_hash = conn.execute("SELECT next_seq, head_hash FROM cabinet WHERE id = 1").fetchone()
         wall_time, synced = self.clock.wall()
         row.update(seq=next_seq, boot=self.boot, wall_time=wall_time, clock_synced=int(bool(synced)),
                    monotonic_ms=int(self.clock.monotonic_ms()), kind=kind, prev_hash=head_hash)
@@ -289,19 +268,22 @@ class Ledger:
         # Nulls left out: the hash ignores them, and a ledger opened with an older schema lacks later columns.
         written = {k: v for k, v in row.items() if v is not None}
         conn.execute(_insert_sql(tuple(written)), tuple(written.values()))
+        on_hand = stock[0]
         # A count by a person, or one that changes on-hand, settles the count task; a restatement (an import
         # or the cloud's catalog re-stating on-hand to re-evaluate min/max) counted nothing.
-        counted = kind == "count" and (row["user_id"] is not None or self.on_hand(row["location"]) != row["quantity"])
+        counted = kind == "count" and (row["user_id"] is not None or on_hand != row["quantity"])
         if effect == "set":
             conn.execute("UPDATE locations SET on_hand = ? WHERE id = ?", (row["quantity"], row["location"]))
+            on_hand = row["quantity"]
         elif effect is not None:
             conn.execute("UPDATE locations SET on_hand = on_hand + ? WHERE id = ?",
                          (effect * row["quantity"], row["location"]))
+            on_hand += effect * row["quantity"]
         conn.execute("UPDATE cabinet SET next_seq = ?, head_hash = ? WHERE id = 1", (next_seq + 1, row["hash"]))
         if counted:     # the count task closes and count-ended alerts end, before min/max sees the counted stock
             count_tasks.settle_by_count(self.db, row["location"], row["seq"], wall_time)
-        if effect is not None:
-            minmax.evaluate(self, row["location"], row["seq"], wall_time)   # same SQLite transaction
+        if effect is not None:      # same SQLite transaction; the location as the update left it
+            minmax.evaluate(self, row["location"], row["seq"], wall_time, stock=[on_hand] + stock[1:])
         return row
 
     @staticmethod
@@ -318,6 +300,59 @@ class Ledger:
         if kind != "adjustment" and quantity < 0:
             raise AppendRefused("%s: quantity must not be negative, got %d (use an adjustment)" % (kind, quantity))
         return effect
+
+
+class _Transaction:
+    """Ledger.transaction's block, a class rather than a generator-based context manager: every append opens
+    two or three of them (its step, the settle, the append), and a generator costs several times the calls."""
+    __slots__ = ("ledger", "atomic", "own")
+
+    def __init__(self, ledger):
+        self.ledger = ledger
+        self.atomic = None      # the savepoint inside a transaction someone else opened
+        self.own = False        # this block began the SQLite transaction
+
+    def __enter__(self):
+        ledger = self.ledger
+        if ledger._depth:
+            ledger._depth += 1
+        elif ledger.conn.in_transaction:
+            self.atomic = ledger.db.atomic()
+            self.atomic.__enter__()
+        else:
+            ledger.conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
+            ledger._depth, ledger._failed, self.own = 1, None, True
+        return ledger
+
+    def __exit__(self, exc_type, exc, tb):
+        ledger = self.ledger
+        if self.atomic is not None:
+            return self.atomic.__exit__(exc_type, exc, tb)
+        if not self.own:
+            ledger._depth -= 1
+            if exc is not None:
+                ledger._failed = ledger._failed or exc
+            return False
+        conn = ledger.conn
+        body_error = exc
+        try:
+            if exc is None:
+                if ledger._failed is not None:
+                    raise LedgerError("%s: a step of this transaction failed (%s); nothing of it was written"
+                                      % (ledger.path, ledger._failed)) from ledger._failed
+                conn.execute("COMMIT")       # a COMMIT that fails (disk full) is rolled back like the rest
+                return False
+        except BaseException as e:
+            exc = e
+        finally:
+            ledger._depth, ledger._failed = 0, None
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorname", "").startswith(UNWRITABLE):
+            raise LedgerUnwritable("%s: %s" % (ledger.path, exc)) from exc
+        if exc is body_error:
+            return False            # the body's own error goes on as it was raised
+        raise exc
 
 
 @functools.lru_cache(maxsize=256)

@@ -24,34 +24,61 @@ def refill_quantity(on_hand, maximum, pack, minimum=0):
     return whole if whole and on_hand + whole >= minimum else need
 
 
-def evaluate(ledger, location, seq, wall):
-    """Bring the tasks and alerts of one location in line with its stock after transaction seq."""
+def evaluate(ledger, location, seq, wall, stock=None):
+    """Bring the tasks and alerts of one location in line with its stock after transaction seq. stock: the
+    location's (on_hand, min, max, refill_pack, sku, returnable) as the change left them (Ledger._append has
+    them), else read. What is open there is read first, so a task or alert already as it should be is not
+    written again."""
     db = ledger.db
-    loc = db.execute("SELECT on_hand, min, max, refill_pack, sku, returnable FROM locations WHERE id = ?",
-                     [location]).fetchone()
-    if loc is None:
-        return
-    on_hand, minimum, maximum, pack, sku, returnable = loc
+    if stock is None:
+        stock = db.execute("SELECT on_hand, min, max, refill_pack, sku, returnable FROM locations WHERE id = ?",
+                           [location]).fetchone()
+        if stock is None:
+            return
+    on_hand, minimum, maximum, pack, sku, returnable = stock
+    # {"task": (id, quantity)} for the open refill task, {kind: (id, detail)} for the open stock alerts.
+    found = {what: (key, value) for what, key, value in ledger.conn.execute(_OPEN_SQL, (location,))}
     if returnable:
-        _close(db, location, seq, wall)
-        clear_alert(db, location, STOCKOUT, seq, wall)
+        _close_open(db, location, seq, wall, found)
+        if STOCKOUT in found:
+            clear_alert(db, location, STOCKOUT, seq, wall)
         return
     if on_hand < minimum:
         quantity = refill_quantity(on_hand, maximum, pack, minimum)
-        task = db.execute("SELECT id FROM refill_tasks WHERE location = ? AND closed_seq IS NULL",
-                          [location]).fetchone()
+        task = found.get("task")
         if task is None:
             db.execute("INSERT INTO refill_tasks (location, sku, quantity, opened_seq, opened_wall) "
                        "VALUES (?, ?, ?, ?, ?)", [location, sku, quantity, seq, wall])
-        else:
+        elif task[1] != quantity:
             db.execute("UPDATE refill_tasks SET quantity = ? WHERE id = ?", [quantity, task[0]])
-        raise_alert(db, location, LOW_STOCK, "%d on hand, min %d" % (on_hand, minimum), seq, wall)
+        _raise(db, location, LOW_STOCK, "%d on hand, min %d" % (on_hand, minimum), seq, wall, found)
     else:
-        _close(db, location, seq, wall)
+        _close_open(db, location, seq, wall, found)
     if on_hand <= 0:
-        raise_alert(db, location, STOCKOUT, "nothing on hand", seq, wall)
-    else:
+        _raise(db, location, STOCKOUT, "nothing on hand", seq, wall, found)
+    elif STOCKOUT in found:
         clear_alert(db, location, STOCKOUT, seq, wall)
+
+
+# The location's open refill task and open stock alerts, both through their partial unique indexes.
+_OPEN_SQL = ("SELECT 'task', id, quantity FROM refill_tasks WHERE location = ?1 AND closed_seq IS NULL "
+             "UNION ALL SELECT kind, id, detail FROM alerts WHERE coalesce(location, '') = coalesce(?1, '') "
+             "AND kind IN ('%s', '%s') AND cleared_wall IS NULL" % (LOW_STOCK, STOCKOUT))
+
+
+def _raise(db, location, kind, detail, seq, wall, found):
+    """raise_alert, unless it is open with these words already (then it would write nothing)."""
+    if kind not in found or found[kind][1] != detail:
+        raise_alert(db, location, kind, detail, seq, wall, is_open=kind in found)
+
+
+def _close_open(db, location, seq, wall, found):
+    """_close for what `found` says is open: the open task closes, the low-stock alert clears."""
+    if "task" in found:
+        db.execute("UPDATE refill_tasks SET closed_seq = ?, closed_wall = ? WHERE location = ? AND closed_seq "
+                   "IS NULL", [seq, wall, location])
+    if LOW_STOCK in found:
+        clear_alert(db, location, LOW_STOCK, seq, wall)
 
 
 def _close(db, location, seq, wall):

@@ -88,8 +88,7 @@ class Access:
         return refusal(reason, user_id, tries_left).record(self.ledger, user_id=user_id, badge_id=badge_id)
 
     def _user(self, user_id):
-        rows = list(self.ledger.db.query("SELECT * FROM users WHERE id = ?", [user_id]))
-        return rows[0] if rows else None
+        return self.ledger.one("SELECT * FROM users WHERE id = ?", (user_id,))
 
     def window_refusal(self, user):
         """Why `user` may not come in now by their dates (None: they may): judged on a synchronised clock."""
@@ -121,10 +120,11 @@ class Access:
             badge_id = normalize_badge_id(badge_id)
         except BadBadgeId:
             raise self._refuse("unknown_badge") from None
-        row = self.ledger.db.execute("SELECT user_id FROM badges WHERE badge_id = ?", [badge_id]).fetchone()
-        if row is None:
+        # The badge's user in one read (a badge belongs to a user: the foreign key deletes it with them).
+        user = self.ledger.one("SELECT u.* FROM badges b JOIN users u ON u.id = b.user_id WHERE b.badge_id = ?",
+                               (badge_id,))
+        if user is None:
             raise self._refuse("unknown_badge", badge_id=badge_id)
-        user = self._user(row[0])
         reason = self.window_refusal(user)
         if reason:
             raise self._refuse(reason, user["id"], badge_id)

@@ -32,10 +32,10 @@ def _window_start(now, period, shift_hours):
 
 
 def issue_refusal(ledger, person, location_id, quantity, *, work_order=None, machine_id=None, approver=None,
-              shift_hours=8):
+              shift_hours=8, loc=None):
     """Why this person may not take `quantity` from the location now (a Refusal), or None: they may.
-    approver: a Person who badged to approve."""
-    loc = find_location(ledger, location_id)
+    approver: a Person who badged to approve. loc: the location as the caller has just read it (else read)."""
+    loc = loc or find_location(ledger, location_id)
     if loc is None or loc.sku is None:
         return Refusal("no_such_item", "There is nothing to take at %s." % location_id)
     name = loc.description or loc.sku
@@ -47,12 +47,13 @@ def issue_refusal(ledger, person, location_id, quantity, *, work_order=None, mac
         return Refusal("out_of_stock", "%s: only %d left here." % (name, loc.on_hand) if loc.on_hand
                            else "%s is out of stock here." % name)
     restricted = person.role not in UNRESTRICTED
-    if restricted and not ledger.db.execute(
-            "SELECT 1 FROM role_allows WHERE role = ? AND (sku = ? OR category = ?)",
-            [person.role, loc.sku, loc.category]).fetchone():
+    # Whether the role may take it, and what the SKU needs (0s when it has no requirements row): one read.
+    allowed, *needs = ledger.conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM role_allows WHERE role = ?1 AND (sku = ?2 OR category = ?3)), "
+        "coalesce(r.needs_approval, 0), coalesce(r.needs_work_order, 0), coalesce(r.needs_machine_id, 0) "
+        "FROM (SELECT 1) LEFT JOIN sku_requirements r ON r.sku = ?2", (person.role, loc.sku, loc.category)).fetchone()
+    if restricted and not allowed:
         return Refusal("not_allowed", "You are not allowed to take %s." % name)
-    needs = ledger.db.execute("SELECT needs_approval, needs_work_order, needs_machine_id FROM sku_requirements "
-                              "WHERE sku = ?", [loc.sku]).fetchone() or (0, 0, 0)
     if needs[1] and not work_order:
         return Refusal("needs_work_order", "%s needs a work order number." % name)
     if needs[2] and not machine_id:
@@ -78,10 +79,10 @@ def issue_refusal(ledger, person, location_id, quantity, *, work_order=None, mac
     return None
 
 
-def refill_refusal(ledger, person, location_id):
+def refill_refusal(ledger, person, location_id, loc=None):
     """Why this person may not open and refill the location (a Refusal), or None. Drivers only their own
-    supplier's."""
-    loc = find_location(ledger, location_id)
+    supplier's. loc: the location as the caller has just read it (else read)."""
+    loc = loc or find_location(ledger, location_id)
     if loc is None:
         return Refusal("no_such_item", "There is no location %s." % location_id)
     if person.role not in REFILLERS:

@@ -353,9 +353,6 @@ class Pilot:
     def _backlog_heads(self):
         return sum(outbox.head(self.ledger, s) for s in outbox.STREAMS)
 
-    def _backlog(self):
-        return sum(outbox.head(self.ledger, s) - outbox.acked(self.ledger, s) for s in outbox.STREAMS)
-
     def _sync_if_due(self):
         now = self.clock.monotonic_ms()
         if self._last_sync is None or now - self._last_sync >= SYNC_EVERY_MS:
@@ -366,15 +363,15 @@ class Pilot:
         the hub does over a live broker (fleet mode). Offline: nothing moves, the backlog grows."""
         if self.live_cloud:
             return
-        backlog = self._backlog()
+        streams = outbox.heads_and_acked(self.ledger)   # nothing writes between here and the acks below
+        backlog = sum(head - acked for head, acked in streams.values())
         self.result.sync.max_backlog = max(self.result.sync.max_backlog, backlog)
         if not self._online:
             return
         if backlog or force:
             with self.ledger.transaction():          # one commit (one fsync) for the streams that moved
-                for stream in outbox.STREAMS:
-                    head = outbox.head(self.ledger, stream)
-                    if head > outbox.acked(self.ledger, stream):
+                for stream, (head, acked) in streams.items():
+                    if head > acked:
                         outbox.set_acked(self.ledger, stream, head)
             self.result.sync.syncs += 1
         self._last_sync = self.clock.monotonic_ms()

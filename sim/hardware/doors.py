@@ -45,7 +45,7 @@ class DoorModel:
 
     def step(self, now):
         hal = self.hal
-        if self.state == 0 and now >= self._bounce_until and not self._pulled():
+        if self._at_rest(now):
             if hal.levels.get(self.sensor) != 0:
                 hal.drive(self.sensor, 0)      # shut, still, nothing pulling the bolt: the common case
             return
@@ -71,8 +71,8 @@ class DoorModel:
 
     def next_event(self, now):
         """When step() next changes something with the coils as they are (None: nothing timed)."""
-        if self.state == 0 and now >= self._bounce_until and not self._pulled():
-            return None                    # shut, still, nothing pulling: asked every pass
+        if self._at_rest(now):
+            return None                    # asked every pass
         if now < self._bounce_until:
             return now + 1                 # the reed chatters: a new level every pass
         if self.state == DoorModel.RELEASED:
@@ -89,12 +89,16 @@ class DoorModel:
                     due = t if due is None else min(due, t)
         return due
 
-    def _pulled(self):
+    def _at_rest(self, now):
+        """Shut, still and nothing pulling the bolt: the common case, where step() and next_event() have
+        nothing to do."""
+        if self.state != DoorModel.CLOSED or now < self._bounce_until:
+            return False
         levels = self.hal.levels
         for coil in self.coils:
             if levels.get(coil):
-                return True
-        return False
+                return False
+        return True
 
     def force_open(self):
         """Someone pries the door open: no unlock, latch broken."""

@@ -48,14 +48,9 @@ class SimOutput:
 
 class SimInput:
     def __init__(self, hal, pin, pull_up):
-        self._hal = hal
-        self._pin = pin
-        self._pull_up = pull_up
-        self._levels = hal._levels
-        self._idle = 1 if pull_up else 0      # nothing drives it: the pull wins
-        # value() is the level table's own get, bound to this pin: the firmware's most frequent call (some
-        # 300,000 in a 14-day pilot) then runs no Python frame.
-        self.value = functools.partial(hal._levels.get, pin, self._idle)
+        # value() is the level table's own get, bound to this pin (the pull wins while nothing drives it):
+        # the firmware's most frequent call (some 300,000 in a 14-day pilot) then runs no Python frame.
+        self.value = functools.partial(hal.levels.get, pin, 1 if pull_up else 0)
 
 
 class EdgeCounter:
@@ -63,11 +58,8 @@ class EdgeCounter:
     value() reads the input's level, as board.EdgeCounter does."""
 
     def __init__(self, hal, pin):
-        self._hal = hal
-        self._pin = pin
         self.count = 0
-        self._levels = hal._levels
-        self.value = functools.partial(hal._levels.get, pin, 1)   # pulled up; as SimInput.value
+        self.value = functools.partial(hal.levels.get, pin, 1)   # pulled up; as SimInput.value
 
 
 class SimUART:

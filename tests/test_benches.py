@@ -69,12 +69,23 @@ def test_screen_latency_times_a_badge_to_the_items_screen_and_weighs_the_first_s
 
 
 def test_pilot_speed_runs_a_short_pilot_and_reports_days_per_second_and_memory(tmp_path):
-    out = run_bench(tmp_path, "pilot_speed.py", "--days", "2", "--locations", "12")
+    out = run_bench(tmp_path, "pilot_speed.py", "--days", "2", "--locations", "12", "--split")
     assert out["bench"] == "pilot_speed" and out["days"] == 2 and out["locations"] == 12
     assert out["takes"] > 0 and out["vends"] > 0 and out["ledger_rows"] > out["takes"]
     for key in ("sim_days_per_s", "sim_days_per_cpu_s", "peak_rss_mb", "run_wall_s"):
         assert out[key] > 0
+    # --split: the pilot arm's time in three parts that add up to it, and the ceiling a free simulation leaves
+    parts = ("firmware_step_s", "simulation_s", "agent_and_pilot_s")
+    assert all(out[key] > 0 for key in parts)
+    assert abs(sum(out[key] for key in parts) - out["run_wall_s"]) < 0.01
+    assert out["sim_days_per_s_if_simulation_free"] > out["sim_days_per_s"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pilot_speed_refuses_a_pilot_of_no_days():
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "pilot_speed.py"), "--days", "0"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--days and --locations must be at least 1" in proc.stderr
 
 
 def test_fleet_runs_cabinets_against_a_real_broker_and_reports_cpu_memory_and_messages(tmp_path):

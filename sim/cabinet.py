@@ -288,11 +288,16 @@ class SimCabinet:
             for t in (self._resets_at[0] + self.start_ms if self._resets_at else None, self._next_periodic):
                 if t is not None and (due is None or t < due):
                     due = t
-        if physics.scale is None:
-            return None, due
+        return self.next_conversion(), due
+
+    def next_conversion(self):
+        """The virtual ms of the next HX711 conversion the firmware reads (None: none will come ready)."""
+        scale = self.physics.scale
+        if scale is None:
+            return None
         # The firmware reads the HX711s when every chip it has not given up on is ready (firmware/hx711.py).
         hx711 = self.cab.hx711
-        return physics.scale.next_event(now, hx711 is not None and not any(hx711.faulted)), due
+        return scale.next_event(self.clock.ms, hx711 is not None and not any(hx711.faulted))
 
     def conversion_pass(self, ms):
         """advance(ms, ms) for a pass that next_events() says has only an HX711 conversion to read: the

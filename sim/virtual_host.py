@@ -32,6 +32,7 @@ class VirtualHost:
         self.unread = collections.deque(maxlen=10000)   # the same, for VirtualCabinet.next_event to hand on
         self.passes = 0           # firmware passes run
         self._conversion_only = False
+        self._limit = None        # _next_pass's next time for anything but a conversion
 
     def tick(self, ms=None):
         """Let ms of virtual time pass (one step when None), rounded down to whole steps, at least one."""
@@ -82,6 +83,7 @@ class VirtualHost:
         sim = self.sim
         due = self.core.next_deadline()        # fixed while the core is neither polled nor fed
         edge = sim.physics.next_edge(sim.now)  # fixed while no pin changes and doors and lanes are not stepped
+        step = self.step_ms
         while True:
             now = sim.now
             quiet = sim.conversion_pass(nxt - now)
@@ -89,7 +91,17 @@ class VirtualHost:
             if not quiet:
                 break
             now = nxt
-            nxt = min(self._next_pass(now, due, edge), end)   # a poll now would do nothing
+            # After a quiet pass every other time _next_pass worked out stands or has moved later (the
+            # firmware's timers are absolute, its watchdog was fed, the HX711s were read): while the next
+            # conversion still comes first, that is the next pass, as _next_pass would find. Otherwise ask it.
+            conversion = sim.next_conversion()
+            if conversion is not None:
+                nxt = max(self._grid(math.ceil(conversion)), now + step)
+                if nxt >= self._limit:
+                    nxt = self._next_pass(now, due, edge)   # a poll now would do nothing
+            else:
+                nxt = self._next_pass(now, due, edge)
+            nxt = min(nxt, end)
             if not self._conversion_only or nxt >= end:
                 break
         data = sim.uart_host_read()      # nothing: a pass that sent bytes is not quiet, and ends the run
@@ -106,6 +118,7 @@ class VirtualHost:
         nxt = limit if conversion is None or conversion > limit else conversion
         nxt = max(self._grid(math.ceil(nxt)), now + self.step_ms)   # the core's timers may be fractional
         self._conversion_only = conversion is not None and nxt < limit
+        self._limit = limit
         return nxt
 
     def _until(self, done, limit_ms):

@@ -310,6 +310,16 @@ class SimCabinet:
         return not (hal.output_changed or hal.input_changed or hal.uart.tx or hal.uart.rx or hal.reset_requested
                     or self.line.busy())
 
+    def host_step(self, ms):
+        """advance(ms, ms) without the firmware's pass, for a time when next_events() has nothing for it (no
+        byte either way, no input, no timer, no edge, no conversion to read) and only the host's own timer is
+        due. That pass would do nothing the firmware can tell (the due_in contract, docs/decisions/0049), so
+        none runs, as between any two event-driven passes. The line and the physics run as in a pass's tick:
+        a model stepped later would sample a conversion with a hand's later take in it."""
+        self.clock.advance(ms)
+        self.line.carry(ms, self.hal.uart)
+        self.physics.step(self.clock.ms)
+
     def _reset_due(self):
         now = self.clock.ms
         due = False

@@ -31,8 +31,10 @@ class VirtualHost:
         self.events = []          # every event delivered, in order
         self.unread = collections.deque(maxlen=10000)   # the same, for VirtualCabinet.next_event to hand on
         self.passes = 0           # firmware passes run
+        self.host_steps = 0       # times only the core's timer was due: time moved there with no firmware pass
         self._conversion_only = False
         self._limit = None        # _next_pass's next time for anything but a conversion
+        self._host_only = False
 
     def tick(self, ms=None):
         """Let ms of virtual time pass (one step when None), rounded down to whole steps, at least one."""
@@ -52,6 +54,7 @@ class VirtualHost:
         sim, core = self.sim, self.core
         now = sim.now
         nxt = now + self.step_ms
+        firmware = True
         if self.events_driven:
             due = core.next_deadline()
             out = core.poll(now)
@@ -62,12 +65,17 @@ class VirtualHost:
                 if self._conversion_only:
                     self._conversion_passes(nxt, end)
                     return
+                firmware = not self._host_only
         else:
             out = core.poll(now)
             if out:
                 sim.uart_host_write(out)
-        sim.advance(nxt - now, nxt - now)
-        self.passes += 1
+        if firmware:
+            sim.advance(nxt - now, nxt - now)
+            self.passes += 1
+        else:
+            sim.host_step(nxt - now)
+            self.host_steps += 1
         data = sim.uart_host_read()
         if data:
             core.receive(data, sim.now)
@@ -108,16 +116,20 @@ class VirtualHost:
         assert not data
 
     def _next_pass(self, now, due, edge=ASK):
-        """The next pass's time; _conversion_only says whether it has only an HX711 conversion to read."""
-        limit = now + MAX_JUMP_MS
-        if due is not None and due < limit:
-            limit = due
+        """The next pass's time. _conversion_only says whether the firmware has only an HX711 conversion to
+        read then; _host_only whether only the core's timer is due then, the firmware having nothing before a
+        later pass (no byte either way, no input, timer, edge or conversion): SimCabinet.host_step."""
         conversion, other = self.sim.next_events(edge)
+        limit = now + MAX_JUMP_MS            # the firmware's: a pass at least this often (its watchdog)
         if other is not None and other < limit:
             limit = other
+        firmware = limit if conversion is None or conversion > limit else conversion
+        if due is not None and due < limit:
+            limit = due
         nxt = limit if conversion is None or conversion > limit else conversion
         nxt = max(self._grid(math.ceil(nxt)), now + self.step_ms)   # the core's timers may be fractional
         self._conversion_only = conversion is not None and nxt < limit
+        self._host_only = due is not None and firmware > nxt
         self._limit = limit
         return nxt
 

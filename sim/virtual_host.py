@@ -31,7 +31,6 @@ class VirtualHost:
         self.events = []          # every event delivered, in order
         self.unread = collections.deque(maxlen=10000)   # the same, for VirtualCabinet.next_event to hand on
         self.passes = 0           # firmware passes run
-        self.host_steps = 0       # times only the core's timer was due: time moved there with no firmware pass
         self._conversion_only = False
         self._limit = None        # _next_pass's next time for anything but a conversion
         self._host_only = False
@@ -47,6 +46,11 @@ class VirtualHost:
         """The first pass time at or after t."""
         step = self.step_ms
         return t + (self._origin - t) % step
+
+    def _pass_at(self, t, now):
+        """The pass for something due at t: on the grid, and at least a step after now (the core's timers may
+        be fractional)."""
+        return max(self._grid(math.ceil(t)), now + self.step_ms)
 
     def _pass(self, end):
         """Poll the core, run the cabinet to its next pass (the next step; with events the next thing that can
@@ -75,7 +79,6 @@ class VirtualHost:
             self.passes += 1
         else:
             sim.host_step(nxt - now)
-            self.host_steps += 1
         data = sim.uart_host_read()
         if data:
             core.receive(data, sim.now)
@@ -91,7 +94,6 @@ class VirtualHost:
         sim = self.sim
         due = self.core.next_deadline()        # fixed while the core is neither polled nor fed
         edge = sim.physics.next_edge(sim.now)  # fixed while no pin changes and doors and lanes are not stepped
-        step = self.step_ms
         while True:
             now = sim.now
             quiet = sim.conversion_pass(nxt - now)
@@ -104,7 +106,7 @@ class VirtualHost:
             # conversion still comes first, that is the next pass, as _next_pass would find. Otherwise ask it.
             conversion = sim.next_conversion()
             if conversion is not None:
-                nxt = max(self._grid(math.ceil(conversion)), now + step)
+                nxt = self._pass_at(conversion, now)
                 if nxt >= self._limit:
                     nxt = self._next_pass(now, due, edge)   # a poll now would do nothing
             else:
@@ -127,7 +129,7 @@ class VirtualHost:
         if due is not None and due < limit:
             limit = due
         nxt = limit if conversion is None or conversion > limit else conversion
-        nxt = max(self._grid(math.ceil(nxt)), now + self.step_ms)   # the core's timers may be fractional
+        nxt = self._pass_at(nxt, now)
         self._conversion_only = conversion is not None and nxt < limit
         self._host_only = due is not None and firmware > nxt
         self._limit = limit

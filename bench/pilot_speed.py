@@ -1,6 +1,6 @@
 """Simulated days per second of the pilot simulation (`locker-sim pilot`) for a 60-location cabinet, and its
 peak memory. One whole pilot in this process: the agent's real flows on a real ledger file (WAL, the
-pilot's connection at synchronous=NORMAL: docs/decisions/0049), the real firmware on the simulated cabinet
+pilot's connection at synchronous=OFF: docs/decisions/0049), the real firmware on the simulated cabinet
 (event-driven virtual time on a 5 ms pass grid; --fixed-steps: a pass every 5 ms, the same run), the demand,
 driver, jams and outages, then the reports and the comparison, timed apart.
 

@@ -49,8 +49,12 @@ class VirtualHost:
 
     def _pass_at(self, t, now):
         """The pass for something due at t: on the grid, and at least a step after now (the core's timers may
-        be fractional)."""
-        return max(self._grid(math.ceil(t)), now + self.step_ms)
+        be fractional). _grid written out: this runs on most passes."""
+        step = self.step_ms
+        t = math.ceil(t)
+        t += (self._origin - t) % step
+        soonest = now + step
+        return t if t > soonest else soonest
 
     def _pass(self, end):
         """Poll the core, run the cabinet to its next pass (the next step; with events the next thing that can

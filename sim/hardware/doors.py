@@ -37,6 +37,7 @@ class DoorModel:
         self._open_at = None
         self._released_pulse = {}  # pin -> since-time of that coil pulse that already pulled the bolt
         self._bounce_until = -1
+        self.resting = False       # at rest with the sensor reading shut: step() and next_event() do nothing
         hal.drive(sensor, 0)
 
     @property
@@ -48,6 +49,7 @@ class DoorModel:
         if self._at_rest(now):
             if hal.levels.get(self.sensor) != 0:
                 hal.drive(self.sensor, 0)      # shut, still, nothing pulling the bolt: the common case
+            self.resting = True
             return
         for coil in self.coils:
             if self.state != DoorModel.CLOSED or not hal.level(coil):
@@ -89,6 +91,10 @@ class DoorModel:
                     due = t if due is None else min(due, t)
         return due
 
+    def wake(self):
+        """A coil pin changed: step() must look again (Physics calls it; the coils may be another door's)."""
+        self.resting = False
+
     def _at_rest(self, now):
         """Shut, still and nothing pulling the bolt: the common case, where step() and next_event() have
         nothing to do."""
@@ -113,6 +119,7 @@ class DoorModel:
             self.hal.drive(self.sensor, 0)
 
     def _open(self, t, forced):
+        self.resting = False
         self.state = DoorModel.OPEN
         self.opened_at = t
         self._bounce_until = t + self.bounce_ms
@@ -125,6 +132,7 @@ class DoorModel:
 
     def _close(self, t):
         self.log("door %d closed after %d ms open" % (self.number, t - self.opened_at))
+        self.resting = False
         self.state = DoorModel.CLOSED
         self._bounce_until = t + self.bounce_ms
         self.closes += 1

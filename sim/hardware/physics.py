@@ -26,6 +26,7 @@ class Physics:
             self.doors.append(DoorModel(d["number"], d["solenoid"], d["sensor"], hal, drng.child(),
                                         settings["door"][d["number"]], self.log))
             self.safety.add("door %d" % d["number"], "solenoid", [d["solenoid"]])
+            hal.watch(d["solenoid"], self._coil_changed)
         lanes = config["lanes"]
         lrng = rng.child()
         self.matrix = None
@@ -39,6 +40,10 @@ class Physics:
         if config["bins"]["units"]:
             self.scale = HX711Bank(config["bins"], hal, brng, settings["bin"], self.log)
 
+    def _coil_changed(self, pin, level):
+        for door in self.doors:     # a miswire may have made this pin another door's coil too
+            door.wake()
+
     def log(self, text):
         if self._log_fn is not None:
             self._log_fn(self.clock.ms, text)
@@ -51,6 +56,7 @@ class Physics:
         door.coils = []
         if to is not None:
             self.door(to).coils.append(door.solenoid)
+            self.door(to).wake()
         self.log("door %d latch wired to %s" % (number, "nothing" if to is None else "door %d" % to))
 
     def door(self, number):
@@ -88,6 +94,8 @@ class Physics:
         """next_event without the HX711s: when a door or a lane next changes an input by itself."""
         due = None if self.matrix is None else self.matrix.next_event(now)
         for door in self.doors:
+            if door.resting:             # the usual case: nothing timed, asked every pass
+                continue
             t = door.next_event(now)
             if t is not None and (due is None or t < due):
                 due = t
@@ -100,7 +108,8 @@ class Physics:
         if now is None:
             now = self.clock.ms
         for d in self.doors:
-            d.step(now)
+            if not d.resting:
+                d.step(now)
         if self.matrix is not None:
             self.matrix.step(now)
         if self.scale is not None:

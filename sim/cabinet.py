@@ -133,8 +133,11 @@ class Line:
     def carry(self, dt, uart):
         if not (self._to_mcu or uart.tx):      # an idle line saves no bandwidth for later (_budget)
             if self.pace:
-                self._credit_in = min(self._credit_in + self.bytes_per_s * dt, 999)
-                self._credit_out = min(self._credit_out + self.bytes_per_s * dt, 999)
+                gained = self.bytes_per_s * dt
+                credit = self._credit_in + gained
+                self._credit_in = credit if credit < 999 else 999
+                credit = self._credit_out + gained
+                self._credit_out = credit if credit < 999 else 999
             return
         n, self._credit_in = self._budget(self._credit_in, dt, len(self._to_mcu))
         if n:

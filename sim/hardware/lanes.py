@@ -139,6 +139,11 @@ class LaneMatrix:
         return [lane for lane in self.lanes if lane.row in rows and lane.col in cols] if cols else ()
 
     def step(self, now):
+        if not (self._powered or self._stall_logged or self.falling):     # most passes: nothing moves
+            self._last = self._beam_t = now
+            if self.hal.levels.get(self.home_sense) != 1:
+                self._update_home()
+            return
         dt = now - self._last
         self._last = now
         if dt > 0 and (self._powered or self._stall_logged):   # mostly no motor runs: nothing to do

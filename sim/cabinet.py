@@ -264,18 +264,26 @@ class SimCabinet:
         line, an input the firmware has not seen, a firmware timer (Cabinet.due_in), a physical edge
         (Physics.next_event), a scheduled fault; None when nothing can. Event-driven time
         (sim/virtual_host.py) runs the firmware's next pass there instead of every step."""
+        if self.sending():
+            return self.clock.ms
         conversion, other = self.next_events()
         if conversion is None or (other is not None and other < conversion):
             return other
         return conversion
 
+    def sending(self):
+        """The firmware's bytes are on their way to the host (or not read there yet): the line must run, though
+        the firmware need not (host_step)."""
+        return bool(self.hal.uart.tx or self.line._to_host)       # Line is this module's own
+
     def next_events(self, edge=ASK):
-        """next_event() in two parts: (the next HX711 conversion the firmware reads, everything else), each
-        None when nothing is due. While the conversion comes first, conversion_pass() may run its pass.
+        """next_event() in two parts, both the firmware's: (the next HX711 conversion it reads, everything
+        else), each None when nothing is due. While the conversion comes first, conversion_pass() may run its
+        pass. Bytes on their way to the host are not in it (sending(): the firmware does not see them go).
         edge: Physics.next_edge as the caller knows it unchanged (no pin, step or hand since it asked)."""
         now = self.clock.ms
         hal = self.hal
-        if self.line.busy() or hal.uart.tx or hal.uart.rx or hal.input_changed or hal.reset_requested:
+        if self.line._to_mcu or hal.uart.rx or hal.input_changed or hal.reset_requested:
             return None, now
         physics = self.physics
         due = physics.next_edge(now) if edge is ASK else edge
@@ -315,10 +323,11 @@ class SimCabinet:
 
     def host_step(self, ms):
         """advance(ms, ms) without the firmware's pass, for a time when next_events() has nothing for it (no
-        byte either way, no input, no timer, no edge, no conversion to read) and only the host's own timer is
-        due. That pass would do nothing the firmware can tell (the due_in contract, docs/decisions/0049), so
-        none runs, as between any two event-driven passes. The line and the physics run as in a pass's tick:
-        a model stepped later would sample a conversion with a hand's later take in it."""
+        byte for it, no input, no timer, no edge, no conversion to read) and only the host has work: its own
+        timer is due, or the line brings it the firmware's bytes. That pass would do nothing the firmware can
+        tell (the due_in contract, docs/decisions/0049), so none runs, as between any two event-driven passes.
+        The line and the physics run as in a pass's tick: a model stepped later would sample a conversion with
+        a hand's later take in it."""
         self.clock.advance(ms)
         self.line.carry(ms, self.hal.uart)
         self.physics.step(self.clock.ms)

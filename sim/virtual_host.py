@@ -34,11 +34,13 @@ class VirtualHost:
         self._conversion_only = False
         self._limit = None        # _next_pass's next time for anything but a conversion
         self._host_only = False
+        self._firmware_next = None    # next_events() as of a host-only step, still the firmware's after it
 
     def tick(self, ms=None):
         """Let ms of virtual time pass (one step when None), rounded down to whole steps, at least one."""
         step = self.step_ms
         end = self.sim.now + max(1, (ms or step) // step) * step
+        self._firmware_next = None        # hands may have moved something since the last pass
         while self.sim.now < end:
             self._pass(end)
 
@@ -79,6 +81,7 @@ class VirtualHost:
             if out:
                 sim.uart_host_write(out)
         if firmware:
+            self._firmware_next = None
             sim.advance(nxt - now, nxt - now)
             self.passes += 1
         else:
@@ -123,19 +126,33 @@ class VirtualHost:
 
     def _next_pass(self, now, due, edge=ASK):
         """The next pass's time. _conversion_only says whether the firmware has only an HX711 conversion to
-        read then; _host_only whether only the core's timer is due then, the firmware having nothing before a
-        later pass (no byte either way, no input, timer, edge or conversion): SimCabinet.host_step."""
-        conversion, other = self.sim.next_events(edge)
+        read then; _host_only whether only the host has work then (the core's timer is due, or the firmware's
+        bytes reach it), the firmware having nothing before a later pass (no byte for it, no input, timer,
+        edge or conversion): SimCabinet.host_step. After a host-only step in which the host wrote nothing,
+        the firmware's times stand as they were (it ran no pass, nothing reached it, and no edge came: one
+        would have been its time), so they are not asked again."""
+        sim = self.sim
+        if self._firmware_next is not None:
+            conversion, other = self._firmware_next
+            self._firmware_next = None
+        else:
+            conversion, other = sim.next_events(edge)
         limit = now + MAX_JUMP_MS            # the firmware's: a pass at least this often (its watchdog)
         if other is not None and other < limit:
             limit = other
         firmware = limit if conversion is None or conversion > limit else conversion
         if due is not None and due < limit:
             limit = due
+        if sim.sending():                    # they reach the host at the next point of the grid, as in a tick
+            carried = now + self.step_ms
+            if carried < limit:
+                limit = carried
         nxt = limit if conversion is None or conversion > limit else conversion
         nxt = self._pass_at(nxt, now)
         self._conversion_only = conversion is not None and nxt < limit
-        self._host_only = due is not None and firmware > nxt
+        self._host_only = firmware > nxt
+        if self._host_only:
+            self._firmware_next = (conversion, other)
         self._limit = limit
         return nxt
 
@@ -143,6 +160,7 @@ class VirtualHost:
         end = self.sim.now + limit_ms
         if self.events_driven:
             end = self._grid(end)
+        self._firmware_next = None        # hands may have moved something since the last pass
         while not done():
             if self.sim.now >= end:
                 return False
